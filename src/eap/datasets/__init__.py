@@ -1,0 +1,1 @@
+"""CDISC datasets: specifications, readers and writers, validation."""
