@@ -18,6 +18,7 @@ from eap.protocol import (
     dose_level,
     level_for_crcl,
     load_protocol,
+    planned_administrations,
     planned_dose_intensity,
     relative_dose_intensity,
 )
@@ -186,3 +187,50 @@ def test_calendar_invariants(start: dt.date, cycles: int, level: DoseLevel) -> N
     assert f["DATE"].min() >= start
     assert f["DATE"].max() <= cal.end  # type: ignore[operator]
     assert f.filter(pl.col("EXTRT") == LEN)["DAY"].max() == 21
+
+
+def _plans(**changes: list[object]) -> pl.DataFrame:
+    data: dict[str, list[object]] = {
+        "USUBJID": ["A", "B"],
+        "START": [dt.date(2013, 1, 7), dt.date(2012, 11, 19)],
+        "CYCLES": [2, 3],
+        "LENALIDOMIDE_DOSE": [25.0, 15.0],
+        "FREQUENCY": ["daily", "every_other_day"],
+    }
+    data.update(changes)
+    return pl.DataFrame(data)
+
+
+def test_many_patients_at_once_match_one_patient_calendars(protocol: Protocol) -> None:
+    frame = planned_administrations(protocol, _plans())
+    assert frame.columns == ["USUBJID", "CYCLE", "DAY", "DATE", "EXTRT", "EXDOSE", "EXDOSU"]
+    a = cycle_calendar(protocol, dt.date(2013, 1, 7), 2, DoseLevel(25.0, Frequency.DAILY))
+    b = cycle_calendar(
+        protocol, dt.date(2012, 11, 19), 3, DoseLevel(15.0, Frequency.EVERY_OTHER_DAY)
+    )
+    assert frame.filter(pl.col("USUBJID") == "A").drop("USUBJID").equals(a.frame)
+    assert frame.filter(pl.col("USUBJID") == "B").drop("USUBJID").equals(b.frame)
+    # A: (21 + 4) x 2 = 50 rows; B: (11 + 4) x 3 = 45 rows
+    assert frame.group_by("USUBJID").len().sort("USUBJID")["len"].to_list() == [50, 45]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"LENALIDOMIDE_DOSE": [25.0, 12.0]}, "plans.LENALIDOMIDE_DOSE (row 2)"),
+        ({"FREQUENCY": ["daily", "weekly"]}, "one of daily, every_other_day"),
+        ({"CYCLES": [0, 3]}, "plans.CYCLES (row 1)"),
+        ({"START": [dt.date(2013, 1, 7), None]}, "plans.START (row 2)"),
+    ],
+)
+def test_bad_plans_name_column_rows_and_allowed_values(
+    protocol: Protocol, changes: dict[str, list[object]], fragment: str
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        planned_administrations(protocol, _plans(**changes))
+    assert fragment in str(info.value)
+
+
+def test_plans_missing_a_column(protocol: Protocol) -> None:
+    with pytest.raises(ProtocolError, match=r"plans\.FREQUENCY: plans frame lacks columns"):
+        planned_administrations(protocol, _plans().drop("FREQUENCY"))

@@ -14,6 +14,7 @@ from eap.protocol.calendar import (
     cycle_calendar,
     dose_level,
     level_for_crcl,
+    planned_administrations,
     planned_dose_intensity,
     relative_dose_intensity,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "dose_level_index",
     "level_for_crcl",
     "load_protocol",
+    "planned_administrations",
     "planned_dose_intensity",
     "read_rollover_file",
     "read_visits_file",

@@ -41,21 +41,128 @@ SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def cycle_template(
-    protocol: Protocol, level: DoseLevel, dexamethasone_dose: float | None = None
-) -> pl.DataFrame:
-    """One cycle's administrations (DAY, EXTRT, EXDOSE, EXDOSU), dosing days only."""
+def day_template(protocol: Protocol, *, include_rest_days: bool = False) -> pl.DataFrame:
+    """One cycle's (FREQUENCY, DAY, EXTRT, EXDOSU, GIVEN) rows for every frequency.
+
+    ``GIVEN`` says whether the drug is taken that day; without ``include_rest_days``
+    only rows with GIVEN true are kept. The lenalidomide days depend on the
+    frequency; dexamethasone days do not.
+    """
     reg = protocol.regimen
     le, dx = reg.lenalidomide, reg.dexamethasone
-    dex = dx.dose if dexamethasone_dose is None else dexamethasone_dose
-    len_days = le.dosing_days(level.frequency)
-    days = list(len_days) + list(dx.days)
-    drugs = [le.name] * len(len_days) + [dx.name] * len(dx.days)
-    doses = [level.dose] * len(len_days) + [dex] * len(dx.days)
-    units = [le.unit] * len(len_days) + [dx.unit] * len(dx.days)
-    return pl.DataFrame(
-        {"DAY": days, "EXTRT": drugs, "EXDOSE": doses, "EXDOSU": units},
-        schema={k: SCHEMA[k] for k in ("DAY", "EXTRT", "EXDOSE", "EXDOSU")},
+    rows: list[tuple[str, int, str, str, bool]] = []
+    for freq in Frequency:
+        len_days = set(le.dosing_days(freq))
+        for day in range(1, reg.cycle_days + 1):
+            rows.append((freq.value, day, le.name, le.unit, day in len_days))
+            rows.append((freq.value, day, dx.name, dx.unit, day in dx.days))
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "FREQUENCY": pl.String(),
+            "DAY": pl.Int32(),
+            "EXTRT": pl.String(),
+            "EXDOSU": pl.String(),
+            "GIVEN": pl.Boolean(),
+        },
+        orient="row",
+    )
+    return frame if include_rest_days else frame.filter(pl.col("GIVEN"))
+
+
+PLAN_COLUMNS = ("USUBJID", "START", "CYCLES", "LENALIDOMIDE_DOSE", "FREQUENCY")
+
+
+def _check_plans(protocol: Protocol, plans: pl.DataFrame) -> pl.DataFrame:
+    """Validate a plans frame; errors name the column, the rows and the allowed values."""
+    missing = [c for c in PLAN_COLUMNS if c not in plans.columns]
+    if missing:
+        raise ProtocolError(
+            "plans frame lacks columns",
+            dataset="plans",
+            variable=missing[0],
+            expected=", ".join(PLAN_COLUMNS) + " (DEXAMETHASONE_DOSE optional)",
+            found=", ".join(plans.columns) or "no columns",
+        )
+    if "DEXAMETHASONE_DOSE" not in plans.columns:
+        plans = plans.with_columns(
+            pl.lit(protocol.regimen.dexamethasone.dose).alias("DEXAMETHASONE_DOSE")
+        )
+    plans = plans.with_row_index("_ROW", offset=1)
+
+    def bad(column: str, condition: pl.Expr, expected: str) -> None:
+        hits = plans.filter(condition)
+        if hits.height:
+            raise ProtocolError(
+                "invalid planned value",
+                dataset="plans",
+                variable=column,
+                rows=hits["_ROW"].to_list(),
+                expected=expected,
+                found=repr(hits[column][0]),
+            )
+
+    ladder = list(protocol.dose_reduction.ladder)
+    freqs = [f.value for f in Frequency]
+    for column in (*PLAN_COLUMNS, "DEXAMETHASONE_DOSE"):
+        bad(column, pl.col(column).is_null(), "a value in every row")
+    bad("CYCLES", pl.col("CYCLES") < 1, "an integer >= 1")
+    bad(
+        "LENALIDOMIDE_DOSE",
+        ~pl.col("LENALIDOMIDE_DOSE").cast(pl.Float64).is_in(ladder),
+        "one of " + ", ".join(f"{d:g}" for d in ladder) + " mg",
+    )
+    bad("FREQUENCY", ~pl.col("FREQUENCY").is_in(freqs), "one of " + ", ".join(freqs))
+    bad("DEXAMETHASONE_DOSE", pl.col("DEXAMETHASONE_DOSE") < 0, "a number >= 0")
+    return plans.drop("_ROW").with_columns(
+        pl.col("START").cast(pl.Date),
+        pl.col("CYCLES").cast(pl.Int32),
+        pl.col("LENALIDOMIDE_DOSE").cast(pl.Float64),
+        pl.col("DEXAMETHASONE_DOSE").cast(pl.Float64),
+    )
+
+
+def planned_administrations(
+    protocol: Protocol, plans: pl.DataFrame, *, include_rest_days: bool = False
+) -> pl.DataFrame:
+    """Every planned administration of many patients' plans, in one frame.
+
+    ``plans`` has one row per patient: USUBJID, START (day 1 of cycle 1), CYCLES,
+    LENALIDOMIDE_DOSE (on the ladder), FREQUENCY (daily or every_other_day) and
+    optionally DEXAMETHASONE_DOSE (default: the protocol's). The result has
+    USUBJID plus the calendar columns CYCLE, DAY, DATE, EXTRT, EXDOSE, EXDOSU.
+    This is the schedule's single implementation; :func:`cycle_calendar` is the
+    one-patient case.
+    """
+    plans = _check_plans(protocol, plans)
+    cycle_days = protocol.regimen.cycle_days
+    lenalidomide = protocol.regimen.lenalidomide.name
+    template = day_template(protocol, include_rest_days=include_rest_days)
+    # Why join then explode: the schedule is the same every cycle, so the rows for
+    # N cycles are the one-cycle template repeated N times, built column-wise by
+    # Polars (no Python loop over patients, cycles or days).
+    return (
+        plans.join(template, on="FREQUENCY", how="inner")
+        .with_columns(pl.int_ranges(1, pl.col("CYCLES") + 1, dtype=pl.Int32).alias("CYCLE"))
+        .explode("CYCLE")
+        .with_columns(
+            pl.when(~pl.col("GIVEN"))
+            .then(0.0)
+            .when(pl.col("EXTRT") == lenalidomide)
+            .then(pl.col("LENALIDOMIDE_DOSE"))
+            .otherwise(pl.col("DEXAMETHASONE_DOSE"))
+            .alias("EXDOSE"),
+            (
+                pl.col("START")
+                + pl.duration(
+                    days=(pl.col("CYCLE").cast(pl.Int64) - 1) * cycle_days
+                    + pl.col("DAY").cast(pl.Int64)
+                    - 1
+                )
+            ).alias("DATE"),
+        )
+        .select("USUBJID", *COLUMNS)
+        .sort("USUBJID", "CYCLE", "DAY", "EXTRT")
     )
 
 
@@ -152,36 +259,21 @@ def cycle_calendar(
     """
     cycles = _check_cycles(cycles)
     check_on_ladder(protocol, level.dose)
-    cycle_days = protocol.regimen.cycle_days
     dex = protocol.regimen.dexamethasone.dose if dexamethasone_dose is None else dexamethasone_dose
-    template = cycle_template(protocol, level, dex)
-    if include_rest_days:
-        drugs = template.select("EXTRT", "EXDOSU").unique(maintain_order=True)
-        grid = pl.DataFrame({"DAY": range(1, cycle_days + 1)}, schema={"DAY": pl.Int32()}).join(
-            drugs, how="cross"
-        )
-        template = grid.join(
-            template.select("DAY", "EXTRT", "EXDOSE"), on=["DAY", "EXTRT"], how="left"
-        ).with_columns(pl.col("EXDOSE").fill_null(0.0))
-    cycle_numbers = pl.DataFrame({"CYCLE": range(1, cycles + 1)}, schema={"CYCLE": pl.Int32()})
-    # Why a cross join: the schedule is the same every cycle, so the frame for N
-    # cycles is the one-cycle template times N, computed column-wise, not in a loop.
-    frame = (
-        cycle_numbers.join(template, how="cross")
-        .with_columns(
-            (
-                pl.lit(start, dtype=pl.Date)
-                + pl.duration(
-                    days=(pl.col("CYCLE").cast(pl.Int64) - 1) * cycle_days
-                    + pl.col("DAY").cast(pl.Int64)
-                    - 1
-                )
-            ).alias("DATE")
-        )
-        .select(COLUMNS)
-        .sort("CYCLE", "DAY", "EXTRT")
+    plan = pl.DataFrame(
+        {
+            "USUBJID": [""],
+            "START": [start],
+            "CYCLES": [cycles],
+            "LENALIDOMIDE_DOSE": [level.dose],
+            "FREQUENCY": [level.frequency.value],
+            "DEXAMETHASONE_DOSE": [dex],
+        }
     )
-    return CycleCalendar(frame, start, cycles, cycle_days, level, dex)
+    frame = planned_administrations(protocol, plan, include_rest_days=include_rest_days)
+    return CycleCalendar(
+        frame.drop("USUBJID"), start, cycles, protocol.regimen.cycle_days, level, dex
+    )
 
 
 def planned_dose_intensity(protocol: Protocol, level: DoseLevel) -> float:
