@@ -440,7 +440,10 @@ def calendar_view(cal: CycleCalendar) -> RenderableType:
             f"{row['FIRST']} to {row['LAST']}",
         )
     summary = Table(
-        title=f"Totals over {cal.cycles} cycles ({cal.days} days, {cal.start} to {cal.end})",
+        title=(
+            f"Totals over {cal.cycles} cycle{'s' if cal.cycles != 1 else ''} "
+            f"({cal.days} days, {cal.start} to {cal.end})"
+        ),
         title_justify="left",
     )
     for col in ("Drug", "Dosing days", "Total dose", "Dose intensity (mg/day)"):
