@@ -14,6 +14,7 @@ from eap.protocol import (
     DoseLevel,
     Frequency,
     Protocol,
+    administration_summary,
     cycle_calendar,
     dose_level,
     level_for_crcl,
@@ -234,3 +235,18 @@ def test_bad_plans_name_column_rows_and_allowed_values(
 def test_plans_missing_a_column(protocol: Protocol) -> None:
     with pytest.raises(ProtocolError, match=r"plans\.FREQUENCY: plans frame lacks columns"):
         planned_administrations(protocol, _plans().drop("FREQUENCY"))
+
+
+def test_summary_of_many_patients(protocol: Protocol) -> None:
+    s = administration_summary(protocol, planned_administrations(protocol, _plans()))
+    rows = {(r["USUBJID"], r["EXTRT"]): r for r in s.iter_rows(named=True)}
+    # A: 25 mg x 21 x 2 cycles = 1050 mg over 56 days = 18.75 mg/day
+    assert rows[("A", LEN)]["TOTAL_DOSE"] == 1050.0
+    assert rows[("A", LEN)]["DAYS"] == 56
+    assert rows[("A", LEN)]["DOSE_INTENSITY"] == pytest.approx(18.75)
+    # B: 15 mg x 11 x 3 cycles = 495 mg over 84 days = 5.893 mg/day (= 165 / 28)
+    assert rows[("B", LEN)]["DOSING_DAYS"] == 33
+    assert rows[("B", LEN)]["TOTAL_DOSE"] == 495.0
+    assert rows[("B", LEN)]["DOSE_INTENSITY"] == pytest.approx(165 / 28)
+    # dexamethasone: 40 mg x 4 x 3 = 480 mg
+    assert rows[("B", DEX)]["TOTAL_DOSE"] == 480.0

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eap.errors import ProtocolError
 from eap.protocol import (
@@ -17,6 +19,7 @@ from eap.protocol import (
     Protocol,
     RolloverFacts,
     decide_rollover,
+    load_protocol,
     read_rollover_file,
     stop_treatment,
 )
@@ -284,3 +287,67 @@ def test_decision_as_dict(protocol: Protocol) -> None:
     assert d["outcome"] == "treatment"
     assert d["treatment_eligible_from"] == "2012-06-01"
     assert dataclasses.is_dataclass(facts())
+
+
+PROTOCOL = load_protocol()
+maybe_date = st.none() | st.dates(min_value=D(2010, 6, 1), max_value=D(2013, 6, 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    consent=st.booleans(),
+    hyper_len=st.booleans(),
+    hyper_dex=st.booleans(),
+    progressed=st.booleans(),
+    discontinued=st.booleans(),
+    reason=st.none() | st.sampled_from(list(DiscontinuationReason)),
+    start=st.dates(min_value=D(2010, 6, 1), max_value=D(2012, 10, 1)),
+    days_to_assessment=st.integers(min_value=0, max_value=900),
+    progression_date=maybe_date,
+    discontinuation_date=maybe_date,
+)
+def test_every_consistent_record_gets_one_reasoned_decision(
+    consent: bool,
+    hyper_len: bool,
+    hyper_dex: bool,
+    progressed: bool,
+    discontinued: bool,
+    reason: DiscontinuationReason | None,
+    start: dt.date,
+    days_to_assessment: int,
+    progression_date: dt.date | None,
+    discontinuation_date: dt.date | None,
+) -> None:
+    try:
+        f = facts(
+            consent_signed=consent,
+            hypersensitivity_lenalidomide=hyper_len,
+            hypersensitivity_dexamethasone=hyper_dex,
+            progressed=progressed,
+            discontinued=discontinued,
+            discontinuation_reason=reason,
+            lenalidomide_start_date=start,
+            assessment_date=start + dt.timedelta(days=days_to_assessment),
+            progression_date=progression_date,
+            discontinuation_date=discontinuation_date,
+        )
+    except ProtocolError:
+        return  # contradictory facts are rejected, never decided
+    d = decide_rollover(PROTOCOL, f)
+    assert d.reasons
+    excluded = not consent or hyper_len or hyper_dex or reason is DiscontinuationReason.TOXICITY
+    if excluded:
+        assert d.outcome is Outcome.NOT_ELIGIBLE
+    elif progressed or discontinued:
+        assert d.outcome is Outcome.SAFETY_FOLLOW_UP
+    else:
+        # ">= 1 year" = assessed on or after the first anniversary of the start
+        # (a 29 February start has its anniversary on 28 February)
+        anniversary = (
+            start.replace(year=start.year + 1)
+            if not (start.month == 2 and start.day == 29)
+            else D(start.year + 1, 2, 28)
+        )
+        expected = Outcome.TREATMENT if f.assessment_date >= anniversary else Outcome.NOT_ELIGIBLE
+        assert d.outcome is expected
+    assert (d.phase is None) == (d.outcome is Outcome.NOT_ELIGIBLE)

@@ -11,6 +11,7 @@ function takes the :class:`Protocol` explicitly, so no rule is hidden in code.
 
 from eap.protocol.calendar import (
     CycleCalendar,
+    administration_summary,
     cycle_calendar,
     dose_level,
     level_for_crcl,
@@ -69,6 +70,7 @@ __all__ = [
     "Sex",
     "StartingDose",
     "VisitStatus",
+    "administration_summary",
     "check_on_ladder",
     "cockcroft_gault",
     "cycle_calendar",

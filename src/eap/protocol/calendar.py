@@ -166,6 +166,30 @@ def planned_administrations(
     )
 
 
+def administration_summary(protocol: Protocol, frame: pl.DataFrame) -> pl.DataFrame:
+    """Per USUBJID and drug: DOSING_DAYS, TOTAL_DOSE, DAYS and DOSE_INTENSITY (mg/day).
+
+    ``frame`` is the output of :func:`planned_administrations`. DAYS is the number
+    of whole cycles (the highest CYCLE) x cycle length, rest days included, so
+    DOSE_INTENSITY = TOTAL_DOSE / DAYS as in the publication's definition.
+    """
+    cycle_days = protocol.regimen.cycle_days
+    cycles = frame.group_by("USUBJID").agg(
+        (pl.col("CYCLE").max().cast(pl.Int64) * cycle_days).alias("DAYS")
+    )
+    return (
+        frame.filter(pl.col("EXDOSE") > 0)
+        .group_by("USUBJID", "EXTRT", "EXDOSU")
+        .agg(
+            pl.len().cast(pl.Int64).alias("DOSING_DAYS"),
+            pl.col("EXDOSE").sum().alias("TOTAL_DOSE"),
+        )
+        .join(cycles, on="USUBJID", how="left")
+        .with_columns((pl.col("TOTAL_DOSE") / pl.col("DAYS")).alias("DOSE_INTENSITY"))
+        .sort("USUBJID", "EXTRT")
+    )
+
+
 @dataclass(frozen=True)
 class CycleCalendar:
     """A patient's planned administrations over whole cycles, and summaries of them."""

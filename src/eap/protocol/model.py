@@ -195,7 +195,9 @@ class _Reader:
     def _get(self, data: Mapping[str, Any], field: str) -> Any:
         key = field.rsplit(".", 1)[-1]
         if key not in data:
-            raise ProtocolError("missing field", file=self.file, variable=field, expected="present")
+            raise ProtocolError(
+                "missing field", file=self.file, variable=field, expected=f"a value for {key!r}"
+            )
         return data[key]
 
     def text(self, data: Mapping[str, Any], field: str) -> str:
