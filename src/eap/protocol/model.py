@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from eap.errors import ProtocolError
@@ -351,7 +352,8 @@ def parse_protocol(data: Mapping[str, Any], file: str) -> Protocol:
     exclusions = {key: r.text(excl, f"eligibility.exclusions.{key}") for key in required}
     eligibility = Eligibility(
         treatment_min_years_on_rd=r.positive_int(el, "eligibility.treatment_min_years_on_rd"),
-        exclusions=exclusions,
+        # A read-only view, so the frozen Protocol cannot be changed through it.
+        exclusions=MappingProxyType(exclusions),
         source=r.text(el, "eligibility.source"),
     )
 
