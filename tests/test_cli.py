@@ -15,7 +15,7 @@ def test_version_prints_the_package_version() -> None:
 def test_help_lists_every_verb() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for verb in ("version", "demo", "validate", "convert", "info"):
+    for verb in ("version", "demo", "validate", "convert", "info", "protocol"):
         assert verb in result.stdout
 
 

@@ -1,0 +1,461 @@
+"""Rd exposure of the virtual cohort on the protocol calendar, with interruptions and reductions.
+
+The planned administrations come from the protocol's cycle calendar
+(:func:`eap.protocol.calendar.planned_administrations`), one plan per cycle so
+that a cycle may start late. On top of the plan:
+
+* **Cycle delays.** A patient who stopped Rd took the last dose on a
+  lenalidomide day: when the stop date falls in the rest days, the last cycle
+  started that many days late (at most 7).
+* **Interruptions** hold lenalidomide for a run of dosing days (the held days
+  are missing from EX); **reductions** move one rung down the protocol's
+  ladder from a given day on. Each is a row of ``modifications`` that an AE
+  explains (see eap.simulate.events).
+* **Exposure categories** (exact counts per group; ``MODCAT`` is the
+  publication's interruption / reduction / both / none due to TEAEs):
+
+  ====== ====================================== ===== ===== ========
+  code   meaning                                 TC    SFU   MODCAT
+  ====== ====================================== ===== ===== ========
+  A0     25 mg, never modified                   10    10    NONE
+  AI     25 mg, interrupted                      15    15    INTERRUPTION
+  BR     25 mg, reduced                           6     0    REDUCTION
+  BB     25 mg, interrupted and reduced           6     8    BOTH
+  C0     10 mg (CrCl 30-<60), never modified      2     2    NONE
+  CI     10 mg (CrCl 30-<60), interrupted         2     2    INTERRUPTION
+  D      10 mg reduced to 5 mg, interrupted       0     1    BOTH
+  E      15 mg every other day (CrCl < 30)        0     1    NONE
+  ====== ====================================== ===== ===== ========
+
+  Of the 15 treatment-cohort patients on Rd at the cutoff, 9 are A0/AI (25 mg),
+  1 is C0 (10 mg, the full planned dose) and 5 are BR/BB (reduced).
+
+* **Dose intensity** (cumulative dose / days from first dose to last dose, or
+  to the cutoff when ongoing): the AI patients are split into 9 below 17.95
+  mg/day, 2 at 18.0 and 19 above 18.05, so the safety-population median is
+  18.0 (every other category lies clearly below or above).
+* **Average daily dose** (cumulative dose / days dosed): 25.0 for A0/AI, 10.0
+  for C0/CI, 15.0 for E, 6.3 for D, and a reduction day for each BR/BB patient
+  chosen so that the mean over the safety population is 21.7 mg.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from eap.protocol import Frequency, Protocol
+from eap.protocol.calendar import planned_administrations
+from eap.protocol.dosing import reduce_dose
+from eap.simulate.exact import exact_labels
+
+EXPOSURE_COUNTS = {
+    "TC": {"A0": 10, "AI": 15, "BR": 6, "BB": 6, "C0": 2, "CI": 2},
+    "SFU": {"A0": 10, "AI": 15, "BB": 8, "C0": 2, "CI": 2, "D": 1, "E": 1},
+}
+TC_ONGOING = {"A0": 5, "AI": 4, "C0": 1, "BR": 3, "BB": 2}
+MODCAT = {
+    "A0": "NONE",
+    "AI": "INTERRUPTION",
+    "BR": "REDUCTION",
+    "BB": "BOTH",
+    "C0": "NONE",
+    "CI": "INTERRUPTION",
+    "D": "BOTH",
+    "E": "NONE",
+}
+START_DOSE = {
+    "A0": 25.0,
+    "AI": 25.0,
+    "BR": 25.0,
+    "BB": 25.0,
+    "C0": 10.0,
+    "CI": 10.0,
+    "D": 10.0,
+    "E": 15.0,
+}
+DI_MEDIAN = 18.0
+ADD_MEAN = 21.7
+ADD_MIN = 6.3
+DAY = dt.timedelta(days=1)
+
+
+def exposure_categories(patients: pl.DataFrame, scale: int, rng: np.random.Generator) -> list[str]:
+    """An exposure category per patient with the exact counts above."""
+    cats: list[str] = [""] * patients.height
+    group = patients["GROUP"].to_list()
+    ongoing = patients["ONGOING"].to_list()
+    tc_on = [i for i in range(len(group)) if group[i] == "TC" and ongoing[i]]
+    tc_off = [i for i in range(len(group)) if group[i] == "TC" and not ongoing[i]]
+    sfu = [i for i in range(len(group)) if group[i] == "SFU"]
+    off_counts = {k: v - TC_ONGOING.get(k, 0) for k, v in EXPOSURE_COUNTS["TC"].items()}
+    for rows, counts in ((tc_on, TC_ONGOING), (tc_off, off_counts), (sfu, EXPOSURE_COUNTS["SFU"])):
+        for i, c in zip(rows, exact_labels(counts, scale, rng), strict=True):
+            cats[i] = str(c)
+    return cats
+
+
+@dataclass
+class PatientDoses:
+    """One patient's lenalidomide course: planned dosing days, holds and reductions.
+
+    ``reductions`` are indices into the days actually dosed (after holds); from
+    each one on, the dose is one rung lower on the protocol's ladder.
+    """
+
+    usubjid: str
+    start: dt.date
+    end: dt.date  # last dose, or the cutoff when ongoing
+    start_dose: float
+    planned_dates: list[dt.date]
+    planned_cycles: list[int]
+    held: list[bool] = field(default_factory=list)
+    hold_starts: list[dt.date] = field(default_factory=list)
+    reductions: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.held:
+            self.held = [False] * len(self.planned_dates)
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [d for d, h in zip(self.planned_dates, self.held, strict=True) if not h]
+
+    @property
+    def cycles(self) -> list[int]:
+        return [c for c, h in zip(self.planned_cycles, self.held, strict=True) if not h]
+
+    def doses(self, protocol: Protocol) -> list[float]:
+        n = len(self.dates)
+        level = [self.start_dose] * n
+        for index in sorted(self.reductions):
+            lower = reduce_dose(protocol, level[index]) or level[index]
+            level[index:] = [lower] * (n - index)
+        return level
+
+    @property
+    def duration(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def cumulative(self, protocol: Protocol) -> float:
+        return float(sum(self.doses(protocol)))
+
+    def intensity(self, protocol: Protocol) -> float:
+        return self.cumulative(protocol) / self.duration
+
+    def average(self, protocol: Protocol) -> float:
+        return self.cumulative(protocol) / len(self.dates)
+
+    def modifications(self) -> list[tuple[str, dt.date]]:
+        dates = self.dates
+        out = [("DRUG INTERRUPTED", d) for d in self.hold_starts]
+        out += [("DOSE REDUCED", dates[i]) for i in sorted(self.reductions)]
+        return sorted(out, key=lambda m: m[1])
+
+    def hold(self, n_days: int, events: int, rng: np.random.Generator, earliest: int = 7) -> None:
+        """Hold ``n_days`` planned dosing days in up to ``events`` runs (not first or last day)."""
+        total = len(self.planned_dates)
+        n_days = min(n_days, total - 3)
+        if n_days <= 0:
+            return
+        events = max(1, min(events, n_days))
+        sizes = rng.multinomial(n_days - events, [1.0 / events] * events) + 1
+        for size in sorted(sizes.tolist(), reverse=True):
+            free = [
+                i
+                for i in range(1, total - size - 1)
+                if (self.planned_dates[i] - self.start).days >= earliest
+                and not any(self.held[i - 1 : i + size + 1])
+            ] or [i for i in range(1, total - size - 1) if not any(self.held[i : i + size])]
+            first = int(rng.choice(free))
+            for j in range(first, first + size):
+                self.held[j] = True
+            self.hold_starts.append(self.planned_dates[first])
+
+
+def cycle_starts(
+    start: dt.date, end: dt.date, ongoing: bool, frequency: Frequency
+) -> list[dt.date]:
+    """Cycle day-1 dates every 28 days; when Rd stopped on a rest day, the last cycle started late.
+
+    The delay (at most 7 days, or 8 for every-other-day dosing) puts the last dose
+    on a lenalidomide dosing day.
+    """
+    starts = [start]
+    while starts[-1] + 28 * DAY <= end:
+        starts.append(starts[-1] + 28 * DAY)
+    if not ongoing and len(starts) > 1:
+        offset = (end - starts[-1]).days
+        delay = max(0, offset - 20)
+        if frequency is Frequency.EVERY_OTHER_DAY and (offset - delay) % 2:
+            delay += 1
+        starts[-1] += delay * DAY
+    return starts
+
+
+def planned(
+    protocol: Protocol, patients: pl.DataFrame, cats: list[str]
+) -> tuple[pl.DataFrame, list[list[dt.date]]]:
+    """Planned administrations of every cycle of every patient, from the protocol calendar."""
+    rows: list[tuple[str, dt.date, int, float, str]] = []
+    starts_all: list[list[dt.date]] = []
+    for usubjid, start, end, ongoing, cat in zip(
+        patients["USUBJID"],
+        patients["TRTSDT"],
+        patients["TRTEND"],
+        patients["ONGOING"],
+        cats,
+        strict=True,
+    ):
+        freq = Frequency.EVERY_OTHER_DAY if cat == "E" else Frequency.DAILY
+        starts = cycle_starts(start, end, ongoing, freq)
+        starts_all.append(starts)
+        for k, s in enumerate(starts, start=1):
+            rows.append((f"{usubjid}#{k}", s, 1, START_DOSE[cat], freq.value))
+    plans = pl.DataFrame(
+        rows,
+        schema={
+            "USUBJID": pl.String,
+            "START": pl.Date,
+            "CYCLES": pl.Int32,
+            "LENALIDOMIDE_DOSE": pl.Float64,
+            "FREQUENCY": pl.String,
+        },
+        orient="row",
+    )
+    adm = planned_administrations(protocol, plans)
+    key = (
+        adm["USUBJID"]
+        .str.split_exact("#", 1)
+        .struct.rename_fields(["USUBJID", "CYCLE"])
+        .struct.unnest()
+    )
+    adm = adm.drop("USUBJID", "CYCLE").with_columns(key["USUBJID"], key["CYCLE"].cast(pl.Int32))
+    ends = patients.select("USUBJID", "TRTEND")
+    adm = adm.join(ends, on="USUBJID").filter(pl.col("DATE") <= pl.col("TRTEND")).drop("TRTEND")
+    return adm, starts_all
+
+
+def build_courses(
+    protocol: Protocol, patients: pl.DataFrame, cats: list[str]
+) -> tuple[list[PatientDoses], pl.DataFrame]:
+    """Planned lenalidomide days of every patient and all planned administrations."""
+    adm, _ = planned(protocol, patients, cats)
+    lenalidomide = protocol.regimen.lenalidomide.name
+    len_adm = adm.filter(pl.col("EXTRT") == lenalidomide).sort("USUBJID", "DATE")
+    by_subject = {
+        str(k[0]): (g["DATE"].to_list(), g["CYCLE"].to_list())
+        for k, g in len_adm.group_by("USUBJID", maintain_order=True)
+    }
+    courses = []
+    for usubjid, start, end, cat in zip(
+        patients["USUBJID"], patients["TRTSDT"], patients["TRTEND"], cats, strict=True
+    ):
+        dates, cycles = by_subject[usubjid]
+        courses.append(PatientDoses(usubjid, start, end, START_DOSE[cat], dates, cycles))
+    return courses, adm
+
+
+def _hold_to_intensity(
+    p: PatientDoses, protocol: Protocol, target: float, rng: np.random.Generator
+) -> None:
+    """Hold enough days that the dose intensity is just at or below ``target``."""
+    n = len(p.planned_dates)
+    keep = int(np.floor(target * p.duration / p.start_dose))
+    p.hold(n - keep, int(rng.integers(1, 4)), rng)
+
+
+def _reductions_for_average(p: PatientDoses, target: float, rng: np.random.Generator) -> None:
+    """25 -> 20 at dosing day i1 and 20 -> 15 at i2 so that the average daily dose is ``target``.
+
+    With n days dosed, ADD = (25 i1 + 20 (i2 - i1) + 15 (n - i2)) / n = 15 + 5 (i1 + i2) / n.
+    """
+    n = len(p.dates)
+    first = next(i for i, d in enumerate(p.dates) if (d - p.start).days >= 7)
+    total = round((target - 15.0) * n / 5.0)
+    i1 = max(first, min(n - 3, int(total * rng.uniform(0.2, 0.45))))
+    i2 = min(n - 2, max(i1 + 1, total - i1))
+    p.reductions = [i1, i2]
+
+
+def build_exposure(
+    protocol: Protocol, patients: pl.DataFrame, scale: int, rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """EX records, modification events and a per-patient summary (EXCAT, MODCAT, ...).
+
+    ``patients`` needs USUBJID, GROUP, ONGOING, TRTSDT and TRTEND (last dose, or
+    the cutoff when ongoing).
+    """
+    cats = exposure_categories(patients, scale, rng)
+    durations = ((patients["TRTEND"] - patients["TRTSDT"]).dt.total_days() + 1).to_list()
+    groups = patients["GROUP"].to_list()
+    # The 6.3 mg patient needs enough dosing days for a 0.1 mg resolution.
+    d_rows = [i for i, c in enumerate(cats) if c == "D"]
+    for i in d_rows:
+        if durations[i] < 200:
+            swap = [
+                j
+                for j, c in enumerate(cats)
+                if groups[j] == "SFU"
+                and c in ("A0", "AI", "BB", "C0", "CI")
+                and durations[j] >= 200
+            ]
+            j = swap[int(rng.integers(len(swap)))]
+            cats[i], cats[j] = cats[j], cats[i]
+    courses, adm = build_courses(protocol, patients, cats)
+
+    # Dose intensity classes of the interrupted full-dose patients (see module docstring).
+    ai = [i for i, c in enumerate(cats) if c == "AI"]
+    long_ai = [i for i in ai if durations[i] >= 300]
+    pinned = set(rng.choice(long_ai, size=2 * scale, replace=False).tolist())
+    rest = rng.permutation([i for i in ai if i not in pinned])
+    below = set(rest[: 9 * scale].tolist())
+    for i, c in enumerate(cats):
+        p = courses[i]
+        if c == "AI":
+            if i in pinned:
+                target = DI_MEDIAN + 0.02
+            elif i in below:
+                target = rng.uniform(15.5, 17.8)
+            else:
+                target = max(rng.uniform(18.1, 18.7), 0.0)
+            _hold_to_intensity(p, protocol, target, rng)
+            if i not in below and i not in pinned and p.intensity(protocol) <= DI_MEDIAN + 0.05:
+                p.held = [False] * len(p.planned_dates)
+                p.hold_starts = []
+                p.hold(1, 1, rng)
+        elif c in ("CI",):
+            p.hold(
+                int(len(p.planned_dates) * rng.uniform(0.03, 0.15)) + 1,
+                int(rng.integers(1, 3)),
+                rng,
+            )
+        elif c == "BB":
+            p.hold(
+                int(len(p.planned_dates) * rng.uniform(0.02, 0.08)) + 1,
+                int(rng.integers(1, 3)),
+                rng,
+            )
+        elif c == "D":
+            p.hold(int(len(p.planned_dates) * 0.05) + 1, 1, rng)
+            n = len(p.dates)
+            p.reductions = [round(0.26 * n)]
+    # Reduced patients: average daily doses that bring the population mean to 21.7 mg.
+    fixed = sum(courses[i].average(protocol) for i, c in enumerate(cats) if c not in ("BR", "BB"))
+    b_rows = [i for i, c in enumerate(cats) if c in ("BR", "BB")]
+    need = ADD_MEAN * len(cats) - fixed
+    targets = rng.uniform(16.0, 22.5, len(b_rows))
+    targets *= need / targets.sum()
+    for i, t in zip(b_rows, targets, strict=True):
+        p = courses[i]
+        cap = 17.5 * p.duration / len(p.dates)  # keeps the dose intensity below the median
+        _reductions_for_average(p, float(min(t, cap, 24.0)), rng)
+    _settle_mean(courses, b_rows, protocol, ADD_MEAN * len(cats))
+    ex = ex_records(protocol, patients, courses, adm)
+    mods = pl.DataFrame(
+        [(p.usubjid, action, date) for p in courses for action, date in p.modifications()],
+        schema={"USUBJID": pl.String, "ACTION": pl.String, "DATE": pl.Date},
+        orient="row",
+    )
+    summary = pl.DataFrame(
+        {
+            "USUBJID": [p.usubjid for p in courses],
+            "EXCAT": cats,
+            "MODCAT": [MODCAT[c] for c in cats],
+            "CUMDOSE": [p.cumulative(protocol) for p in courses],
+            "DOSEDAYS": [len(p.dates) for p in courses],
+            "TRTDURD": [p.duration for p in courses],
+            "LASTDOSE": [p.doses(protocol)[-1] for p in courses],
+            "LASTDOSDT": [p.dates[-1] for p in courses],
+        }
+    )
+    return ex, mods, summary
+
+
+def _settle_mean(
+    courses: list[PatientDoses], b_rows: list[int], protocol: Protocol, target_sum: float
+) -> None:
+    """Move the second reduction of the longest reduced courses until the mean is on target."""
+    for i in sorted(b_rows, key=lambda i: -len(courses[i].dates)):
+        total = sum(p.average(protocol) for p in courses)
+        residual = target_sum - total
+        if abs(residual) < 0.01:
+            return
+        p = courses[i]
+        n = len(p.dates)
+        i1, i2 = p.reductions
+        # Each dosing day the 20 -> 15 step moves changes the average by 5 / n.
+        new_i2 = int(np.clip(i2 + round(residual * n / 5.0), i1 + 1, n - 2))
+        p.reductions = [i1, new_i2]
+
+
+def ex_records(
+    protocol: Protocol, patients: pl.DataFrame, courses: list[PatientDoses], adm: pl.DataFrame
+) -> pl.DataFrame:
+    """SDTM EX rows: lenalidomide runs of consecutive days at one dose; dexamethasone weekly."""
+    lenalidomide = protocol.regimen.lenalidomide.name
+    rows: list[tuple[str, str, float, str, dt.date, dt.date, int, str | None]] = []
+    for p in courses:
+        dates, cycles, doses = p.dates, p.cycles, p.doses(protocol)
+        qod = len(p.planned_dates) > 1 and (p.planned_dates[1] - p.planned_dates[0]).days == 2
+        step = 2 if qod else 1
+        freq = "QOD" if qod else "QD"
+        run_start = 0
+        for j in range(1, len(dates) + 1):
+            end_run = (
+                j == len(dates)
+                or (dates[j] - dates[j - 1]).days != step
+                or cycles[j] != cycles[j - 1]
+                or doses[j] != doses[j - 1]
+            )
+            if end_run:
+                reduced = doses[run_start] < p.start_dose
+                rows.append(
+                    (
+                        p.usubjid,
+                        lenalidomide,
+                        doses[run_start],
+                        freq,
+                        dates[run_start],
+                        dates[j - 1],
+                        cycles[run_start],
+                        "ADVERSE EVENT" if reduced else None,
+                    )
+                )
+                run_start = j
+    len_ex = pl.DataFrame(
+        rows,
+        schema={
+            "USUBJID": pl.String,
+            "EXTRT": pl.String,
+            "EXDOSE": pl.Float64,
+            "EXDOSFRQ": pl.String,
+            "EXSTDT": pl.Date,
+            "EXENDT": pl.Date,
+            "CYCLE": pl.Int32,
+            "EXADJ": pl.String,
+        },
+        orient="row",
+    )
+    dex = (
+        adm.filter(pl.col("EXTRT") != lenalidomide)
+        .group_by("USUBJID", "CYCLE", "EXTRT")
+        .agg(
+            pl.col("EXDOSE").first(),
+            pl.col("DATE").min().alias("EXSTDT"),
+            pl.col("DATE").max().alias("EXENDT"),
+            pl.len().alias("N"),
+        )
+        .with_columns(
+            pl.when(pl.col("N") == 1)
+            .then(pl.lit("ONCE"))
+            .otherwise(pl.lit("QW"))
+            .alias("EXDOSFRQ"),
+            pl.lit(None, dtype=pl.String).alias("EXADJ"),
+        )
+        .select(len_ex.columns)
+    )
+    return pl.concat([len_ex, dex]).sort("USUBJID", "EXSTDT", "EXTRT")
