@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,89 @@ err_console = Console(stderr=True)
 def version() -> None:
     """Print the eap version."""
     console.print(__version__)
+
+
+@app.command()
+def validate(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of dataset files (.xpt .sas7bdat .parquet .json .csv).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    max_rows: Annotated[int, typer.Option(help="Row numbers shown per finding.")] = 10,
+) -> None:
+    """Check a folder of SDTM/ADaM datasets against eap's specifications.
+
+    Reports unknown datasets, missing variables, wrong types, duplicate keys,
+    values outside codelists, malformed ISO 8601 dates, subjects missing from
+    DM/ADSL and end dates before start dates. Exit status 1 when there is an error.
+    """
+    from eap.datasets.validate import validate_folder
+    from eap.report_console import print_findings, progress_bar
+
+    files = _dataset_files(folder)
+    with progress_bar(console, as_json) as bar:
+        task = bar.add_task("validating", total=len(files))
+        report = validate_folder(
+            folder, progress=lambda p: bar.update(task, advance=1, description=p.name)
+        )
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        print_findings(console, report, max_rows=max_rows)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def convert(
+    sources: Annotated[list[Path], typer.Argument(help="Dataset files, or folders of them.")],
+    to: Annotated[str, typer.Option("--to", help="Target format: xpt, parquet, json or csv.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+) -> None:
+    """Convert datasets between SAS XPT, SAS7BDAT (read only), Parquet, Dataset-JSON and CSV."""
+    from eap.datasets.io import WRITABLE, read_dataset, write_dataset
+    from eap.report_console import progress_bar
+
+    if to not in WRITABLE:
+        raise EapError(
+            "unknown target format", variable="--to", expected=", ".join(WRITABLE), found=to
+        )
+    files = [f for src in sources for f in (_dataset_files(src) if src.is_dir() else [src])]
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("converting", total=len(files))
+        for path in files:
+            bar.update(task, description=path.name)
+            ds = read_dataset(path)
+            target = write_dataset(ds, out / f"{path.stem.lower()}.{to}", format=to)  # type: ignore[arg-type]
+            bar.update(task, advance=1)
+            console.print(f"{path} -> {target} ({ds.n_rows} rows)")
+
+
+@app.command()
+def info(
+    file: Annotated[Path, typer.Argument(help="A dataset file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+) -> None:
+    """Show a dataset's name, label, size and variables (label, type, length, format)."""
+    from eap.datasets.io import read_dataset
+    from eap.report_console import print_dataset_info
+
+    ds = read_dataset(file)
+    if as_json:
+        meta = {
+            "name": ds.name,
+            "label": ds.label,
+            "rows": ds.n_rows,
+            "columns": [c.to_json() for c in ds.columns],
+        }
+        typer.echo(json.dumps(meta, indent=2))
+    else:
+        print_dataset_info(console, ds)
+
+
+def _dataset_files(folder: Path) -> list[Path]:
+    from eap.datasets.io import dataset_files
+
+    return dataset_files(folder)
 
 
 @app.command()

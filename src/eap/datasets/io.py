@@ -1,0 +1,201 @@
+"""Read and write datasets in every format eap supports, chosen by file extension.
+
+===========  ===========  =====================================================
+extension    read/write   notes
+===========  ===========  =====================================================
+.xpt         both         SAS transport v5; labels, lengths, formats kept
+.sas7bdat    read         SAS binary datasets
+.parquet     both         metadata kept in the file's key-value metadata
+.json        both         CDISC Dataset-JSON 1.1, schema-checked on read
+.csv         both         values only; types from the dataset specification
+===========  ===========  =====================================================
+
+Before parsing, the first bytes are compared with the extension, so a
+Parquet file named ``ae.xpt`` is reported as such instead of as garbage.
+Writes are atomic (see :mod:`eap.datasets.atomic`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from eap.datasets import specs
+from eap.datasets.atomic import write_atomic
+from eap.datasets.csvfile import read_csv, write_csv
+from eap.datasets.datasetjson import looks_like_json, read_dataset_json, write_dataset_json
+from eap.datasets.model import Dataset
+from eap.datasets.parquet import is_parquet, read_parquet, write_parquet
+from eap.datasets.sas7bdat import is_sas7bdat, read_sas7bdat
+from eap.datasets.xpt import is_xpt, read_xpt, write_xpt
+from eap.errors import DatasetReadError, DatasetWriteError
+
+Format = Literal["xpt", "sas7bdat", "parquet", "json", "csv"]
+EXTENSIONS: dict[str, Format] = {
+    ".xpt": "xpt",
+    ".sas7bdat": "sas7bdat",
+    ".parquet": "parquet",
+    ".json": "json",
+    ".csv": "csv",
+}
+WRITABLE: tuple[Format, ...] = ("xpt", "parquet", "json", "csv")
+_DESCRIPTION = {
+    "xpt": "SAS transport (XPT)",
+    "sas7bdat": "SAS7BDAT",
+    "parquet": "Parquet",
+    "json": "JSON",
+    "csv": "CSV text",
+}
+
+
+def format_of(path: Path) -> Format:
+    """The format implied by the file's extension."""
+    fmt = EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise DatasetReadError(
+            "unknown dataset file extension",
+            file=path,
+            expected=", ".join(EXTENSIONS),
+            found=repr(Path(path).suffix),
+        )
+    return fmt
+
+
+def sniff(head: bytes) -> Format | None:
+    """The format the content looks like, from its first bytes (None for unrecognised)."""
+    if is_xpt(head):
+        return "xpt"
+    if is_parquet(head):
+        return "parquet"
+    if is_sas7bdat(head):
+        return "sas7bdat"
+    if looks_like_json(head):
+        return "json"
+    if b"\x00" not in head:
+        return "csv"
+    return None
+
+
+def read_dataset(path: Path | str, *, typed_by_spec: bool = True) -> Dataset:
+    """Read one dataset file; ``typed_by_spec`` makes declared integer variables Int64.
+
+    >>> ds = read_dataset("tests/data/cdisc_pilot/sdtm/dm.xpt")  # doctest: +SKIP
+    >>> ds.name, ds.n_rows  # doctest: +SKIP
+    ('DM', 306)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetReadError("no such file", file=path)
+    fmt = format_of(path)
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise DatasetReadError("the file is empty", file=path)
+    content = sniff(head)
+    text_ok = fmt == "csv" and content == "csv"
+    if content != fmt and not text_ok:
+        raise DatasetReadError(
+            f"content is not what the extension says: the name ends in {path.suffix} "
+            f"but the content looks like {_DESCRIPTION.get(content or '', 'binary data')}",
+            file=path,
+        )
+    readers: dict[Format, Callable[[Path], Dataset]] = {
+        "xpt": read_xpt,
+        "sas7bdat": read_sas7bdat,
+        "parquet": read_parquet,
+        "json": read_dataset_json,
+        "csv": lambda p: read_csv(p, kinds=_spec_kinds(p.stem)),
+    }
+    ds = readers[fmt](path)
+    return apply_spec_types(ds) if typed_by_spec else ds
+
+
+def _spec_kinds(name: str) -> dict[str, specs.Kind]:
+    spec = specs.get(name.upper())
+    return {v.name: v.kind for v in spec.variables} if spec else {}
+
+
+def apply_spec_types(ds: Dataset) -> Dataset:
+    """Make numeric variables the specification declares as integer Int64 (when all are whole)."""
+    spec = specs.get(ds.name)
+    if spec is None:
+        return ds
+    casts: dict[str, pl.Expr] = {}
+    metas = list(ds.columns)
+    for i, col in enumerate(ds.columns):
+        var = spec.variable(col.name)
+        if var is None or var.kind != "integer" or col.kind != "double":
+            continue
+        s = ds.frame[col.name].drop_nulls()
+        if s.len() and not (s == s.round(0)).all():
+            continue  # left as double; validation reports the wrong type
+        casts[col.name] = pl.col(col.name).cast(pl.Int64)
+        metas[i] = type(col)(col.name, col.label, "integer", col.length, col.display_format)
+    if not casts:
+        return ds
+    return Dataset(
+        name=ds.name,
+        frame=ds.frame.with_columns(**casts),
+        columns=tuple(metas),
+        label=ds.label,
+    )
+
+
+def write_dataset(ds: Dataset, path: Path | str, *, format: Format | None = None) -> Path:
+    """Write ``ds`` atomically; the format comes from ``format`` or the extension."""
+    path = Path(path)
+    fmt = format or format_of(path)
+    if fmt not in WRITABLE:
+        raise DatasetWriteError(
+            f"eap cannot write {fmt} files", file=path, expected=", ".join(WRITABLE)
+        )
+    spec = specs.get(ds.name)
+    keys = spec.keys if spec else ()
+    writers: dict[Format, Callable[[Path], None]] = {
+        "xpt": lambda p: write_xpt(ds, p),
+        "parquet": lambda p: write_parquet(ds, p),
+        "json": lambda p: write_dataset_json(ds, p, keys=keys),
+        "csv": lambda p: write_csv(ds, p),
+    }
+    try:
+        write_atomic(path, writers[fmt])
+    except DatasetWriteError as exc:
+        if exc.file is None:
+            raise type(exc)(
+                exc.problem,
+                file=path,
+                dataset=exc.dataset,
+                variable=exc.variable,
+                rows=exc.rows,
+                expected=exc.expected,
+                found=exc.found,
+            ) from exc
+        raise
+    return path
+
+
+def dataset_files(folder: Path | str) -> list[Path]:
+    """The dataset files in a folder (by extension), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetReadError("no such folder", file=folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def read_folder(folder: Path | str) -> dict[str, Dataset]:
+    """Every dataset in a folder, by dataset name; two files for one dataset are an error."""
+    out: dict[str, Dataset] = {}
+    origin: dict[str, Path] = {}
+    for path in dataset_files(folder):
+        ds = read_dataset(path)
+        if ds.name in out:
+            raise DatasetReadError(
+                f"two files hold dataset {ds.name}: {origin[ds.name].name} and {path.name}",
+                file=folder,
+            )
+        out[ds.name] = ds
+        origin[ds.name] = path
+    return out

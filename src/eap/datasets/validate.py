@@ -1,0 +1,433 @@
+"""Check datasets against their specifications and against each other.
+
+Every check is a function returning :class:`Finding` rows; a finding names the
+dataset, variable and 1-based row numbers, what was expected and what was
+found. Errors make a submission invalid; warnings ask for a look.
+
+=========================  ========  ==============================================
+check                      severity  rule
+=========================  ========  ==============================================
+unreadable-file            error     the file cannot be read (see the message)
+unknown-dataset            warning   eap has no specification for the dataset
+missing-required-variable  error     a Req variable is absent
+missing-expected-variable  warning   an Exp variable is absent
+wrong-type                 error     text where a number is declared, or the reverse;
+                                     a fraction in an integer; a number without a
+                                     date format where a date is declared
+required-value-missing     error     a Req variable is missing on some rows
+duplicate-key              error     two or more rows share the dataset's keys
+codelist                   error     value outside a non-extensible codelist
+codelist-extensible        warning   value outside an extensible codelist
+iso8601                    error     an SDTM --DTC value is not ISO 8601
+subject-not-in-dm          error     USUBJID absent from DM (SDTM) or ADSL (ADaM)
+no-subject-reference       warning   DM or ADSL is not in the folder
+end-before-start           error     an end date earlier than its start date
+=========================  ========  ==============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from eap.datasets import specs
+from eap.datasets.io import dataset_files, read_dataset
+from eap.datasets.model import Dataset
+from eap.errors import EapError
+
+Severity = Literal["error", "warning"]
+
+# ISO 8601 as SDTM uses it: partial dates allowed, unknown middle parts as "-".
+ISO8601_RE = (
+    r"^(\d{4}|-)(-(\d{2}|-)(-(\d{2}|-)?)?)?"
+    r"(T(\d{2}|-)(:(\d{2}|-)(:(\d{2}(\.\d+)?|-))?)?)?$"
+)
+_NUMERIC = ("integer", "double")
+_TEMPORAL = ("date", "datetime", "time")
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    check: str
+    dataset: str
+    message: str
+    variable: str | None = None
+    rows: tuple[int, ...] = ()
+    expected: str | None = None
+    found: str | None = None
+    file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rows"] = list(self.rows)
+        return d
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    datasets: tuple[str, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "datasets": list(self.datasets),
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def _rows(mask: pl.Series) -> tuple[int, ...]:
+    return tuple(i + 1 for i in mask.arg_true().to_list())
+
+
+def _values(s: pl.Series, limit: int = 5) -> str:
+    vals = s.unique(maintain_order=True).to_list()
+    shown = ", ".join(repr(v) for v in vals[:limit])
+    return shown + (f" and {len(vals) - limit} more" if len(vals) > limit else "")
+
+
+# --- checks on one dataset ----------------------------------------------------
+
+
+def check_variables(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    """Required and expected variables are present."""
+    present = set(ds.frame.columns)
+    for v in spec.variables:
+        if v.name in present or v.core not in ("Req", "Exp"):
+            continue
+        required = v.core == "Req"
+        yield Finding(
+            severity="error" if required else "warning",
+            check="missing-required-variable" if required else "missing-expected-variable",
+            dataset=ds.name,
+            variable=v.name,
+            message=f"{v.core} variable {v.name} ({v.label}) is absent",
+            expected=f"{v.name} ({v.kind})",
+            found="no such column",
+        )
+
+
+def check_types(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    """Each declared variable has the declared kind."""
+    for col in ds.columns:
+        v = spec.variable(col.name)
+        if v is None or v.kind == col.kind:
+            continue
+        if v.kind == "double" and col.kind == "integer":
+            continue
+        if v.kind == "integer" and col.kind == "double":
+            s = ds.frame[col.name]
+            bad = s.is_not_null() & (s != s.round(0))
+            yield Finding(
+                "error",
+                "wrong-type",
+                ds.name,
+                f"{col.name} must hold whole numbers",
+                variable=col.name,
+                rows=_rows(bad),
+                expected="integer",
+                found=_values(s.filter(bad)),
+            )
+            continue
+        hint = " (a numeric with a date format such as DATE9.)" if v.kind in _TEMPORAL else ""
+        yield Finding(
+            "error",
+            "wrong-type",
+            ds.name,
+            f"{col.name} has the wrong type",
+            variable=col.name,
+            expected=f"{v.kind}{hint}",
+            found=col.kind,
+        )
+
+
+def check_required_values(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    for v in spec.required:
+        if v.name not in ds.frame.columns:
+            continue
+        missing = ds.frame[v.name].is_null()
+        if missing.any():
+            yield Finding(
+                "error",
+                "required-value-missing",
+                ds.name,
+                f"required variable {v.name} is missing on {int(missing.sum())} rows",
+                variable=v.name,
+                rows=_rows(missing),
+                expected="a value on every row",
+                found="missing",
+            )
+
+
+def check_keys(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    keys = [k for k in spec.keys if k in ds.frame.columns]
+    if len(keys) != len(spec.keys) or ds.n_rows == 0:
+        return
+    dup = ds.frame.select(pl.struct(keys).is_duplicated()).to_series()
+    if dup.any():
+        first = ds.frame.filter(dup).row(0, named=True)
+        yield Finding(
+            "error",
+            "duplicate-key",
+            ds.name,
+            f"{int(dup.sum())} rows share their key ({', '.join(keys)})",
+            variable=", ".join(keys),
+            rows=_rows(dup),
+            expected="one row per " + " + ".join(keys),
+            found="first shared key: " + ", ".join(f"{k}={first[k]!r}" for k in keys),
+        )
+
+
+def _as_terms(s: pl.Series) -> pl.Series:
+    if s.dtype.is_numeric():
+        whole = s.is_not_null() & (s == s.round(0))
+        return pl.Series(
+            s.name,
+            [
+                str(int(v)) if w else (None if v is None else str(v))
+                for v, w in zip(s, whole, strict=True)
+            ],
+            dtype=pl.String,
+        )
+    return s.cast(pl.String)
+
+
+def check_codelists(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    for v in spec.variables:
+        if v.codelist is None or v.name not in ds.frame.columns:
+            continue
+        cl = specs.codelist(v.codelist)
+        s = _as_terms(ds.frame[v.name])
+        bad = s.is_not_null() & ~s.is_in(list(cl.terms))
+        if not bad.any():
+            continue
+        yield Finding(
+            "warning" if cl.extensible else "error",
+            "codelist-extensible" if cl.extensible else "codelist",
+            ds.name,
+            f"{v.name} has values outside codelist {cl.name}"
+            + (
+                " (extensible: sponsor terms allowed, check they are intended)"
+                if cl.extensible
+                else ""
+            ),
+            variable=v.name,
+            rows=_rows(bad),
+            expected=", ".join(cl.terms),
+            found=_values(s.filter(bad)),
+        )
+
+
+def iso8601_problems(s: pl.Series) -> pl.Series:
+    """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
+    text = s.cast(pl.String)
+    shape_ok = text.str.contains(ISO8601_RE)
+    full = text.str.slice(0, 10)
+    has_full_date = full.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    real_date = full.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    month = text.str.extract(r"^(?:\d{4}|-)-(\d{2})", 1).cast(pl.Int32, strict=False)
+    month_ok = month.is_null() | month.is_between(1, 12)
+    hour = text.str.extract(r"T(\d{2})", 1).cast(pl.Int32, strict=False)
+    minute = text.str.extract(r"T(?:\d{2}|-):(\d{2})", 1).cast(pl.Int32, strict=False)
+    time_ok = (hour.is_null() | (hour < 24)) & (minute.is_null() | (minute < 60))
+    ok = shape_ok & (~has_full_date | real_date) & month_ok & time_ok
+    return text.is_not_null() & ~ok.fill_null(False)
+
+
+def check_iso8601(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
+    for col in ds.columns:
+        if col.kind != "string" or not col.name.endswith("DTC"):
+            continue
+        bad = iso8601_problems(ds.frame[col.name])
+        if bad.any():
+            yield Finding(
+                "error",
+                "iso8601",
+                ds.name,
+                f"{col.name} is not an ISO 8601 date/time",
+                variable=col.name,
+                rows=_rows(bad),
+                expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]",
+                found=_values(ds.frame[col.name].filter(bad)),
+            )
+
+
+def _date_parts(s: pl.Series) -> pl.DataFrame:
+    """Year, month and day of the leading complete part of ISO 8601 text (null where unknown)."""
+    m = s.cast(pl.String).str.extract_groups(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+    return m.struct.unnest().select(pl.all().cast(pl.Int32, strict=False))
+
+
+def _end_before_start(start: pl.Series, end: pl.Series) -> pl.Series:
+    if start.dtype in (pl.Date, pl.Datetime) or start.dtype == pl.Time:
+        return (end < start).fill_null(False)
+    a, b = _date_parts(start), _date_parts(end)
+    # Compare only at the precision both values have: year, then month, then day.
+    before = pl.Series([False] * len(start))
+    decided = pl.Series([False] * len(start))
+    for col_a, col_b in zip(a.columns, b.columns, strict=True):
+        x, y = a[col_a], b[col_b]
+        known = x.is_not_null() & y.is_not_null() & ~decided
+        before = before | (known & (y < x)).fill_null(False)
+        decided = decided | (~known) | (known & (y != x)).fill_null(False)
+    return before
+
+
+def check_date_order(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
+    for start, end in spec.date_pairs:
+        if start not in ds.frame.columns or end not in ds.frame.columns:
+            continue
+        s, e = ds.frame[start], ds.frame[end]
+        if (s.dtype == pl.String) != (e.dtype == pl.String):
+            continue
+        bad = _end_before_start(s, e)
+        if bad.any():
+            first = int(bad.arg_true()[0])
+            yield Finding(
+                "error",
+                "end-before-start",
+                ds.name,
+                f"{end} is before {start}",
+                variable=f"{start}, {end}",
+                rows=_rows(bad),
+                expected=f"{end} on or after {start}",
+                found=f"{start}={s[first]}, {end}={e[first]}",
+            )
+
+
+DatasetCheck = Callable[[Dataset, specs.DatasetSpec], Iterator[Finding]]
+DATASET_CHECKS: tuple[DatasetCheck, ...] = (
+    check_variables,
+    check_types,
+    check_required_values,
+    check_keys,
+    check_codelists,
+    check_iso8601,
+    check_date_order,
+)
+
+
+# --- checks across datasets ---------------------------------------------------
+
+
+def check_subjects(datasets: Mapping[str, Dataset]) -> Iterator[Finding]:
+    """Every USUBJID of an SDTM domain is in DM; every USUBJID of an ADaM dataset is in ADSL."""
+    for name, ds in datasets.items():
+        spec = specs.get(name)
+        if spec is None or spec.one_record_per_subject or "USUBJID" not in ds.frame.columns:
+            continue
+        reference = "DM" if spec.standard == "SDTM" else "ADSL"
+        ref = datasets.get(reference)
+        if ref is None or "USUBJID" not in ref.frame.columns:
+            yield Finding(
+                "warning",
+                "no-subject-reference",
+                name,
+                f"{reference} is not in the folder: subjects of {name} were not checked",
+                variable="USUBJID",
+            )
+            continue
+        s = ds.frame["USUBJID"]
+        bad = s.is_not_null() & ~s.is_in(ref.frame["USUBJID"].drop_nulls().implode())
+        if bad.any():
+            yield Finding(
+                "error",
+                "subject-not-in-dm" if reference == "DM" else "subject-not-in-adsl",
+                name,
+                f"{int(bad.sum())} rows belong to subjects absent from {reference}",
+                variable="USUBJID",
+                rows=_rows(bad),
+                expected=f"a USUBJID present in {reference}",
+                found=_values(s.filter(bad)),
+            )
+
+
+def validate_dataset(ds: Dataset) -> list[Finding]:
+    """Findings of the checks that need only this dataset."""
+    spec = specs.get(ds.name)
+    if spec is None:
+        found = [
+            Finding(
+                "warning",
+                "unknown-dataset",
+                ds.name,
+                f"eap has no specification for {ds.name}; only ISO 8601 dates were checked",
+                expected=", ".join(sorted(specs.all_specs())),
+                found=ds.name,
+            )
+        ]
+        return found + list(check_iso8601(ds, None))
+    return [f for check in DATASET_CHECKS for f in check(ds, spec)]
+
+
+def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
+    """Validate datasets given by name (each alone, then across each other)."""
+    findings: list[Finding] = []
+    for ds in datasets.values():
+        findings += validate_dataset(ds)
+    findings += list(check_subjects(datasets))
+    return Report(tuple(findings), tuple(datasets))
+
+
+def validate_folder(
+    folder: Path | str, *, progress: Callable[[Path], None] | None = None
+) -> Report:
+    """Read every dataset file in ``folder`` and validate the lot.
+
+    A file that cannot be read is an ``unreadable-file`` error, not an
+    exception, so one bad file does not hide the findings of the others.
+    """
+    datasets: dict[str, Dataset] = {}
+    origins: dict[str, Path] = {}
+    findings: list[Finding] = []
+    for path in dataset_files(folder):
+        if progress:
+            progress(path)
+        try:
+            ds = read_dataset(path)
+        except EapError as exc:
+            findings.append(
+                Finding("error", "unreadable-file", path.stem.upper(), str(exc), file=str(path))
+            )
+            continue
+        if ds.name in datasets:
+            findings.append(
+                Finding(
+                    "error",
+                    "unreadable-file",
+                    ds.name,
+                    f"two files hold dataset {ds.name}: {origins[ds.name].name} and {path.name}",
+                    file=str(path),
+                )
+            )
+            continue
+        datasets[ds.name] = ds
+        origins[ds.name] = path
+    report = validate_datasets(datasets)
+    located = tuple(
+        f if f.file or f.dataset not in origins else _with_file(f, origins[f.dataset])
+        for f in report.findings
+    )
+    return Report(tuple(findings) + located, report.datasets)
+
+
+def _with_file(f: Finding, path: Path) -> Finding:
+    return Finding(**{**asdict(f), "file": str(path), "rows": f.rows})
