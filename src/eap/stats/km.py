@@ -29,9 +29,12 @@ Conventions (see docs/statistics.md for formulas and examples):
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -50,7 +53,7 @@ from eap.stats._validate import (
 ConfType = Literal["log-log", "log", "plain", "logit", "arcsin"]
 Convention = Literal["R", "SAS"]
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger[Any]]
 
 #: R survival's tolerance for "S equals 1-p exactly" (sqrt(.Machine$double.eps)).
 TOLERANCE = math.sqrt(np.finfo(float).eps)
@@ -66,6 +69,7 @@ _CONF_TYPES: dict[str, ConfType] = {
     "asinsqrt": "arcsin",
 }
 
+_QUARTILES = (0.25, 0.5, 0.75)
 _QUANTILE_NAMES = {0.25: "first quartile", 0.5: "median", 0.75: "third quartile"}
 
 
@@ -183,66 +187,87 @@ def _integral_float(time: npt.NDArray[Any]) -> bool:
     return bool(np.array_equal(time, np.floor(time)))
 
 
+_CHUNK = 1 << 16
+
+
 def _count_integer(
     time: npt.NDArray[Any],
     event: npt.NDArray[Any],
     codes: npt.NDArray[Any] | None,
     n_codes: int,
 ) -> list[tuple[FloatArray, IntArray, IntArray]] | None:
-    """Counting pass: one ``bincount`` over key = ((code * width) + time) * 2 + event.
+    """Counting pass: ``bincount`` of key = (code * width + time) * 2 + event.
 
-    Returns None when the time range is too wide for counting to pay off.
+    The key is built and counted in chunks that stay in cache, so no array of
+    the input's length is ever allocated. Returns None when the time range is
+    too wide for counting to pay off (then the caller sorts).
     """
     tmax = int(time.max()) if time.size else 0
     width = tmax + 1
     bins = n_codes * width * 2
     if bins > max(time.size // 2, 1 << 22):
         return None
-    key_type = np.int32 if bins < 2**31 - 1 else np.int64
-    key = np.multiply(time, 2, dtype=key_type, casting="unsafe")
-    np.add(key, event, out=key, casting="unsafe")
-    if codes is not None and n_codes > 1:
-        offset = np.multiply(codes, 2 * width, dtype=key_type, casting="unsafe")
-        np.add(key, offset, out=key)
-        del offset
-    counts = np.bincount(key, minlength=bins).reshape(n_codes, width, 2)
-    del key
+    counts = np.zeros(bins, dtype=np.int64)
+    size = min(_CHUNK, time.size)
+    key = np.empty(size, dtype=np.intp)
+    offset = np.empty(size, dtype=np.intp)
+    stride = np.intp(2 * width)
+    for a in range(0, time.size, size):
+        b = min(a + size, time.size)
+        k = key[: b - a]
+        np.multiply(time[a:b], 2, out=k, casting="unsafe")
+        np.add(k, event[a:b], out=k, casting="unsafe")
+        if codes is not None and n_codes > 1:
+            o = offset[: b - a]
+            np.multiply(codes[a:b], stride, out=o, casting="unsafe")
+            k += o
+        counts += np.bincount(k, minlength=bins)
+    grid = counts.reshape(n_codes, width, 2)
     out: list[tuple[FloatArray, IntArray, IntArray]] = []
-    for k in range(n_codes):
-        c = counts[k]
-        total = c[:, 0] + c[:, 1]
-        at = np.flatnonzero(total)
-        out.append(
-            (
-                at.astype(np.float64),
-                c[at, 1].astype(np.int64),
-                c[at, 0].astype(np.int64),
-            )
-        )
+    for k_code in range(n_codes):
+        c = grid[k_code]
+        at = np.flatnonzero(c[:, 0] + c[:, 1])
+        out.append((at.astype(np.float64), c[at, 1], c[at, 0]))
     return out
 
 
-def _unique_sorted(s: FloatArray) -> tuple[FloatArray, IntArray]:
-    if s.size == 0:
-        return s, np.zeros(0, dtype=np.int64)
-    flags = np.empty(s.size, dtype=bool)
-    flags[0] = True
-    np.not_equal(s[1:], s[:-1], out=flags[1:])
-    idx = np.flatnonzero(flags)
-    counts = np.diff(np.append(idx, s.size)).astype(np.int64)
-    return s[idx], counts
-
-
 def _count_sorted(
-    time: npt.NDArray[Any], event: npt.NDArray[Any]
+    time: npt.NDArray[Any], event: npt.NDArray[Any], *, owned: bool = False
 ) -> tuple[FloatArray, IntArray, IntArray]:
-    """Sort-based counts for one stratum: sort all times, sort event times, merge."""
-    ev = event.astype(bool, copy=False)
-    all_t, all_n = _unique_sorted(np.sort(time.astype(np.float64, copy=False)))
-    ev_t, ev_n = _unique_sorted(np.sort(time[ev].astype(np.float64, copy=False)))
-    n_event = np.zeros(all_t.size, dtype=np.int64)
-    n_event[np.searchsorted(all_t, ev_t)] = ev_n
-    return all_t, n_event, all_n - n_event
+    """Sort-based counts for one stratum with a single in-place sort.
+
+    For non-negative floats the IEEE-754 bit patterns sort like the values, so
+    key = bits << 1 | event sorts by time with the event flag riding along in
+    the freed low bit (the shift also maps -0.0 onto 0.0). One sort of n keys
+    replaces an argsort and a gather. ``owned`` says ``time`` is a scratch
+    copy that may be overwritten.
+    """
+    t64 = np.ascontiguousarray(time, dtype=np.float64)
+    if owned and t64 is time:
+        key = t64.view(np.uint64)
+        np.left_shift(key, np.uint64(1), out=key)
+    else:
+        key = np.left_shift(t64.view(np.uint64), np.uint64(1))
+    np.bitwise_or(key, event, out=key, casting="unsafe")
+    key.sort()
+    n = key.size
+    if sys.byteorder == "little":
+        # The low byte of each key holds the flag: read it through a strided view.
+        flags = np.bitwise_and(key.view(np.uint8)[::8], 1, dtype=np.int32)
+    else:  # pragma: no cover - big-endian machines
+        flags = np.bitwise_and(key, np.uint64(1)).astype(np.int32)
+    np.right_shift(key, np.uint64(1), out=key)
+    if n < 2 or bool(np.all(key[1:] != key[:-1])):
+        # Continuous times are almost always all distinct: one row per subject.
+        return key.view(np.float64), flags, np.subtract(1, flags, dtype=np.int32)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    del new
+    n_event = np.add.reduceat(flags, starts)
+    total = np.diff(starts, append=n)
+    return key[starts].view(np.float64), n_event, total - n_event
 
 
 def aggregate(
@@ -259,6 +284,17 @@ def aggregate(
     other times are sorted. ``levels`` fixes the strata and their order; a level
     with no rows is an error. Without ``levels`` strata appear in sorted order.
     """
+    return list(_iter_counts(time, event, strata=strata, levels=levels))
+
+
+def _iter_counts(
+    time: npt.ArrayLike,
+    event: npt.ArrayLike,
+    *,
+    strata: npt.ArrayLike | None = None,
+    levels: Sequence[Any] | None = None,
+) -> Iterator[StratumCounts]:
+    """Counts one stratum at a time, so a caller can finish each before the next is built."""
     t = check_times(as_1d(time, "time"))
     e = check_binary(as_1d(event, "event"), "event")
     s = as_1d(strata, "strata") if strata is not None else None
@@ -266,28 +302,29 @@ def aggregate(
     if t.size == 0:
         raise StatsInputError("no rows to analyse", expected="at least one row", found="0 rows")
     codes, labels, n_codes = _stratum_codes(s, levels)
-    if e.dtype == np.bool_:
-        e_small: npt.NDArray[Any] = e.view(np.int8)
-    elif np.issubdtype(e.dtype, np.floating):
-        e_small = e.astype(np.int8)
-    else:
-        e_small = e
+    # One byte per flag: a view for bool/int8/uint8, a small copy otherwise.
+    e_small: npt.NDArray[Any] = e.view(np.uint8) if e.dtype.itemsize == 1 else e.astype(np.uint8)
 
-    per_code: list[tuple[FloatArray, IntArray, IntArray]] | None = None
-    if np.issubdtype(t.dtype, np.integer) or _integral_float(t):
-        per_code = _count_integer(t, e_small, codes, n_codes)
-    if per_code is None:
-        if codes is None:
-            per_code = [_count_sorted(t, e_small)]
+    def counted() -> Iterator[tuple[FloatArray, IntArray, IntArray]]:
+        per_code = None
+        if np.issubdtype(t.dtype, np.integer) or _integral_float(t):
+            per_code = _count_integer(t, e_small, codes, n_codes)
+        if per_code is not None:
+            yield from per_code
+        elif codes is None:
+            yield _count_sorted(t, e_small)
         else:
-            per_code = []
             for k in range(n_codes):
                 mask = codes == k
-                per_code.append(_count_sorted(t[mask], e_small[mask]))
+                # compress is several times faster than boolean indexing here.
+                tk = np.compress(mask, t).astype(np.float64, copy=False)
+                ek = np.compress(mask, e_small)
+                del mask
+                yield _count_sorted(tk, ek, owned=True)
+                del tk, ek
 
-    result: list[StratumCounts] = []
     explicit = levels is not None
-    for label, (tt, d, c) in zip(labels, per_code, strict=True):
+    for label, (tt, d, c) in zip(labels, counted(), strict=True):
         if tt.size == 0:
             if explicit:
                 raise StatsInputError(
@@ -297,8 +334,7 @@ def aggregate(
                     found="0 rows",
                 )
             continue  # an unused integer code, not a level the caller named
-        result.append(StratumCounts(label=label, time=tt, n_event=d, n_censor=c))
-    return result
+        yield StratumCounts(label=label, time=tt, n_event=d, n_censor=c)
 
 
 # --------------------------------------------------------------------------- results
@@ -351,8 +387,11 @@ class KaplanMeierCurve:
 
     The step table has one row per distinct observed time (event or censoring),
     as R's ``survfit`` does: ``n_risk`` is the number at risk just before the
-    time, ``std_err`` the Greenwood standard error of S, ``lower``/``upper``
-    the pointwise limits (NaN only where undefined, at S = 0).
+    time, ``se_log`` the standard error of log S (R's ``std.err``),
+    ``std_err`` the Greenwood standard error of S, ``lower``/``upper`` the
+    pointwise limits (NaN only where undefined, at S = 0). ``n_censor``,
+    ``std_err``, ``lower`` and ``upper`` are computed on first use, so a fit on
+    millions of distinct times that only needs quantiles never holds them.
     """
 
     label: Any
@@ -362,41 +401,69 @@ class KaplanMeierCurve:
     time: FloatArray
     n_risk: IntArray
     n_event: IntArray
-    n_censor: IntArray
     survival: FloatArray
-    std_err: FloatArray
-    lower: FloatArray
-    upper: FloatArray
+    se_log: FloatArray
     conf_type: ConfType
     conf_level: float
     convention: Convention
-    _se_log: FloatArray = field(repr=False)
     _cache: dict[float, Quantile] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def n_censor(self) -> IntArray:
+        leaving = self.n_risk - np.append(self.n_risk[1:], 0)
+        censored: IntArray = (leaving - self.n_event).astype(self.n_event.dtype)
+        return censored
+
+    @cached_property
+    def std_err(self) -> FloatArray:
+        with np.errstate(invalid="ignore"):
+            return self.survival * self.se_log
+
+    @cached_property
+    def _limits(self) -> tuple[FloatArray, FloatArray]:
+        return confidence_limits(
+            self.survival, self.se_log, self.conf_type, z_value(self.conf_level)
+        )
+
+    @property
+    def lower(self) -> FloatArray:
+        return self._limits[0]
+
+    @property
+    def upper(self) -> FloatArray:
+        return self._limits[1]
 
     @property
     def median(self) -> Quantile:
-        return self.quantile(0.5)
+        return self.quantiles(_QUARTILES)[1]
 
     @property
     def q1(self) -> Quantile:
-        return self.quantile(0.25)
+        return self.quantiles(_QUARTILES)[0]
 
     @property
     def q3(self) -> Quantile:
-        return self.quantile(0.75)
+        return self.quantiles(_QUARTILES)[2]
 
     def quantile(self, prob: float) -> Quantile:
         """The time by which a fraction ``prob`` has had the event, with its CI."""
-        p = float(prob)
-        if not 0.0 < p < 1.0:
-            raise StatsInputError(
-                "quantile probability must lie strictly between 0 and 1",
-                variable="prob",
-                found=str(prob),
-            )
-        if p not in self._cache:
-            self._cache[p] = _quantile(self, p)
-        return self._cache[p]
+        return self.quantiles([prob])[0]
+
+    def quantiles(self, probs: Sequence[float]) -> tuple[Quantile, ...]:
+        """Several quantiles at once; the confidence bands are built once for all of them."""
+        ps = [float(p) for p in probs]
+        for p in ps:
+            if not 0.0 < p < 1.0:
+                raise StatsInputError(
+                    "quantile probability must lie strictly between 0 and 1",
+                    variable="prob",
+                    found=str(p),
+                )
+        todo = [p for p in ps if p not in self._cache]
+        if todo:
+            for q in _quantiles(self, todo):
+                self._cache[q.prob] = q
+        return tuple(self._cache[p] for p in ps)
 
     def n_risk_at(self, times: npt.ArrayLike) -> IntArray:
         """Number at risk at each time: subjects whose time is >= it (R's ``summary``)."""
@@ -499,46 +566,83 @@ def confidence_limits(
     * logit:   expit(logit S -+ z se / (1 - S))
     * arcsin:  sin^2(asin sqrt S -+ z se sqrt(S / (1 - S)) / 2), angle clipped to [0, pi/2]
 
-    Where S = 0 the limits are undefined (NaN; R gives NA). Where S = 1 with no
-    variance (before the first event) both limits are 1 for every transform.
+    ``survival`` must be a Kaplan-Meier curve (non-increasing). Where S = 0 the
+    limits are undefined (NaN; R gives NA). Where S = 1 with no variance (before
+    the first event) both limits are 1 for every transform.
     """
     s = survival
-    lo = np.full_like(s, np.nan)
-    hi = np.full_like(s, np.nan)
-    top = (s >= 1.0) & (se_log == 0.0)
-    mid = (s > 0.0) & ~top
-    sm, se = s[mid], se_log[mid]
-    w = z * se
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # Whole-array arithmetic with in-place steps; the few rows where a
+        # transform is undefined (S = 1 at the start, S = 0 at the end) are
+        # patched afterwards instead of masking every operation.
+        w = se_log * z
         if conf_type == "plain":
-            lo_m = np.maximum(sm - w * sm, 0.0)
-            hi_m = np.minimum(sm + w * sm, 1.0)
+            lo = 1.0 - w
+            lo *= s
+            np.maximum(lo, 0.0, out=lo)
+            hi = w
+            hi += 1.0
+            hi *= s
+            np.minimum(hi, 1.0, out=hi)
         elif conf_type == "log":
-            lo_m = sm * np.exp(-w)
-            hi_m = np.minimum(sm * np.exp(w), 1.0)
+            lo = np.exp(-w)
+            lo *= s
+            hi = np.exp(w, out=w)
+            hi *= s
+            np.minimum(hi, 1.0, out=hi)
         elif conf_type == "log-log":
-            # S == 1 with se > 0 cannot happen: an event with d < n makes S < 1.
-            a = np.log(-np.log(sm))
-            ww = w / np.log(sm)
-            lo_m = np.exp(-np.exp(a - ww))
-            hi_m = np.exp(-np.exp(a + ww))
+            ls = np.log(s)
+            w /= ls
+            a = np.negative(ls, out=ls)
+            np.log(a, out=a)
+            lo = a - w
+            hi = np.add(a, w, out=a)
+            for band in (lo, hi):
+                np.exp(band, out=band)
+                np.negative(band, out=band)
+                np.exp(band, out=band)
         elif conf_type == "logit":
-            lg = np.log(sm / (1.0 - sm))
-            ww = w / (1.0 - sm)
-            lo_m = 1.0 / (1.0 + np.exp(-(lg - ww)))
-            hi_m = 1.0 / (1.0 + np.exp(-(lg + ww)))
+            one_minus = 1.0 - s
+            w /= one_minus
+            lg = np.divide(s, one_minus, out=one_minus)
+            np.log(lg, out=lg)
+            lo = lg - w
+            hi = np.add(lg, w, out=lg)
+            for band in (lo, hi):
+                np.negative(band, out=band)
+                np.exp(band, out=band)
+                band += 1.0
+                np.reciprocal(band, out=band)
         elif conf_type == "arcsin":
-            a = np.arcsin(np.sqrt(sm))
-            ww = 0.5 * w * np.sqrt(sm / (1.0 - sm))
-            lo_m = np.sin(np.maximum(0.0, a - ww)) ** 2
-            hi_m = np.sin(np.minimum(np.pi / 2, a + ww)) ** 2
+            ratio = s / (1.0 - s)
+            np.sqrt(ratio, out=ratio)
+            w *= ratio
+            w *= 0.5
+            a = np.sqrt(s, out=ratio)
+            np.arcsin(a, out=a)
+            lo = a - w
+            np.maximum(lo, 0.0, out=lo)
+            hi = np.add(a, w, out=a)
+            np.minimum(hi, np.pi / 2, out=hi)
+            for band in (lo, hi):
+                np.sin(band, out=band)
+                np.square(band, out=band)
         else:  # pragma: no cover - normalize_conf_type guards this
             raise StatsInputError("unknown conf_type", found=str(conf_type))
-    lo[mid] = lo_m
-    hi[mid] = hi_m
-    lo[top] = 1.0
-    hi[top] = 1.0
+    # Leading rows with S = 1 (censorings before the first event).
+    top = _count_leading_ones(s)
+    lo[:top] = 1.0
+    hi[:top] = 1.0
+    # S = 0 can only be the last row: nobody is left after everyone at risk fails.
+    if s.size and s[-1] <= 0.0:
+        lo[-1] = np.nan
+        hi[-1] = np.nan
     return lo, hi
+
+
+def _count_leading_ones(s: FloatArray) -> int:
+    # S is non-increasing: binary search for the first value below 1.
+    return bisect.bisect_right(s, -1.0, key=lambda v: -float(v))
 
 
 def _curve(
@@ -546,43 +650,46 @@ def _curve(
     conf_type: ConfType,
     conf_level: float,
     convention: Convention,
-    z: float,
 ) -> KaplanMeierCurve:
-    d = counts.n_event.astype(np.float64)
-    total = counts.n_event + counts.n_censor
-    n_risk = np.cumsum(total[::-1])[::-1].astype(np.int64)
-    nr = n_risk.astype(np.float64)
+    d = counts.n_event
+    total = np.add(d, counts.n_censor, dtype=np.int64)
+    n = int(total.sum())
+    small = np.int32 if n < 2**31 - 1 else np.int64
+    # At risk just before each time: n minus everyone who left at earlier times.
+    left = np.cumsum(total)
+    left -= total
+    del total
+    nr = np.subtract(n, left, dtype=np.float64)
+    del left
     with np.errstate(divide="ignore", invalid="ignore"):
-        s: FloatArray = np.cumprod(1.0 - d / nr, dtype=np.float64)
-        # Greenwood term d / (n (n - d)); infinite when everyone at risk fails (S = 0).
-        term = np.where(nr > d, d / (nr * (nr - d)), np.inf)
-    var_log = np.cumsum(term)
-    se_log = np.sqrt(var_log)
-    with np.errstate(invalid="ignore"):
-        std_err = np.where(s > 0.0, s * se_log, np.nan)
-    lo, hi = confidence_limits(s, se_log, conf_type, z)
+        s = np.divide(d, nr)
+        np.subtract(1.0, s, out=s)
+        np.cumprod(s, out=s)
+        # Greenwood: sum d / (n (n - d)); infinite once everyone at risk fails (S = 0).
+        se_log = np.subtract(nr, d)
+        se_log *= nr
+        np.divide(d, se_log, out=se_log)
+        np.cumsum(se_log, out=se_log)
+        np.sqrt(se_log, out=se_log)
+    events = int(d.sum())
     return KaplanMeierCurve(
         label=counts.label,
-        n=int(total.sum()),
-        events=int(counts.n_event.sum()),
-        censored=int(counts.n_censor.sum()),
+        n=n,
+        events=events,
+        censored=n - events,
         time=counts.time,
-        n_risk=n_risk,
-        n_event=counts.n_event,
-        n_censor=counts.n_censor,
+        n_risk=nr.astype(small),
+        n_event=d.astype(small, copy=False),
         survival=s,
-        std_err=std_err,
-        lower=lo,
-        upper=hi,
+        se_log=se_log,
         conf_type=conf_type,
         conf_level=conf_level,
         convention=convention,
-        _se_log=se_log,
     )
 
 
 def _finish(
-    counts: Sequence[StratumCounts],
+    counts: Iterable[StratumCounts],
     conf_type: str,
     conf_level: float,
     convention: str,
@@ -590,8 +697,7 @@ def _finish(
     ct = normalize_conf_type(conf_type)
     cl = check_conf_level(conf_level)
     cv = normalize_convention(convention)
-    z = z_value(cl)
-    curves = tuple(_curve(c, ct, cl, cv, z) for c in counts)
+    curves = tuple(_curve(c, ct, cl, cv) for c in counts)  # one stratum's counts at a time
     return KaplanMeierResult(curves=curves, conf_type=ct, conf_level=cl, convention=cv)
 
 
@@ -615,7 +721,11 @@ def kaplan_meier(
     >>> fit.curves[0].median.estimate
     18.0
     """
-    counts = aggregate(time, event, strata=strata, levels=levels)
+    # Validate the method first: a bad conf_type should not wait for a sort.
+    normalize_conf_type(conf_type)
+    check_conf_level(conf_level)
+    normalize_convention(convention)
+    counts = _iter_counts(time, event, strata=strata, levels=levels)
     return _finish(counts, conf_type, conf_level, convention)
 
 
@@ -689,106 +799,226 @@ def kaplan_meier_from_counts(
 # --------------------------------------------------------------------------- quantiles
 
 
-def _first(mask: npt.NDArray[np.bool_]) -> int | None:
-    if mask.size == 0:
-        return None
-    i = int(np.argmax(mask))
-    return i if mask[i] else None
+_SCAN = 1 << 15
 
 
-def _quantile_r(times: FloatArray, curve: FloatArray, p: float) -> float | None:
-    """R ``quantile.survfit`` (findq): where the line at 1-p meets the curve.
+def _transformed_bands(
+    s: FloatArray, se_log: FloatArray, conf_type: ConfType, z: float
+) -> tuple[FloatArray, FloatArray, bool]:
+    """The lower and upper limits in a monotone transformed scale, and its direction.
 
-    The CDF 1-S is prefixed with (0, 0); repeated values (censored times) are
-    dropped. If 1-S equals p within tolerance on a flat, the quantile is the
-    midpoint of that time and the next time the curve moves; if the flat runs to
-    the end of the curve, the midpoint of that time and the last observed time.
+    Comparing limits with a line at v only needs g(limit) against g(v), which
+    saves the back-transform (two exponentials per limit for log-log). Returns
+    (g_lower, g_upper, increasing): for an increasing g, limit <= v iff
+    g_limit <= g(v); for log-log (decreasing) iff g_limit >= g(v). Undefined
+    values are NaN, which never compares true (the limit is 1 before the first
+    event). The clips at 0 and 1 (plain, log, arcsin) never change a comparison
+    with a v strictly between 0 and 1, so they are left out.
     """
-    x = np.concatenate(([0.0], times))
-    y = np.concatenate(([0.0], 1.0 - curve))
-    xmax = float(x[-1])
-    nan = np.isnan(y)
-    keep = np.ones(y.size, dtype=bool)
-    keep[1:] = (y[1:] != y[:-1]) & ~(nan[1:] & nan[:-1])
-    x, y = x[keep], y[keep]
-    last_is_nan = bool(np.isnan(y[-1]))
-    valid = ~np.isnan(y)
-    x, y = x[valid], y[valid]
-    if y.size == 0 or float(y.max()) < p:
-        return None
-    tol = TOLERANCE
-    if not last_is_nan and abs(p - float(y[-1])) < tol:
-        i1 = _first(y + tol >= p)
-        return None if i1 is None else (float(x[i1]) + xmax) / 2.0
-    i1 = _first(y + tol >= p)
-    i2 = _first(y - tol >= p)
-    if i1 is None or i2 is None:
-        return None
-    return (float(x[i1]) + float(x[i2])) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        h = se_log * z
+        if conf_type == "plain":
+            lo = 1.0 - h
+            lo *= s
+            hi = np.add(h, 1.0, out=h)
+            hi *= s
+            return lo, hi, True
+        if conf_type == "log":
+            g = np.log(s)
+            return g - h, np.add(g, h, out=h), True
+        if conf_type == "log-log":
+            a = np.log(s)
+            np.negative(a, out=a)
+            h /= a
+            np.log(a, out=a)
+            # lower limit = exp(-exp(a + h)), upper = exp(-exp(a - h)); g decreasing.
+            return a + h, np.subtract(a, h, out=h), False
+        if conf_type == "logit":
+            one_minus = 1.0 - s
+            h /= one_minus
+            g = np.divide(s, one_minus, out=one_minus)
+            np.log(g, out=g)
+            return g - h, np.add(g, h, out=h), True
+        ratio = s / (1.0 - s)
+        np.sqrt(ratio, out=ratio)
+        h *= ratio
+        h *= 0.5
+        g = np.sqrt(s, out=ratio)
+        np.arcsin(g, out=g)
+        return g - h, np.add(g, h, out=h), True
 
 
-def _quantile_sas_estimate(
-    ev_times: FloatArray, ev_surv: FloatArray, target: float
-) -> tuple[float | None, bool]:
-    """SAS: min{t_j : S(t_j) < 1-p}; S == 1-p on [t_j, t_j+1) gives the midpoint.
+def _g(v: float, conf_type: ConfType) -> float:
+    if conf_type == "plain":
+        return v
+    if conf_type == "log":
+        return math.log(v)
+    if conf_type == "log-log":
+        return math.log(-math.log(v))
+    if conf_type == "logit":
+        return math.log(v / (1.0 - v))
+    return math.asin(math.sqrt(v))
 
-    Returns (value, flat_to_end): flat_to_end is True when S sits on 1-p after
-    the last event time, which SAS reports as missing.
+
+def _band_crossings(
+    curve: KaplanMeierCurve, queries: Sequence[tuple[str, float, bool]]
+) -> list[int | None]:
+    """First row where a confidence limit falls to a line, for several (band, v, strict) queries.
+
+    ``band`` is "lower" or "upper"; the answer is the first i with limit_i <= v
+    (limit_i < v when strict), or None. The limits need not be monotone, so the
+    rows are scanned in cache-sized chunks, in the transformed scale, starting
+    where the answer can first occur (the upper limit is >= S, so not before S
+    itself reaches v) and stopping as soon as every query is answered. Rows
+    where S = 0 (limits undefined) never count.
     """
+    s_all = curve.survival
+    n = s_all.size
+    if n and s_all[-1] <= 0.0:
+        n -= 1
+    z = z_value(curve.conf_level)
+    answers: list[int | None] = [None] * len(queries)
+    pending: list[tuple[int, int, bool, float, bool]] = []
+    for qi, (band, v, strict) in enumerate(queries):
+        if not 0.0 < v < 1.0:
+            continue
+        start = 0
+        if band == "upper":
+            first = _first_le_survival(s_all, v)
+            if first is None:
+                continue
+            start = first
+        pending.append((qi, start, band == "lower", _g(v, curve.conf_type), strict))
+    if not pending:
+        return answers
+    a = min(p[1] for p in pending)
+    while pending and a < n:
+        b = min(a + _SCAN, n)
+        g_lo, g_hi, increasing = _transformed_bands(
+            s_all[a:b], curve.se_log[a:b], curve.conf_type, z
+        )
+        still: list[tuple[int, int, bool, float, bool]] = []
+        for qi, start, is_lower, gv, strict in pending:
+            if start >= b:
+                still.append((qi, start, is_lower, gv, strict))
+                continue
+            vals = g_lo if is_lower else g_hi
+            off = max(start - a, 0)
+            seg = vals[off:]
+            with np.errstate(invalid="ignore"):
+                if increasing:
+                    hit = seg < gv if strict else seg <= gv
+                else:
+                    hit = seg > gv if strict else seg >= gv
+            j = int(np.argmax(hit)) if hit.size else 0
+            if hit.size and hit[j]:
+                answers[qi] = a + off + j
+            else:
+                still.append((qi, start, is_lower, gv, strict))
+        pending = still
+        a = b
+    return answers
+
+
+def _first_le_survival(s: FloatArray, v: float) -> int | None:
+    """First index with S <= v, S non-increasing (binary search, no pass over S)."""
+    i = bisect.bisect_left(s, -v, key=lambda x: -float(x))
+    return i if i < s.size else None
+
+
+def _r_rule(
+    times: FloatArray, i1: int | None, i2: int | None, last: float, target: float
+) -> float | None:
+    """R ``quantile.survfit`` (findq) once the two crossing indices are known.
+
+    i1 is the first time the curve is <= 1-p (within tolerance), i2 the first
+    time it is clearly below. If they differ the curve sits on 1-p between them
+    and the quantile is their midpoint; if it sits on 1-p to the end of the
+    curve, the midpoint of i1 and the last observed time.
+    """
+    if i1 is None:
+        return None
+    if not math.isnan(last) and abs(last - target) < TOLERANCE:
+        return (float(times[i1]) + float(times[-1])) / 2.0
+    if i2 is None:
+        return None
+    return (float(times[i1]) + float(times[i2])) / 2.0
+
+
+def _quantiles(curve: KaplanMeierCurve, probs: Sequence[float]) -> list[Quantile]:
     tol = TOLERANCE
-    below = _first(ev_surv < target - tol)
-    exact = _first(np.abs(ev_surv - target) <= tol)
-    if exact is not None and (below is None or exact < below):
-        if exact + 1 < ev_times.size:
-            return (float(ev_times[exact]) + float(ev_times[exact + 1])) / 2.0, False
-        return None, True
-    return (None if below is None else float(ev_times[below])), False
-
-
-def _quantile(curve: KaplanMeierCurve, p: float) -> Quantile:
-    name = _QUANTILE_NAMES.get(p, f"{p * 100:g}th percentile")
-    target = 1.0 - p
-    est_reason: str | None = None
-    lo_reason: str | None = None
-    hi_reason: str | None = None
-    if curve.convention == "R":
-        est = _quantile_r(curve.time, curve.survival, p)
-        # The lower band reaches 1-p first, so it gives the lower limit.
-        lo = _quantile_r(curve.time, curve.lower, p)
-        hi = _quantile_r(curve.time, curve.upper, p)
-        if est is None:
-            est_reason = f"{name} not reached"
-    else:
-        ev = curve.n_event > 0
-        ev_t = curve.time[ev]
-        est, flat = _quantile_sas_estimate(ev_t, curve.survival[ev], target)
-        if est is None:
-            est_reason = (
-                f"{name} not estimable: survival equals {target:g} after the last event (SAS)"
-                if flat
-                else f"{name} not reached"
-            )
-        tol = TOLERANCE
-        lo_band = curve.lower[ev]
-        hi_band = curve.upper[ev]
-        with np.errstate(invalid="ignore"):
-            i_lo = _first(lo_band <= target + tol)
-            i_hi = _first(hi_band < target - tol)
-        lo = None if i_lo is None else float(ev_t[i_lo])
-        hi = None if i_hi is None else float(ev_t[i_hi])
-    if lo is None:
-        lo_reason = "lower limit not reached"
-    if hi is None:
-        hi_reason = "upper limit not reached"
-    return Quantile(
-        prob=p,
-        estimate=est,
-        lower=lo,
-        upper=hi,
-        estimate_reason=est_reason,
-        lower_reason=lo_reason,
-        upper_reason=hi_reason,
-        conf_type=curve.conf_type,
-        conf_level=curve.conf_level,
-        convention=curve.convention,
+    t = curve.time
+    s = curve.survival
+    queries: list[tuple[str, float, bool]] = []
+    for p in probs:
+        target = 1.0 - p
+        if curve.convention == "R":
+            queries += [
+                ("lower", target + tol, False),
+                ("lower", target - tol, False),
+                ("upper", target + tol, False),
+                ("upper", target - tol, False),
+            ]
+        else:
+            queries += [("lower", target + tol, False), ("upper", target - tol, True)]
+    found = _band_crossings(curve, queries)
+    last_lo, last_hi = (
+        float(x[0])
+        for x in confidence_limits(
+            s[-1:], curve.se_log[-1:], curve.conf_type, z_value(curve.conf_level)
+        )
     )
+    out: list[Quantile] = []
+    for k, p in enumerate(probs):
+        name = _QUANTILE_NAMES.get(p, f"{p * 100:g}th percentile")
+        target = 1.0 - p
+        est_reason: str | None = None
+        if curve.convention == "R":
+            i = 4 * k
+            est = _r_rule(
+                t,
+                _first_le_survival(s, target + tol),
+                _first_le_survival(s, target - tol),
+                float(s[-1]),
+                target,
+            )
+            # The lower limit reaches 1-p first, so it gives the lower end of the CI.
+            lo = _r_rule(t, found[i], found[i + 1], last_lo, target)
+            hi = _r_rule(t, found[i + 2], found[i + 3], last_hi, target)
+            if est is None:
+                est_reason = f"{name} not reached"
+        else:
+            # SAS: min{t_j : S(t_j) < 1-p}; S == 1-p on [t_j, t_j+1) gives the midpoint,
+            # and no later event time (a flat to the end) gives NE. S only moves at
+            # event times, so the first row meeting a condition is an event row.
+            hit = _first_le_survival(s, target + tol)
+            below = _first_le_survival(s, target - tol)
+            est = None if below is None else float(t[below])
+            if hit is not None and hit != below:
+                if below is None:
+                    est_reason = (
+                        f"{name} not estimable: survival equals {target:g} after the last "
+                        "event (SAS)"
+                    )
+                else:
+                    est = (float(t[hit]) + float(t[below])) / 2.0
+            elif est is None:
+                est_reason = f"{name} not reached"
+            i_lo, i_hi = found[2 * k], found[2 * k + 1]
+            lo = None if i_lo is None else float(t[i_lo])
+            hi = None if i_hi is None else float(t[i_hi])
+        out.append(
+            Quantile(
+                prob=p,
+                estimate=est,
+                lower=lo,
+                upper=hi,
+                estimate_reason=est_reason,
+                lower_reason=None if lo is not None else "lower limit not reached",
+                upper_reason=None if hi is not None else "upper limit not reached",
+                conf_type=curve.conf_type,
+                conf_level=curve.conf_level,
+                convention=curve.convention,
+            )
+        )
+    return out
