@@ -861,16 +861,23 @@ def _g(v: float, conf_type: ConfType) -> float:
 
 
 def _band_crossings(
-    curve: KaplanMeierCurve, queries: Sequence[tuple[str, float, bool]]
+    curve: KaplanMeierCurve, queries: Sequence[tuple[str, float, str]]
 ) -> list[int | None]:
-    """First row where a confidence limit falls to a line, for several (band, v, strict) queries.
+    """Rows where a confidence limit meets a line at v, for (band, v, rule) queries.
 
-    ``band`` is "lower" or "upper"; the answer is the first i with limit_i <= v
-    (limit_i < v when strict), or None. The limits need not be monotone, so the
-    rows are scanned in cache-sized chunks, in the transformed scale, starting
-    where the answer can first occur (the upper limit is >= S, so not before S
-    itself reaches v) and stopping as soon as every query is answered. Rows
-    where S = 0 (limits undefined) never count.
+    ``band`` is "lower" or "upper". Rules:
+
+    * "le": the first row with limit <= v (SAS's set definition);
+    * "lt": the first row with limit < v;
+    * "r": the row of the largest limit that is <= v, first occurrence. This
+      is what R's ``findq`` gets from ``approx`` (which sorts the curve by
+      value); it equals "le" whenever the limit is non-increasing, and differs
+      only where the limit goes back up.
+
+    The limits are compared in the transform's own scale, in cache-sized
+    chunks, starting where an answer can first occur (the upper limit is >= S,
+    so not before S itself reaches v); "le"/"lt" stop at their first hit. Rows
+    where S = 0 (limits undefined) never count. None when no row qualifies.
     """
     s_all = curve.survival
     n = s_all.size
@@ -878,8 +885,9 @@ def _band_crossings(
         n -= 1
     z = z_value(curve.conf_level)
     answers: list[int | None] = [None] * len(queries)
-    pending: list[tuple[int, int, bool, float, bool]] = []
-    for qi, (band, v, strict) in enumerate(queries):
+    best: list[float] = [math.nan] * len(queries)
+    pending: list[tuple[int, int, bool, float, str]] = []
+    for qi, (band, v, rule) in enumerate(queries):
         if not 0.0 < v < 1.0:
             continue
         start = 0
@@ -888,7 +896,7 @@ def _band_crossings(
             if first is None:
                 continue
             start = first
-        pending.append((qi, start, band == "lower", _g(v, curve.conf_type), strict))
+        pending.append((qi, start, band == "lower", _g(v, curve.conf_type), rule))
     if not pending:
         return answers
     a = min(p[1] for p in pending)
@@ -897,24 +905,41 @@ def _band_crossings(
         g_lo, g_hi, increasing = _transformed_bands(
             s_all[a:b], curve.se_log[a:b], curve.conf_type, z
         )
-        still: list[tuple[int, int, bool, float, bool]] = []
-        for qi, start, is_lower, gv, strict in pending:
+        still: list[tuple[int, int, bool, float, str]] = []
+        for query in pending:
+            qi, start, is_lower, gv, rule = query
             if start >= b:
-                still.append((qi, start, is_lower, gv, strict))
+                still.append(query)
                 continue
-            vals = g_lo if is_lower else g_hi
             off = max(start - a, 0)
-            seg = vals[off:]
+            seg = (g_lo if is_lower else g_hi)[off:]
             with np.errstate(invalid="ignore"):
-                if increasing:
-                    hit = seg < gv if strict else seg <= gv
+                if rule == "lt":
+                    hit = seg < gv if increasing else seg > gv
                 else:
-                    hit = seg > gv if strict else seg >= gv
+                    hit = seg <= gv if increasing else seg >= gv
+            if rule == "r":
+                # Largest limit <= v: in an increasing scale the largest g, in a
+                # decreasing one the smallest; earlier rows win ties.
+                if hit.any():
+                    if increasing:
+                        masked = np.where(hit, seg, -np.inf)
+                        j = int(np.argmax(masked))
+                        better = math.isnan(best[qi]) or masked[j] > best[qi]
+                    else:
+                        masked = np.where(hit, seg, np.inf)
+                        j = int(np.argmin(masked))
+                        better = math.isnan(best[qi]) or masked[j] < best[qi]
+                    if better:
+                        best[qi] = float(masked[j])
+                        answers[qi] = a + off + j
+                still.append(query)
+                continue
             j = int(np.argmax(hit)) if hit.size else 0
             if hit.size and hit[j]:
                 answers[qi] = a + off + j
             else:
-                still.append((qi, start, is_lower, gv, strict))
+                still.append(query)
         pending = still
         a = b
     return answers
@@ -949,18 +974,18 @@ def _quantiles(curve: KaplanMeierCurve, probs: Sequence[float]) -> list[Quantile
     tol = TOLERANCE
     t = curve.time
     s = curve.survival
-    queries: list[tuple[str, float, bool]] = []
+    queries: list[tuple[str, float, str]] = []
     for p in probs:
         target = 1.0 - p
         if curve.convention == "R":
             queries += [
-                ("lower", target + tol, False),
-                ("lower", target - tol, False),
-                ("upper", target + tol, False),
-                ("upper", target - tol, False),
+                ("lower", target + tol, "r"),
+                ("lower", target - tol, "r"),
+                ("upper", target + tol, "r"),
+                ("upper", target - tol, "r"),
             ]
         else:
-            queries += [("lower", target + tol, False), ("upper", target - tol, True)]
+            queries += [("lower", target + tol, "le"), ("upper", target - tol, "lt")]
     found = _band_crossings(curve, queries)
     last_lo, last_hi = (
         float(x[0])
