@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
 
 from eap.errors import StatsInputError
@@ -248,8 +250,8 @@ def test_all_conf_types_and_sas_names() -> None:
         "ASINSQRT": "arcsin",
         "Arcsin": "arcsin",
     }
-    for given, want in pairs.items():
-        assert normalize_conf_type(given) == want
+    for name, want in pairs.items():
+        assert normalize_conf_type(name) == want
     c = {
         ct: kaplan_meier(AML_MAINT_T, AML_MAINT_E, conf_type=ct).curves[0]
         for ct in ("LOGLOG", "LOG", "LINEAR", "LOGIT", "ASINSQRT")
@@ -354,3 +356,36 @@ def test_all_censored_gives_ne_median_with_reason() -> None:
     assert c.median.estimate is None
     assert c.median.estimate_reason == "median not reached"
     assert c.median.lower is None and c.median.lower_reason == "lower limit not reached"
+
+
+def test_veteran_matches_r_survfit() -> None:
+    # R: survfit(Surv(time, status) ~ trt, data = veteran)
+    #   trt=1 69 64 103.0 59 132 ; trt=2 68 64 52.5 44 95
+    # R: survfit(Surv(time, status) ~ 1, data = veteran): 137 128 80 52 105
+    # (veteran: Kalbfleisch and Prentice's VA lung cancer trial, R survival.)
+    v = pd.read_csv(DATA / "survival" / "veteran.csv")
+    fit = kaplan_meier(v.time, v.status, strata=v.trt, conf_type="log")
+    got = [(c.n, c.events, c.median.estimate, c.median.lower, c.median.upper) for c in fit]
+    assert got == [(69, 64, 103, 59, 132), (68, 64, 52.5, 44, 95)]
+    both = kaplan_meier(v.time, v.status, conf_type="log").curves[0]
+    assert (both.n, both.events, both.median.estimate) == (137, 128, 80)
+    assert (both.median.lower, both.median.upper) == (52, 105)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 1), st.sampled_from(["x", "y"])),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_from_counts_equals_rows_on_generated_data(data: list[tuple[int, int, str]]) -> None:
+    df = pd.DataFrame(data, columns=["t", "e", "s"])
+    a = kaplan_meier(df.t, df.e, strata=df.s)
+    agg = df.assign(c=1 - df.e).groupby(["s", "t"], as_index=False)[["e", "c"]].sum()
+    b = kaplan_meier_from_counts(agg.t, agg.e, agg.c, strata=agg.s)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.survival, y.survival)
+        np.testing.assert_array_equal(x.n_censor, y.n_censor)
+        assert (x.q1, x.median, x.q3) == (y.q1, y.median, y.q3)

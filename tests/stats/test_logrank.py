@@ -79,3 +79,15 @@ def test_stratified_sums_over_strata() -> None:
 def test_one_group_is_an_error() -> None:
     with pytest.raises(StatsInputError, match="at least two groups"):
         logrank_test([1, 2], [1, 1], ["a", "a"])
+
+
+def test_veteran_matches_r_survdiff() -> None:
+    # R: survdiff(Surv(time, status) ~ trt, data = veteran)
+    #   trt=1 69 64 64.5 ; trt=2 68 64 63.5 ; Chisq= 0 on 1 df, p= 0.9
+    # R: survdiff(Surv(time, status) ~ celltype, data = veteran): Chisq= 25.4 on 3 df, p= 1e-05
+    v = pd.read_csv(DATA / "veteran.csv")
+    trt = logrank_test(v.time, v.status, v.trt)
+    assert [round(x, 1) for x in trt.expected] == [64.5, 63.5]
+    assert round(trt.chisq, 1) == 0.0 and round(trt.p, 1) == 0.9
+    cell = logrank_test(v.time, v.status, v.celltype)
+    assert cell.df == 3 and round(cell.chisq, 1) == 25.4 and f"{cell.p:.0e}" == "1e-05"
