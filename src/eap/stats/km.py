@@ -141,7 +141,7 @@ def _stratum_codes(
     if np.issubdtype(strata.dtype, np.integer) and levels is None and strata.size:
         lo, hi = int(strata.min()), int(strata.max())
         if hi - lo < max(1 << 16, strata.size):
-            codes = strata if lo == 0 else strata - lo
+            codes = strata if lo == 0 else np.subtract(strata, lo, dtype=np.int32)
             return codes, list(range(lo, hi + 1)), hi - lo + 1
     if np.issubdtype(strata.dtype, np.floating) and np.isnan(strata).any():
         bad = np.isnan(strata)
