@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -906,6 +906,9 @@ def _band_crossings(
             s_all[a:b], curve.se_log[a:b], curve.conf_type, z
         )
         still: list[tuple[int, int, bool, float, str]] = []
+        # Chunk-wide extremes let most chunks be settled without a per-query pass:
+        # before a crossing no value reaches the line, after it none can improve.
+        extremes: dict[bool, tuple[float, float]] = {}
         for query in pending:
             qi, start, is_lower, gv, rule = query
             if start >= b:
@@ -913,6 +916,26 @@ def _band_crossings(
                 continue
             off = max(start - a, 0)
             seg = (g_lo if is_lower else g_hi)[off:]
+            if off == 0:
+                if is_lower not in extremes:
+                    with np.errstate(invalid="ignore"):
+                        extremes[is_lower] = (
+                            float(np.fmin.reduce(seg)),
+                            float(np.fmax.reduce(seg)),
+                        )
+                lo_x, hi_x = extremes[is_lower]
+                if math.isnan(lo_x):
+                    still.append(query)
+                    continue
+                if increasing:
+                    out_of_reach = lo_x > gv or (rule == "lt" and lo_x >= gv)
+                    no_better = not math.isnan(best[qi]) and hi_x <= best[qi]
+                else:
+                    out_of_reach = hi_x < gv or (rule == "lt" and hi_x <= gv)
+                    no_better = not math.isnan(best[qi]) and lo_x >= best[qi]
+                if out_of_reach or (rule == "r" and no_better):
+                    still.append(query)
+                    continue
             with np.errstate(invalid="ignore"):
                 if rule == "lt":
                     hit = seg < gv if increasing else seg > gv
@@ -952,18 +975,28 @@ def _first_le_survival(s: FloatArray, v: float) -> int | None:
 
 
 def _r_rule(
-    times: FloatArray, i1: int | None, i2: int | None, last: float, target: float
+    times: FloatArray,
+    i1: int | None,
+    i2: int | None,
+    last: float,
+    p: float,
+    curve_min: Callable[[], float],
 ) -> float | None:
     """R ``quantile.survfit`` (findq) once the two crossing indices are known.
 
-    i1 is the first time the curve is <= 1-p (within tolerance), i2 the first
-    time it is clearly below. If they differ the curve sits on 1-p between them
-    and the quantile is their midpoint; if it sits on 1-p to the end of the
-    curve, the midpoint of i1 and the last observed time.
+    i1 is the row where the curve first reaches 1-p (within tolerance), i2 where
+    it is clearly below. If they differ the curve sits on 1-p between them and
+    the quantile is their midpoint; if it sits on 1-p to the end of the curve,
+    the midpoint of i1 and the last observed time. As in R, a curve whose
+    largest 1 - S is below p in floating point (``max(y) < p``) gives NA even
+    when it is within tolerance of p; that can only matter for the flat-to-end
+    case, so ``curve_min`` is called only there.
     """
     if i1 is None:
         return None
-    if not math.isnan(last) and abs(last - target) < TOLERANCE:
+    if not math.isnan(last) and abs(p - (1.0 - last)) < TOLERANCE:
+        if 1.0 - curve_min() < p:
+            return None
         return (float(times[i1]) + float(times[-1])) / 2.0
     if i2 is None:
         return None
@@ -1005,11 +1038,21 @@ def _quantiles(curve: KaplanMeierCurve, probs: Sequence[float]) -> list[Quantile
                 _first_le_survival(s, target + tol),
                 _first_le_survival(s, target - tol),
                 float(s[-1]),
-                target,
+                p,
+                lambda: float(s[-1]),
             )
             # The lower limit reaches 1-p first, so it gives the lower end of the CI.
-            lo = _r_rule(t, found[i], found[i + 1], last_lo, target)
-            hi = _r_rule(t, found[i + 2], found[i + 3], last_hi, target)
+            lo = _r_rule(
+                t, found[i], found[i + 1], last_lo, p, lambda: float(np.fmin.reduce(curve.lower))
+            )
+            hi = _r_rule(
+                t,
+                found[i + 2],
+                found[i + 3],
+                last_hi,
+                p,
+                lambda: float(np.fmin.reduce(curve.upper)),
+            )
             if est is None:
                 est_reason = f"{name} not reached"
         else:
