@@ -122,6 +122,8 @@ class StratumCounts:
     time: FloatArray
     n_event: IntArray
     n_censor: IntArray
+    #: True when every time holds exactly one subject (continuous times, no ties).
+    unit: bool = False
 
 
 def _stratum_codes(
@@ -233,7 +235,7 @@ def _count_integer(
 
 def _count_sorted(
     time: npt.NDArray[Any], event: npt.NDArray[Any], *, owned: bool = False
-) -> tuple[FloatArray, IntArray, IntArray]:
+) -> tuple[FloatArray, IntArray, IntArray, bool]:
     """Sort-based counts for one stratum with a single in-place sort.
 
     For non-negative floats the IEEE-754 bit patterns sort like the values, so
@@ -259,7 +261,7 @@ def _count_sorted(
     np.right_shift(key, np.uint64(1), out=key)
     if n < 2 or bool(np.all(key[1:] != key[:-1])):
         # Continuous times are almost always all distinct: one row per subject.
-        return key.view(np.float64), flags, np.subtract(1, flags, dtype=np.int32)
+        return key.view(np.float64), flags, np.subtract(1, flags, dtype=np.int32), True
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -267,7 +269,7 @@ def _count_sorted(
     del new
     n_event = np.add.reduceat(flags, starts)
     total = np.diff(starts, append=n)
-    return key[starts].view(np.float64), n_event, total - n_event
+    return key[starts].view(np.float64), n_event, total - n_event, False
 
 
 def aggregate(
@@ -305,12 +307,13 @@ def _iter_counts(
     # One byte per flag: a view for bool/int8/uint8, a small copy otherwise.
     e_small: npt.NDArray[Any] = e.view(np.uint8) if e.dtype.itemsize == 1 else e.astype(np.uint8)
 
-    def counted() -> Iterator[tuple[FloatArray, IntArray, IntArray]]:
+    def counted() -> Iterator[tuple[FloatArray, IntArray, IntArray, bool]]:
         per_code = None
         if np.issubdtype(t.dtype, np.integer) or _integral_float(t):
             per_code = _count_integer(t, e_small, codes, n_codes)
         if per_code is not None:
-            yield from per_code
+            for tt, d, c in per_code:
+                yield tt, d, c, False
         elif codes is None:
             yield _count_sorted(t, e_small)
         else:
@@ -324,7 +327,7 @@ def _iter_counts(
                 del tk, ek
 
     explicit = levels is not None
-    for label, (tt, d, c) in zip(labels, counted(), strict=True):
+    for label, (tt, d, c, unit) in zip(labels, counted(), strict=True):
         if tt.size == 0:
             if explicit:
                 raise StatsInputError(
@@ -334,7 +337,7 @@ def _iter_counts(
                     found="0 rows",
                 )
             continue  # an unused integer code, not a level the caller named
-        yield StratumCounts(label=label, time=tt, n_event=d, n_censor=c)
+        yield StratumCounts(label=label, time=tt, n_event=d, n_censor=c, unit=unit)
 
 
 # --------------------------------------------------------------------------- results
@@ -652,15 +655,19 @@ def _curve(
     convention: Convention,
 ) -> KaplanMeierCurve:
     d = counts.n_event
-    total = np.add(d, counts.n_censor, dtype=np.int64)
-    n = int(total.sum())
+    if counts.unit:
+        n = int(counts.time.size)
+        nr = np.arange(n, 0, -1, dtype=np.float64)
+    else:
+        total = np.add(d, counts.n_censor, dtype=np.int64)
+        n = int(total.sum())
+        # At risk just before each time: n minus everyone who left at earlier times.
+        left = np.cumsum(total)
+        left -= total
+        del total
+        nr = np.subtract(n, left, dtype=np.float64)
+        del left
     small = np.int32 if n < 2**31 - 1 else np.int64
-    # At risk just before each time: n minus everyone who left at earlier times.
-    left = np.cumsum(total)
-    left -= total
-    del total
-    nr = np.subtract(n, left, dtype=np.float64)
-    del left
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.divide(d, nr)
         np.subtract(1.0, s, out=s)
