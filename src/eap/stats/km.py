@@ -855,6 +855,56 @@ def _transformed_bands(
         return g - h, np.add(g, h, out=h), True
 
 
+def _chunk_bounds(
+    s_hi: float, s_lo: float, se_lo: float, se_hi: float, conf_type: ConfType, z: float
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Bounds on the transformed lower and upper limits over rows with S in
+    [s_lo, s_hi] and se_log in [se_lo, se_hi], by interval arithmetic.
+
+    Within a chunk S is non-increasing and se_log non-decreasing, so the first
+    and last rows give these ranges. Each transform is g(S) -+ h(S, se) with g
+    and h monotone in each argument, so the extremes sit at the corners. None
+    when a bound is not finite (S = 1 or S = 0 in the chunk): then the chunk is
+    computed row by row.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        try:
+            if conf_type == "plain":
+                lo_f = (1.0 - z * se_hi, 1.0 - z * se_lo)
+                hi_f = (1.0 + z * se_lo, 1.0 + z * se_hi)
+                lo_c = [x * y for x in (s_lo, s_hi) for y in lo_f]
+                hi_c = [x * y for x in (s_lo, s_hi) for y in hi_f]
+                out = ((min(lo_c), max(lo_c)), (min(hi_c), max(hi_c)))
+            elif conf_type == "log":
+                g = (math.log(s_lo), math.log(s_hi))
+                out = ((g[0] - z * se_hi, g[1] - z * se_lo), (g[0] + z * se_lo, g[1] + z * se_hi))
+            elif conf_type == "log-log":
+                u = (-math.log(s_hi), -math.log(s_lo))  # -log S, increasing down the chunk
+                a = (math.log(u[0]), math.log(u[1]))
+                c = (z * se_lo / u[1], z * se_hi / u[0])
+                out = ((a[0] + c[0], a[1] + c[1]), (a[0] - c[1], a[1] - c[0]))
+            elif conf_type == "logit":
+                g = (math.log(s_lo / (1.0 - s_lo)), math.log(s_hi / (1.0 - s_hi)))
+                h = (z * se_lo / (1.0 - s_lo), z * se_hi / (1.0 - s_hi))
+                out = ((g[0] - h[1], g[1] - h[0]), (g[0] + h[0], g[1] + h[1]))
+            else:
+                g = (math.asin(math.sqrt(s_lo)), math.asin(math.sqrt(s_hi)))
+                r = (math.sqrt(s_lo / (1.0 - s_lo)), math.sqrt(s_hi / (1.0 - s_hi)))
+                h = (0.5 * z * se_lo * r[0], 0.5 * z * se_hi * r[1])
+                out = ((g[0] - h[1], g[1] - h[0]), (g[0] + h[0], g[1] + h[1]))
+        except (ValueError, ZeroDivisionError):
+            return None
+    flat = [x for pair in out for x in pair]
+    if not all(math.isfinite(x) for x in flat):
+        return None
+    # Widen by a margin far above rounding so a skip is never wrong.
+    slack = 1e-9 * (1.0 + max(abs(x) for x in flat))
+    return (
+        (out[0][0] - slack, out[0][1] + slack),
+        (out[1][0] - slack, out[1][1] + slack),
+    )
+
+
 def _g(v: float, conf_type: ConfType) -> float:
     if conf_type == "plain":
         return v
@@ -907,11 +957,27 @@ def _band_crossings(
     if not pending:
         return answers
     a = min(p[1] for p in pending)
+    increasing = curve.conf_type != "log-log"
+    se_all = curve.se_log
     while pending and a < n:
         b = min(a + _SCAN, n)
-        g_lo, g_hi, increasing = _transformed_bands(
-            s_all[a:b], curve.se_log[a:b], curve.conf_type, z
+        bounds = _chunk_bounds(
+            float(s_all[a]),
+            float(s_all[b - 1]),
+            float(se_all[a]),
+            float(se_all[b - 1]),
+            curve.conf_type,
+            z,
         )
+        if bounds is not None and all(
+            _settled(bounds[0] if q[2] else bounds[1], q, best, increasing)
+            for q in pending
+            if q[1] < b
+        ):
+            # No row of this chunk can answer or improve any query: skip it.
+            a = b
+            continue
+        g_lo, g_hi, increasing = _transformed_bands(s_all[a:b], se_all[a:b], curve.conf_type, z)
         still: list[tuple[int, int, bool, float, str]] = []
         # Chunk-wide extremes let most chunks be settled without a per-query pass:
         # before a crossing no value reaches the line, after it none can improve.
@@ -930,17 +996,9 @@ def _band_crossings(
                             float(np.fmin.reduce(seg)),
                             float(np.fmax.reduce(seg)),
                         )
-                lo_x, hi_x = extremes[is_lower]
-                if math.isnan(lo_x):
-                    still.append(query)
-                    continue
-                if increasing:
-                    out_of_reach = lo_x > gv or (rule == "lt" and lo_x >= gv)
-                    no_better = not math.isnan(best[qi]) and hi_x <= best[qi]
-                else:
-                    out_of_reach = hi_x < gv or (rule == "lt" and hi_x <= gv)
-                    no_better = not math.isnan(best[qi]) and lo_x >= best[qi]
-                if out_of_reach or (rule == "r" and no_better):
+                if math.isnan(extremes[is_lower][0]) or _settled(
+                    extremes[is_lower], query, best, increasing
+                ):
                     still.append(query)
                     continue
             with np.errstate(invalid="ignore"):
@@ -973,6 +1031,24 @@ def _band_crossings(
         pending = still
         a = b
     return answers
+
+
+def _settled(
+    extremes: tuple[float, float],
+    query: tuple[int, int, bool, float, str],
+    best: list[float],
+    increasing: bool,
+) -> bool:
+    """True when values within ``extremes`` can neither answer nor improve ``query``."""
+    qi, _, _, gv, rule = query
+    lo_x, hi_x = extremes
+    if increasing:
+        out_of_reach = lo_x > gv or (rule == "lt" and lo_x >= gv)
+        no_better = not math.isnan(best[qi]) and hi_x <= best[qi]
+    else:
+        out_of_reach = hi_x < gv or (rule == "lt" and hi_x <= gv)
+        no_better = not math.isnan(best[qi]) and lo_x >= best[qi]
+    return out_of_reach or (rule == "r" and no_better)
 
 
 def _first_le_survival(s: FloatArray, v: float) -> int | None:
