@@ -594,16 +594,15 @@ def confidence_limits(
             hi *= s
             np.minimum(hi, 1.0, out=hi)
         elif conf_type == "log-log":
+            # exp(-exp(log(-log S) -+ w / log S)) = S ** exp(-+ w / log S): one log and
+            # three exponentials instead of two logs and four exponentials.
             ls = np.log(s)
             w /= ls
-            a = np.negative(ls, out=ls)
-            np.log(a, out=a)
-            lo = a - w
-            hi = np.add(a, w, out=a)
-            for band in (lo, hi):
-                np.exp(band, out=band)
-                np.negative(band, out=band)
-                np.exp(band, out=band)
+            k = np.exp(w, out=w)
+            lo = np.divide(ls, k)
+            np.exp(lo, out=lo)
+            hi = np.multiply(ls, k, out=ls)
+            np.exp(hi, out=hi)
         elif conf_type == "logit":
             one_minus = 1.0 - s
             w /= one_minus
