@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eap.stats import aggregate, kaplan_meier
+from eap.stats import aggregate, kaplan_meier, kaplan_meier_from_counts
 
 CONF_TYPES = ["log-log", "log", "plain", "logit", "arcsin"]
 
@@ -95,3 +95,34 @@ def test_splitting_ties_keeps_counts(data: list[tuple[int, int, str]]) -> None:
         assert x.median.estimate == y.median.estimate
     # Counts add up to the rows in every stratum.
     assert sum(int(c.n_event.sum() + c.n_censor.sum()) for c in one) == len(t)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 4), st.integers(0, 4), st.integers(1, 3)),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda rows: sum(d + c for _, d, c, _ in rows) > 0)
+)
+def test_splitting_aggregate_rows_keeps_the_estimate(
+    data: list[tuple[int, int, int, int]],
+) -> None:
+    # An aggregate row (t, d, c) split into several rows at the same t (as a
+    # GROUP BY over partitions would return them) gives the same estimate.
+    t = np.array([r[0] for r in data])
+    d = np.array([r[1] for r in data])
+    c = np.array([r[2] for r in data])
+    whole = kaplan_meier_from_counts(t, d, c).curves[0]
+    split_t, split_d, split_c = [], [], []
+    for ti, di, ci, parts in data:
+        for k in range(parts):
+            split_t.append(ti)
+            split_d.append(di // parts + (1 if k < di % parts else 0))
+            split_c.append(ci // parts + (1 if k < ci % parts else 0))
+    split = kaplan_meier_from_counts(split_t, split_d, split_c).curves[0]
+    np.testing.assert_array_equal(whole.time, split.time)
+    np.testing.assert_array_equal(whole.n_event, split.n_event)
+    np.testing.assert_array_equal(whole.n_censor, split.n_censor)
+    np.testing.assert_array_equal(whole.survival, split.survival)
+    assert whole.median == split.median
