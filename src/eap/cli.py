@@ -110,6 +110,49 @@ def info(
         print_dataset_info(console, ds)
 
 
+@app.command()
+def km(
+    file: Annotated[Path, typer.Argument(help="An ADTTE-like dataset (xpt, parquet, csv, json).")],
+    time: Annotated[str, typer.Option(help="Time variable, e.g. AVAL.")],
+    censor: Annotated[
+        str | None, typer.Option(help="Censoring variable, 1 = censored (CDISC CNSR).")
+    ] = None,
+    event: Annotated[str | None, typer.Option(help="Event indicator, 1 = event.")] = None,
+    by: Annotated[str | None, typer.Option(help="One curve per level, e.g. TRT01A.")] = None,
+    where: Annotated[
+        str | None, typer.Option(help="Row filter, e.g. \"PARAMCD == 'PFS' and SAFFL == 'Y'\".")
+    ] = None,
+    conf_type: Annotated[
+        str, typer.Option(help="log-log (SAS default), log (R default), plain, logit, arcsin.")
+    ] = "log-log",
+    conf_level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    convention: Annotated[str, typer.Option(help="Quantile and landmark rules: R or SAS.")] = "R",
+    at: Annotated[str | None, typer.Option(help="Landmark times, e.g. 0,20,40.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Kaplan-Meier medians and quartiles with CIs, landmarks and the log-rank test."""
+    from eap.datasets.io import read_dataset
+    from eap.stats.frame import km_from_frame, km_json, km_tables, parse_times
+
+    report = km_from_frame(
+        read_dataset(file).frame,
+        time=time,
+        censor=censor,
+        event=event,
+        by=by,
+        where=where,
+        conf_type=conf_type,
+        conf_level=conf_level,
+        convention=convention,
+        at=parse_times(at),
+    )
+    if as_json:
+        typer.echo(json.dumps(km_json(report), indent=2))
+    else:
+        for table in km_tables(report):
+            console.print(table)
+
+
 def _dataset_files(folder: Path) -> list[Path]:
     from eap.datasets.io import dataset_files
 

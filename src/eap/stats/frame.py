@@ -1,0 +1,388 @@
+"""Kaplan-Meier from an ADTTE-like Polars frame: the library side of ``eap km``.
+
+* :func:`parse_where` turns a small, safe filter language into a Polars
+  expression (no ``eval``): ``VAR == 'x'``, ``!=``, ``<``, ``<=``, ``>``, ``>=``
+  against quoted strings or numbers, joined by ``and``/``&`` and ``or``/``|``,
+  with parentheses. ``and`` binds tighter than ``or``.
+* :func:`km_from_frame` selects rows, reads time and censoring (CDISC CNSR,
+  1 = censored) or an event indicator, and fits one curve per ``by`` level plus
+  the log-rank test across levels.
+* :func:`km_json` gives the exact JSON document of ``eap km --json``;
+  :func:`km_tables` the Rich tables printed without ``--json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rich.table import Table
+
+from eap.errors import StatsInputError
+from eap.stats._validate import check_binary
+from eap.stats.km import KaplanMeierCurve, KaplanMeierResult, Quantile, kaplan_meier
+from eap.stats.logrank import LogrankResult, logrank_test
+
+# --------------------------------------------------------------------------- where
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<op>==|!=|<=|>=|<|>|&&|\|\||&|\||\(|\))
+      | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+    )""",
+    re.VERBOSE,
+)
+_COMPARE = {"==", "!=", "<", "<=", ">", ">="}
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    stripped = text.rstrip()
+    while pos < len(stripped):
+        m = _TOKEN.match(stripped, pos)
+        if not m or m.end() == pos:
+            raise StatsInputError(
+                f"cannot read the filter at character {pos + 1}",
+                variable="where",
+                expected="VAR == 'value', !=, <, <=, >, >=, and, or, parentheses",
+                found=repr(stripped[pos:]),
+            )
+        kind = m.lastgroup or ""
+        value = m.group(kind)
+        if kind == "name" and value.lower() in ("and", "or"):
+            kind, value = "op", value.lower()
+        tokens.append((kind, value))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, columns: Sequence[str]) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+        self.columns = list(columns)
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        tok = self._peek()
+        if tok is None:
+            raise StatsInputError(
+                "the filter ends too early", variable="where", found=repr(self.text)
+            )
+        self.i += 1
+        return tok
+
+    def parse(self) -> pl.Expr:
+        expr = self._or()
+        if self._peek() is not None:
+            raise StatsInputError(
+                "unexpected text in the filter",
+                variable="where",
+                found=repr(self._peek()[1]),  # type: ignore[index]
+            )
+        return expr
+
+    def _or(self) -> pl.Expr:
+        left = self._and()
+        while (tok := self._peek()) is not None and tok[1] in ("or", "|", "||"):
+            self._take()
+            left = left | self._and()
+        return left
+
+    def _and(self) -> pl.Expr:
+        left = self._atom()
+        while (tok := self._peek()) is not None and tok[1] in ("and", "&", "&&"):
+            self._take()
+            left = left & self._atom()
+        return left
+
+    def _atom(self) -> pl.Expr:
+        kind, value = self._take()
+        if (kind, value) == ("op", "("):
+            inner = self._or()
+            if self._peek() != ("op", ")"):
+                raise StatsInputError("missing ')' in the filter", variable="where")
+            self._take()
+            return inner
+        if kind != "name":
+            raise StatsInputError(
+                "a comparison must start with a variable name",
+                variable="where",
+                found=repr(value),
+            )
+        if value not in self.columns:
+            raise StatsInputError(
+                f"the filter names an unknown variable {value}",
+                variable=value,
+                expected="one of " + ", ".join(self.columns),
+            )
+        op_kind, op = self._take()
+        if op_kind != "op" or op not in _COMPARE:
+            raise StatsInputError(
+                "expected a comparison operator", variable="where", found=repr(op)
+            )
+        lit_kind, lit = self._take()
+        literal: Any
+        if lit_kind == "str":
+            literal = re.sub(r"\\(.)", r"\1", lit[1:-1])
+        elif lit_kind == "num":
+            literal = float(lit) if any(c in lit for c in ".eE") else int(lit)
+        else:
+            raise StatsInputError(
+                "expected a quoted string or a number", variable="where", found=repr(lit)
+            )
+        col = pl.col(value)
+        compare: dict[str, pl.Expr] = {
+            "==": col == literal,
+            "!=": col != literal,
+            "<": col < literal,
+            "<=": col <= literal,
+            ">": col > literal,
+            ">=": col >= literal,
+        }
+        return compare[op]
+
+
+def parse_where(text: str, columns: Sequence[str]) -> pl.Expr:
+    """Parse a filter such as ``PARAMCD == 'PFS' and SAFFL == "Y"`` into a Polars expression.
+
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"PARAMCD": ["PFS", "OS"], "AVAL": [3, 5]})
+    >>> df.filter(parse_where("PARAMCD == 'OS' or AVAL < 2", df.columns)).height
+    1
+    """
+    return _Parser(text, columns).parse()
+
+
+def parse_times(text: str | None) -> tuple[float, ...]:
+    """Landmark times from ``"0,20,40"`` (empty or None: none)."""
+    if not text:
+        return ()
+    out: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip())
+        except ValueError:
+            raise StatsInputError(
+                "landmark times must be numbers separated by commas",
+                variable="at",
+                expected="e.g. 0,20,40",
+                found=repr(text),
+            ) from None
+        if not np.isfinite(value) or value < 0:
+            raise StatsInputError("landmark times must be >= 0", variable="at", found=part)
+        out.append(value)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+@dataclass(frozen=True, eq=False)
+class KmReport:
+    """What ``eap km`` computes: the curves, the landmark times and the log-rank test."""
+
+    fit: KaplanMeierResult
+    by: str | None
+    at: tuple[float, ...]
+    logrank: LogrankResult | None
+    n_rows: int
+
+
+def _column(frame: pl.DataFrame, name: str, role: str) -> pl.Series:
+    if name not in frame.columns:
+        raise StatsInputError(
+            f"no {role} variable {name} in the data",
+            variable=name,
+            expected="one of " + ", ".join(frame.columns),
+        )
+    return frame.get_column(name)
+
+
+def km_from_frame(
+    frame: pl.DataFrame,
+    *,
+    time: str,
+    censor: str | None = None,
+    event: str | None = None,
+    by: str | None = None,
+    where: str | None = None,
+    conf_type: str = "log-log",
+    conf_level: float = 0.95,
+    convention: str = "R",
+    at: Sequence[float] = (),
+) -> KmReport:
+    """Fit Kaplan-Meier curves (one per ``by`` level) on the rows selected by ``where``.
+
+    Exactly one of ``censor`` (CDISC CNSR: 1 censored, 0 event) and ``event``
+    (1 event, 0 censored) names the status variable.
+    """
+    if (censor is None) == (event is None):
+        raise StatsInputError(
+            "give exactly one of censor (CNSR, 1 = censored) and event (1 = event)",
+            found=f"censor={censor!r}, event={event!r}",
+        )
+    if where:
+        frame = frame.filter(parse_where(where, frame.columns))
+    if frame.height == 0:
+        raise StatsInputError(
+            "no rows left to analyse" + (f" after the filter {where!r}" if where else ""),
+            expected="at least one row",
+            found="0 rows",
+        )
+    t = _column(frame, time, "time").cast(pl.Float64).to_numpy()
+    status_name = censor if censor is not None else event
+    assert status_name is not None
+    status = _column(frame, status_name, "status").cast(pl.Float64).to_numpy()
+    if np.isnan(status).any():
+        bad = np.isnan(status)
+        raise StatsInputError(
+            f"{int(bad.sum())} rows with a missing {status_name}",
+            variable=status_name,
+            rows=[int(i) for i in np.flatnonzero(bad)[:10]],
+        )
+    check_binary(status, status_name)
+    ev = (1.0 - status) if censor is not None else status
+    strata = None
+    if by is not None:
+        col = _column(frame, by, "by")
+        nulls = col.is_null()
+        if nulls.any():
+            idx = np.flatnonzero(nulls.to_numpy())
+            raise StatsInputError(
+                f"{idx.size} rows with a missing {by}",
+                variable=by,
+                rows=[int(i) for i in idx[:10]],
+            )
+        strata = col.to_numpy()
+    fit = kaplan_meier(
+        t,
+        ev.astype(np.int8),
+        strata=strata,
+        conf_type=conf_type,
+        conf_level=conf_level,
+        convention=convention,
+    )
+    lr = None
+    if strata is not None and len(fit) > 1:
+        lr = logrank_test(t, ev.astype(np.int8), strata)
+    return KmReport(fit=fit, by=by, at=tuple(float(x) for x in at), logrank=lr, n_rows=t.size)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _plain(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def km_json(report: KmReport) -> dict[str, Any]:
+    """The document printed by ``eap km --json`` (None becomes null)."""
+    strata: list[dict[str, Any]] = []
+    for c in report.fit:
+        entry: dict[str, Any] = {
+            "by": {report.by: _plain(c.label)} if report.by is not None else {},
+            "n": c.n,
+            "events": c.events,
+            "censored": c.censored,
+        }
+        for key, q in (("median", c.median), ("q1", c.q1), ("q3", c.q3)):
+            entry[key] = q.estimate
+            entry[f"{key}_ci"] = [q.lower, q.upper]
+        entry["at"] = [
+            {
+                "time": a.time,
+                "n_risk": a.n_risk,
+                "survival": a.survival,
+                "std_err": a.std_err,
+                "lower": a.lower,
+                "upper": a.upper,
+            }
+            for a in (c.survival_at(report.at) if report.at else ())
+        ]
+        strata.append(entry)
+    lr = report.logrank
+    return {
+        "conf_type": report.fit.conf_type,
+        "conf_level": report.fit.conf_level,
+        "strata": strata,
+        "logrank": None if lr is None else {"chisq": lr.chisq, "df": lr.df, "p": lr.p},
+    }
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    if x is None:
+        return "NE"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.{digits}f}"
+
+
+def _q(q: Quantile) -> str:
+    return f"{_num(q.estimate)} ({_num(q.lower)}, {_num(q.upper)})"
+
+
+def km_tables(report: KmReport) -> list[Table]:
+    """Readable tables: quantiles per stratum, then landmarks, with the method as caption."""
+    fit = report.fit
+    pct = f"{fit.conf_level * 100:g}%"
+    summary = Table(
+        title="Kaplan-Meier estimates",
+        caption=(
+            f"{pct} CIs: {fit.conf_type} transform, Greenwood variance; quantile CIs by "
+            f"Brookmeyer-Crowley; quantile rule: {fit.convention} convention. NE: not estimable."
+        ),
+    )
+    summary.add_column(report.by or "")
+    for name in ("N", "Events", "Censored"):
+        summary.add_column(name, justify="right")
+    for name in ("Median", "25th percentile", "75th percentile"):
+        summary.add_column(f"{name} ({pct} CI)", justify="right")
+    curves: list[KaplanMeierCurve] = list(fit)
+    for c in curves:
+        summary.add_row(
+            "All" if c.label is None else str(c.label),
+            str(c.n),
+            str(c.events),
+            str(c.censored),
+            _q(c.median),
+            _q(c.q1),
+            _q(c.q3),
+        )
+    tables = [summary]
+    if report.at:
+        land = Table(title=f"Survival at landmark times ({pct} CI)")
+        land.add_column(report.by or "")
+        for name in ("Time", "At risk", "Survival", "Std err", "CI"):
+            land.add_column(name, justify="right")
+        for c in curves:
+            for a in c.survival_at(report.at):
+                land.add_row(
+                    "All" if c.label is None else str(c.label),
+                    _num(a.time),
+                    str(a.n_risk),
+                    "NE" if a.survival is None else f"{a.survival:.4f}",
+                    "NE" if a.std_err is None else f"{a.std_err:.4f}",
+                    "NE"
+                    if a.lower is None or a.upper is None
+                    else f"({a.lower:.4f}, {a.upper:.4f})",
+                )
+        tables.append(land)
+    if report.logrank is not None:
+        lr = report.logrank
+        test = Table(title="Log-rank test")
+        for name in ("Chi-square", "DF", "p"):
+            test.add_column(name, justify="right")
+        test.add_row(f"{lr.chisq:.4f}", str(lr.df), f"{lr.p:.4g}")
+        tables.append(test)
+    return tables

@@ -1,0 +1,93 @@
+"""Log-rank test against published R survdiff outputs and lifelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.statistics import multivariate_logrank_test
+
+from eap.errors import StatsInputError
+from eap.stats import logrank_test
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "survival"
+
+AML_T = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45]
+AML_E = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
+AML_X = ["Maintained"] * 11 + ["Nonmaintained"] * 12
+
+
+def test_aml_matches_r_survdiff() -> None:
+    # R: survdiff(Surv(time, status) ~ x, data = aml)
+    #   x=Maintained    11 7 10.69 ; x=Nonmaintained 12 11 7.31
+    #   Chisq= 3.4  on 1 degrees of freedom, p= 0.07
+    r = logrank_test(AML_T, AML_E, AML_X)
+    assert r.observed == (7, 11)
+    assert [round(x, 2) for x in r.expected] == [10.69, 7.31]
+    assert round(r.chisq, 1) == 3.4 and r.df == 1 and round(r.p, 2) == 0.07
+
+
+def test_lung_by_sex_matches_r_survdiff() -> None:
+    # R: survdiff(Surv(time, status) ~ sex, data = lung)
+    #   sex=1 138 112 91.6 ; sex=2 90 53 73.4 ; Chisq= 10.3 on 1 df, p= 0.001
+    lung = pd.read_csv(DATA / "lung.csv")
+    r = logrank_test(lung.time, lung.status, lung.sex)
+    assert r.observed == (112, 53)
+    assert [round(x, 1) for x in r.expected] == [91.6, 73.4]
+    assert round(r.chisq, 1) == 10.3 and round(r.p, 3) == 0.001
+
+
+def test_gehan_matches_published_chisq() -> None:
+    # R: survdiff(Surv(time, cens) ~ treat, data = MASS::gehan): Chisq= 16.8 on 1 df
+    g = pd.read_csv(DATA / "gehan.csv")
+    r = logrank_test(g.time, g.status, g.treat)
+    assert round(r.chisq, 1) == 16.8
+
+
+def test_three_groups_match_lifelines() -> None:
+    rng = np.random.default_rng(7)
+    n = 300
+    group = rng.integers(0, 3, n)
+    time = rng.exponential(10 + 3 * group).round(0)
+    event = rng.random(n) < 0.7
+    r = logrank_test(time, event, group)
+    ll = multivariate_logrank_test(time, group, event)
+    assert r.df == 2
+    assert r.chisq == pytest.approx(ll.test_statistic, rel=1e-9)
+    assert r.p == pytest.approx(ll.p_value, rel=1e-9)
+
+
+def test_stratified_sums_over_strata() -> None:
+    lung = pd.read_csv(DATA / "lung.csv")
+    # A stratum variable with a single level gives the unstratified test.
+    same = logrank_test(lung.time, lung.status, lung.sex, strata=np.zeros(len(lung)))
+    plain = logrank_test(lung.time, lung.status, lung.sex)
+    assert same.chisq == pytest.approx(plain.chisq, rel=1e-12)
+    # Two strata: the statistic is built from summed O - E and variances, by hand.
+    z = np.arange(len(lung)) % 2
+    strat = logrank_test(lung.time, lung.status, lung.sex, strata=z, strata_name="half")
+    parts = [logrank_test(lung.time[z == k], lung.status[z == k], lung.sex[z == k]) for k in (0, 1)]
+    oe = sum(p.observed[0] - p.expected[0] for p in parts)
+    # Variance of O1 - E1 for one stratum = (O1 - E1)^2 / chisq
+    var = sum((p.observed[0] - p.expected[0]) ** 2 / p.chisq for p in parts)
+    assert strat.chisq == pytest.approx(oe**2 / var, rel=1e-9)
+    assert strat.stratified_by == "half" and strat.method == "stratified log-rank"
+
+
+def test_one_group_is_an_error() -> None:
+    with pytest.raises(StatsInputError, match="at least two groups"):
+        logrank_test([1, 2], [1, 1], ["a", "a"])
+
+
+def test_veteran_matches_r_survdiff() -> None:
+    # R: survdiff(Surv(time, status) ~ trt, data = veteran)
+    #   trt=1 69 64 64.5 ; trt=2 68 64 63.5 ; Chisq= 0 on 1 df, p= 0.9
+    # R: survdiff(Surv(time, status) ~ celltype, data = veteran): Chisq= 25.4 on 3 df, p= 1e-05
+    v = pd.read_csv(DATA / "veteran.csv")
+    trt = logrank_test(v.time, v.status, v.trt)
+    assert [round(x, 1) for x in trt.expected] == [64.5, 63.5]
+    assert round(trt.chisq, 1) == 0.0 and round(trt.p, 1) == 0.9
+    cell = logrank_test(v.time, v.status, v.celltype)
+    assert cell.df == 3 and round(cell.chisq, 1) == 25.4 and f"{cell.p:.0e}" == "1e-05"
