@@ -159,6 +159,112 @@ def _dataset_files(folder: Path) -> list[Path]:
     return dataset_files(folder)
 
 
+simulate_app = typer.Typer(
+    help=(
+        "Generate the virtual MM-024 cohort as SDTM (every published count exact for any "
+        "seed and scale), or resample it to plan a similar program (see 'trials')."
+    ),
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.callback(invoke_without_command=True)
+def simulate(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="Output folder for the SDTM datasets.")] = None,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same bytes.")
+    ] = 2014,
+    scale: Annotated[int, typer.Option(help="K times the 80 patients, K times each count.")] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
+) -> None:
+    """Write the virtual MM-024 cohort's SDTM datasets (DM, DS, EX, RS, SV, LB, VS, ...)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from eap.datasets.io import WRITABLE, write_dataset
+    from eap.report_console import progress_bar
+    from eap.simulate import simulate as run
+
+    if out is None:
+        raise EapError("an output folder is needed", variable="--out", expected="a folder path")
+    if fmt not in WRITABLE:
+        raise EapError(
+            "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
+        )
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("simulating", total=None)
+        datasets = run(seed, scale, progress=lambda what: bar.update(task, description=what))
+        bar.update(task, total=len(datasets), completed=0)
+        for name, ds in datasets.items():
+            bar.update(task, description=f"writing {name}")
+            write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
+            bar.update(task, advance=1)
+    n = datasets["DM"].n_rows
+    console.print(f"{n} patients (seed {seed}, scale {scale}): {', '.join(datasets)} -> {out}/")
+
+
+@simulate_app.command("trials")
+def simulate_trials(
+    replicates: Annotated[int, typer.Option(help="Number of replicate cohorts.")] = 1000,
+    n: Annotated[int, typer.Option(help="Patients per replicate.")] = 41,
+    population: Annotated[
+        str, typer.Option(help="treatment_cohort or safety (where replicates are drawn from).")
+    ] = "treatment_cohort",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2014,
+    plot: Annotated[Path | None, typer.Option(help="Write histograms to this PNG or SVG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Distribution of the median PFS, its 95% CI width and P(>= 1 SPM) for cohorts of n."""
+    from rich.table import Table
+
+    from eap.report_console import progress_bar
+    from eap.simulate.trials import draw_trials, plot_trials
+
+    if population not in ("treatment_cohort", "safety"):
+        raise EapError(
+            "unknown population",
+            variable="--population",
+            expected="treatment_cohort, safety",
+            found=population,
+        )
+    with progress_bar(console, as_json) as bar:
+        task = bar.add_task("replicates", total=replicates)
+        result = draw_trials(
+            replicates,
+            n,
+            seed=seed,
+            population=population,
+            progress=lambda k: bar.update(task, completed=k),
+        )
+    summary = result.summary()
+    if as_json:
+        doc = {
+            "n": n,
+            "replicates": replicates,
+            "population": population,
+            "p_spm": result.p_spm,
+            "summary": summary.to_dicts(),
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        table = Table(
+            title=f"{replicates} replicate cohorts of {n} ({population.replace('_', ' ')}): "
+            "PFS, months"
+        )
+        for col in summary.columns:
+            table.add_column(col)
+        for row in summary.iter_rows():
+            table.add_row(*[f"{v:.1f}" if isinstance(v, float) else str(v) for v in row])
+        console.print(table)
+        console.print(f"P(at least one second primary malignancy) = {result.p_spm:.3f}")
+    if plot is not None:
+        plot_trials(result, str(plot))
+        if not as_json:
+            console.print(f"plot: {plot}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("demo-output"),

@@ -168,7 +168,11 @@ def dates(
             pl.when(pl.col("DTHDT").is_not_null())
             .then(pl.col("DTHDT"))
             .when(pl.col("ONGOING"))
-            .then(pl.col("ASSESSEND"))
+            # On Rd at the cutoff: last seen at the start of the current cycle.
+            .then(
+                pl.lit(CUTOFF)
+                - pl.duration(days=(pl.lit(CUTOFF) - pl.col("TRTSDT")).dt.total_days() % 28)
+            )
             .otherwise(pl.max_horizontal("LASTFU", "TRTEDT"))
             .alias("LSTCNTDT")
         )

@@ -1,0 +1,1 @@
+"""ADaM derivations: pure functions from SDTM datasets to analysis datasets."""
