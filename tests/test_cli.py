@@ -15,7 +15,7 @@ def test_version_prints_the_package_version() -> None:
 def test_help_lists_every_verb() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for verb in ("version", "demo", "validate", "convert", "info", "protocol"):
+    for verb in ("version", "demo", "validate", "convert", "info", "protocol", "km", "simulate"):
         assert verb in result.stdout
 
 
@@ -24,5 +24,26 @@ def test_demo_runs_what_exists_and_names_what_does_not(tmp_path) -> None:  # typ
     assert result.exit_code == 0, result.stdout
     assert "0 errors, 0 warnings" in result.stdout
     assert "not there yet" in result.stdout
-    assert (tmp_path / "datasets" / "adtte.json").is_file()
-    assert (tmp_path / "datasets" / "adsl.parquet").is_file()
+    assert "Table 4" in result.stdout
+    assert (tmp_path / "sdtm" / "dm.xpt").is_file()
+    assert (tmp_path / "adam" / "adtte.json").is_file()
+
+
+def test_simulate_writes_valid_sdtm_and_refuses_bad_options(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.stdout
+    assert "80 patients" in result.stdout
+    assert (tmp_path / "dm.json").is_file() and (tmp_path / "ex.json").is_file()
+    ok = runner.invoke(app, ["validate", str(tmp_path)])
+    assert ok.exit_code == 0
+    bad = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--format", "xlsx"])
+    assert bad.exit_code != 0
+
+
+def test_simulate_is_byte_for_byte_reproducible(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1415145600")
+    for folder in ("a", "b"):
+        result = runner.invoke(app, ["simulate", "--out", str(tmp_path / folder), "--seed", "11"])
+        assert result.exit_code == 0, result.stdout
+    for path in sorted((tmp_path / "a").iterdir()):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name

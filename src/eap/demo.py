@@ -1,7 +1,7 @@
-"""``eap demo``: the end-to-end path that exists so far, on built-in data.
+"""``eap demo``: the end-to-end path that exists so far, on the built-in MM-024 study.
 
-Each stage that eap has runs on real data and writes its output under ``out``;
-the stages that are not built yet are named, so the demo never pretends.
+Each stage eap has runs on real data and writes its output under ``out``; the
+stages not built yet are named, so the demo never pretends.
 """
 
 from __future__ import annotations
@@ -9,17 +9,30 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
+from rich.table import Table
 
-from eap.datasets.io import WRITABLE, read_dataset, write_dataset
-from eap.datasets.validate import validate_folder
+from eap.datasets.io import read_dataset, write_dataset
+from eap.datasets.validate import validate_datasets
+from eap.derive.adtte import derive_adtte
+from eap.protocol import load_protocol
+from eap.protocol.views import dose_dict, dose_view
 from eap.report_console import print_findings
+from eap.simulate import CUTOFF, simulate
+from eap.simulate.targets import published
+from eap.stats import kaplan_meier
 
 NOT_YET = (
-    "virtual MM-024 cohort (eap simulate)",
-    "ADaM derivations for MM-024 (eap derive)",
+    "ADSL, ADAE, ADEX and ADRS derivations (eap derive)",
     "the MM-024 report and its check against the publication (eap report, eap reproduce)",
-    "study operations web application (eap serve)",
+    "adverse events, medications and history in the virtual cohort (AE, CM, MH, PR)",
+)
+ENDPOINTS = (
+    ("DOR", "duration_of_response", "DoR"),
+    ("TTP", "time_to_progression", "TTP"),
+    ("PFS", "progression_free_survival", "PFS"),
+    ("OS", "overall_survival", "OS"),
 )
 
 
@@ -28,29 +41,74 @@ def pilot_folder() -> Path:
     return Path(str(resources.files("eap.data").joinpath("cdisc_pilot")))
 
 
+def _fmt(value: float | None) -> str:
+    return "NE" if value is None else f"{value:.1f}"
+
+
+def table4(adtte: pl.DataFrame, dm: pl.DataFrame) -> Table:
+    """Table 4 as eap computes it, beside the published medians (95% CI)."""
+    pub = published()["table4_efficacy_median_months_95ci"]
+    table = Table(title="Table 4: median months (95% CI), log-log CI, R quantile rule")
+    table.add_column("Endpoint")
+    for pop in ("Safety population", "Treatment cohort"):
+        table.add_column(f"{pop}: published")
+        table.add_column(f"{pop}: eap")
+    groups = {"safety": dm, "treatment_cohort": dm.filter(pl.col("ARMCD") == "TP")}
+    for paramcd, key, label in ENDPOINTS:
+        cells = [label]
+        for pop, subjects in groups.items():
+            f = adtte.filter(
+                (pl.col("PARAMCD") == paramcd)
+                & pl.col("USUBJID").is_in(subjects["USUBJID"].implode())
+            )
+            m = kaplan_meier(f["AVAL"].to_numpy(), 1 - f["CNSR"].to_numpy()).curves[0].median
+            p = pub[pop][key]
+            cells.append("NE" if p == "NE" else f"{p[0]} ({p[1]}-{p[2]})")
+            ci = f"({_fmt(m.lower)}-{_fmt(m.upper)})" if m.estimate is not None else ""
+            cells.append(f"{_fmt(m.estimate)} {ci}".strip())
+        table.add_row(*cells)
+    return table
+
+
 def run_demo(out: Path, console: Console) -> None:
     """Run every stage of the flow that eap has, and name the ones it does not have yet."""
     out.mkdir(parents=True, exist_ok=True)
-    source = pilot_folder()
-    console.rule("eap demo")
+    console.rule("eap demo: MM-024")
+
+    console.rule("1. protocol: the MM-024 rules as data")
+    protocol = load_protocol()
+    example = dose_dict(protocol, age=70, weight_kg=60, sex="F", creatinine=1.4)
+    console.print(dose_view(example))
+
+    console.rule("2. virtual cohort: SDTM of the MM-021 -> MM-024 rollover (seed 2014)")
+    sdtm = simulate(2014, 1)
+    for name, ds in sdtm.items():
+        write_dataset(ds, out / "sdtm" / f"{name.lower()}.xpt")
     console.print(
-        "Built-in data: the CDISC pilot study's ADSL and ADTTE (a real submission package); "
-        "the MM-024 virtual cohort is not built yet."
+        f"{sdtm['DM'].n_rows} patients; "
+        + ", ".join(f"{n} {ds.n_rows}" for n, ds in sdtm.items())
+        + f" rows -> {out / 'sdtm'}/"
     )
 
-    console.rule("1. validate datasets against eap's CDISC specifications")
-    report = validate_folder(source)
-    print_findings(console, report)
+    console.rule("3. validate the SDTM datasets against eap's CDISC specifications")
+    again = {name: read_dataset(out / "sdtm" / f"{name.lower()}.xpt") for name in sdtm}
+    print_findings(console, validate_datasets(again))
 
-    console.rule("2. convert: SAS XPT -> Parquet, Dataset-JSON 1.1, CSV, XPT")
-    for path in sorted(source.glob("*.xpt")):
-        ds = read_dataset(path)
-        for fmt in WRITABLE:
-            target = write_dataset(ds, out / "datasets" / f"{path.stem}.{fmt}", format=fmt)
-            console.print(f"  {ds.name}: {ds.n_rows} rows -> {target}", highlight=False)
-        again = read_dataset(out / "datasets" / f"{path.stem}.json")
-        same = again.frame.equals(ds.frame) and again.columns == ds.columns
-        console.print(f"  {ds.name}: Dataset-JSON round trip keeps values and metadata: {same}")
+    console.rule("4. ADTTE: PFS, TTP, OS, duration of response, follow-up")
+    adtte = derive_adtte(again, CUTOFF)
+    write_dataset(adtte, out / "adam" / "adtte.xpt")
+    write_dataset(adtte, out / "adam" / "adtte.json")
+    console.print(f"ADTTE {adtte.n_rows} rows -> {out / 'adam'}/adtte.xpt and Dataset-JSON")
+    console.print(table4(adtte.frame, again["DM"].frame))
+    fup = adtte.frame.filter(pl.col("PARAMCD") == "FUP")
+    tc = again["DM"].frame.filter(pl.col("ARMCD") == "TP")["USUBJID"]
+    fup_all = float(fup["AVAL"].median())  # type: ignore[arg-type]
+    fup_tc = float(fup.filter(pl.col("USUBJID").is_in(tc.implode()))["AVAL"].median())  # type: ignore[arg-type]
+    console.print(
+        "Median follow-up from MM-021 enrollment: safety population "
+        f"{fup_all:.1f} months (published 38.4), treatment cohort {fup_tc:.1f} months "
+        "(published 43.3)"
+    )
 
     console.rule("not there yet")
     for item in NOT_YET:

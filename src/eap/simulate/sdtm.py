@@ -305,6 +305,11 @@ def rs(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
         pl.col("RSSTRESC").alias("RSORRES"),
         "RSSTRESC",
         pl.lit("INVESTIGATOR").alias("RSEVAL"),
+        pl.when(pl.col("RSCAT") == "IMWG")
+        .then(pl.int_range(1, pl.len() + 1).over("USUBJID", "RSCAT"))
+        .otherwise(0)
+        .cast(pl.Float64)
+        .alias("VISITNUM"),
         pl.col("RSDT").dt.to_string().alias("RSDTC"),
     )
     return as_dataset("RS", frame)
@@ -356,6 +361,18 @@ def lb(p: pl.DataFrame) -> Dataset:
         pl.col("CREAT").cast(pl.Int64).cast(pl.String).alias("LBSTRESC"),
         pl.col("CREAT").alias("LBSTRESN"),
         pl.lit("umol/L").alias("LBSTRESU"),
+        pl.lit("44").alias("LBORNRLO"),
+        pl.lit("133").alias("LBORNRHI"),
+        pl.lit(44.0).alias("LBSTNRLO"),
+        pl.lit(133.0).alias("LBSTNRHI"),
+        pl.when(pl.col("CREAT") > 133)
+        .then(pl.lit("HIGH"))
+        .when(pl.col("CREAT") < 44)
+        .then(pl.lit("LOW"))
+        .otherwise(pl.lit("NORMAL"))
+        .alias("LBNRIND"),
+        pl.lit(0.0).alias("VISITNUM"),
+        pl.lit("BASELINE").alias("VISIT"),
         pl.lit("Y").alias("LBBLFL"),
         pl.col("ENRLDT").dt.to_string().alias("LBDTC"),
     )
@@ -376,6 +393,8 @@ def vs(p: pl.DataFrame) -> Dataset:
         pl.col("WEIGHT").alias("VSSTRESN"),
         pl.lit("kg").alias("VSSTRESU"),
         pl.lit("Y").alias("VSBLFL"),
+        pl.lit(0.0).alias("VISITNUM"),
+        pl.lit("BASELINE").alias("VISIT"),
         pl.col("ENRLDT").dt.to_string().alias("VSDTC"),
     )
     return as_dataset("VS", frame)
