@@ -73,43 +73,43 @@ def pin_median(
 ) -> npt.NDArray[np.int64]:
     """Integer shifts 0 <= s <= slack such that the median of base + s is exactly ``target``.
 
-    The middle rank(s) are moved onto ``target``; of the other values, enough
-    stay below it to fill the lower half and the rest go above it. Every shift
-    is drawn uniformly within what its side allows, so values keep their spread.
-    Values marked in ``prefer_below`` are the first kept below the target.
-    Raises EapError when the slack does not allow it.
+    The median is ``target`` exactly when at most half the values (rounding
+    down, the middle one or two excluded) lie below it and at most half above.
+    Values that can reach ``target`` fill the lower half first (those marked in
+    ``prefer_below`` before the others), then the upper half; the rest are set
+    to ``target``. Every shift is drawn uniformly within what its side allows, so
+    values keep their spread. Raises EapError when no such shifts exist.
+
+    >>> shifts = pin_median(np.array([1, 5, 9]), np.array([3, 3, 3]), 6, np.random.default_rng(0))
+    >>> int(np.median(np.array([1, 5, 9]) + shifts))
+    6
     """
     n = len(base)
     middle = 1 if n % 2 else 2
     half = (n - middle) // 2
     below = base + slack < target
     above = base > target
-    flexible = np.flatnonzero(~below & ~above)
-    rng.shuffle(flexible)
-    if below.sum() > half or above.sum() > half or len(flexible) < middle:
+    if below.sum() > half or above.sum() > half:
         raise EapError(
             "cannot place the median",
             expected=f"at most {half} values on each side of {target}",
             found=f"{int(below.sum())} forced below, {int(above.sum())} forced above",
         )
-    shift = (rng.random(n) * (slack + 1)).astype(np.int64)  # forced sides: anything
-    pinned, rest = flexible[:middle], flexible[middle:]
-    shift[pinned] = target - base[pinned]
-    need_below = half - int(below.sum())
-    # Values that cannot rise above the target must stay below it: take them first.
-    stuck = rest[base[rest] + slack[rest] <= target]
-    free = rest[base[rest] + slack[rest] > target]
-    free_low = free[base[free] < target]
+    flexible = np.flatnonzero(~below & ~above)
+    rng.shuffle(flexible)
+    low = flexible[base[flexible] < target]
     if prefer_below is not None:
-        free_low = free_low[np.argsort(~prefer_below[free_low], kind="stable")]
-    stay = np.concatenate([stuck, free_low[: max(0, need_below - len(stuck))]])
-    if len(stay) != need_below or np.any(base[stay] >= target):
-        raise EapError("cannot place the median: not enough room on both sides of the target")
-    move = np.setdiff1d(rest, stay)
-    room_below = np.minimum(slack[stay], target - 1 - base[stay])
-    shift[stay] = (rng.random(len(stay)) * (room_below + 1)).astype(np.int64)
-    low = target + 1 - base[move]
-    shift[move] = low + (rng.random(len(move)) * (slack[move] - low + 1)).astype(np.int64)
+        low = low[np.argsort(~prefer_below[low], kind="stable")]
+    stay = low[: half - int(below.sum())]
+    rest = np.setdiff1d(flexible, stay)
+    rise = rest[base[rest] + slack[rest] > target][: half - int(above.sum())]
+    pinned = np.setdiff1d(rest, rise)
+    shift = (rng.random(n) * (slack + 1)).astype(np.int64)  # forced sides: anything
+    room = np.minimum(slack[stay], target - 1 - base[stay])
+    shift[stay] = (rng.random(len(stay)) * (room + 1)).astype(np.int64)
+    floor = target + 1 - base[rise]
+    shift[rise] = floor + (rng.random(len(rise)) * (slack[rise] - floor + 1)).astype(np.int64)
+    shift[pinned] = target - base[pinned]
     return shift
 
 

@@ -45,11 +45,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from eap.protocol import Frequency, Protocol
 from eap.protocol.calendar import planned_administrations
-from eap.protocol.dosing import reduce_dose
 from eap.simulate.exact import exact_labels
 
 EXPOSURE_COUNTS = {
@@ -103,77 +103,95 @@ class PatientDoses:
     """One patient's lenalidomide course: planned dosing days, holds and reductions.
 
     ``reductions`` are indices into the days actually dosed (after holds); from
-    each one on, the dose is one rung lower on the protocol's ladder.
+    each one on, the dose is one rung lower on the protocol's ladder. Dates are
+    kept as day numbers from the first dose (numpy), so a course is cheap to
+    summarise many times.
     """
 
     usubjid: str
     start: dt.date
     end: dt.date  # last dose, or the cutoff when ongoing
     start_dose: float
-    planned_dates: list[dt.date]
-    planned_cycles: list[int]
-    held: list[bool] = field(default_factory=list)
-    hold_starts: list[dt.date] = field(default_factory=list)
+    planned_days: npt.NDArray[np.int64]  # day offsets from ``start``
+    planned_cycles: npt.NDArray[np.int64]
+    ladder: tuple[float, ...]
+    held: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    hold_starts: list[int] = field(default_factory=list)
     reductions: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not self.held:
-            self.held = [False] * len(self.planned_dates)
+        if self.held.size != self.planned_days.size:
+            self.held = np.zeros(self.planned_days.size, dtype=bool)
+
+    @property
+    def days(self) -> npt.NDArray[np.int64]:
+        return self.planned_days[~self.held]
 
     @property
     def dates(self) -> list[dt.date]:
-        return [d for d, h in zip(self.planned_dates, self.held, strict=True) if not h]
+        return [self.start + dt.timedelta(days=int(d)) for d in self.days]
 
     @property
     def cycles(self) -> list[int]:
-        return [c for c, h in zip(self.planned_cycles, self.held, strict=True) if not h]
+        return [int(c) for c in self.planned_cycles[~self.held]]
 
-    def doses(self, protocol: Protocol) -> list[float]:
-        n = len(self.dates)
-        level = [self.start_dose] * n
+    @property
+    def n_dosed(self) -> int:
+        return int((~self.held).sum())
+
+    def doses(self) -> npt.NDArray[np.float64]:
+        n = self.n_dosed
+        level = np.full(n, self.start_dose)
         for index in sorted(self.reductions):
-            lower = reduce_dose(protocol, level[index]) or level[index]
-            level[index:] = [lower] * (n - index)
+            rung = self.ladder.index(float(level[index]))
+            lower = self.ladder[min(rung + 1, len(self.ladder) - 1)]
+            level[index:] = lower
         return level
 
     @property
     def duration(self) -> int:
         return (self.end - self.start).days + 1
 
-    def cumulative(self, protocol: Protocol) -> float:
-        return float(sum(self.doses(protocol)))
+    def cumulative(self) -> float:
+        return float(self.doses().sum())
 
-    def intensity(self, protocol: Protocol) -> float:
-        return self.cumulative(protocol) / self.duration
+    def intensity(self) -> float:
+        return self.cumulative() / self.duration
 
-    def average(self, protocol: Protocol) -> float:
-        return self.cumulative(protocol) / len(self.dates)
+    def average(self) -> float:
+        return self.cumulative() / self.n_dosed
 
     def modifications(self) -> list[tuple[str, dt.date]]:
-        dates = self.dates
-        out = [("DRUG INTERRUPTED", d) for d in self.hold_starts]
-        out += [("DOSE REDUCED", dates[i]) for i in sorted(self.reductions)]
+        days = self.days
+        out = [("DRUG INTERRUPTED", self.start + dt.timedelta(days=d)) for d in self.hold_starts]
+        out += [
+            ("DOSE REDUCED", self.start + dt.timedelta(days=int(days[i])))
+            for i in sorted(self.reductions)
+        ]
         return sorted(out, key=lambda m: m[1])
 
     def hold(self, n_days: int, events: int, rng: np.random.Generator, earliest: int = 7) -> None:
         """Hold ``n_days`` planned dosing days in up to ``events`` runs (not first or last day)."""
-        total = len(self.planned_dates)
+        total = self.planned_days.size
         n_days = min(n_days, total - 3)
         if n_days <= 0:
             return
         events = max(1, min(events, n_days))
         sizes = rng.multinomial(n_days - events, [1.0 / events] * events) + 1
         for size in sorted(sizes.tolist(), reverse=True):
-            free = [
-                i
-                for i in range(1, total - size - 1)
-                if (self.planned_dates[i] - self.start).days >= earliest
-                and not any(self.held[i - 1 : i + size + 1])
-            ] or [i for i in range(1, total - size - 1) if not any(self.held[i : i + size])]
+            # A run may start at i when days i-1 .. i+size are all still dosed.
+            held = self.held.astype(np.int64)
+            busy = np.convolve(held, np.ones(size + 2, dtype=np.int64), "full")
+            starts = np.arange(1, total - size - 1)
+            clear = busy[starts + size] == 0
+            late = self.planned_days[starts] >= earliest
+            free = starts[clear & late]
+            if free.size == 0:
+                inner = np.convolve(held, np.ones(size, dtype=np.int64), "full")
+                free = starts[inner[starts + size - 1] == 0]
             first = int(rng.choice(free))
-            for j in range(first, first + size):
-                self.held[j] = True
-            self.hold_starts.append(self.planned_dates[first])
+            self.held[first : first + size] = True
+            self.hold_starts.append(int(self.planned_days[first]))
 
 
 def cycle_starts(
@@ -246,24 +264,27 @@ def build_courses(
     adm, _ = planned(protocol, patients, cats)
     lenalidomide = protocol.regimen.lenalidomide.name
     len_adm = adm.filter(pl.col("EXTRT") == lenalidomide).sort("USUBJID", "DATE")
+    starts = patients.select("USUBJID", pl.col("TRTSDT").alias("_S"))
+    len_adm = len_adm.join(starts, on="USUBJID").with_columns(
+        (pl.col("DATE") - pl.col("_S")).dt.total_days().alias("_DAY")
+    )
     by_subject = {
-        str(k[0]): (g["DATE"].to_list(), g["CYCLE"].to_list())
+        str(k[0]): (g["_DAY"].to_numpy(), g["CYCLE"].to_numpy().astype(np.int64))
         for k, g in len_adm.group_by("USUBJID", maintain_order=True)
     }
+    ladder = tuple(float(x) for x in protocol.dose_reduction.ladder)
     courses = []
     for usubjid, start, end, cat in zip(
         patients["USUBJID"], patients["TRTSDT"], patients["TRTEND"], cats, strict=True
     ):
-        dates, cycles = by_subject[usubjid]
-        courses.append(PatientDoses(usubjid, start, end, START_DOSE[cat], dates, cycles))
+        days, cycles = by_subject[usubjid]
+        courses.append(PatientDoses(usubjid, start, end, START_DOSE[cat], days, cycles, ladder))
     return courses, adm
 
 
-def _hold_to_intensity(
-    p: PatientDoses, protocol: Protocol, target: float, rng: np.random.Generator
-) -> None:
+def _hold_to_intensity(p: PatientDoses, target: float, rng: np.random.Generator) -> None:
     """Hold enough days that the dose intensity is just at or below ``target``."""
-    n = len(p.planned_dates)
+    n = p.planned_days.size
     keep = int(np.floor(target * p.duration / p.start_dose))
     p.hold(n - keep, int(rng.integers(1, 4)), rng)
 
@@ -273,8 +294,8 @@ def _reductions_for_average(p: PatientDoses, target: float, rng: np.random.Gener
 
     With n days dosed, ADD = (25 i1 + 20 (i2 - i1) + 15 (n - i2)) / n = 15 + 5 (i1 + i2) / n.
     """
-    n = len(p.dates)
-    first = next(i for i, d in enumerate(p.dates) if (d - p.start).days >= 7)
+    n = p.n_dosed
+    first = int(np.argmax(p.days >= 7))
     total = round((target - 15.0) * n / 5.0)
     i1 = max(first, min(n - 3, int(total * rng.uniform(0.2, 0.45))))
     i2 = min(n - 2, max(i1 + 1, total - i1))
@@ -322,38 +343,38 @@ def build_exposure(
                 target = rng.uniform(15.5, 17.8)
             else:
                 target = max(rng.uniform(18.1, 18.7), 0.0)
-            _hold_to_intensity(p, protocol, target, rng)
-            if i not in below and i not in pinned and p.intensity(protocol) <= DI_MEDIAN + 0.05:
-                p.held = [False] * len(p.planned_dates)
+            _hold_to_intensity(p, target, rng)
+            if i not in below and i not in pinned and p.intensity() <= DI_MEDIAN + 0.05:
+                p.held = np.zeros(p.planned_days.size, dtype=bool)
                 p.hold_starts = []
                 p.hold(1, 1, rng)
         elif c in ("CI",):
             p.hold(
-                int(len(p.planned_dates) * rng.uniform(0.03, 0.15)) + 1,
+                int(p.planned_days.size * rng.uniform(0.03, 0.15)) + 1,
                 int(rng.integers(1, 3)),
                 rng,
             )
         elif c == "BB":
             p.hold(
-                int(len(p.planned_dates) * rng.uniform(0.02, 0.08)) + 1,
+                int(p.planned_days.size * rng.uniform(0.02, 0.08)) + 1,
                 int(rng.integers(1, 3)),
                 rng,
             )
         elif c == "D":
-            p.hold(int(len(p.planned_dates) * 0.05) + 1, 1, rng)
-            n = len(p.dates)
+            p.hold(int(p.planned_days.size * 0.05) + 1, 1, rng)
+            n = p.n_dosed
             p.reductions = [round(0.26 * n)]
     # Reduced patients: average daily doses that bring the population mean to 21.7 mg.
-    fixed = sum(courses[i].average(protocol) for i, c in enumerate(cats) if c not in ("BR", "BB"))
+    fixed = sum(courses[i].average() for i, c in enumerate(cats) if c not in ("BR", "BB"))
     b_rows = [i for i, c in enumerate(cats) if c in ("BR", "BB")]
     need = ADD_MEAN * len(cats) - fixed
     targets = rng.uniform(16.0, 22.5, len(b_rows))
     targets *= need / targets.sum()
     for i, t in zip(b_rows, targets, strict=True):
         p = courses[i]
-        cap = 17.5 * p.duration / len(p.dates)  # keeps the dose intensity below the median
+        cap = 17.5 * p.duration / p.n_dosed  # keeps the dose intensity below the median
         _reductions_for_average(p, float(min(t, cap, 24.0)), rng)
-    _settle_mean(courses, b_rows, protocol, ADD_MEAN * len(cats))
+    _settle_mean(courses, b_rows, ADD_MEAN * len(cats))
     ex = ex_records(protocol, patients, courses, adm)
     mods = pl.DataFrame(
         [(p.usubjid, action, date) for p in courses for action, date in p.modifications()],
@@ -365,80 +386,96 @@ def build_exposure(
             "USUBJID": [p.usubjid for p in courses],
             "EXCAT": cats,
             "MODCAT": [MODCAT[c] for c in cats],
-            "CUMDOSE": [p.cumulative(protocol) for p in courses],
-            "DOSEDAYS": [len(p.dates) for p in courses],
+            "CUMDOSE": [p.cumulative() for p in courses],
+            "DOSEDAYS": [p.n_dosed for p in courses],
             "TRTDURD": [p.duration for p in courses],
-            "LASTDOSE": [p.doses(protocol)[-1] for p in courses],
-            "LASTDOSDT": [p.dates[-1] for p in courses],
+            "LASTDOSE": [float(p.doses()[-1]) for p in courses],
+            "LASTDOSDT": [p.start + dt.timedelta(days=int(p.days[-1])) for p in courses],
         }
     )
     return ex, mods, summary
 
 
-def _settle_mean(
-    courses: list[PatientDoses], b_rows: list[int], protocol: Protocol, target_sum: float
-) -> None:
+def _settle_mean(courses: list[PatientDoses], b_rows: list[int], target_sum: float) -> None:
     """Move the second reduction of the longest reduced courses until the mean is on target."""
-    for i in sorted(b_rows, key=lambda i: -len(courses[i].dates)):
-        total = sum(p.average(protocol) for p in courses)
+    total = sum(p.average() for p in courses)
+    for i in sorted(b_rows, key=lambda i: -courses[i].n_dosed):
         residual = target_sum - total
         if abs(residual) < 0.01:
             return
         p = courses[i]
-        n = len(p.dates)
+        before = p.average()
+        n = p.n_dosed
         i1, i2 = p.reductions
         # Each dosing day the 20 -> 15 step moves changes the average by 5 / n.
-        new_i2 = int(np.clip(i2 + round(residual * n / 5.0), i1 + 1, n - 2))
-        p.reductions = [i1, new_i2]
+        p.reductions = [i1, int(np.clip(i2 + round(residual * n / 5.0), i1 + 1, n - 2))]
+        total += p.average() - before
 
 
 def ex_records(
     protocol: Protocol, patients: pl.DataFrame, courses: list[PatientDoses], adm: pl.DataFrame
 ) -> pl.DataFrame:
-    """SDTM EX rows: lenalidomide runs of consecutive days at one dose; dexamethasone weekly."""
+    """SDTM EX rows: lenalidomide runs of consecutive days at one dose; dexamethasone weekly.
+
+    A run ends where the next dosing day is not the next scheduled one (a hold),
+    at a cycle boundary or at a dose change.
+    """
     lenalidomide = protocol.regimen.lenalidomide.name
-    rows: list[tuple[str, str, float, str, dt.date, dt.date, int, str | None]] = []
-    for p in courses:
-        dates, cycles, doses = p.dates, p.cycles, p.doses(protocol)
-        qod = len(p.planned_dates) > 1 and (p.planned_dates[1] - p.planned_dates[0]).days == 2
-        step = 2 if qod else 1
-        freq = "QOD" if qod else "QD"
-        run_start = 0
-        for j in range(1, len(dates) + 1):
-            end_run = (
-                j == len(dates)
-                or (dates[j] - dates[j - 1]).days != step
-                or cycles[j] != cycles[j - 1]
-                or doses[j] != doses[j - 1]
-            )
-            if end_run:
-                reduced = doses[run_start] < p.start_dose
-                rows.append(
-                    (
-                        p.usubjid,
-                        lenalidomide,
-                        doses[run_start],
-                        freq,
-                        dates[run_start],
-                        dates[j - 1],
-                        cycles[run_start],
-                        "ADVERSE EVENT" if reduced else None,
-                    )
-                )
-                run_start = j
-    len_ex = pl.DataFrame(
-        rows,
-        schema={
-            "USUBJID": pl.String,
-            "EXTRT": pl.String,
-            "EXDOSE": pl.Float64,
-            "EXDOSFRQ": pl.String,
-            "EXSTDT": pl.Date,
-            "EXENDT": pl.Date,
-            "CYCLE": pl.Int32,
-            "EXADJ": pl.String,
-        },
-        orient="row",
+    lengths = [p.n_dosed for p in courses]
+    days = pl.DataFrame(
+        {
+            "USUBJID": np.repeat([p.usubjid for p in courses], lengths),
+            "START": np.repeat(
+                np.asarray([p.start for p in courses], dtype="datetime64[D]"), lengths
+            ),
+            "DAY": np.concatenate([p.days for p in courses]),
+            "CYCLE": np.concatenate([p.planned_cycles[~p.held] for p in courses]).astype(np.int32),
+            "EXDOSE": np.concatenate([p.doses() for p in courses]),
+            "FULL": np.repeat([p.start_dose for p in courses], lengths),
+            "STEP": np.repeat(
+                [
+                    int(p.planned_days[1] - p.planned_days[0]) if p.planned_days.size > 1 else 1
+                    for p in courses
+                ],
+                lengths,
+            ),
+        }
+    )
+    new_run = (
+        (pl.col("USUBJID") != pl.col("USUBJID").shift(1))
+        | (pl.col("DAY") - pl.col("DAY").shift(1) != pl.col("STEP"))
+        | (pl.col("CYCLE") != pl.col("CYCLE").shift(1))
+        | (pl.col("EXDOSE") != pl.col("EXDOSE").shift(1))
+    ).fill_null(True)
+    len_ex = (
+        days.with_columns(new_run.cum_sum().alias("RUN"))
+        .group_by("RUN", maintain_order=True)
+        .agg(
+            pl.col("USUBJID").first(),
+            pl.col("START").first(),
+            pl.col("DAY").min().alias("FIRSTDAY"),
+            pl.col("DAY").max().alias("LASTDAY"),
+            pl.col("CYCLE").first(),
+            pl.col("EXDOSE").first(),
+            pl.col("FULL").first(),
+            pl.col("STEP").first(),
+        )
+        .select(
+            "USUBJID",
+            pl.lit(lenalidomide).alias("EXTRT"),
+            "EXDOSE",
+            pl.when(pl.col("STEP") == 2)
+            .then(pl.lit("QOD"))
+            .otherwise(pl.lit("QD"))
+            .alias("EXDOSFRQ"),
+            (pl.col("START") + pl.duration(days=pl.col("FIRSTDAY"))).cast(pl.Date).alias("EXSTDT"),
+            (pl.col("START") + pl.duration(days=pl.col("LASTDAY"))).cast(pl.Date).alias("EXENDT"),
+            "CYCLE",
+            pl.when(pl.col("EXDOSE") < pl.col("FULL"))
+            .then(pl.lit("ADVERSE EVENT"))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias("EXADJ"),
+        )
     )
     dex = (
         adm.filter(pl.col("EXTRT") != lenalidomide)

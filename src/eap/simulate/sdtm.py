@@ -267,11 +267,8 @@ def rs(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
         rows.append((u, "DURIE-SALMON", "DSSTAGE", "Durie-Salmon Stage", r["DSSTAGE"], r["ENRLDT"]))
         start, end, pd, resp = r["TRTSDT"], r["ASSESSEND"], r["PDDT"], r["RESPDT"]
         best = _best_response(r["GROUP"], rng) if resp is not None else "SD"
-        dates = [
-            start + dt.timedelta(days=28 * k)
-            for k in range(1, 200)
-            if start + dt.timedelta(days=28 * k) < end
-        ]
+        n_grid = max(0, ((end - start).days - 1) // 28)
+        dates = [start + dt.timedelta(days=28 * k) for k in range(1, n_grid + 1)]
         extra = [d for d in (resp,) if d is not None]
         final = [end] if end <= r["LSTCNTDT"] or pd is not None else []
         for d in sorted(set(dates + extra + final)):
