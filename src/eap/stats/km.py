@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.stats import norm
 
 from eap.errors import StatsInputError
@@ -48,6 +49,7 @@ from eap.stats._validate import (
     check_conf_level,
     check_same_length,
     check_times,
+    plural,
 )
 
 ConfType = Literal["log-log", "log", "plain", "logit", "arcsin"]
@@ -132,7 +134,7 @@ def _stratum_codes(
     """Integer codes for strata (possibly with unused codes), their labels and the code count.
 
     Small-range integer strata are used as codes directly (offset by the minimum) to
-    avoid a sort; anything else goes through ``np.unique``.
+    avoid a sort; anything else is factorized (hashing, no sort of the rows).
     """
     if strata is None:
         if levels is not None:
@@ -145,24 +147,18 @@ def _stratum_codes(
         if hi - lo < max(1 << 16, strata.size):
             codes = strata if lo == 0 else np.subtract(strata, lo, dtype=np.int32)
             return codes, list(range(lo, hi + 1)), hi - lo + 1
-    if np.issubdtype(strata.dtype, np.floating) and np.isnan(strata).any():
-        bad = np.isnan(strata)
-        n_bad = int(bad.sum())
+    # A hash-based factorization: strings and floats get codes without an
+    # O(n log n) sort of the rows; missing values (None, NaN) get code -1.
+    inverse, uniq = pd.factorize(strata, sort=True, use_na_sentinel=True)
+    missing = inverse < 0
+    if missing.any():
+        n_bad = int(missing.sum())
         raise StatsInputError(
-            f"{n_bad} rows with a missing stratum value",
+            f"{plural(n_bad)} with a missing stratum value",
             variable="strata",
-            rows=[int(i) for i in np.flatnonzero(bad)[:10]],
+            rows=[int(i) for i in np.flatnonzero(missing)[:10]],
         )
-    if strata.dtype == object:
-        missing = np.array([v is None for v in strata], dtype=bool)
-        if missing.any():
-            n_bad = int(missing.sum())
-            raise StatsInputError(
-                f"{n_bad} rows with a missing stratum value",
-                variable="strata",
-                rows=[int(i) for i in np.flatnonzero(missing)[:10]],
-            )
-    uniq, inverse = np.unique(strata, return_inverse=True)
+    uniq = np.asarray(uniq)
     labels = [u.item() if hasattr(u, "item") else u for u in uniq]
     if levels is None:
         return inverse, labels, len(labels)
@@ -171,7 +167,7 @@ def _stratum_codes(
     if unknown:
         bad = np.isin(strata, np.asarray(unknown, dtype=strata.dtype))
         raise StatsInputError(
-            f"{int(bad.sum())} rows with a stratum value not among the given levels",
+            f"{plural(int(bad.sum()))} with a stratum value not among the given levels",
             variable="strata",
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
             expected=", ".join(map(str, order)),
@@ -764,7 +760,7 @@ def kaplan_meier_from_counts(
         bad = (arr < 0) | (arr != np.floor(arr))
         if bad.any():
             raise StatsInputError(
-                f"{int(bad.sum())} rows with a {name} that is not a count (integer >= 0)",
+                f"{plural(int(bad.sum()))} with a {name} that is not a count (integer >= 0)",
                 variable=name,
                 rows=[int(i) for i in np.flatnonzero(bad)[:10]],
             )
