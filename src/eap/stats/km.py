@@ -179,10 +179,14 @@ def _stratum_codes(
 
 def _integral_float(time: npt.NDArray[Any]) -> bool:
     """True when float times are whole numbers (day counts read from XPT/CSV)."""
-    head = time[:1024]
-    if not np.array_equal(head, np.floor(head)):
-        return False
-    return bool(np.array_equal(time, np.floor(time)))
+    # Chunked so that no temporary of the input's length is made; the first
+    # chunk usually settles it for continuous times.
+    step = 1 << 16
+    for a in range(0, time.size, step):
+        chunk = time[a : a + step]
+        if not np.array_equal(chunk, np.floor(chunk)):
+            return False
+    return True
 
 
 _CHUNK = 1 << 16
