@@ -753,6 +753,19 @@ def kaplan_meier_from_counts(
     Repeated (stratum, time) rows are added together; rows with zero counts are
     ignored; a stratum (given in ``levels``) whose counts are all zero is an error.
     """
+    counts = counts_from_aggregate(time, n_event, n_censor, strata=strata, levels=levels)
+    return _finish(counts, conf_type, conf_level, convention)
+
+
+def counts_from_aggregate(
+    time: npt.ArrayLike,
+    n_event: npt.ArrayLike,
+    n_censor: npt.ArrayLike,
+    *,
+    strata: npt.ArrayLike | None = None,
+    levels: Sequence[Any] | None = None,
+) -> list[StratumCounts]:
+    """Validate an aggregate (time, n_event, n_censor[, stratum]) and tidy it per stratum."""
     t = check_times(as_1d(time, "time"))
     d = as_1d(n_event, "n_event")
     c = as_1d(n_censor, "n_censor")
@@ -770,7 +783,7 @@ def kaplan_meier_from_counts(
             )
     if t.size == 0:
         raise StatsInputError("no rows to analyse", expected="at least one row", found="0 rows")
-    codes, labels, n_codes = _stratum_codes(s, levels)
+    codes, labels, _ = _stratum_codes(s, levels)
     out: list[StratumCounts] = []
     for k, label in enumerate(labels):
         mask = np.ones(t.size, dtype=bool) if codes is None else codes == k
@@ -798,8 +811,7 @@ def kaplan_meier_from_counts(
                 n_censor=np.bincount(inv, weights=ck[keep], minlength=uniq.size).astype(np.int64),
             )
         )
-    del n_codes
-    return _finish(out, conf_type, conf_level, convention)
+    return out
 
 
 # --------------------------------------------------------------------------- quantiles
