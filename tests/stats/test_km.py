@@ -389,3 +389,17 @@ def test_from_counts_equals_rows_on_generated_data(data: list[tuple[int, int, st
         np.testing.assert_array_equal(x.survival, y.survival)
         np.testing.assert_array_equal(x.n_censor, y.n_censor)
         assert (x.q1, x.median, x.q3) == (y.q1, y.median, y.q3)
+
+
+def test_hosmer_lemeshow_table_2_2_matches_sas_lifetest() -> None:
+    # SAS PROC LIFETEST output for Hosmer, Lemeshow and May, Applied Survival
+    # Analysis, Table 2.2 (UCLA OARC "Applied Survival Analysis, chapter 2"):
+    #   time 6: 0.8000 SE 0.1789; 14: 0.6000 SE 0.2191; 21*: censored;
+    #   44: 0.3000 SE 0.2387; 62: 0 (SAS prints SE 0 there; eap, like R, reports
+    #   the standard error at S = 0 as not estimable).
+    c = kaplan_meier([6, 44, 21, 14, 62], [1, 1, 0, 1, 1], convention="SAS").curves[0]
+    assert c.time.tolist() == [6, 14, 21, 44, 62]
+    np.testing.assert_allclose(c.survival, [0.8, 0.6, 0.6, 0.3, 0.0], atol=1e-12)
+    np.testing.assert_allclose(c.std_err[[0, 1, 3]], [0.1789, 0.2191, 0.2387], atol=5e-5)
+    (end,) = c.survival_at([62])
+    assert end.survival == 0.0 and end.std_err is None

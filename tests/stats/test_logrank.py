@@ -91,3 +91,21 @@ def test_veteran_matches_r_survdiff() -> None:
     assert round(trt.chisq, 1) == 0.0 and round(trt.p, 1) == 0.9
     cell = logrank_test(v.time, v.status, v.celltype)
     assert cell.df == 3 and round(cell.chisq, 1) == 25.4 and f"{cell.p:.0e}" == "1e-05"
+
+
+def test_from_counts_equals_rows() -> None:
+    from eap.stats import logrank_test_from_counts
+
+    v = pd.read_csv(DATA / "veteran.csv")
+    agg = (
+        v.assign(d=v.status, c=1 - v.status)
+        .groupby(["celltype", "trt", "time"], as_index=False)[["d", "c"]]
+        .sum()
+    )
+    rows = logrank_test(v.time, v.status, v.trt, strata=v.celltype, strata_name="celltype")
+    counts = logrank_test_from_counts(
+        agg.time, agg.d, agg.c, agg.trt, strata=agg.celltype, strata_name="celltype"
+    )
+    assert counts.chisq == pytest.approx(rows.chisq, rel=1e-12)
+    assert counts.observed == rows.observed and counts.df == rows.df
+    assert counts.method == "stratified log-rank" and counts.stratified_by == "celltype"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
@@ -40,6 +40,7 @@ def test_wilson_matches_r_prop_test_without_correction() -> None:
     assert wilson(0, 5).lower == 0.0 and wilson(5, 5).upper == 1.0
 
 
+@settings(deadline=None)
 @given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
 def test_both_match_scipy(xn: tuple[int, int]) -> None:
     x, n = xn

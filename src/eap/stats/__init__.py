@@ -14,11 +14,12 @@ from eap.stats.km import (
     SurvivalAt,
     aggregate,
     confidence_limits,
+    counts_from_aggregate,
     kaplan_meier,
     kaplan_meier_from_counts,
     normalize_conf_type,
 )
-from eap.stats.logrank import LogrankResult, logrank_test
+from eap.stats.logrank import LogrankResult, logrank_test, logrank_test_from_counts
 from eap.stats.proportions import ProportionCI, clopper_pearson, wilson
 from eap.stats.rates import (
     CrudeIncidence,
@@ -46,12 +47,14 @@ __all__ = [
     "aggregate",
     "clopper_pearson",
     "confidence_limits",
+    "counts_from_aggregate",
     "crude_incidence",
     "exposure_adjusted_incidence_rate",
     "incidence_by_interval",
     "kaplan_meier",
     "kaplan_meier_from_counts",
     "logrank_test",
+    "logrank_test_from_counts",
     "median_follow_up_reverse_km",
     "median_observation_time",
     "normalize_conf_type",

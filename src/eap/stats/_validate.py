@@ -16,7 +16,8 @@ def _first_rows(mask: npt.NDArray[np.bool_]) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:_SHOW_ROWS]]
 
 
-def _plural(n: int, word: str = "row") -> str:
+def plural(n: int, word: str = "row") -> str:
+    """``1 row``, ``2 rows``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -37,7 +38,7 @@ def check_same_length(**arrays: npt.NDArray[Any] | None) -> int:
     lengths = {k: len(v) for k, v in arrays.items() if v is not None}
     distinct = set(lengths.values())
     if len(distinct) > 1:
-        text = ", ".join(f"{k} has {_plural(n)}" for k, n in lengths.items())
+        text = ", ".join(f"{k} has {plural(n)}" for k, n in lengths.items())
         raise StatsInputError(
             f"arrays of different lengths: {text}",
             expected="one value per row in every array",
@@ -57,7 +58,7 @@ def check_times(time: npt.NDArray[Any], name: str = "time") -> npt.NDArray[Any]:
         n_bad = int(np.count_nonzero(bad))
         if n_bad:
             raise StatsInputError(
-                f"{_plural(n_bad)} with a missing (NaN) {name}",
+                f"{plural(n_bad)} with a missing (NaN) {name}",
                 variable=name,
                 rows=_first_rows(bad),
                 expected="a time for every row",
@@ -67,7 +68,7 @@ def check_times(time: npt.NDArray[Any], name: str = "time") -> npt.NDArray[Any]:
         n_inf = int(np.count_nonzero(inf))
         if n_inf:
             raise StatsInputError(
-                f"{_plural(n_inf)} with an infinite {name}",
+                f"{plural(n_inf)} with an infinite {name}",
                 variable=name,
                 rows=_first_rows(inf),
                 expected="finite times",
@@ -77,7 +78,7 @@ def check_times(time: npt.NDArray[Any], name: str = "time") -> npt.NDArray[Any]:
         neg = time < 0
         n_neg = int(np.count_nonzero(neg))
         raise StatsInputError(
-            f"{_plural(n_neg)} with a negative {name}",
+            f"{plural(n_neg)} with a negative {name}",
             variable=name,
             rows=_first_rows(neg),
             expected="times >= 0",
@@ -107,7 +108,7 @@ def check_binary(values: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     if n_bad:
         found = np.unique(values[bad])[:5]
         raise StatsInputError(
-            f"{_plural(n_bad)} with a {name} code outside {{0, 1}}",
+            f"{plural(n_bad)} with a {name} code outside {{0, 1}}",
             variable=name,
             rows=_first_rows(bad),
             expected="0 or 1",

@@ -23,7 +23,7 @@ import polars as pl
 from rich.table import Table
 
 from eap.errors import StatsInputError
-from eap.stats._validate import check_binary
+from eap.stats._validate import check_binary, plural
 from eap.stats.km import KaplanMeierCurve, KaplanMeierResult, Quantile, kaplan_meier
 from eap.stats.logrank import LogrankResult, logrank_test
 
@@ -247,7 +247,7 @@ def km_from_frame(
     if np.isnan(status).any():
         bad = np.isnan(status)
         raise StatsInputError(
-            f"{int(bad.sum())} rows with a missing {status_name}",
+            f"{plural(int(bad.sum()))} with a missing {status_name}",
             variable=status_name,
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
         )
@@ -260,7 +260,7 @@ def km_from_frame(
         if nulls.any():
             idx = np.flatnonzero(nulls.to_numpy())
             raise StatsInputError(
-                f"{idx.size} rows with a missing {by}",
+                f"{plural(idx.size)} with a missing {by}",
                 variable=by,
                 rows=[int(i) for i in idx[:10]],
             )

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.stats import norm
 
 from eap.errors import StatsInputError
@@ -48,6 +49,7 @@ from eap.stats._validate import (
     check_conf_level,
     check_same_length,
     check_times,
+    plural,
 )
 
 ConfType = Literal["log-log", "log", "plain", "logit", "arcsin"]
@@ -132,7 +134,7 @@ def _stratum_codes(
     """Integer codes for strata (possibly with unused codes), their labels and the code count.
 
     Small-range integer strata are used as codes directly (offset by the minimum) to
-    avoid a sort; anything else goes through ``np.unique``.
+    avoid a sort; anything else is factorized (hashing, no sort of the rows).
     """
     if strata is None:
         if levels is not None:
@@ -145,24 +147,18 @@ def _stratum_codes(
         if hi - lo < max(1 << 16, strata.size):
             codes = strata if lo == 0 else np.subtract(strata, lo, dtype=np.int32)
             return codes, list(range(lo, hi + 1)), hi - lo + 1
-    if np.issubdtype(strata.dtype, np.floating) and np.isnan(strata).any():
-        bad = np.isnan(strata)
-        n_bad = int(bad.sum())
+    # A hash-based factorization: strings and floats get codes without an
+    # O(n log n) sort of the rows; missing values (None, NaN) get code -1.
+    inverse, uniq = pd.factorize(strata, sort=True, use_na_sentinel=True)
+    missing = inverse < 0
+    if missing.any():
+        n_bad = int(missing.sum())
         raise StatsInputError(
-            f"{n_bad} rows with a missing stratum value",
+            f"{plural(n_bad)} with a missing stratum value",
             variable="strata",
-            rows=[int(i) for i in np.flatnonzero(bad)[:10]],
+            rows=[int(i) for i in np.flatnonzero(missing)[:10]],
         )
-    if strata.dtype == object:
-        missing = np.array([v is None for v in strata], dtype=bool)
-        if missing.any():
-            n_bad = int(missing.sum())
-            raise StatsInputError(
-                f"{n_bad} rows with a missing stratum value",
-                variable="strata",
-                rows=[int(i) for i in np.flatnonzero(missing)[:10]],
-            )
-    uniq, inverse = np.unique(strata, return_inverse=True)
+    uniq = np.asarray(uniq)
     labels = [u.item() if hasattr(u, "item") else u for u in uniq]
     if levels is None:
         return inverse, labels, len(labels)
@@ -171,7 +167,7 @@ def _stratum_codes(
     if unknown:
         bad = np.isin(strata, np.asarray(unknown, dtype=strata.dtype))
         raise StatsInputError(
-            f"{int(bad.sum())} rows with a stratum value not among the given levels",
+            f"{plural(int(bad.sum()))} with a stratum value not among the given levels",
             variable="strata",
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
             expected=", ".join(map(str, order)),
@@ -183,10 +179,14 @@ def _stratum_codes(
 
 def _integral_float(time: npt.NDArray[Any]) -> bool:
     """True when float times are whole numbers (day counts read from XPT/CSV)."""
-    head = time[:1024]
-    if not np.array_equal(head, np.floor(head)):
-        return False
-    return bool(np.array_equal(time, np.floor(time)))
+    # Chunked so that no temporary of the input's length is made; the first
+    # chunk usually settles it for continuous times.
+    step = 1 << 16
+    for a in range(0, time.size, step):
+        chunk = time[a : a + step]
+        if not np.array_equal(chunk, np.floor(chunk)):
+            return False
+    return True
 
 
 _CHUNK = 1 << 16
@@ -753,6 +753,19 @@ def kaplan_meier_from_counts(
     Repeated (stratum, time) rows are added together; rows with zero counts are
     ignored; a stratum (given in ``levels``) whose counts are all zero is an error.
     """
+    counts = counts_from_aggregate(time, n_event, n_censor, strata=strata, levels=levels)
+    return _finish(counts, conf_type, conf_level, convention)
+
+
+def counts_from_aggregate(
+    time: npt.ArrayLike,
+    n_event: npt.ArrayLike,
+    n_censor: npt.ArrayLike,
+    *,
+    strata: npt.ArrayLike | None = None,
+    levels: Sequence[Any] | None = None,
+) -> list[StratumCounts]:
+    """Validate an aggregate (time, n_event, n_censor[, stratum]) and tidy it per stratum."""
     t = check_times(as_1d(time, "time"))
     d = as_1d(n_event, "n_event")
     c = as_1d(n_censor, "n_censor")
@@ -764,13 +777,13 @@ def kaplan_meier_from_counts(
         bad = (arr < 0) | (arr != np.floor(arr))
         if bad.any():
             raise StatsInputError(
-                f"{int(bad.sum())} rows with a {name} that is not a count (integer >= 0)",
+                f"{plural(int(bad.sum()))} with a {name} that is not a count (integer >= 0)",
                 variable=name,
                 rows=[int(i) for i in np.flatnonzero(bad)[:10]],
             )
     if t.size == 0:
         raise StatsInputError("no rows to analyse", expected="at least one row", found="0 rows")
-    codes, labels, n_codes = _stratum_codes(s, levels)
+    codes, labels, _ = _stratum_codes(s, levels)
     out: list[StratumCounts] = []
     for k, label in enumerate(labels):
         mask = np.ones(t.size, dtype=bool) if codes is None else codes == k
@@ -798,8 +811,7 @@ def kaplan_meier_from_counts(
                 n_censor=np.bincount(inv, weights=ck[keep], minlength=uniq.size).astype(np.int64),
             )
         )
-    del n_codes
-    return _finish(out, conf_type, conf_level, convention)
+    return out
 
 
 # --------------------------------------------------------------------------- quantiles

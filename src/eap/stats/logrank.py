@@ -20,7 +20,7 @@ from scipy.stats import chi2
 
 from eap.errors import StatsInputError
 from eap.stats._validate import as_1d, check_binary, check_same_length, check_times
-from eap.stats.km import StratumCounts, aggregate
+from eap.stats.km import StratumCounts, aggregate, counts_from_aggregate
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,45 @@ def logrank_test(
     s = as_1d(strata, "strata") if strata is not None else None
     check_same_length(time=t, event=e, group=g, strata=s)
     group_labels = [v.item() if hasattr(v, "item") else v for v in np.unique(g)]
+    blocks = [np.ones(t.size, dtype=bool)] if s is None else [s == lv for lv in np.unique(s)]
+    per_block = [aggregate(t[m], e[m], strata=g[m]) for m in blocks]
+    return _test(per_block, group_labels, strata_name, stratified=strata is not None)
+
+
+def logrank_test_from_counts(
+    time: npt.ArrayLike,
+    n_event: npt.ArrayLike,
+    n_censor: npt.ArrayLike,
+    group: npt.ArrayLike,
+    *,
+    strata: npt.ArrayLike | None = None,
+    strata_name: str | None = None,
+) -> LogrankResult:
+    """The log-rank test from an aggregate: one row per (stratum, group, time) with counts.
+
+    ``SELECT z, x, time, SUM(event), SUM(1 - event) ... GROUP BY z, x, time`` gives
+    the input, so the test, like :func:`eap.stats.kaplan_meier_from_counts`, runs
+    where the data live.
+    """
+    t = as_1d(time, "time")
+    d = as_1d(n_event, "n_event")
+    c = as_1d(n_censor, "n_censor")
+    g = as_1d(group, "group")
+    s = as_1d(strata, "strata") if strata is not None else None
+    check_same_length(time=t, n_event=d, n_censor=c, group=g, strata=s)
+    group_labels = [v.item() if hasattr(v, "item") else v for v in np.unique(g)]
+    blocks = [np.ones(t.size, dtype=bool)] if s is None else [s == lv for lv in np.unique(s)]
+    per_block = [counts_from_aggregate(t[m], d[m], c[m], strata=g[m]) for m in blocks]
+    return _test(per_block, group_labels, strata_name, stratified=strata is not None)
+
+
+def _test(
+    per_block: Sequence[Sequence[StratumCounts]],
+    group_labels: Sequence[Any],
+    strata_name: str | None,
+    *,
+    stratified: bool,
+) -> LogrankResult:
     k = len(group_labels)
     if k < 2:
         raise StatsInputError(
@@ -93,13 +132,11 @@ def logrank_test(
             expected="2 or more groups",
             found=f"{k} group",
         )
-    blocks = [np.ones(t.size, dtype=bool)] if s is None else [s == lv for lv in np.unique(s)]
     oe = np.zeros(k)
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
-    for mask in blocks:
-        counts = aggregate(t[mask], e[mask], strata=g[mask])
+    for counts in per_block:
         present = {c.label: c for c in counts}
         # Groups missing from a stratum get an empty record so indices line up.
         aligned = [
@@ -129,6 +166,6 @@ def logrank_test(
         groups=tuple(group_labels),
         observed=tuple(int(x) for x in np.rint(obs)),
         expected=tuple(float(x) for x in exp),
-        stratified_by=strata_name if strata is not None else None,
-        method="stratified log-rank" if strata is not None else "log-rank",
+        stratified_by=strata_name if stratified else None,
+        method="stratified log-rank" if stratified else "log-rank",
     )

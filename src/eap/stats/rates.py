@@ -31,6 +31,7 @@ from eap.stats._validate import (
     check_conf_level,
     check_same_length,
     check_times,
+    plural,
 )
 
 
@@ -116,7 +117,7 @@ def time_at_risk(
     if np.any(ev[has] < 0):
         bad = has & (np.nan_to_num(ev, nan=0.0) < 0)
         raise StatsInputError(
-            f"{int(bad.sum())} rows with a negative first event time",
+            f"{plural(int(bad.sum()))} with a negative first event time",
             variable="first_event_time",
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
         )
@@ -181,7 +182,7 @@ def incidence_by_interval(
     bad = has & (np.nan_to_num(onset, nan=0.0) < 0)
     if bad.any():
         raise StatsInputError(
-            f"{int(bad.sum())} rows with a negative onset time",
+            f"{plural(int(bad.sum()))} with a negative onset time",
             variable="onset_time",
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
         )
