@@ -159,6 +159,44 @@ def _dataset_files(folder: Path) -> list[Path]:
     return dataset_files(folder)
 
 
+@app.command()
+def derive(
+    sdtm_dir: Annotated[
+        Path, typer.Argument(help="Folder of SDTM datasets (any format eap reads).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder for the ADaM datasets.")],
+    cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+    fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
+) -> None:
+    """Derive ADSL, ADEX, ADTTE and ADRS from SDTM as of the data cutoff."""
+    import datetime as dt
+
+    from eap.datasets.io import WRITABLE, read_folder, write_dataset
+    from eap.derive import derive_all
+    from eap.report_console import progress_bar
+
+    if fmt not in WRITABLE:
+        raise EapError(
+            "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
+        )
+    try:
+        cut = dt.date.fromisoformat(cutoff)
+    except ValueError as exc:
+        raise EapError(
+            "not an ISO 8601 date", variable="--cutoff", expected="YYYY-MM-DD", found=cutoff
+        ) from exc
+    sdtm = read_folder(sdtm_dir)
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("deriving", total=None)
+        result = derive_all(sdtm, cut, progress=lambda what: bar.update(task, description=what))
+        for name, ds in result.datasets.items():
+            write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
+    for name, ds in result.datasets.items():
+        console.print(f"{name}: {ds.n_rows} rows -> {out / (name.lower() + '.' + fmt)}")
+    for name, why in result.skipped.items():
+        console.print(f"[yellow]{name} not derived:[/] {why}")
+
+
 simulate_app = typer.Typer(
     help=(
         "Generate the virtual MM-024 cohort as SDTM (every published count exact for any "

@@ -127,10 +127,10 @@ def test_value_outside_codelist() -> None:
 def test_numeric_codelist_cnsr() -> None:
     adtte = io.read_dataset(PILOT / "adam" / "adtte.xpt")
     frame = adtte.frame.with_columns(
-        pl.when(pl.int_range(pl.len()) == 3).then(2).otherwise(pl.col("CNSR")).alias("CNSR")
+        pl.when(pl.int_range(pl.len()) == 3).then(12).otherwise(pl.col("CNSR")).alias("CNSR")
     )
     f = _only(validate_datasets({"ADTTE": adtte.with_frame(frame)}).findings, "codelist")
-    assert (f.variable, f.rows, f.found) == ("CNSR", (4,), "'2'")
+    assert (f.variable, f.rows, f.found) == ("CNSR", (4,), "'12'")
 
 
 @pytest.mark.parametrize(
