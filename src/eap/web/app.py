@@ -92,6 +92,27 @@ def _install_handlers(app: FastAPI) -> None:
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api")
 
+    def error(request: Request, status: int, body: dict[str, Any]) -> Response:
+        """JSON for the API; a page with the message for the browser."""
+        if is_api(request):
+            return JSONResponse(body, status_code=status)
+        login = getattr(request.state, "login", None)
+        titles = {403: "Not allowed", 404: "Not found", 409: "Changed by someone else"}
+        response: Response = request.app.state.templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "login": login,
+                "csrf": login.csrf if login else "",
+                "role_label": login.actor.role.replace("_", " ") if login else "",
+                "title": titles.get(status, "Not possible"),
+                "message": body["detail"],
+                "back": "/patients",
+            },
+            status_code=status,
+        )
+        return response
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         if is_api(request):
@@ -100,7 +121,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
-        return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
+        return error(request, 403, {"detail": "missing or wrong CSRF token"})
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, exc: AuthError) -> Response:
@@ -108,11 +129,11 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFoundError)
     async def _nf(request: Request, exc: NotFoundError) -> Response:
-        return JSONResponse({"detail": exc.problem}, status_code=404)
+        return error(request, 404, {"detail": exc.problem})
 
     @app.exception_handler(AccessDeniedError)
     async def _ad(request: Request, exc: AccessDeniedError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+        return error(request, 403, {"detail": str(exc)})
 
     @app.exception_handler(ConflictError)
     async def _cf(request: Request, exc: ConflictError) -> Response:
@@ -133,7 +154,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def _se(request: Request, exc: StoreError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return error(request, 400, {"detail": str(exc)})
 
 
 def create_app(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from eap.errors import AuthError, ConflictError, EditCheckError
 from eap.store import audit, ctcae, service
-from eap.store.access import ROLE_LABELS
+from eap.store.access import ROLE_LABELS, require_clinical_write
 from eap.store.models import Site
 from eap.store.users import authenticate
 from eap.web import forms
@@ -203,6 +203,7 @@ def _patient_form(
 
 @router.get("/patients/new")
 def new_patient(request: Request, login: PageLogin) -> Response:
+    require_clinical_write(login.actor)
     values = {"consent_signed": "on", "creatinine_unit": "mg/dL"}
     return _patient_form(
         request, login, values, {}, action="/patients/new", title="Register a patient from MM-021"
@@ -211,6 +212,7 @@ def new_patient(request: Request, login: PageLogin) -> Response:
 
 @router.post("/patients/new")
 def create_patient(request: Request, login: FormLogin, form: Form) -> Response:
+    require_clinical_write(login.actor)
     data, errors = forms.parse_patient(form)
     if data is not None:
         try:
@@ -270,6 +272,7 @@ def patient_page(request: Request, login: PageLogin, patient_id: int) -> Respons
 
 @router.get("/patients/{patient_id}/edit")
 def edit_patient(request: Request, login: PageLogin, patient_id: int) -> Response:
+    require_clinical_write(login.actor)
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         view = service.patient_view(db, p, settings(request).today())
@@ -287,6 +290,7 @@ def edit_patient(request: Request, login: PageLogin, patient_id: int) -> Respons
 
 @router.post("/patients/{patient_id}/edit")
 def update_patient(request: Request, login: FormLogin, form: Form, patient_id: int) -> Response:
+    require_clinical_write(login.actor)
     data, errors = forms.parse_patient(form)
     conflict: dict[str, Any] | None = None
     version, reason = form.get("version", ""), form.get("reason", "").strip()
@@ -368,6 +372,7 @@ def _patient_dict(request: Request, login: Login, patient_id: int) -> dict[str, 
 
 @router.get("/patients/{patient_id}/{kind}/new")
 def new_record(request: Request, login: PageLogin, patient_id: int, kind: str) -> Response:
+    require_clinical_write(login.actor)
     service.kind(kind)
     patient = _patient_dict(request, login, patient_id)
     defaults = {"alive": "on", "frequency": "daily", "grade": "1"}
@@ -386,6 +391,7 @@ def new_record(request: Request, login: PageLogin, patient_id: int, kind: str) -
 def create_record(
     request: Request, login: FormLogin, form: Form, patient_id: int, kind: str
 ) -> Response:
+    require_clinical_write(login.actor)
     service.kind(kind)
     patient = _patient_dict(request, login, patient_id)
     data, errors = forms.parse(kind, form)
@@ -414,6 +420,7 @@ def create_record(
 def edit_record(
     request: Request, login: PageLogin, patient_id: int, kind: str, record_id: int
 ) -> Response:
+    require_clinical_write(login.actor)
     patient = _patient_dict(request, login, patient_id)
     with transaction(request) as db:
         r = service.get_record(db, login.actor, patient_id, kind, record_id)
@@ -433,6 +440,7 @@ def edit_record(
 def update_record(
     request: Request, login: FormLogin, form: Form, patient_id: int, kind: str, record_id: int
 ) -> Response:
+    require_clinical_write(login.actor)
     patient = _patient_dict(request, login, patient_id)
     data, errors = forms.parse(kind, form)
     version, reason = form.get("version", ""), form.get("reason", "").strip()
@@ -477,6 +485,7 @@ def update_record(
 def delete_record(
     request: Request, login: FormLogin, form: Form, patient_id: int, kind: str, record_id: int
 ) -> Response:
+    require_clinical_write(login.actor)
     version, reason = form.get("version", ""), form.get("reason", "").strip()[:200]
     if not reason or not version.isdigit():
         return render(
