@@ -375,7 +375,14 @@ def new_record(request: Request, login: PageLogin, patient_id: int, kind: str) -
     require_clinical_write(login.actor)
     service.kind(kind)
     patient = _patient_dict(request, login, patient_id)
-    defaults = {"alive": "on", "frequency": "daily", "grade": "1"}
+    defaults = {
+        "alive": "on",
+        "frequency": "daily",
+        "grade": "1",
+        "related": "NOT RELATED",
+        "action": "DOSE NOT CHANGED",
+        "outcome": "NOT RECOVERED/NOT RESOLVED",
+    }
     return _record_form(
         request,
         patient,
