@@ -22,7 +22,7 @@ from eap.store.schemas import (
     DosingIn,
     VisitIn,
 )
-from tests.store.helpers import TODAY, Study, make_study, register
+from tests.store.helpers import TODAY, Study, make_study, patient_in, register
 
 
 @pytest.fixture
@@ -86,9 +86,7 @@ def test_registration_edit_checks(study: Study) -> None:
         service.register_patient(
             db,
             study.actors["inv_a"],
-            __import__("tests.store.helpers", fromlist=["patient_in"]).patient_in(
-                assessment_date=dt.date(2017, 1, 1), carried_over_dose=12.5
-            ),
+            patient_in(assessment_date=dt.date(2017, 1, 1), carried_over_dose=12.5),
             TODAY,
         )
     assert "future" in info.value.errors["assessment_date"]

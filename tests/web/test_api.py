@@ -175,3 +175,14 @@ def test_openapi_describes_every_workflow(app_client: Client) -> None:
             paths[f"/api/patients/{{patient_id}}/{kind}/{{record_id}}"]
         )
     assert not any(p.startswith("/patients") for p in paths)  # pages are not API
+
+
+def test_only_the_sponsor_soft_deletes_a_patient(app_client: Client) -> None:
+    site, admin = app_client("inv_a"), app_client("admin")
+    pid = register(site)["id"]
+    body = {"version": 1, "reason": "registered in error"}
+    assert site.request("DELETE", f"/api/patients/{pid}", json=body).status_code == 403
+    r = admin.request("DELETE", f"/api/patients/{pid}", json=body)
+    assert r.status_code == 200 and r.json()["deleted"] is True
+    assert site.get(f"/api/patients/{pid}").json()["deleted_reason"] == "registered in error"
+    assert site.post(f"/api/patients/{pid}/ae", json=AE).status_code == 403

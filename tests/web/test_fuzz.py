@@ -9,6 +9,7 @@ accepted one reads back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -76,7 +77,7 @@ def test_fuzzed_bodies(study: Study, app_client: Client, kind: str, data: st.Dat
     before = _rows(study)
     r = c.post(
         url,
-        content=__import__("json").dumps(body, allow_nan=True),
+        content=json.dumps(body, allow_nan=True),
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code < 500, (body, r.text)
@@ -87,3 +88,38 @@ def test_fuzzed_bodies(study: Study, app_client: Client, kind: str, data: st.Dat
         record_id = r.json()["id"]
         path = f"/api/patients/{record_id}" if kind == "patient" else f"{url}/{record_id}"
         assert c.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["dosing", "ae", "visits"])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_fuzzed_updates(study: Study, app_client: Client, kind: str, data: st.DataObject) -> None:
+    """PUT bodies: version, reason and every value fuzzed; a refusal changes nothing."""
+    c = app_client("admin")
+    existing = c.get("/api/patients").json()
+    if existing:
+        pid = existing[0]["id"]
+    else:
+        pid = c.post(
+            "/api/patients", json={**VALUES["patient"], "subjid": "0998", "site_code": "01"}
+        ).json()["id"]
+    rows = c.get(f"/api/patients/{pid}/{kind}").json()
+    record = rows[0] if rows else c.post(f"/api/patients/{pid}/{kind}", json=VALUES[kind]).json()
+    outer = {"version": record["version"], "reason": "fuzz", "values": _mutate(VALUES[kind], data)}
+    body = _mutate(outer, data) if data.draw(st.booleans()) else outer
+    before = _rows(study)
+    r = c.put(
+        f"/api/patients/{pid}/{kind}/{record['id']}",
+        content=json.dumps(body, allow_nan=True),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code < 500, (body, r.text)
+    if r.status_code != 200:
+        assert r.status_code in (400, 403, 404, 409, 422), r.text
+        assert _rows(study) == before, "a refused update stored something"
+        after = c.get(f"/api/patients/{pid}/{kind}/{record['id']}").json()
+        assert after["version"] == record["version"]

@@ -140,3 +140,36 @@ def test_logout_ends_the_session(app_client: Client) -> None:
     token = csrf_of(c.get("/patients").text)
     c.post("/logout", data={"csrf_token": token})
     assert c.get("/patients", follow_redirects=False).status_code == 303
+
+
+def test_correct_registration_recomputes_dose_and_keeps_history(app_client: Client) -> None:
+    c = browser_login(app_client, "inv_a")
+    token = csrf_of(c.get("/patients/new").text)
+    r = c.post("/patients/new", data={**PATIENT_FORM, "csrf_token": token}, follow_redirects=False)
+    pid = r.headers["location"].rsplit("/", 1)[1]
+    form = c.get(f"/patients/{pid}/edit")
+    assert 'name="version" value="1"' in form.text
+    fixed = {
+        **PATIENT_FORM,
+        "creatinine": "0.8",
+        "csrf_token": token,
+        "version": "1",
+        "reason": "creatinine transcribed wrongly",
+        "site_code": "01",
+    }
+    r = c.post(f"/patients/{pid}/edit", data=fixed, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = c.get(f"/patients/{pid}")
+    # (140 - 72) * 55 / (72 * 0.8) * 0.85 = 3740 / 57.6 * 0.85 = 55.19 -> still 10 mg daily
+    assert "55.2 mL/min" in page.text
+    trail = c.get(f"/patients/{pid}/audit").text
+    assert "creatinine transcribed wrongly" in trail and "1.3" in trail and "0.8" in trail
+    moved = c.post(f"/patients/{pid}/edit", data={**fixed, "version": "2", "site_code": "02"})
+    assert moved.status_code == 422 and "own site" in moved.text
+
+
+def test_pages_set_security_headers(app_client: Client) -> None:
+    r = app_client(None).get("/login")
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store"

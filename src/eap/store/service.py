@@ -47,6 +47,7 @@ from eap.store.access import (
     Actor,
     check_site,
     patients_query,
+    require_admin,
     require_clinical_write,
 )
 from eap.store.audit import set_actor
@@ -565,6 +566,19 @@ def delete_record(
     set_actor(db, actor.username, reason)
     _save_changes(db, obj, version, {"deleted": True, "deleted_reason": reason})
     return obj
+
+
+def delete_patient(
+    db: Session, actor: Actor, patient_id: int, version: int, reason: str
+) -> Patient:
+    """Soft-delete a patient (registered in error); sponsor administrators only."""
+    require_admin(actor)
+    patient = get_patient(db, actor, patient_id)
+    if patient.deleted:
+        raise AccessDeniedError("the patient record is already deleted", rows=[patient_id])
+    set_actor(db, actor.username, reason)
+    _save_changes(db, patient, version, {"deleted": True, "deleted_reason": reason})
+    return patient
 
 
 # --------------------------------------------------------------------------- queries

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, StringConstraints
 
 from eap.store import audit, ctcae, service
-from eap.store.access import ROLE_LABELS, require_admin
+from eap.store.access import ROLE_LABELS
 from eap.store.models import Site
 from eap.store.schemas import (
     AdverseEventIn,
@@ -242,11 +242,8 @@ def patient_audit(request: Request, login: Reader, patient_id: int) -> list[Json
 
 @router.delete("/patients/{patient_id}", summary="Soft-delete a patient (sponsor only)")
 def delete_patient(request: Request, login: Writer, patient_id: int, body: Removal) -> Json:
-    require_admin(login.actor)
     with transaction(request) as db:
-        p = service.get_patient(db, login.actor, patient_id)
-        audit.set_actor(db, login.actor.username, body.reason)
-        service._save_changes(db, p, body.version, {"deleted": True, "deleted_reason": body.reason})
+        p = service.delete_patient(db, login.actor, patient_id, body.version, body.reason)
         return service.patient_view(db, p, today(request))
 
 
