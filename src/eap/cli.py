@@ -326,6 +326,43 @@ def users_add(
     console.print(f"user {username} added ({role}{' at site ' + site if site else ''})")
 
 
+@users_app.command("list")
+def users_list(db: DbUrl = "sqlite:///eap.db") -> None:
+    """List accounts: role, site, active, locked until."""
+    from rich.table import Table
+
+    from eap.store.bootstrap import user_rows
+
+    table = Table("username", "role", "site", "active", "locked until (UTC)")
+    for row in user_rows(db):
+        table.add_row(
+            row["username"], row["role"], row["site"], str(row["active"]), row["locked_until"]
+        )
+    console.print(table)
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
+) -> None:
+    """Lift the lockout that five failed logins set."""
+    from eap.store.bootstrap import manage_user
+
+    manage_user(db, username, "unlock")
+    console.print(f"user {username} unlocked")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
+) -> None:
+    """Stop an account from logging in (it stays, since the audit trail names it)."""
+    from eap.store.bootstrap import manage_user
+
+    manage_user(db, username, "deactivate")
+    console.print(f"user {username} deactivated")
+
+
 @app.command()
 def serve(
     db: DbUrl = "sqlite:///eap.db",

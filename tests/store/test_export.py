@@ -127,3 +127,41 @@ def test_cli_db_init_and_users_add(tmp_path: Path) -> None:
         env={"EAP_PASSWORD": "a long enough password"},
     )
     assert r.exit_code != 0
+
+
+def test_cli_users_unlock_list_deactivate(study: Study) -> None:
+    from eap.errors import AuthError
+    from eap.store.users import authenticate
+    from tests.store.helpers import PASSWORD
+
+    for _ in range(5):
+        with pytest.raises(AuthError), study.sessions.begin() as db:
+            try:
+                authenticate(db, "inv_a", "bad password")
+            except AuthError:
+                db.commit()
+                raise
+    with pytest.raises(AuthError, match="locked"), study.sessions.begin() as db:
+        authenticate(db, "inv_a", PASSWORD)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["users", "list", "--db", study.url])
+    assert listed.exit_code == 0 and "inv_a" in listed.output
+    assert runner.invoke(app, ["users", "unlock", "inv_a", "--db", study.url]).exit_code == 0
+    with study.sessions.begin() as db:
+        assert authenticate(db, "inv_a", PASSWORD).username == "inv_a"
+    assert runner.invoke(app, ["users", "deactivate", "inv_a", "--db", study.url]).exit_code == 0
+    with pytest.raises(AuthError), study.sessions.begin() as db:
+        authenticate(db, "inv_a", PASSWORD)
+
+
+def test_migrations_match_the_models(study: Study) -> None:
+    """The shipped migration creates exactly the schema the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from eap.store.models import Base
+
+    engine = study.sessions.kw["bind"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

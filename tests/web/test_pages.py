@@ -125,6 +125,8 @@ def test_edit_with_stale_version_shows_newer_values(app_client: Client) -> None:
         follow_redirects=False,
     )
     assert first.status_code == 303
+    # Target 4 months after the 2013-02-01 assessment is 2013-06-01: in the window.
+    assert "2013-06-02 (visit 1: done in window)" in c.get(f"/patients/{pid}").text
     second = c.post(
         f"/patients/{pid}/visits/1/edit",
         data={**visit, "visit_date": "2013-06-03", "version": "1", "reason": "mine"},

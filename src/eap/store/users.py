@@ -140,3 +140,31 @@ def authenticate(db: Session, username: str, password: str) -> User:
         user.password_hash = hash_password(password)
     db.flush()
     return user
+
+
+def unlock_user(db: Session, username: str) -> User:
+    """Lift a lockout (after the sponsor has checked who failed to log in)."""
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise EapError("no such user", variable="username", found=username)
+    user.locked_until = None
+    user.failed_logins = 0
+    db.flush()
+    return user
+
+
+def set_active(db: Session, username: str, active: bool) -> User:
+    """Deactivate a user who left the study (accounts are kept: the trail names them)."""
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise EapError("no such user", variable="username", found=username)
+    user.active = active
+    db.flush()
+    return user
+
+
+def list_users(db: Session) -> list[tuple[User, str | None]]:
+    """Every account with its site code."""
+    sites = {s.id: s.code for s in db.scalars(select(Site))}
+    users = db.scalars(select(User).order_by(User.username))
+    return [(u, sites.get(u.site_id) if u.site_id else None) for u in users]

@@ -255,6 +255,12 @@ def patient_page(request: Request, login: PageLogin, patient_id: int) -> Respons
             for name, spec in service.KINDS.items()
         }
         sched = service.schedule(db, p, s.today(), s.last_parent_enrollment)
+        # Window status of each recorded visit: the scheduled visit it was assigned to.
+        windows = {
+            v.visit_date.isoformat(): f"visit {v.number}: {v.status.value.replace('_', ' ')}"
+            for v in (sched.visits if sched else ())
+            if v.visit_date
+        }
         queries = [service.snapshot(q) for q in service.queries_of(db, login.actor, patient_id)]
     return render(
         request,
@@ -265,6 +271,7 @@ def patient_page(request: Request, login: PageLogin, patient_id: int) -> Respons
             "records": records,
             "kinds": service.KINDS,
             "schedule": sched,
+            "windows": windows,
             "queries": queries,
         },
     )
@@ -522,11 +529,24 @@ def audit_page(request: Request, login: PageLogin, patient_id: int) -> Response:
 
 @router.post("/patients/{patient_id}/queries")
 def raise_query(request: Request, login: FormLogin, form: Form, patient_id: int) -> Response:
+    from pydantic import ValidationError
+
     from eap.store.schemas import QueryIn
 
-    data = QueryIn(
-        question=form.get("question", "")[:2000].strip() or "?", field=(form.get("field") or None)
-    )
+    try:
+        data = QueryIn(question=form.get("question", ""), field=form.get("field") or None)
+    except ValidationError:
+        data = None
+    if data is None or not data.question:
+        return render(
+            request,
+            "error.html",
+            {
+                "message": "A query needs its question (at most 2000 characters).",
+                "back": f"/patients/{patient_id}",
+            },
+            422,
+        )
     with transaction(request) as db:
         service.raise_query(db, login.actor, patient_id, data)
     return see_other(f"/patients/{patient_id}")
