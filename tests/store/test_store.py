@@ -272,6 +272,19 @@ def test_edit_checks_each_with_its_field(study: Study) -> None:
     add(study, "inv_a", pid, "ae", ae_in())
     assert "duplicate" in checks(study, pid, "ae", ae_in())["ctcae_term"]
     add(study, "inv_a", pid, "dosing", DosingIn(cycle=1, start_date=dt.date(2013, 2, 1), dose=25))
+    not_lower = checks(
+        study,
+        pid,
+        "dosing",
+        DosingIn(
+            cycle=2,
+            start_date=dt.date(2013, 3, 1),
+            dose=25,
+            reduced=True,
+            adjustment_reason="neutropenia",
+        ),
+    )
+    assert "below cycle 1's dose (25 mg)" in not_lower["dose"]
     add(study, "inv_a", pid, "death", DeathIn(death_date=dt.date(2014, 1, 5), cause="Pneumonia"))
     after = checks(study, pid, "dosing", DosingIn(cycle=2, start_date=dt.date(2014, 2, 1), dose=25))
     assert "after death" in after["start_date"]

@@ -227,6 +227,15 @@ def check_dosing(
         check_on_ladder(protocol(), v["dose"], "dose")
     except ProtocolError as exc:
         errors["dose"] = _protocol_message(exc)
+    earlier = [
+        r for r in live(db, DosingRecord, patient.id) if r.cycle < v["cycle"] and r.id != rid
+    ]
+    if v["reduced"] and earlier and "dose" not in errors:
+        previous = max(earlier, key=lambda r: r.cycle)
+        if v["dose"] >= previous.dose:
+            errors["dose"] = (
+                f"a reduction must be below cycle {previous.cycle}'s dose ({previous.dose:g} mg)"
+            )
     if (v["interrupted"] or v["reduced"]) and not v["adjustment_reason"]:
         errors["adjustment_reason"] = "an interruption or reduction needs its reason"
     if "start_date" not in errors:
