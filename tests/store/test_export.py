@@ -165,3 +165,14 @@ def test_migrations_match_the_models(study: Study) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_export_leaves_out_empty_domains(study: Study, tmp_path: Path) -> None:
+    register(study, "inv_a", "0101")
+    out = tmp_path / "sdtm"
+    out.mkdir()
+    (out / "ds.xpt").write_bytes(b"stale")
+    result = CliRunner().invoke(app, ["export", "--db", study.url, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["dm.xpt"]
+    assert validate_folder(out).ok

@@ -5,8 +5,9 @@ current value of the store. Mapping rules:
 
 * DM: RFSTDTC/RFICDTC = rollover assessment date (EAP entry, consent confirmed then);
   RFXSTDTC/RFXENDTC = first cycle start / last cycle's day 21; RFENDTC = last
-  recorded date; ARMCD = the rollover decision (TRT, SFU, NOTELIG); COUNTRY = CHN
-  (all MM-024 hospitals are in China).
+  recorded date, also RFPENDTC; RACE is not collected (a validator warning);
+  ARMCD = the rollover decision (TRT, SFU, NOTELIG); COUNTRY = CHN (all MM-024
+  hospitals are in China).
 * EX: one row per recorded cycle of lenalidomide, days 1-21 (EXENDTC = start + 20
   days), EXDOSFRQ QD or QOD, EXADJ = reason of an interruption or reduction.
 * AE: AETERM = AEDECOD = the reported term (MedDRA is licensed and not shipped);
@@ -15,6 +16,8 @@ current value of the store. Mapping rules:
   second primary malignancy.
 * DS: a discontinuation of Rd and a death are disposition events.
 * SV: one row per follow-up visit, VISITNUM 101, 102, ... in date order.
+
+A domain without records is not written.
 """
 
 from __future__ import annotations
@@ -225,6 +228,7 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
                 "SUBJID": p.subjid,
                 "RFSTDTC": _iso(p.assessment_date),
                 "RFENDTC": _iso(max(dates)),
+                "RFPENDTC": _iso(max(dates)),
                 "RFXSTDTC": _iso(starts[0]) if starts else None,
                 "RFXENDTC": _iso(last_dose_end),
                 "RFICDTC": _iso(p.assessment_date) if p.consent_signed else None,
@@ -259,7 +263,13 @@ def export_sdtm(url: str, out: Path, *, fmt: str = "xpt") -> list[Path]:
     finally:
         engine.dispose()
     out.mkdir(parents=True, exist_ok=True)
-    return [
-        write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
-        for name, ds in datasets.items()
-    ]
+    # A domain with no records is not written: SDTM submits no empty datasets (and a
+    # file left from an earlier export of the same folder would be stale, so it goes).
+    written: list[Path] = []
+    for name, ds in datasets.items():
+        target = out / f"{name.lower()}.{fmt}"
+        if ds.n_rows == 0:
+            target.unlink(missing_ok=True)
+            continue
+        written.append(write_dataset(ds, target, format=fmt))  # type: ignore[arg-type]
+    return written
