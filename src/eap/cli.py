@@ -454,6 +454,136 @@ def protocol_thromboprophylaxis(
     _emit(as_json, rec, text)
 
 
+db_app = typer.Typer(help="The study database: create or upgrade its schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts of the web application.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+DbUrl = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="EAP_DB",
+        help="Database URL (sqlite:///file.db or postgresql://user@host/db) or a file path.",
+    ),
+]
+
+
+@db_app.command("init")
+def db_init(
+    db: DbUrl = "sqlite:///eap.db",
+    sites: Annotated[
+        bool, typer.Option("--sites/--no-sites", help="Add the MM-024 hospitals.")
+    ] = True,
+) -> None:
+    """Create or upgrade the schema (Alembic migrations) and add the MM-024 sites."""
+    from eap.store.bootstrap import init_study
+
+    added = init_study(db, with_sites=sites)
+    console.print(f"database ready: {db} ({added} sites added)")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str,
+        typer.Option(help="sponsor_admin, investigator, coordinator, monitor or data_manager."),
+    ],
+    site: Annotated[
+        str | None, typer.Option(help="Site code, for investigators and coordinators.")
+    ] = None,
+    full_name: Annotated[str, typer.Option(help="Name shown in the application.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="EAP_PASSWORD",
+            help="Asked for when not given (or from EAP_PASSWORD).",
+        ),
+    ] = "",
+    db: DbUrl = "sqlite:///eap.db",
+) -> None:
+    """Add a user account (password stored as an argon2 hash)."""
+    from eap.store.bootstrap import create_user
+
+    create_user(db, username, password, role, site, full_name)
+    console.print(f"user {username} added ({role}{' at site ' + site if site else ''})")
+
+
+@users_app.command("list")
+def users_list(db: DbUrl = "sqlite:///eap.db") -> None:
+    """List accounts: role, site, active, locked until."""
+    from rich.table import Table
+
+    from eap.store.bootstrap import user_rows
+
+    table = Table("username", "role", "site", "active", "locked until (UTC)")
+    for row in user_rows(db):
+        table.add_row(
+            row["username"], row["role"], row["site"], str(row["active"]), row["locked_until"]
+        )
+    console.print(table)
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
+) -> None:
+    """Lift the lockout that five failed logins set."""
+    from eap.store.bootstrap import manage_user
+
+    manage_user(db, username, "unlock")
+    console.print(f"user {username} unlocked")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
+) -> None:
+    """Stop an account from logging in (it stays, since the audit trail names it)."""
+    from eap.store.bootstrap import manage_user
+
+    manage_user(db, username, "deactivate")
+    console.print(f"user {username} deactivated")
+
+
+@app.command()
+def serve(
+    db: DbUrl = "sqlite:///eap.db",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--insecure-cookies",
+            help="Send the session cookie over HTTPS only (keep on behind a TLS proxy).",
+        ),
+    ] = True,
+) -> None:
+    """Run the study-operations web application (pages at /, API at /api, docs at /docs)."""
+    import uvicorn
+
+    from eap.web.app import create_app
+
+    uvicorn.run(create_app(db, secure_cookies=secure_cookies), host=host, port=port)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="Output folder for the SDTM datasets.")],
+    db: DbUrl = "sqlite:///eap.db",
+    fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
+) -> None:
+    """Write SDTM DM, EX, AE, DS and SV from the study database (soft-deleted records left out)."""
+    from eap.store.export import export_sdtm
+
+    for path in export_sdtm(db, out, fmt=fmt):
+        console.print(f"wrote {path}")
+
+
 def main() -> None:
     """Entry point: turn every EapError into a one-line message and exit status 2."""
     try:

@@ -80,3 +80,36 @@ class StatsInputError(EapError):
 
 class ProtocolError(EapError):
     """A protocol file or a patient's protocol facts are invalid or contradictory."""
+
+
+class StoreError(EapError):
+    """The study database refused an operation (no hard delete, missing reason for change, ...)."""
+
+
+class NotFoundError(StoreError):
+    """A record does not exist, or is outside what the user may see (the two look the same)."""
+
+
+class AccessDeniedError(StoreError):
+    """The user may see the record but their role may not do this to it."""
+
+
+class ConflictError(StoreError):
+    """Another user saved the record first; ``current`` holds the newer values."""
+
+    def __init__(self, problem: str, *, current: dict[str, object], **kw: object) -> None:
+        self.current = current
+        super().__init__(problem, **kw)  # type: ignore[arg-type]
+
+
+class EditCheckError(StoreError):
+    """Edit checks failed: ``errors`` maps each field to the message shown beside it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        text = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
+        super().__init__(f"edit checks failed: {text}")
+
+
+class AuthError(EapError):
+    """Login refused: unknown user, wrong password, locked or inactive account."""

@@ -1,0 +1,207 @@
+"""The audit trail: every create, update and soft delete of clinical data, field by field.
+
+Recording happens in SQLAlchemy's flush events, so no code path that changes a
+clinical row through the ORM can skip the trail. Who and why come from the
+session: :func:`set_actor` before the change. Rules (21 CFR Part 11 in spirit):
+
+* a create records every field with old value empty; no reason is needed;
+* an update records each changed field with old and new values and needs a reason;
+* a delete is a soft delete (``deleted`` true) and needs a reason; removing a
+  clinical row is refused here and by a database trigger;
+* trail rows are only ever inserted (database triggers refuse UPDATE/DELETE).
+
+Values are stored as text by :func:`serialize`; :func:`replay` rebuilds every
+record's fields from the trail alone, which tests compare to the tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from eap.errors import StoreError
+from eap.store.models import AuditLog, ClinicalMixin, Patient, utcnow
+
+ACTOR_KEY = "eap_actor"
+REASON_KEY = "eap_reason"
+
+
+def set_actor(session: Session, username: str, reason: str | None = None) -> None:
+    """Name who is changing data in this session and why (the reason for later edits)."""
+    session.info[ACTOR_KEY] = username
+    session.info[REASON_KEY] = reason.strip() if reason and reason.strip() else None
+
+
+def serialize(value: Any) -> str | None:
+    """One text form per value, so the trail and replay compare exactly."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _patient_id(obj: ClinicalMixin) -> int | None:
+    if isinstance(obj, Patient):
+        return obj.id
+    pid = getattr(obj, "patient_id", None)
+    return int(pid) if pid is not None else None
+
+
+def _changes(obj: ClinicalMixin) -> list[tuple[str, Any, Any]]:
+    """(field, old, new) of each audited field changed since load."""
+    state = inspect(obj)
+    out: list[tuple[str, Any, Any]] = []
+    for attr in state.mapper.column_attrs:
+        if attr.key in obj.BOOKKEEPING:
+            continue
+        hist = state.attrs[attr.key].history
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if serialize(old) != serialize(new):
+            out.append((attr.key, old, new))
+    return out
+
+
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    actor: str | None = session.info.get(ACTOR_KEY)
+    reason = session.info.get(REASON_KEY)
+    now = utcnow()
+    for obj in session.deleted:
+        if isinstance(obj, ClinicalMixin):
+            raise StoreError(
+                "clinical records are never deleted",
+                dataset=type(obj).__tablename__,  # type: ignore[attr-defined]
+                expected="a soft delete with a reason",
+                found="a hard delete",
+            )
+        if isinstance(obj, AuditLog):
+            raise StoreError("the audit trail is append-only", dataset="audit_log")
+    for obj in session.dirty:
+        if isinstance(obj, AuditLog):
+            raise StoreError("the audit trail is append-only", dataset="audit_log")
+    touched = [o for o in (*session.new, *session.dirty) if isinstance(o, ClinicalMixin)]
+    if not touched:
+        return
+    if not actor:
+        raise StoreError("a change to clinical data needs a user", expected="set_actor() first")
+    for obj in touched:
+        if obj in session.new:
+            obj.created_by = obj.updated_by = actor
+            obj.created_at = obj.updated_at = now
+            continue
+        if not _changes(obj):
+            continue
+        if not reason:
+            raise StoreError(
+                "a change after first save needs a reason",
+                dataset=type(obj).__tablename__,  # type: ignore[attr-defined]
+                variable="reason",
+                expected="a reason for the change",
+                found="none",
+            )
+        obj.updated_by = actor
+        obj.updated_at = now
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    actor = session.info.get(ACTOR_KEY) or "?"
+    reason = session.info.get(REASON_KEY)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for obj in session.new:
+        if not isinstance(obj, ClinicalMixin):
+            continue
+        table = type(obj).__tablename__  # type: ignore[attr-defined]
+        for field, value in obj.data().items():
+            rows.append(
+                dict(
+                    ts=now,
+                    username=actor,
+                    action="create",
+                    table_name=table,
+                    record_id=obj.id,
+                    patient_id=_patient_id(obj),
+                    field=field,
+                    old_value=None,
+                    new_value=serialize(value),
+                    reason=reason,
+                )
+            )
+    for obj in session.dirty:
+        if not isinstance(obj, ClinicalMixin) or obj in session.new:
+            continue
+        table = type(obj).__tablename__  # type: ignore[attr-defined]
+        changes = _changes(obj)
+        action = "delete" if any(f == "deleted" and n for f, _, n in changes) else "update"
+        for field, old, new in changes:
+            rows.append(
+                dict(
+                    ts=now,
+                    username=actor,
+                    action=action,
+                    table_name=table,
+                    record_id=obj.id,
+                    patient_id=_patient_id(obj),
+                    field=field,
+                    old_value=serialize(old),
+                    new_value=serialize(new),
+                    reason=reason,
+                )
+            )
+    if rows:
+        # Core insert on the flush's own connection: same transaction as the change,
+        # so a change and its trail commit or roll back together.
+        session.connection().execute(insert(AuditLog), rows)
+
+
+def install(session_factory: Any) -> None:
+    """Attach the trail to a sessionmaker (idempotent)."""
+    if not event.contains(session_factory, "before_flush", _before_flush):
+        event.listen(session_factory, "before_flush", _before_flush)
+        event.listen(session_factory, "after_flush", _after_flush)
+
+
+def history(session: Session, patient_id: int) -> list[AuditLog]:
+    """A patient's full trail, oldest first: the patient row and every record of theirs."""
+    stmt = select(AuditLog).where(AuditLog.patient_id == patient_id).order_by(AuditLog.id)
+    return list(session.scalars(stmt))
+
+
+def replay(entries: Iterable[AuditLog]) -> dict[tuple[str, int], dict[str, str | None]]:
+    """Rebuild each record's fields (as serialized text) from trail rows alone.
+
+    A field's old value must equal what replay holds at that point; a mismatch
+    means the trail is broken and raises StoreError.
+    """
+    state: dict[tuple[str, int], dict[str, str | None]] = {}
+    for e in entries:
+        key = (e.table_name, e.record_id)
+        rec = state.setdefault(key, {})
+        if e.action != "create" and rec.get(e.field) != e.old_value:
+            raise StoreError(
+                "audit trail does not chain",
+                dataset=e.table_name,
+                variable=e.field,
+                rows=[e.record_id],
+                expected=json.dumps(rec.get(e.field)),
+                found=json.dumps(e.old_value),
+            )
+        rec[e.field] = e.new_value
+    return state
+
+
+def current_state(obj: ClinicalMixin) -> dict[str, str | None]:
+    """A record's audited fields serialized as the trail stores them."""
+    return {k: serialize(v) for k, v in obj.data().items()}

@@ -1,0 +1,82 @@
+"""Engine and sessions from a database URL; schema creation by the shipped Alembic migrations.
+
+SQLite (a file, the default) and PostgreSQL run the same code. On SQLite each
+transaction starts with ``BEGIN IMMEDIATE``: writers queue on the file lock
+(with a busy timeout) instead of failing when a read transaction later wants to
+write, which is what two sites saving at once would otherwise hit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from eap.store import audit
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_URL = "sqlite:///eap.db"
+
+
+def normalize_url(url: str) -> str:
+    """Accept a bare file path for SQLite and ``postgresql://`` for psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the per-dialect settings eap relies on."""
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take over transaction control from the driver (SQLAlchemy's documented recipe).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions with the audit trail attached; objects stay readable after commit."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    audit.install(factory)
+    return factory
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def init_db(url: str) -> None:
+    """Create or upgrade the schema to the newest migration (idempotent)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

@@ -1,0 +1,823 @@
+"""What users do to the study data: register, record, correct, soft-delete, query, summarize.
+
+Every function takes the acting user (:class:`~eap.store.access.Actor`) and a
+session inside a transaction owned by the caller (one request, one transaction:
+when anything fails, nothing of the request is stored). Access is checked before
+data is read; edit checks run before anything is written; the audit trail is
+written by the session itself (:mod:`eap.store.audit`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from eap.errors import (
+    AccessDeniedError,
+    ConflictError,
+    EditCheckError,
+    NotFoundError,
+    ProtocolError,
+)
+from eap.protocol import (
+    Outcome,
+    Protocol,
+    RolloverFacts,
+    VisitStatus,
+    check_on_ladder,
+    cockcroft_gault,
+    decide_rollover,
+    load_protocol,
+    starting_dose,
+    visit_schedule,
+)
+from eap.protocol.eligibility import DiscontinuationReason
+from eap.protocol.schedule import FollowUpSchedule
+from eap.store import ctcae
+from eap.store.access import (
+    Actor,
+    check_site,
+    patients_query,
+    require_admin,
+    require_clinical_write,
+)
+from eap.store.audit import set_actor
+from eap.store.models import (
+    AdverseEvent,
+    ClinicalMixin,
+    DataQuery,
+    Death,
+    Discontinuation,
+    DosingRecord,
+    Patient,
+    Site,
+    Visit,
+)
+from eap.store.schemas import (
+    AdverseEventIn,
+    DeathIn,
+    DiscontinuationIn,
+    DosingIn,
+    PatientIn,
+    QueryAnswerIn,
+    QueryIn,
+    VisitIn,
+)
+
+EARLIEST = dt.date(1900, 1, 1)
+Errors = dict[str, str]
+
+
+@cache
+def protocol() -> Protocol:
+    """The built-in MM-024 protocol (loaded once)."""
+    return load_protocol()
+
+
+def usubjid_for(subjid: str) -> str:
+    """USUBJID = study id + parent-trial subject number (the subject keeps their number)."""
+    return f"{protocol().study.id}-{subjid}"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_patient(db: Session, actor: Actor, patient_id: int) -> Patient:
+    """The patient, or NotFoundError when missing or outside the user's sites."""
+    patient = db.get(Patient, patient_id)
+    if patient is None:
+        raise NotFoundError("patient not found", dataset="patients", rows=[patient_id])
+    check_site(actor, patient.site_id)
+    return patient
+
+
+def list_patients(db: Session, actor: Actor) -> list[Patient]:
+    return list(db.scalars(patients_query(actor)))
+
+
+def live(db: Session, model: type[Any], patient_id: int) -> list[Any]:
+    """A patient's records of one table that are not soft-deleted, in entry order."""
+    stmt = (
+        select(model)
+        .where(model.patient_id == patient_id, model.deleted.is_(False))
+        .order_by(model.id)
+    )
+    return list(db.scalars(stmt))
+
+
+def death_of(db: Session, patient_id: int) -> Death | None:
+    deaths = live(db, Death, patient_id)
+    return deaths[0] if deaths else None
+
+
+# --------------------------------------------------------------------------- edit checks
+
+
+def _date_checks(values: dict[str, Any], fields: tuple[str, ...], today: dt.date) -> Errors:
+    errors: Errors = {}
+    for f in fields:
+        d = values.get(f)
+        if d is None:
+            continue
+        if d > today:
+            errors[f] = f"date {d} is in the future (today is {today})"
+        elif d < EARLIEST:
+            errors[f] = f"date {d} is before {EARLIEST}"
+    return errors
+
+
+def _after_death(db: Session, patient: Patient, field: str, d: dt.date | None, what: str) -> Errors:
+    death = death_of(db, patient.id)
+    if d is not None and death is not None and d > death.death_date:
+        return {field: f"{what} after death (died {death.death_date})"}
+    return {}
+
+
+def check_patient(values: dict[str, Any], today: dt.date) -> tuple[Errors, dict[str, Any]]:
+    """Edit checks of a registration; with no error, also the derived decision and dose."""
+    v = values
+    errors = _date_checks(
+        v,
+        ("assessment_date", "lenalidomide_start_date", "progression_date", "discontinuation_date"),
+        today,
+    )
+    if not 18 <= v["age"] <= 120:
+        errors["age"] = f"age must be 18 to 120 years, found {v['age']}"
+    if not 20 <= v["weight_kg"] <= 350:
+        errors["weight_kg"] = f"weight must be 20 to 350 kg, found {v['weight_kg']:g}"
+    top = 20.0 if v["creatinine_unit"] == "mg/dL" else 20.0 * 88.4
+    if not 0 < v["creatinine"] <= top:
+        errors["creatinine"] = (
+            f"serum creatinine must be > 0 and <= {top:g} {v['creatinine_unit']}, "
+            f"found {v['creatinine']:g}"
+        )
+    if v["carried_over_dose"] is not None:
+        try:
+            check_on_ladder(protocol(), v["carried_over_dose"], "carried_over_dose")
+        except ProtocolError as exc:
+            errors["carried_over_dose"] = _protocol_message(exc)
+    if v["carried_over_frequency"] is not None and v["carried_over_dose"] is None:
+        errors["carried_over_dose"] = "a carried-over frequency needs a carried-over dose"
+    if errors:
+        return errors, {}
+    p = protocol()
+    reason = v["discontinuation_reason"]
+    try:
+        facts = RolloverFacts(
+            usubjid=usubjid_for(v["subjid"]),
+            assessment_date=v["assessment_date"],
+            consent_signed=v["consent_signed"],
+            lenalidomide_start_date=v["lenalidomide_start_date"],
+            progressed=v["progressed"],
+            discontinued=v["discontinued"],
+            hypersensitivity_lenalidomide=v["hypersensitivity_lenalidomide"],
+            hypersensitivity_dexamethasone=v["hypersensitivity_dexamethasone"],
+            progression_date=v["progression_date"],
+            discontinuation_date=v["discontinuation_date"],
+            discontinuation_reason=DiscontinuationReason(reason) if reason else None,
+        )
+        decision = decide_rollover(p, facts)
+        crcl = cockcroft_gault(
+            v["age"], v["weight_kg"], v["sex"], v["creatinine"], v["creatinine_unit"]
+        )
+        dose = starting_dose(p, crcl, v["carried_over_dose"], v["carried_over_frequency"])
+    except ProtocolError as exc:
+        field = exc.variable if exc.variable in values else "assessment_date"
+        return {field: _protocol_message(exc)}, {}
+    derived = {
+        "usubjid": facts.usubjid,
+        "outcome": decision.outcome.value,
+        "phase": decision.phase,
+        "decision_reasons": json.dumps(list(decision.reasons)),
+        "crcl": round(crcl, 2),
+        "start_dose": dose.planned.dose,
+        "start_frequency": dose.planned.frequency.value,
+        "dose_reasons": json.dumps(list(dose.reasons)),
+    }
+    return {}, derived
+
+
+def _protocol_message(exc: ProtocolError) -> str:
+    text = exc.problem
+    if exc.expected:
+        text += f"; expected {exc.expected}"
+    return text
+
+
+def check_dosing(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    errors = _date_checks(v, ("start_date",), today)
+    if patient.outcome != Outcome.TREATMENT.value:
+        errors["cycle"] = "dosing is recorded only for Treatment Phase patients"
+    if not 1 <= v["cycle"] <= 200:
+        errors["cycle"] = f"cycle must be 1 to 200, found {v['cycle']}"
+    elif any(r.cycle == v["cycle"] and r.id != rid for r in live(db, DosingRecord, patient.id)):
+        errors["cycle"] = f"cycle {v['cycle']} is already recorded"
+    try:
+        check_on_ladder(protocol(), v["dose"], "dose")
+    except ProtocolError as exc:
+        errors["dose"] = _protocol_message(exc)
+    earlier = [
+        r for r in live(db, DosingRecord, patient.id) if r.cycle < v["cycle"] and r.id != rid
+    ]
+    if v["reduced"] and earlier and "dose" not in errors:
+        previous = max(earlier, key=lambda r: r.cycle)
+        if v["dose"] >= previous.dose:
+            errors["dose"] = (
+                f"a reduction must be below cycle {previous.cycle}'s dose ({previous.dose:g} mg)"
+            )
+    if (v["interrupted"] or v["reduced"]) and not v["adjustment_reason"]:
+        errors["adjustment_reason"] = "an interruption or reduction needs its reason"
+    if "start_date" not in errors:
+        if v["start_date"] < patient.assessment_date:
+            errors["start_date"] = (
+                f"dose before the rollover assessment ({patient.assessment_date})"
+            )
+        stops = live(db, Discontinuation, patient.id)
+        if stops and v["start_date"] > stops[0].discontinuation_date:
+            errors["start_date"] = (
+                f"dose after discontinuation of Rd ({stops[0].discontinuation_date})"
+            )
+        errors.update(_after_death(db, patient, "start_date", v["start_date"], "dose"))
+    return errors
+
+
+def check_ae(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    errors = _date_checks(v, ("start_date", "end_date"), today)
+    term = ctcae.lookup(v["ctcae_term"])
+    if term is None:
+        errors["ctcae_term"] = f"unknown CTCAE v4.03 term {v['ctcae_term']!r}"
+    if not 1 <= v["grade"] <= 5:
+        errors["grade"] = f"grade must be 1 to 5, found {v['grade']}"
+    elif term is not None and term.grade_text(v["grade"]) is None:
+        defined = ", ".join(str(g) for g in term.defined_grades())
+        errors["grade"] = f"grade {v['grade']} is not defined for {term.term} (defined: {defined})"
+    if (
+        v["end_date"] is not None
+        and "start_date" not in errors
+        and "end_date" not in errors
+        and v["end_date"] < v["start_date"]
+    ):
+        errors["end_date"] = f"AE ends ({v['end_date']}) before it starts ({v['start_date']})"
+    errors.update(_after_death(db, patient, "start_date", v["start_date"], "AE start"))
+    if term is not None and "start_date" not in errors:
+        for other in live(db, AdverseEvent, patient.id):
+            if (
+                other.id != rid
+                and other.ctcae_term == term.term
+                and other.start_date == v["start_date"]
+                and other.reported_term.casefold() == v["reported_term"].casefold()
+            ):
+                errors["ctcae_term"] = f"duplicate AE: #{other.id} has the same term and start date"
+    return errors
+
+
+def _normalize_ae(v: dict[str, Any]) -> dict[str, Any]:
+    term = ctcae.lookup(v["ctcae_term"])
+    assert term is not None  # edit checks ran first
+    v = {**v, "ctcae_term": term.term, "soc": term.soc}
+    if term.term in ctcae.SPM_TERMS:
+        v["spm"] = True
+    if v["spm"]:
+        # A second primary malignancy is always serious (MM-024 event of interest).
+        v["serious"] = True
+    return v
+
+
+def check_visit(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    errors = _date_checks(v, ("visit_date",), today)
+    if "visit_date" in errors:
+        return errors
+    if v["visit_date"] <= patient.assessment_date:
+        errors["visit_date"] = (
+            f"visit must be after the rollover assessment ({patient.assessment_date})"
+        )
+    errors.update(_after_death(db, patient, "visit_date", v["visit_date"], "visit"))
+    if any(o.visit_date == v["visit_date"] and o.id != rid for o in live(db, Visit, patient.id)):
+        errors["visit_date"] = f"a visit on {v['visit_date']} is already recorded"
+    return errors
+
+
+def check_death(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    errors = _date_checks(v, ("death_date",), today)
+    if any(d.id != rid for d in live(db, Death, patient.id)):
+        errors["death_date"] = "a death is already recorded for this patient"
+    if errors:
+        return errors
+    d = v["death_date"]
+    if d < patient.assessment_date:
+        errors["death_date"] = f"death before the rollover assessment ({patient.assessment_date})"
+    later = [r.start_date for r in live(db, DosingRecord, patient.id) if r.start_date > d]
+    later += [r.visit_date for r in live(db, Visit, patient.id) if r.visit_date > d]
+    if later:
+        errors["death_date"] = f"a dose or visit is recorded after this date ({max(later)})"
+    return errors
+
+
+def check_discontinuation(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    errors = _date_checks(v, ("discontinuation_date",), today)
+    if patient.outcome != Outcome.TREATMENT.value:
+        errors["discontinuation_date"] = "only a Treatment Phase patient can stop Rd"
+    elif any(o.id != rid for o in live(db, Discontinuation, patient.id)):
+        errors["discontinuation_date"] = "a discontinuation is already recorded"
+    if errors:
+        return errors
+    d = v["discontinuation_date"]
+    if d < patient.assessment_date:
+        errors["discontinuation_date"] = (
+            f"discontinuation before the rollover assessment ({patient.assessment_date})"
+        )
+    later = [r.start_date for r in live(db, DosingRecord, patient.id) if r.start_date > d]
+    if later:
+        errors["discontinuation_date"] = f"a dose is recorded after this date ({max(later)})"
+    errors.update(_after_death(db, patient, "discontinuation_date", d, "discontinuation"))
+    return errors
+
+
+def check_query(
+    db: Session, patient: Patient, v: dict[str, Any], rid: int | None, today: dt.date
+) -> Errors:
+    if not v.get("question"):
+        return {"question": "a query needs its question"}
+    return {}
+
+
+Checker = Callable[[Session, Patient, dict[str, Any], "int | None", dt.date], Errors]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of patient record: its table, input shape, edit checks and page label."""
+
+    name: str
+    label: str
+    model: type[Any]
+    schema: type[BaseModel]
+    check: Checker
+    normalize: Callable[[dict[str, Any]], dict[str, Any]] = lambda v: v
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("dosing", "Dosing", DosingRecord, DosingIn, check_dosing),
+        Kind("ae", "Adverse event", AdverseEvent, AdverseEventIn, check_ae, _normalize_ae),
+        Kind("visits", "Follow-up visit", Visit, VisitIn, check_visit),
+        Kind("death", "Death", Death, DeathIn, check_death),
+        Kind(
+            "discontinuation",
+            "Discontinuation",
+            Discontinuation,
+            DiscontinuationIn,
+            check_discontinuation,
+        ),
+    )
+}
+
+
+def kind(name: str) -> Kind:
+    if name not in KINDS:
+        raise NotFoundError(f"unknown record kind {name!r}")
+    return KINDS[name]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _writable_patient(db: Session, actor: Actor, patient_id: int) -> Patient:
+    patient = get_patient(db, actor, patient_id)
+    require_clinical_write(actor)
+    if patient.deleted:
+        raise AccessDeniedError("the patient record is deleted", dataset="patients")
+    return patient
+
+
+def snapshot(obj: ClinicalMixin) -> dict[str, Any]:
+    """Fields, id and version of a record, JSON-ready."""
+    out: dict[str, Any] = {"id": obj.id, "version": obj.version}
+    for k, value in obj.data().items():
+        out[k] = value.isoformat() if isinstance(value, dt.date) else value
+    out["updated_by"] = obj.updated_by
+    out["updated_at"] = obj.updated_at.isoformat() if obj.updated_at else None
+    return out
+
+
+def _save_changes(db: Session, obj: ClinicalMixin, version: int, values: dict[str, Any]) -> None:
+    """Apply ``values`` if the user saw the current version; else ConflictError with it."""
+    if obj.version != version:
+        raise ConflictError(
+            "this record was changed by someone else since you opened it",
+            current=snapshot(obj),
+            expected=f"version {version}",
+            found=f"version {obj.version}",
+        )
+    savepoint = db.begin_nested()
+    try:
+        for k, value in values.items():
+            setattr(obj, k, value)
+        db.flush()
+    except StaleDataError:
+        # The row changed between our read and our UPDATE (another transaction won).
+        savepoint.rollback()
+        db.refresh(obj)
+        raise ConflictError(
+            "this record was changed by someone else since you opened it",
+            current=snapshot(obj),
+            expected=f"version {version}",
+            found=f"version {obj.version}",
+        ) from None
+    savepoint.commit()
+
+
+def register_patient(db: Session, actor: Actor, data: PatientIn, today: dt.date) -> Patient:
+    """Register a patient from the parent trial with the protocol's decision and dose."""
+    require_clinical_write(actor)
+    values = data.model_dump()
+    site_code = values.pop("site_code")
+    site = _site_for(db, actor, site_code)
+    errors, derived = check_patient({**values, "site_code": site_code}, today)
+    if not errors and db.scalar(select(Patient).where(Patient.usubjid == derived["usubjid"])):
+        errors["subjid"] = f"subject {values['subjid']} is already registered"
+    if errors:
+        raise EditCheckError(errors)
+    set_actor(db, actor.username)
+    patient = Patient(site_id=site.id, **values, **derived)
+    db.add(patient)
+    db.flush()
+    return patient
+
+
+def _site_for(db: Session, actor: Actor, site_code: str | None) -> Site:
+    if not actor.all_sites:
+        site = db.get(Site, actor.site_id)
+        if site is None or (site_code and site_code != site.code):
+            raise EditCheckError({"site_code": "you can register patients at your own site only"})
+        return site
+    if not site_code:
+        raise EditCheckError({"site_code": "choose the patient's site"})
+    site = db.scalar(select(Site).where(Site.code == site_code))
+    if site is None:
+        raise EditCheckError({"site_code": f"unknown site {site_code!r}"})
+    return site
+
+
+def update_patient(
+    db: Session,
+    actor: Actor,
+    patient_id: int,
+    version: int,
+    reason: str,
+    data: PatientIn,
+    today: dt.date,
+) -> Patient:
+    """Correct a registration; the decision and starting dose are derived again."""
+    patient = _writable_patient(db, actor, patient_id)
+    values = data.model_dump()
+    site_code = values.pop("site_code")
+    if values["subjid"] != patient.subjid:
+        raise EditCheckError({"subjid": "the subject number cannot change after registration"})
+    if site_code:
+        site = _site_for(db, actor, site_code)
+        values["site_id"] = site.id
+    errors, derived = check_patient({**values, "site_code": site_code}, today)
+    if errors:
+        raise EditCheckError(errors)
+    set_actor(db, actor.username, reason)
+    _save_changes(db, patient, version, {**values, **derived})
+    return patient
+
+
+def get_record(db: Session, actor: Actor, patient_id: int, kind_name: str, rid: int) -> Any:
+    """One record of a patient (NotFoundError if it is not that patient's, or out of scope)."""
+    spec = kind(kind_name)
+    get_patient(db, actor, patient_id)
+    obj = db.get(spec.model, rid)
+    if obj is None or obj.patient_id != patient_id:
+        raise NotFoundError(f"{spec.label.lower()} not found", dataset=spec.model.__tablename__)
+    return obj
+
+
+def add_record(
+    db: Session, actor: Actor, patient_id: int, kind_name: str, data: BaseModel, today: dt.date
+) -> Any:
+    """Create a record after its edit checks."""
+    spec = kind(kind_name)
+    patient = _writable_patient(db, actor, patient_id)
+    values = data.model_dump()
+    errors = spec.check(db, patient, values, None, today)
+    if errors:
+        raise EditCheckError(errors)
+    set_actor(db, actor.username)
+    obj = spec.model(patient_id=patient.id, **spec.normalize(values))
+    db.add(obj)
+    db.flush()
+    return obj
+
+
+def update_record(
+    db: Session,
+    actor: Actor,
+    patient_id: int,
+    kind_name: str,
+    rid: int,
+    version: int,
+    reason: str,
+    data: BaseModel,
+    today: dt.date,
+) -> Any:
+    """Change a record: the version the user saw must be current, and a reason is given."""
+    spec = kind(kind_name)
+    patient = _writable_patient(db, actor, patient_id)
+    obj = get_record(db, actor, patient_id, kind_name, rid)
+    if obj.deleted:
+        raise AccessDeniedError("a deleted record cannot be changed", rows=[rid])
+    values = data.model_dump()
+    errors = spec.check(db, patient, values, rid, today)
+    if errors:
+        raise EditCheckError(errors)
+    set_actor(db, actor.username, reason)
+    _save_changes(db, obj, version, spec.normalize(values))
+    return obj
+
+
+def delete_record(
+    db: Session,
+    actor: Actor,
+    patient_id: int,
+    kind_name: str,
+    rid: int,
+    version: int,
+    reason: str,
+) -> Any:
+    """Soft delete with a reason; the record stays, marked deleted, with its history."""
+    _writable_patient(db, actor, patient_id)
+    obj = get_record(db, actor, patient_id, kind_name, rid)
+    if obj.deleted:
+        raise AccessDeniedError("the record is already deleted", rows=[rid])
+    set_actor(db, actor.username, reason)
+    _save_changes(db, obj, version, {"deleted": True, "deleted_reason": reason})
+    return obj
+
+
+def delete_patient(
+    db: Session, actor: Actor, patient_id: int, version: int, reason: str
+) -> Patient:
+    """Soft-delete a patient (registered in error); sponsor administrators only."""
+    require_admin(actor)
+    patient = get_patient(db, actor, patient_id)
+    if patient.deleted:
+        raise AccessDeniedError("the patient record is already deleted", rows=[patient_id])
+    set_actor(db, actor.username, reason)
+    _save_changes(db, patient, version, {"deleted": True, "deleted_reason": reason})
+    return patient
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def raise_query(db: Session, actor: Actor, patient_id: int, data: QueryIn) -> DataQuery:
+    """A data manager (or the sponsor) asks the site about a value."""
+    patient = get_patient(db, actor, patient_id)
+    if not actor.raises_queries:
+        raise AccessDeniedError("only data managers and the sponsor raise queries")
+    set_actor(db, actor.username)
+    q = DataQuery(patient_id=patient.id, status="open", **data.model_dump())
+    db.add(q)
+    db.flush()
+    return q
+
+
+def update_query(
+    db: Session,
+    actor: Actor,
+    patient_id: int,
+    qid: int,
+    version: int,
+    data: QueryAnswerIn,
+) -> DataQuery:
+    """The site answers; the data manager closes or reopens."""
+    get_patient(db, actor, patient_id)
+    q = db.get(DataQuery, qid)
+    if q is None or q.patient_id != patient_id:
+        raise NotFoundError("query not found", dataset="data_queries")
+    if data.status == "answered":
+        if not actor.writes_clinical:
+            raise AccessDeniedError("sites and the sponsor answer queries")
+        if not data.answer:
+            raise EditCheckError({"answer": "an answer is needed"})
+    elif not actor.raises_queries:
+        raise AccessDeniedError("only data managers and the sponsor close or reopen queries")
+    set_actor(db, actor.username, f"query {data.status}")
+    values: dict[str, Any] = {"status": data.status}
+    if data.answer:
+        values["answer"] = data.answer
+    _save_changes(db, q, version, values)
+    return q
+
+
+def queries_of(db: Session, actor: Actor, patient_id: int) -> list[DataQuery]:
+    get_patient(db, actor, patient_id)
+    return live(db, DataQuery, patient_id)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def current_phase(db: Session, patient: Patient) -> str:
+    """The patient's phase today: a stop of Rd moves them to safety follow-up."""
+    if patient.outcome == Outcome.TREATMENT.value and live(db, Discontinuation, patient.id):
+        return protocol().safety_follow_up_phase.name
+    return patient.phase or "Not eligible"
+
+
+def schedule(
+    db: Session,
+    patient: Patient,
+    today: dt.date,
+    last_parent_enrollment: dt.date | None = None,
+) -> FollowUpSchedule | None:
+    """Follow-up visits with window status, from the rollover assessment (None if not followed).
+
+    Follow-up ends 5 years after the parent trial's last enrollment; when the study
+    has not set that date, the patient's own assessment date stands in for it.
+    """
+    if patient.outcome == Outcome.NOT_ELIGIBLE.value or patient.assessment_date > today:
+        return None
+    death = death_of(db, patient.id)
+    try:
+        return visit_schedule(
+            protocol(),
+            usubjid=patient.usubjid,
+            follow_up_start=patient.assessment_date,
+            last_parent_enrollment=last_parent_enrollment or patient.assessment_date,
+            visit_dates=[v.visit_date for v in live(db, Visit, patient.id)],
+            as_of=today,
+            lenalidomide_start=patient.lenalidomide_start_date,
+            death_date=death.death_date if death else None,
+        )
+    except ProtocolError:
+        return None
+
+
+def dashboard(
+    db: Session, actor: Actor, today: dt.date, last_parent_enrollment: dt.date | None = None
+) -> dict[str, Any]:
+    """Enrollment by site and phase, overdue visits, open serious AEs, exposure (user's scope)."""
+    patients = [p for p in list_patients(db, actor) if not p.deleted]
+    sites = {s.id: s for s in db.scalars(select(Site))}
+    by_site: dict[str, dict[str, int]] = {}
+    overdue: list[dict[str, Any]] = []
+    for p in patients:
+        code = sites[p.site_id].code
+        row = by_site.setdefault(code, {"treatment": 0, "safety_follow_up": 0, "not_eligible": 0})
+        row[p.outcome] += 1
+        sched = schedule(db, p, today, last_parent_enrollment)
+        if sched is not None:
+            missed = [v for v in sched.visits if v.status is VisitStatus.MISSED]
+            if missed:
+                overdue.append(
+                    {
+                        "patient_id": p.id,
+                        "usubjid": p.usubjid,
+                        "site": code,
+                        "missed": len(missed),
+                        "last_target": missed[-1].target.isoformat(),
+                    }
+                )
+    ids = [p.id for p in patients]
+    serious = (
+        list(
+            db.scalars(
+                select(AdverseEvent)
+                .where(
+                    AdverseEvent.patient_id.in_(ids),
+                    AdverseEvent.deleted.is_(False),
+                    AdverseEvent.serious.is_(True),
+                    AdverseEvent.end_date.is_(None),
+                )
+                .order_by(AdverseEvent.start_date)
+            )
+        )
+        if ids
+        else []
+    )
+    by_id = {p.id: p for p in patients}
+    exposure_rows = (
+        db.execute(
+            select(
+                DosingRecord.patient_id,
+                func.count(DosingRecord.id),
+                func.sum(DosingRecord.dose),
+            )
+            .where(DosingRecord.patient_id.in_(ids), DosingRecord.deleted.is_(False))
+            .group_by(DosingRecord.patient_id)
+        ).all()
+        if ids
+        else []
+    )
+    cycles = sum(int(r[1]) for r in exposure_rows)
+    return {
+        "as_of": today.isoformat(),
+        "patients": len(patients),
+        "enrollment_by_site": by_site,
+        "overdue_visits": overdue,
+        "open_serious_aes": [
+            {**snapshot(a), "usubjid": by_id[a.patient_id].usubjid} for a in serious
+        ],
+        "exposure": {
+            "patients_dosed": len(exposure_rows),
+            "cycles": cycles,
+            "mean_dose_mg": round(sum(float(r[2]) for r in exposure_rows) / cycles, 2)
+            if cycles
+            else None,
+        },
+    }
+
+
+def patient_view(db: Session, patient: Patient, today: dt.date) -> dict[str, Any]:
+    """A patient with derived fields and every record, for the timeline and the API."""
+    out = snapshot(patient)
+    out["decision_reasons"] = json.loads(patient.decision_reasons)
+    out["dose_reasons"] = json.loads(patient.dose_reasons)
+    out["current_phase"] = current_phase(db, patient)
+    site = db.get(Site, patient.site_id)
+    out["site_code"] = site.code if site else None
+    return out
+
+
+def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
+    """Every dated event of a patient in date order (deleted records included, marked)."""
+    events: list[dict[str, Any]] = [
+        {
+            "date": patient.lenalidomide_start_date,
+            "kind": "parent",
+            "id": None,
+            "text": f"Lenalidomide started in {protocol().study.parent_study}",
+            "deleted": False,
+        },
+        {
+            "date": patient.assessment_date,
+            "kind": "rollover",
+            "id": patient.id,
+            "text": f"Rollover assessment: {patient.phase or 'not eligible'}",
+            "deleted": False,
+        },
+    ]
+    for name, spec in KINDS.items():
+        stmt = select(spec.model).where(spec.model.patient_id == patient.id)
+        for r in db.scalars(stmt):
+            events.append(
+                {
+                    "date": _date_of(r),
+                    "kind": name,
+                    "id": r.id,
+                    "text": describe(name, r),
+                    "deleted": r.deleted,
+                }
+            )
+    events.sort(key=lambda e: (e["date"], e["kind"]))
+    return events
+
+
+def _date_of(r: Any) -> dt.date:
+    for f in ("start_date", "visit_date", "death_date", "discontinuation_date"):
+        if hasattr(r, f):
+            d: dt.date = getattr(r, f)
+            return d
+    raise AssertionError(type(r))
+
+
+def describe(kind_name: str, r: Any) -> str:
+    """One line of text for a record."""
+    if kind_name == "dosing":
+        how = "daily" if r.frequency == "daily" else "every other day"
+        extra = " interrupted" if r.interrupted else ""
+        extra += " reduced" if r.reduced else ""
+        return f"Cycle {r.cycle}: lenalidomide {r.dose:g} mg {how}{extra}"
+    if kind_name == "ae":
+        ser = " serious" if r.serious else ""
+        spm = " SPM" if r.spm else ""
+        return f"AE {r.reported_term} ({r.ctcae_term}) grade {r.grade}{ser}{spm}"
+    if kind_name == "visits":
+        return f"Follow-up visit ({'alive' if r.alive else 'not alive'})"
+    if kind_name == "death":
+        return f"Death: {r.cause}"
+    return f"Discontinued Rd: {r.reason.replace('_', ' ')}"

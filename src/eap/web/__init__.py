@@ -1,0 +1,1 @@
+"""The study-operations web application: ``create_app(db_url)``."""

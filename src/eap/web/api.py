@@ -1,0 +1,361 @@
+"""The JSON API under /api (its OpenAPI description is at /openapi.json, docs at /docs).
+
+Every state-changing call needs the session's CSRF token in ``X-CSRF-Token``.
+Errors: 401 not logged in, 403 role may not, 404 not found or outside the user's
+sites, 409 someone else saved first (``current`` holds the newer values), 422 edit
+checks failed (``errors`` maps each field to its message).
+"""
+
+# No "from __future__ import annotations" here: the per-kind routes are built in a
+# loop and FastAPI must see each route's real body type, not a string.
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, StringConstraints
+
+from eap.store import audit, ctcae, service
+from eap.store.access import ROLE_LABELS
+from eap.store.models import Site
+from eap.store.schemas import (
+    AdverseEventIn,
+    AdverseEventUpdate,
+    DeathIn,
+    DeathUpdate,
+    DiscontinuationIn,
+    DiscontinuationUpdate,
+    DosingIn,
+    DosingUpdate,
+    PatientIn,
+    PatientUpdate,
+    QueryIn,
+    QueryUpdate,
+    Removal,
+    VisitIn,
+    VisitUpdate,
+)
+from eap.store.users import authenticate
+from eap.web.app import current_login, settings, transaction
+from eap.web.auth import (
+    COOKIE,
+    CSRF_HEADER,
+    Login,
+    check_csrf,
+    close_session,
+    open_session,
+    request_token,
+)
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def reader(request: Request) -> Login:
+    """Any logged-in user."""
+    return current_login(request)
+
+
+def writer(request: Request) -> Login:
+    """A logged-in user sending the session's CSRF token."""
+    login = current_login(request)
+    check_csrf(login.csrf, request.headers.get(CSRF_HEADER))
+    return login
+
+
+Reader = Annotated[Login, Depends(reader)]
+Writer = Annotated[Login, Depends(writer)]
+Json = dict[str, Any]
+
+
+def today(request: Request) -> dt.date:
+    return settings(request).today()
+
+
+# --------------------------------------------------------------------------- session
+
+
+class Credentials(BaseModel):
+    username: Annotated[str, StringConstraints(max_length=100)]
+    password: Annotated[str, StringConstraints(max_length=200)]
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        secure=settings(request).secure_cookies,
+        samesite="strict",
+        path="/",
+    )
+
+
+@router.post("/session", summary="Log in")
+def login(request: Request, response: Response, creds: Credentials) -> Json:
+    """Check the password (five failures lock the account for 15 minutes) and open a session.
+
+    Returns the CSRF token to send in ``X-CSRF-Token``.
+    """
+    # The failure counter must be stored even though the login is refused, so it
+    # commits in its own transaction before the error is raised.
+    with transaction(request) as db:
+        try:
+            user = authenticate(db, creds.username, creds.password)
+        except Exception as exc:
+            failure: Exception | None = exc
+        else:
+            failure = None
+            token, csrf = open_session(db, user)
+            me = {"username": user.username, "role": user.role, "site_id": user.site_id}
+    if failure is not None:
+        raise failure
+    set_session_cookie(request, response, token)
+    return {**me, "csrf_token": csrf}
+
+
+@router.delete("/session", summary="Log out")
+def logout(request: Request, response: Response, login: Writer) -> Json:
+    with transaction(request) as db:
+        close_session(db, request_token(request))
+    response.delete_cookie(COOKIE, path="/")
+    return {"detail": "logged out"}
+
+
+@router.get("/session", summary="Who am I")
+def me(login: Reader) -> Json:
+    a = login.actor
+    return {
+        "username": a.username,
+        "role": a.role,
+        "role_label": ROLE_LABELS[a.role],
+        "site_id": a.site_id,
+        "csrf_token": login.csrf,
+    }
+
+
+# --------------------------------------------------------------------------- reference
+
+
+@router.get("/sites", summary="Sites")
+def sites(request: Request, login: Reader) -> list[Json]:
+    with transaction(request) as db:
+        rows = db.query(Site).order_by(Site.code).all()
+        if not login.actor.all_sites:
+            rows = [s for s in rows if s.id == login.actor.site_id]
+        return [{"id": s.id, "code": s.code, "name": s.name} for s in rows]
+
+
+@router.get("/ctcae", summary="Search CTCAE v4.03 terms")
+def ctcae_search(
+    login: Reader, q: Annotated[str, StringConstraints(max_length=100)] = ""
+) -> list[Json]:
+    return [{"term": t.term, "soc": t.soc, "grades": t.defined_grades()} for t in ctcae.search(q)]
+
+
+@router.get("/ctcae/grade", summary="A CTCAE term's grade definition")
+def ctcae_grade(
+    login: Reader,
+    term: Annotated[str, StringConstraints(max_length=200)],
+    grade: int,
+) -> Json:
+    t = ctcae.lookup(term)
+    if t is None:
+        return {"term": term, "grade": grade, "defined": False, "text": None}
+    text = t.grade_text(grade) if -10 < grade < 10 else None
+    return {"term": t.term, "grade": grade, "defined": text is not None, "text": text}
+
+
+# --------------------------------------------------------------------------- patients
+
+
+@router.get("/patients", summary="Patients the user may see")
+def list_patients(request: Request, login: Reader) -> list[Json]:
+    with transaction(request) as db:
+        return [
+            service.patient_view(db, p, today(request))
+            for p in service.list_patients(db, login.actor)
+        ]
+
+
+@router.post("/patients", status_code=201, summary="Register a patient from the parent trial")
+def register(request: Request, login: Writer, data: PatientIn) -> Json:
+    """Stores the patient with the protocol's rollover decision, phase, reasons,
+    creatinine clearance (Cockcroft-Gault) and starting dose."""
+    with transaction(request) as db:
+        p = service.register_patient(db, login.actor, data, today(request))
+        return service.patient_view(db, p, today(request))
+
+
+@router.get("/patients/{patient_id}", summary="A patient")
+def get_patient(request: Request, login: Reader, patient_id: int) -> Json:
+    with transaction(request) as db:
+        p = service.get_patient(db, login.actor, patient_id)
+        return service.patient_view(db, p, today(request))
+
+
+@router.put("/patients/{patient_id}", summary="Correct a registration (version + reason)")
+def update_patient(request: Request, login: Writer, patient_id: int, body: PatientUpdate) -> Json:
+    with transaction(request) as db:
+        p = service.update_patient(
+            db, login.actor, patient_id, body.version, body.reason, body.values, today(request)
+        )
+        return service.patient_view(db, p, today(request))
+
+
+@router.get("/patients/{patient_id}/timeline", summary="Everything dated, in order")
+def timeline(request: Request, login: Reader, patient_id: int) -> list[Json]:
+    with transaction(request) as db:
+        p = service.get_patient(db, login.actor, patient_id)
+        return [{**e, "date": e["date"].isoformat()} for e in service.timeline(db, p)]
+
+
+@router.get("/patients/{patient_id}/schedule", summary="Follow-up visits and window status")
+def visit_schedule(request: Request, login: Reader, patient_id: int) -> Json:
+    with transaction(request) as db:
+        p = service.get_patient(db, login.actor, patient_id)
+        s = settings(request)
+        sched = service.schedule(db, p, s.today(), s.last_parent_enrollment)
+        return sched.as_dict() if sched else {"visits": []}
+
+
+@router.get("/patients/{patient_id}/audit", summary="The patient's full audit trail")
+def patient_audit(request: Request, login: Reader, patient_id: int) -> list[Json]:
+    with transaction(request) as db:
+        service.get_patient(db, login.actor, patient_id)
+        return [
+            {
+                "id": e.id,
+                "ts": e.ts.isoformat(),
+                "username": e.username,
+                "action": e.action,
+                "table": e.table_name,
+                "record_id": e.record_id,
+                "field": e.field,
+                "old": e.old_value,
+                "new": e.new_value,
+                "reason": e.reason,
+            }
+            for e in audit.history(db, patient_id)
+        ]
+
+
+@router.delete("/patients/{patient_id}", summary="Soft-delete a patient (sponsor only)")
+def delete_patient(request: Request, login: Writer, patient_id: int, body: Removal) -> Json:
+    with transaction(request) as db:
+        p = service.delete_patient(db, login.actor, patient_id, body.version, body.reason)
+        return service.patient_view(db, p, today(request))
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _kind_routes(name: str, create: type[BaseModel], update: type[BaseModel]) -> None:
+    label = service.KINDS[name].label
+
+    def list_(request: Request, login: Reader, patient_id: int) -> list[Json]:
+        with transaction(request) as db:
+            service.get_patient(db, login.actor, patient_id)
+            model = service.KINDS[name].model
+            rows = db.query(model).filter(model.patient_id == patient_id).order_by(model.id)
+            return [service.snapshot(r) for r in rows]
+
+    def add(request: Request, login: Writer, patient_id: int, data: create) -> Json:  # type: ignore[valid-type]
+        with transaction(request) as db:
+            r = service.add_record(db, login.actor, patient_id, name, data, today(request))
+            return service.snapshot(r)
+
+    def get(request: Request, login: Reader, patient_id: int, record_id: int) -> Json:
+        with transaction(request) as db:
+            return service.snapshot(
+                service.get_record(db, login.actor, patient_id, name, record_id)
+            )
+
+    def put(
+        request: Request,
+        login: Writer,
+        patient_id: int,
+        record_id: int,
+        body: update,  # type: ignore[valid-type]
+    ) -> Json:
+        with transaction(request) as db:
+            r = service.update_record(
+                db,
+                login.actor,
+                patient_id,
+                name,
+                record_id,
+                body.version,  # type: ignore[attr-defined]
+                body.reason,  # type: ignore[attr-defined]
+                body.values,  # type: ignore[attr-defined]
+                today(request),
+            )
+            return service.snapshot(r)
+
+    def remove(
+        request: Request, login: Writer, patient_id: int, record_id: int, body: Removal
+    ) -> Json:
+        with transaction(request) as db:
+            r = service.delete_record(
+                db, login.actor, patient_id, name, record_id, body.version, body.reason
+            )
+            return service.snapshot(r)
+
+    base = f"/patients/{{patient_id}}/{name}"
+    endpoints: list[tuple[str, str, Callable[..., Any], str, int]] = [
+        ("GET", base, list_, f"List {label.lower()} records", 200),
+        ("POST", base, add, f"Record {label.lower()}", 201),
+        ("GET", base + "/{record_id}", get, f"One {label.lower()} record", 200),
+        ("PUT", base + "/{record_id}", put, f"Change {label.lower()} (version + reason)", 200),
+        ("DELETE", base + "/{record_id}", remove, f"Soft-delete {label.lower()}", 200),
+    ]
+    for method, path, fn, summary, status in endpoints:
+        router.add_api_route(
+            path,
+            fn,
+            methods=[method],
+            summary=summary,
+            status_code=status,
+            operation_id=f"{fn.__name__.strip('_')}_{name}",
+        )
+
+
+_kind_routes("dosing", DosingIn, DosingUpdate)
+_kind_routes("ae", AdverseEventIn, AdverseEventUpdate)
+_kind_routes("visits", VisitIn, VisitUpdate)
+_kind_routes("death", DeathIn, DeathUpdate)
+_kind_routes("discontinuation", DiscontinuationIn, DiscontinuationUpdate)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@router.get("/patients/{patient_id}/queries", summary="Data queries on a patient")
+def list_queries(request: Request, login: Reader, patient_id: int) -> list[Json]:
+    with transaction(request) as db:
+        return [service.snapshot(q) for q in service.queries_of(db, login.actor, patient_id)]
+
+
+@router.post("/patients/{patient_id}/queries", status_code=201, summary="Raise a data query")
+def raise_query(request: Request, login: Writer, patient_id: int, data: QueryIn) -> Json:
+    with transaction(request) as db:
+        return service.snapshot(service.raise_query(db, login.actor, patient_id, data))
+
+
+@router.put("/patients/{patient_id}/queries/{query_id}", summary="Answer, close or reopen")
+def update_query(
+    request: Request, login: Writer, patient_id: int, query_id: int, body: QueryUpdate
+) -> Json:
+    with transaction(request) as db:
+        q = service.update_query(db, login.actor, patient_id, query_id, body.version, body.values)
+        return service.snapshot(q)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@router.get("/dashboard", summary="Enrollment, overdue visits, open serious AEs, exposure")
+def dashboard(request: Request, login: Reader) -> Json:
+    with transaction(request) as db:
+        s = settings(request)
+        return service.dashboard(db, login.actor, s.today(), s.last_parent_enrollment)
