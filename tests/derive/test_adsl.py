@@ -74,7 +74,7 @@ def test_adsl_needs_dm() -> None:
 
 def test_derive_all_skips_what_it_cannot_derive_and_says_why() -> None:
     result = derive_all(read_folder(PILOT / "sdtm"), dt.date(2016, 1, 1))
-    assert set(result.datasets) == {"ADSL"}
+    assert set(result.datasets) == {"ADSL", "ADAE"}
     assert set(result.skipped) == {"ADEX", "ADTTE", "ADRS"}
 
 

@@ -4,6 +4,7 @@
 ones it skipped and why; each module derives one dataset:
 
 * adsl.py  ADSL  (DM; DS, EX, RS, LB, VS, CM, PR when present)
+* adae.py  ADAE  (AE, SUPPAE, ADSL)
 * adex.py  ADEX  (EX, DS, ADSL)
 * adtte.py ADTTE (DM, RS; DS, SV, EX for dates known alive)
 * adrs.py  ADRS  (RS)
@@ -16,12 +17,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from eap.datasets.model import Dataset
+from eap.derive.adae import derive_adae
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
 from eap.derive.adtte import derive_adtte
 
-__all__ = ["Derived", "derive_adex", "derive_adrs", "derive_adsl", "derive_adtte", "derive_all"]
+__all__ = [
+    "Derived",
+    "derive_adae",
+    "derive_adex",
+    "derive_adrs",
+    "derive_adsl",
+    "derive_adtte",
+    "derive_all",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,11 @@ def derive_all(
     say("ADSL")
     adsl = derive_adsl(sdtm, cutoff)
     out["ADSL"] = adsl
+    if "AE" in sdtm:
+        say("ADAE")
+        out["ADAE"] = derive_adae(sdtm, adsl)
+    else:
+        skipped["ADAE"] = "no AE dataset"
     drug = "LENALIDOMIDE"
     if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
         say("ADEX")

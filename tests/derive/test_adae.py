@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from eap.datasets.io import read_dataset, read_folder
+from eap.datasets.model import Dataset
+from eap.derive.adae import derive_adae
+from eap.derive.adsl import derive_adsl
+from eap.errors import EapError
+from tests.conftest import PILOT
+
+
+def test_pilot_adae_agrees_with_the_pilots_own() -> None:
+    sdtm = read_folder(PILOT / "sdtm")
+    adsl = derive_adsl(sdtm, dt.date(2016, 1, 1))
+    # The pilot counts every AE from the first dose on as emergent (no end window).
+    mine = derive_adae(sdtm, adsl, end_window_days=None).frame
+    theirs = read_dataset(PILOT / "adam" / "adae.xpt").frame
+    both = theirs.join(mine, on=["USUBJID", "AESEQ"], how="left", suffix="_EAP")
+    assert both.height == mine.height == 1191
+    for var in ("TRTEMFL", "AENDT", "TRTSDT", "TRTEDT"):
+        assert both.filter(pl.col(var).ne_missing(pl.col(f"{var}_EAP"))).height == 0, var
+    # Named disagreement: 11 start dates known only to the year. The pilot leaves them
+    # missing (it imputes days only); eap imputes 1 January (ASTDTF "M"). All are years
+    # before the first dose, so treatment emergence agrees.
+    differ = both.filter(pl.col("ASTDT").ne_missing(pl.col("ASTDT_EAP")))
+    assert differ.height == 11
+    assert differ["ASTDT"].is_null().all()
+    assert (differ["AESTDTC"].str.len_chars() == 4).all()
+    assert (differ["ASTDTF_EAP"] == "M").all()
+    assert (differ["ASTDT_EAP"] < differ["TRTSDT"]).all()
+    # Worst severity per subject and term among emergent events, both ways.
+    rank = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
+    te = theirs.filter(pl.col("TRTEMFL") == "Y").with_columns(
+        pl.col("AESEV").replace_strict(rank).alias("R")
+    )
+    expected = te.group_by("USUBJID", "AEDECOD").agg(pl.col("R").max())
+    worst = mine.filter(pl.col("WORSTFL") == "Y").with_columns(
+        pl.col("AESEV").replace_strict(rank).alias("R")
+    )
+    got = worst.select("USUBJID", "AEDECOD", "R")
+    assert got.height == expected.height
+    assert (
+        expected.join(got, on=["USUBJID", "AEDECOD"], suffix="_EAP")
+        .filter(pl.col("R") != pl.col("R_EAP"))
+        .height
+        == 0
+    )
+
+
+def _fixture() -> tuple[dict[str, Dataset], Dataset]:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"] * 6,
+            "AESEQ": [1, 2, 3, 4, 5, 6],
+            "AEDECOD": [
+                "Neutropenia",
+                "Neutropenia",
+                "Anemia",
+                "Fatigue",
+                "Cough",
+                "Duodenal tumor",
+            ],
+            "AESTDTC": ["2013-01", "2013-02-10", "2013-05-25", None, "2012-12", "2014-01-10"],
+            "AEENDTC": ["2013-01-20", "2013-03", None, None, "2012-12-30", None],
+            "AETOXGR": ["3", "4", "1", "2", "1", "3"],
+            "AESER": ["N", "N", "N", "N", "N", "Y"],
+            "AEACN": [
+                "DRUG INTERRUPTED",
+                "DOSE REDUCED",
+                "DOSE NOT CHANGED",
+                None,
+                None,
+                "NOT APPLICABLE",
+            ],
+            "AECAT": [None, None, None, None, None, "SECOND PRIMARY MALIGNANCY"],
+        }
+    )
+    adsl = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "TRTSDT": [dt.date(2013, 1, 15)],
+            "TRTEDT": [dt.date(2013, 4, 30)],
+            "DTHDT": [None],
+            "EAPDT": [dt.date(2013, 3, 1)],
+            "SFUDT": [dt.date(2013, 5, 1)],
+        },
+        schema_overrides={"DTHDT": pl.Date},
+    )
+    return {"AE": Dataset.from_frame("AE", ae)}, Dataset.from_frame("ADSL", adsl)
+
+
+def test_imputation_window_worst_grade_and_actions() -> None:
+    sdtm, adsl = _fixture()
+    rows = {r["AESEQ"]: r for r in derive_adae(sdtm, adsl).frame.iter_rows(named=True)}
+    # "2013-01", the month of the first dose (2013-01-15): imputed to the first dose.
+    assert (rows[1]["ASTDT"], rows[1]["ASTDTF"], rows[1]["TRTEMFL"]) == (
+        dt.date(2013, 1, 15),
+        "D",
+        "Y",
+    )
+    # End "2013-03": last day of the month.
+    assert (rows[2]["AENDT"], rows[2]["AENDTF"]) == (dt.date(2013, 3, 31), "D")
+    # 25 days after the last dose: within the 28-day window.
+    assert rows[3]["TRTEMFL"] == "Y" and rows[3]["APHASE"] == "SAFETY FOLLOW-UP"
+    # Missing start: emergent (conservative).
+    assert rows[4]["TRTEMFL"] == "Y"
+    # December 2012, before the first dose month: 2012-12-01, not emergent.
+    assert (rows[5]["ASTDT"], rows[5]["TRTEMFL"]) == (dt.date(2012, 12, 1), None)
+    # The SPM 255 days after the last dose is outside the window but flagged as an SPM.
+    assert (rows[6]["TRTEMFL"], rows[6]["SPMFL"]) == (None, "Y")
+    # Worst grade per term: grade 4 neutropenia (AESEQ 2) over grade 3 (AESEQ 1).
+    assert (rows[1]["WORSTFL"], rows[2]["WORSTFL"]) == (None, "Y")
+    assert (rows[1]["TOXG34FL"], rows[3]["TOXG34FL"]) == ("Y", None)
+    assert (rows[1]["ACTLEN"], rows[2]["ACTLEN"], rows[3]["ACTLEN"]) == (
+        "INTERRUPTED",
+        "REDUCED",
+        "NONE",
+    )
+    assert rows[2]["APHASE"] == "PARENT TRIAL"
+
+
+def test_spm_emergent_for_the_whole_follow_up_when_asked() -> None:
+    sdtm, adsl = _fixture()
+    rows = {
+        r["AESEQ"]: r
+        for r in derive_adae(sdtm, adsl, spm_always_emergent=True).frame.iter_rows(named=True)
+    }
+    assert rows[6]["TRTEMFL"] == "Y"
+
+
+def test_ae_subject_missing_from_adsl_is_an_error_naming_the_rows() -> None:
+    sdtm, adsl = _fixture()
+    ae = sdtm["AE"].frame.with_columns(
+        pl.when(pl.col("AESEQ") == 3)
+        .then(pl.lit("Z"))
+        .otherwise(pl.col("USUBJID"))
+        .alias("USUBJID")
+    )
+    with pytest.raises(EapError, match=r"AE\.USUBJID \(row 3\).*absent from ADSL"):
+        derive_adae({"AE": Dataset.from_frame("AE", ae)}, adsl)
