@@ -172,6 +172,7 @@ def derive(
     import datetime as dt
 
     from eap.datasets.io import WRITABLE, read_folder, write_dataset
+    from eap.datasets.model import Dataset
     from eap.derive import derive_all
     from eap.report_console import progress_bar
 
@@ -195,6 +196,14 @@ def derive(
         console.print(f"{name}: {ds.n_rows} rows -> {out / (name.lower() + '.' + fmt)}")
     for name, why in result.skipped.items():
         console.print(f"[yellow]{name} not derived:[/] {why}")
+    if "ADTTE" in result.datasets:
+        from eap.derive.adtte import censoring_summary
+
+        summary = censoring_summary(result.datasets["ADTTE"].frame)
+        write_dataset(
+            Dataset.from_frame("ADTTECNS", summary), out / "adtte_censoring.csv", format="csv"
+        )
+        console.print(f"ADTTE events and censoring reasons -> {out / 'adtte_censoring.csv'}")
 
 
 simulate_app = typer.Typer(

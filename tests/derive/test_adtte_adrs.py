@@ -94,3 +94,19 @@ def test_best_overall_response_stops_at_progression() -> None:
     assert bor == {"PD": "VGPR", "DEATH": "SD", "LATEDEATH": "PR"}
     rsp = dict(adrs.filter(pl.col("PARAMCD") == "RSP").select("USUBJID", "AVALC").rows())
     assert rsp == {"PD": "Y", "DEATH": "N", "LATEDEATH": "Y"}
+
+
+def test_censoring_summary_counts_each_reason() -> None:
+    from eap.derive.adtte import censoring_summary
+
+    summary = censoring_summary(derive_adtte(_sdtm(), CUTOFF).frame)
+    pfs = {
+        (r["CNSR"], r["REASON"]): r["N"]
+        for r in summary.filter(pl.col("PARAMCD") == "PFS").iter_rows(named=True)
+    }
+    assert pfs == {
+        (0, "Disease progression (IMWG)"): 1,
+        (0, "Death without prior progression"): 1,
+        (1, "Censored at last adequate assessment"): 1,
+        (2, "Censored at origin: no adequate assessment"): 1,
+    }

@@ -346,3 +346,13 @@ def derive_adtte(
             kind = var.kind if var else "string"
             meta[col] = ColumnMeta(col, var.label if var else col, kind)
     return Dataset.from_frame("ADTTE", frame, label="Time-to-Event Analysis Dataset", meta=meta)
+
+
+def censoring_summary(adtte: pl.DataFrame) -> pl.DataFrame:
+    """Per parameter: events and each censoring reason, with counts (the table beside ADTTE)."""
+    return (
+        adtte.with_columns(pl.coalesce("EVNTDESC", "CNSDTDSC").alias("REASON"))
+        .group_by("PARAMCD", "CNSR", "REASON")
+        .agg(pl.len().alias("N"))
+        .sort("PARAMCD", "CNSR")
+    )
