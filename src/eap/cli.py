@@ -196,6 +196,13 @@ def derive(
         console.print(f"{name}: {ds.n_rows} rows -> {out / (name.lower() + '.' + fmt)}")
     for name, why in result.skipped.items():
         console.print(f"[yellow]{name} not derived:[/] {why}")
+    if result.findings:
+        from eap.datasets.validate import Report
+        from eap.report_console import print_findings
+
+        print_findings(console, Report(result.findings, tuple(sdtm)))
+        if any(f.severity == "error" for f in result.findings):
+            raise typer.Exit(1)
     if "ADTTE" in result.datasets:
         from eap.derive.adtte import censoring_summary
 

@@ -142,3 +142,41 @@ def test_ae_subject_missing_from_adsl_is_an_error_naming_the_rows() -> None:
     )
     with pytest.raises(EapError, match=r"AE\.USUBJID \(row 3\).*absent from ADSL"):
         derive_adae({"AE": Dataset.from_frame("AE", ae)}, adsl)
+
+
+def test_input_findings_list_the_records_and_block_unknown_subjects() -> None:
+    from eap.derive import derive_all
+
+    sdtm = read_folder(PILOT / "sdtm")
+    result = derive_all(sdtm, dt.date(2016, 1, 1))
+    partial = next(f for f in result.findings if f.check == "ae-start-partial")
+    ae = sdtm["AE"].frame
+    assert len(partial.rows) == int((ae["AESTDTC"].str.len_chars() < 10).sum())
+    orphan = ae.with_columns(
+        pl.when(pl.int_range(pl.len()) == 4)
+        .then(pl.lit("NOBODY"))
+        .otherwise(pl.col("USUBJID"))
+        .alias("USUBJID")
+    )
+    blocked = derive_all({**sdtm, "AE": Dataset.from_frame("AE", orphan)}, dt.date(2016, 1, 1))
+    assert blocked.datasets == {}
+    finding = next(f for f in blocked.findings if f.check == "subject-not-in-dm")
+    assert (finding.dataset, finding.rows, finding.found) == ("AE", (5,), "NOBODY")
+
+
+def test_dose_after_death_is_reported() -> None:
+    from eap.derive.checks import input_findings
+
+    dm = pl.DataFrame({"USUBJID": ["A"], "DTHDTC": ["2013-05-01"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A"],
+            "EXSTDTC": ["2013-04-01", "2013-05-02"],
+            "EXENDTC": ["2013-04-21", "2013-05-03"],
+        }
+    )
+    findings = input_findings(
+        {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    )
+    f = next(f for f in findings if f.check == "dose-after-death")
+    assert f.rows == (2,)

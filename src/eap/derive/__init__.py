@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from eap.datasets.model import Dataset
+from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
 from eap.derive.adtte import derive_adtte
+from eap.derive.checks import input_findings
 
 __all__ = [
     "Derived",
@@ -38,6 +40,7 @@ __all__ = [
 class Derived:
     datasets: dict[str, Dataset]
     skipped: dict[str, str] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
 
 
 def derive_all(
@@ -49,6 +52,10 @@ def derive_all(
     say = progress or (lambda _: None)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
+    findings = input_findings(sdtm)
+    blocking = [f for f in findings if f.check == "subject-not-in-dm"]
+    if blocking:
+        return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
     say("ADSL")
     adsl = derive_adsl(sdtm, cutoff)
     out["ADSL"] = adsl
@@ -70,4 +77,4 @@ def derive_all(
         out["ADRS"] = derive_adrs(sdtm, cutoff)
     else:
         skipped["ADTTE"] = skipped["ADRS"] = "no RS dataset"
-    return Derived(out, skipped)
+    return Derived(out, skipped, tuple(findings))
