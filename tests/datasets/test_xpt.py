@@ -153,3 +153,14 @@ def test_names_that_sas_v5_cannot_hold_are_refused(tmp_path: Path) -> None:
     ds = Dataset.from_frame("AE", pl.DataFrame({"TOOLONGNAME": [1.0]}))
     with pytest.raises(DatasetWriteError, match="TOOLONGNAME"):
         write_xpt(ds, tmp_path / "ae.xpt")
+
+
+def test_a_dataset_without_rows_round_trips(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {"USUBJID": pl.Series([], dtype=pl.String), "AESEQ": pl.Series([], dtype=pl.Float64)}
+    )
+    meta = {"USUBJID": ColumnMeta("USUBJID", "Unique Subject Identifier", "string", 20)}
+    write_xpt(Dataset.from_frame("AE", frame, meta=meta), tmp_path / "ae.xpt")
+    back = read_xpt(tmp_path / "ae.xpt")
+    assert back.frame.height == 0
+    assert back.column("USUBJID").length == 20

@@ -287,7 +287,11 @@ def write_xpt(ds: Dataset, path: Path) -> None:
         if col.kind == "string":
             length = _char_length(ds, col)
             encoded = s.fill_null("").cast(pl.Binary).to_numpy()
-            values = np.char.ljust(np.asarray(encoded, dtype=f"S{length}"), length, b" ")
+            values = (
+                np.char.ljust(np.asarray(encoded, dtype=f"S{length}"), length, b" ")
+                if len(encoded)
+                else np.zeros(0, dtype=f"S{length}")
+            )
             fields.append((f"S{length}", values, length))
         else:
             length = min(max(col.length or 8, 3), 8)
