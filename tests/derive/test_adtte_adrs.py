@@ -110,3 +110,20 @@ def test_censoring_summary_counts_each_reason() -> None:
         (1, "Censored at last adequate assessment"): 1,
         (2, "Censored at origin: no adequate assessment"): 1,
     }
+
+
+def test_new_anticancer_therapy_censors_at_the_last_assessment_before_it() -> None:
+    sdtm = _sdtm()
+    cm = pl.DataFrame(
+        {
+            "USUBJID": ["PD"],
+            "CMCAT": ["SUBSEQUENT ANTI-MYELOMA THERAPY"],
+            "CMTRT": ["BORTEZOMIB"],
+            "CMSTDTC": ["2013-03-10"],
+        }
+    )
+    adtte = derive_adtte({**sdtm, "CM": Dataset.from_frame("CM", cm)}, CUTOFF).frame
+    row = _row(adtte, "PD", "PFS")
+    # The PD of 2013-03-26 came after the new therapy of 2013-03-10: censored at 2013-02-26.
+    assert (row["ADT"], row["CNSR"]) == (dt.date(2013, 2, 26), 3)
+    assert row["CNSDTDSC"] == "Censored at last adequate assessment before new anticancer therapy"

@@ -20,6 +20,9 @@ and Biologics, 2018, censoring table):
   assessments plus a 7-day window) after the last adequate assessment; a death
   after a longer gap censors at the last adequate assessment.
 * LASTASMT: the last IMWG assessment that is not PD (adequate assessment).
+* NEWTHER: a new anticancer therapy (CM with CMCAT in ``NEW_THERAPY_CATEGORIES``)
+  before progression: assessments and deaths from its start on are ignored and
+  the subject is censored at the last adequate assessment before it (CNSR 3).
 * START: the origin, when there is no assessment.
 * DEATH: any death (OS); LSTALV: last date known alive (OS censoring).
 
@@ -42,6 +45,7 @@ from eap.errors import EapError
 
 MONTH_DAYS = 30.4375
 MAX_GAP_DAYS = 63
+NEW_THERAPY_CATEGORIES = ("SUBSEQUENT ANTI-MYELOMA THERAPY", "NEW ANTICANCER THERAPY")
 RESPONSES = ("sCR", "CR", "VGPR", "PR")
 
 
@@ -60,6 +64,13 @@ PD = Source("PD", 0, "Disease progression (IMWG)", "RS", "RSDTC")
 DEATH_NO_GAP = Source("DEATH_NO_GAP", 0, "Death without prior progression", "DM", "DTHDTC")
 DEATH = Source("DEATH", 0, "Death", "DM", "DTHDTC")
 LASTASMT = Source("LASTASMT", 1, "Censored at last adequate assessment", "RS", "RSDTC")
+NEWTHER = Source(
+    "NEWTHER",
+    3,
+    "Censored at last adequate assessment before new anticancer therapy",
+    "RS",
+    "RSDTC",
+)
 START = Source("START", 2, "Censored at origin: no adequate assessment", "DM", "RFXSTDTC")
 LSTALV = Source("LSTALV", 1, "Censored at last date known alive", "ADSL", "LSTALVDT")
 FUP_ALIVE = Source("FUP_ALIVE", 0, "Follow-up to data cutoff, alive", "DS", "DSSTDTC")
@@ -82,12 +93,18 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Progression-Free Survival (months)",
         "first dose",
         (PD, DEATH_NO_GAP),
-        (LASTASMT, START),
+        (NEWTHER, LASTASMT, START),
     ),
-    Parameter("TTP", "Time to Progression (months)", "first dose", (PD,), (LASTASMT, START)),
+    Parameter(
+        "TTP", "Time to Progression (months)", "first dose", (PD,), (NEWTHER, LASTASMT, START)
+    ),
     Parameter("OS", "Overall Survival (months)", "first dose", (DEATH,), (LSTALV,)),
     Parameter(
-        "DOR", "Duration of Response (months)", "first response", (PD, DEATH_NO_GAP), (LASTASMT,)
+        "DOR",
+        "Duration of Response (months)",
+        "first response",
+        (PD, DEATH_NO_GAP),
+        (NEWTHER, LASTASMT),
     ),
 )
 
@@ -110,11 +127,25 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
         )
         .with_columns(pl.when(pl.col("DTHDT") <= cutoff).then(pl.col("DTHDT")).alias("DTHDT"))
     )
+    new_therapy = pl.DataFrame(schema={"USUBJID": pl.String, "NACTDT": pl.Date})
+    if "CM" in sdtm and "CMCAT" in sdtm["CM"].frame.columns:
+        new_therapy = (
+            sdtm["CM"]
+            .frame.filter(pl.col("CMCAT").is_in(NEW_THERAPY_CATEGORIES))
+            .with_columns(_date("CMSTDTC").alias("NACTDT"))
+            .filter(pl.col("NACTDT") <= cutoff)
+            .group_by("USUBJID")
+            .agg(pl.col("NACTDT").min())
+        )
     rs = (
         sdtm["RS"]
         .frame.filter(pl.col("RSTESTCD") == "OVRLRESP")
         .select("USUBJID", "RSSEQ", "RSSTRESC", _date("RSDTC").alias("RSDT"))
         .filter(pl.col("RSDT") <= cutoff)
+        .join(new_therapy, on="USUBJID", how="left")
+        # Assessments on or after a new anticancer therapy no longer describe Rd.
+        .filter(pl.col("NACTDT").is_null() | (pl.col("RSDT") < pl.col("NACTDT")))
+        .drop("NACTDT")
     )
     first_pd = (
         rs.filter(pl.col("RSSTRESC") == "PD")
@@ -149,7 +180,8 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
             (pl.col("DSDECOD") == "LOST TO FOLLOW-UP").any().alias("LOST"),
         )
     return (
-        dm.join(first_pd, on="USUBJID", how="left")
+        dm.join(new_therapy, on="USUBJID", how="left")
+        .join(first_pd, on="USUBJID", how="left")
         .join(last_adequate, on="USUBJID", how="left")
         .join(first_response, on="USUBJID", how="left")
         .join(alive, on="USUBJID", how="left")
@@ -212,12 +244,17 @@ def _event_dates(source: Source, s: pl.DataFrame) -> tuple[pl.Expr, pl.Expr | No
         return pl.col("PDDT"), pl.col("PDSEQ")
     if source is DEATH_NO_GAP:
         reference = pl.coalesce("LASTADT", "TRTSDT")
-        ok = pl.col("PDDT").is_null() & (
-            pl.col("DTHDT") <= reference + pl.duration(days=MAX_GAP_DAYS)
+        ok = (
+            pl.col("PDDT").is_null()
+            & (pl.col("DTHDT") <= reference + pl.duration(days=MAX_GAP_DAYS))
+            & (pl.col("NACTDT").is_null() | (pl.col("DTHDT") < pl.col("NACTDT")))
         )
         return pl.when(ok).then(pl.col("DTHDT")), None
     if source is DEATH:
         return pl.col("DTHDT"), None
+    if source is NEWTHER:
+        before = pl.coalesce("LASTADT", "TRTSDT")
+        return pl.when(pl.col("NACTDT").is_not_null()).then(before), pl.col("LASTSEQ")
     if source is LASTASMT:
         return pl.col("LASTADT"), pl.col("LASTSEQ")
     if source is START:
