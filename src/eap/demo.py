@@ -9,13 +9,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
 from eap.datasets.io import read_dataset, write_dataset
 from eap.datasets.validate import validate_datasets
-from eap.derive.adtte import derive_adtte
+from eap.derive import derive_all
 from eap.protocol import load_protocol
 from eap.protocol.views import dose_dict, dose_view
 from eap.report_console import print_findings
@@ -24,9 +25,8 @@ from eap.simulate.targets import published
 from eap.stats import kaplan_meier
 
 NOT_YET = (
-    "ADSL, ADAE, ADEX and ADRS derivations (eap derive)",
     "the MM-024 report and its check against the publication (eap report, eap reproduce)",
-    "adverse events, medications and history in the virtual cohort (AE, CM, MH, PR)",
+    "loading the virtual cohort into a study database and reporting from it",
 )
 ENDPOINTS = (
     ("DOR", "duration_of_response", "DoR"),
@@ -70,6 +70,37 @@ def table4(adtte: pl.DataFrame, dm: pl.DataFrame) -> Table:
     return table
 
 
+def exposure_table(adex: pl.DataFrame) -> Table:
+    """The publication's exposure figures beside eap's, safety population."""
+    wide = adex.filter(pl.col("PARAMCD") != "GT108WK").pivot(
+        on="PARAMCD", index="USUBJID", values="AVAL"
+    )
+    table = Table(title="Lenalidomide exposure, safety population")
+    for col in ("Figure", "Published", "eap"):
+        table.add_column(col)
+    dur = wide["TRTDURM"].to_numpy()
+    add = wide["ADDOSE"].to_numpy()
+    di = float(np.median(wide["DOSEINT"].to_numpy()))
+    rdi = float(np.median(wide["RDI"].to_numpy()))
+    rows = (
+        (
+            "Rd duration, months: median (range)",
+            "16.5 (1.8-48.1)",
+            f"{np.median(dur):.1f} ({dur.min():.1f}-{dur.max():.1f})",
+        ),
+        (
+            "Average daily dose, mg: mean (range)",
+            "21.7 (6.3-25.0)",
+            f"{add.mean():.1f} ({add.min():.1f}-{add.max():.1f})",
+        ),
+        ("Dose intensity, mg/day: median", "18.0", f"{di:.1f}"),
+        ("Relative dose intensity: median", "1.0", f"{rdi:.1f}"),
+    )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def run_demo(out: Path, console: Console) -> None:
     """Run every stage of the flow that eap has, and name the ones it does not have yet."""
     out.mkdir(parents=True, exist_ok=True)
@@ -94,11 +125,15 @@ def run_demo(out: Path, console: Console) -> None:
     again = {name: read_dataset(out / "sdtm" / f"{name.lower()}.xpt") for name in sdtm}
     print_findings(console, validate_datasets(again))
 
-    console.rule("4. ADTTE: PFS, TTP, OS, duration of response, follow-up")
-    adtte = derive_adtte(again, CUTOFF)
-    write_dataset(adtte, out / "adam" / "adtte.xpt")
-    write_dataset(adtte, out / "adam" / "adtte.json")
-    console.print(f"ADTTE {adtte.n_rows} rows -> {out / 'adam'}/adtte.xpt and Dataset-JSON")
+    console.rule("4. ADaM: ADSL, ADAE, ADEX, ADTTE, ADRS as of the cutoff 2014-11-05")
+    derived = derive_all(again, CUTOFF)
+    for name, ds in derived.datasets.items():
+        write_dataset(ds, out / "adam" / f"{name.lower()}.xpt")
+        console.print(f"{name}: {ds.n_rows} rows -> {out / 'adam' / (name.lower() + '.xpt')}")
+    for name, why in derived.skipped.items():
+        console.print(f"{name} not derived: {why}")
+    adtte = derived.datasets["ADTTE"]
+    console.print(exposure_table(derived.datasets["ADEX"].frame))
     console.print(table4(adtte.frame, again["DM"].frame))
     fup = adtte.frame.filter(pl.col("PARAMCD") == "FUP")
     tc = again["DM"].frame.filter(pl.col("ARMCD") == "TP")["USUBJID"]
