@@ -26,7 +26,8 @@ def test_demo_runs_what_exists_and_names_what_does_not(tmp_path) -> None:  # typ
     assert "not there yet" in result.stdout
     assert "Table 4" in result.stdout
     assert (tmp_path / "sdtm" / "dm.xpt").is_file()
-    assert (tmp_path / "adam" / "adtte.json").is_file()
+    assert (tmp_path / "adam" / "adtte.xpt").is_file()
+    assert (tmp_path / "adam" / "adex.xpt").is_file()
 
 
 def test_simulate_writes_valid_sdtm_and_refuses_bad_options(tmp_path) -> None:  # type: ignore[no-untyped-def]
