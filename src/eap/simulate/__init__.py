@@ -1,0 +1,1 @@
+"""The virtual MM-024 cohort."""
