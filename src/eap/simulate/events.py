@@ -175,7 +175,7 @@ def _pick(
     if priority is not None:
         key = key - priority * 10.0
     key = np.where(eligible, key, np.inf)
-    idx = np.argsort(key, kind="stable")[:k]
+    idx = np.argpartition(key, k - 1)[:k] if k < key.size else np.arange(key.size)
     return np.sort(idx).astype(np.int64)
 
 
@@ -265,59 +265,76 @@ def _assign_modification_terms(
     )
     rows_per = np.bincount(mods["_p"].to_numpy(), minlength=n).astype(np.int64)
     has_mod = rows_per > 0
-    assigned: dict[str, BoolArray] = {}
+    cell_p: list[IntArray] = []
+    cell_t: list[npt.NDArray[np.str_]] = []
     n_assigned = np.zeros(n, dtype=np.int64)
     for term, count in sorted(targets.items(), key=lambda kv: (-kv[1], kv[0])):
         eligible = has_mod & (n_assigned < rows_per)
         prio = (n_assigned == 0).astype(np.float64)
         chosen = _pick(rng, eligible, count * scale, prio, "dose modifications")
-        mask = np.zeros(n, dtype=np.bool_)
-        mask[chosen] = True
-        assigned[term] = mask
         n_assigned[chosen] += 1
+        cell_p.append(chosen)
+        cell_t.append(np.full(chosen.size, term))
     # Patients still without a term: other terms, each below the smallest published count.
     cap = min(targets.values()) * scale - 1
     left = np.flatnonzero(has_mod & (n_assigned == 0))
     left = left[rng.permutation(left.size)]
     if left.size > cap * len(MOD_OTHER):
         raise EapError("too many modified patients for the other-term budget", dataset="AE")
-    for i, p in enumerate(left):
-        term = MOD_OTHER[i % len(MOD_OTHER)]
-        assigned.setdefault(term, np.zeros(n, dtype=np.bool_))[p] = True
-        n_assigned[p] += 1
-    # Rows: each patient's terms first (one row each), then the rest at random among them.
-    term_names = sorted(assigned)
-    pat_terms: list[list[str]] = [[] for _ in range(n)]
-    for term in term_names:
-        for p in np.flatnonzero(assigned[term]):
-            pat_terms[int(p)].append(term)
+    cell_p.append(left.astype(np.int64))
+    cell_t.append(np.array(MOD_OTHER)[np.arange(left.size) % len(MOD_OTHER)])
+    # Rows: each patient's terms first (one row each, in random order), then the rest at
+    # random among the patient's terms.
+    cells = pl.DataFrame(
+        {"_p": np.concatenate(cell_p), "AEDECOD": np.concatenate(cell_t).astype(str)}
+    ).with_columns(pl.Series("_key", rng.random(sum(x.size for x in cell_p))))
+    cells = cells.sort("_p", "_key").with_columns(
+        pl.int_range(pl.len()).over("_p").alias("_k"), pl.len().over("_p").alias("_nt")
+    )
+    n_terms = np.zeros(n, dtype=np.int64)
+    nt = cells.group_by("_p").len()
+    n_terms[nt["_p"].to_numpy()] = nt["len"].to_numpy()
     mods = mods.sort(["_p", "DATE", "_row"])
-    p_arr = mods["_p"].to_numpy()
+    p_arr = mods["_p"].to_numpy().astype(np.int64)
     first = np.r_[True, p_arr[1:] != p_arr[:-1]]
     start = np.maximum.accumulate(np.where(first, np.arange(p_arr.size), 0))
     k_in = np.arange(p_arr.size) - start
-    u = rng.random(p_arr.size)
-    out_terms: list[str] = []
-    for r in range(p_arr.size):
-        opts = pat_terms[int(p_arr[r])]
-        order = _order_terms(opts, int(p_arr[r]) * 7919)
-        if k_in[r] < len(order):
-            out_terms.append(order[int(k_in[r])])
-        else:
-            out_terms.append(order[int(u[r] * len(order))])
-    return mods.with_columns(pl.Series("AEDECOD", out_terms, dtype=pl.String))
+    ntp = n_terms[p_arr]
+    k_use = np.where(k_in < ntp, k_in, np.floor(rng.random(p_arr.size) * ntp)).astype(np.int64)
+    mods = mods.with_columns(pl.Series("_k", k_use))
+    out = mods.join(cells.select("_p", "_k", "AEDECOD"), on=["_p", "_k"], how="left")
+    return out.sort(["_p", "DATE", "_row"]).drop("_k")
 
 
-def _order_terms(opts: list[str], salt: int) -> list[str]:
-    return sorted(opts, key=lambda t: hash_str(t, salt))
+def _labels(
+    rng: np.random.Generator, cells: _Cells, budget: dict[str, int], need: int, what: str
+) -> IntArray:
+    """The budget as a shuffled array of term columns (one entry per patient to give)."""
+    names = sorted(budget)
+    lab = np.repeat(
+        np.array([cells.j(t) for t in names], dtype=np.int64), [budget[t] for t in names]
+    )
+    if lab.size < need:
+        raise EapError(
+            f"{what} budget smaller than the patients to cover",
+            dataset="AE",
+            expected=f">= {need}",
+            found=str(lab.size),
+        )
+    out: IntArray = lab[rng.permutation(lab.size)]
+    return out
 
 
-def hash_str(text: str, salt: int) -> int:
-    """A small deterministic string hash (Python's hash() is salted per process)."""
-    h = salt & 0xFFFFFFFF
-    for ch in text:
-        h = (h * 31 + ord(ch)) & 0xFFFFFFFF
-    return h
+def _deal(
+    rng: np.random.Generator, cells: _Cells, patients: IntArray, cols: IntArray, *, high: bool
+) -> None:
+    """Give patients[i] a cell of term column cols[i], grade 3-4 if ``high`` else 1-2."""
+    for j in np.unique(cols):
+        sel = cols == j
+        term = cells.terms[int(j)].term
+        size = int(sel.sum())
+        g = cells.high_grade(rng, term, size) if high else cells.low_grade(rng, term, size)
+        cells.grade[patients[sel], int(j)] = g
 
 
 def adverse_events(
@@ -380,19 +397,15 @@ def adverse_events(
     budget = {t: c * k for t, c in tg.serious.items()}
     budget["Lung infection"] -= int(fatal_lung.sum())
     budget["Cerebral infarction"] -= int(fatal_ci.sum())
-    labels = np.repeat(np.array(sorted(budget)), [budget[t] for t in sorted(budget)])
-    labels = labels[rng.permutation(labels.size)]
     order = s_idx[rng.permutation(s_idx.size)]
-    if labels.size < order.size:
-        raise EapError("serious AE budget smaller than the serious patients", dataset="AE")
-    for p, term in zip(order, labels[: order.size], strict=True):
-        cells.serious[p, cells.j(str(term))] = True
+    lab = _labels(rng, cells, budget, order.size, "serious AE")
+    cells.serious[order, lab[: order.size]] = True
     s_mask = np.zeros(n, dtype=np.bool_)
     s_mask[s_idx] = True
-    for term in labels[order.size :]:
-        j = cells.j(str(term))
-        p = _pick(rng, s_mask & ~cells.serious[:, j], 1, what="serious patients")[0]
-        cells.serious[p, j] = True
+    cols, counts = np.unique(lab[order.size :], return_counts=True)
+    for j, c in zip(cols, counts, strict=True):
+        chosen = _pick(rng, s_mask & ~cells.serious[:, j], int(c), what="serious patients")
+        cells.serious[chosen, j] = True
     for term in tg.serious:
         j = cells.j(term)
         rows = cells.serious[:, j] & ~fatal
@@ -408,26 +421,22 @@ def adverse_events(
             raise EapError(f"serious {term} exceeds its grade 3-4 count", dataset="AE")
     covered = np.asarray(np.isin(cells.grade, (3, 4)).any(axis=1), dtype=np.bool_)
     # 4a. uncovered patients with a modification on a Table 2 term: that AE was grade 3-4
-    for p in np.flatnonzero(in_h & ~covered & has_mod)[
-        rng.permutation(int((in_h & ~covered & has_mod).sum()))
-    ]:
-        opts = [t for t in sorted(g_budget) if g_budget[t] > 0 and mod_cell[p, cells.j(t)]]
-        if opts:
-            t = opts[int(rng.integers(len(opts)))]
-            cells.grade[p, cells.j(t)] = cells.high_grade(rng, t, 1)[0]
-            g_budget[t] -= 1
-            covered[p] = True
+    names = sorted(g_budget)
+    for i in rng.permutation(len(names)):
+        t = names[int(i)]
+        j = cells.j(t)
+        cand = in_h & ~covered & mod_cell[:, j]
+        chosen = _pick(rng, cand, min(g_budget[t], int(cand.sum())))
+        cells.grade[chosen, j] = cells.high_grade(rng, t, chosen.size)
+        g_budget[t] -= chosen.size
+        covered[chosen] = True
     # 4b. other uncovered grade 3-4 patients: one cell each from the remaining budgets
     need = np.flatnonzero(in_h & ~covered)
     need = need[rng.permutation(need.size)]
-    labels = np.repeat(np.array(sorted(g_budget)), [g_budget[t] for t in sorted(g_budget)])
-    labels = labels[rng.permutation(labels.size)]
-    if labels.size < need.size:
-        raise EapError("grade 3-4 budget smaller than the grade 3-4 patients", dataset="AE")
-    for p, term in zip(need, labels[: need.size], strict=True):
-        t = str(term)
-        cells.grade[p, cells.j(t)] = cells.high_grade(rng, t, 1)[0]
-        g_budget[t] -= 1
+    lab = _labels(rng, cells, g_budget, need.size, "grade 3-4")[: need.size]
+    _deal(rng, cells, need, lab, high=True)
+    for j, c in zip(*np.unique(lab, return_counts=True), strict=True):
+        g_budget[cells.terms[int(j)].term] -= int(c)
     # 4c. the rest: first patients whose modification was for that term
     for t in sorted(g_budget):
         j = cells.j(t)
@@ -459,32 +468,27 @@ def adverse_events(
         a_budget[info.term] = want - have
     uncovered = np.flatnonzero(has_ae & ~(cells.grade > 0).any(axis=1))
     uncovered = uncovered[rng.permutation(uncovered.size)]
-    labels = np.repeat(np.array(sorted(a_budget)), [a_budget[t] for t in sorted(a_budget)])
-    labels = labels[rng.permutation(labels.size)]
-    if labels.size < uncovered.size:
-        raise EapError("any-grade budget smaller than the patients with AEs", dataset="AE")
-    for p, term in zip(uncovered, labels[: uncovered.size], strict=True):
-        t = str(term)
-        cells.grade[p, cells.j(t)] = cells.low_grade(rng, t, 1)[0]
-        a_budget[t] -= 1
+    lab = _labels(rng, cells, a_budget, uncovered.size, "any-grade")[: uncovered.size]
+    _deal(rng, cells, uncovered, lab, high=False)
+    for j, c in zip(*np.unique(lab, return_counts=True), strict=True):
+        a_budget[cells.terms[int(j)].term] -= int(c)
     for t in sorted(a_budget):
         j = cells.j(t)
         chosen = _pick(rng, has_ae & (cells.grade[:, j] == 0), a_budget[t], what=f"{t} patients")
         cells.grade[chosen, j] = cells.low_grade(rng, t, chosen.size)
 
     # 6. records
-    ae = _records(rng, pat, cells, mods, mod_cell, trts, trte, te_end, death, fatal)
+    ae = _records(rng, cells, mods, mod_cell, trts, trte, te_end, death)
     spm = _spm_records(rng, pat, has_ae, trte, death, scale)
-    ae = pl.concat([ae, spm], how="vertical")
-    ae = _seq(ae, "AESEQ", ["_start", "AEDECOD", "_ord"])
-    supp = _suppae(ae, cells)
-    ae = ae.select(AE_COLUMNS)
-    return ae, supp
+    return _to_sdtm(pl.concat([ae, spm], how="vertical"), pat, terms)
+
+
+ACN = ("DOSE NOT CHANGED", "NOT APPLICABLE", "DRUG INTERRUPTED", "DOSE REDUCED")
+OUT = ("RECOVERED/RESOLVED", "NOT RECOVERED/NOT RESOLVED", "FATAL")
 
 
 def _records(
     rng: np.random.Generator,
-    pat: pl.DataFrame,
     cells: _Cells,
     mods: pl.DataFrame,
     mod_cell: BoolArray,
@@ -492,27 +496,25 @@ def _records(
     trte: IntArray,
     te_end: IntArray,
     death: IntArray,
-    fatal: BoolArray,
 ) -> pl.DataFrame:
+    """One record per cell without a modification, one per modification row otherwise."""
     terms = cells.terms
-    names = np.array([t.term for t in terms])
-    # cells without a modification: one record at the worst grade
     pp, jj = np.nonzero((cells.grade > 0) & ~mod_cell)
+    pp, jj = pp.astype(np.int64), jj.astype(np.int64)
     g = cells.grade[pp, jj].astype(np.int64)
     ser = cells.serious[pp, jj]
     is_fatal = g == 5
     start = _uniform_day(rng, trts[pp], te_end[pp])
     fstart = np.maximum(trts[pp], death[pp] - rng.integers(1, 22, pp.size))
     start = np.where(is_fatal, fstart, start)
-    acn = np.where(is_fatal | (start > trte[pp]), "NOT APPLICABLE", "DOSE NOT CHANGED").astype(
-        object
-    )
-    # cells with modifications: one record per modification row
+    acn = np.where(is_fatal | (start > trte[pp]), 1, 0).astype(np.int64)
     mp = mods["_p"].to_numpy().astype(np.int64)
-    mj = np.array([cells.j(t) for t in mods["AEDECOD"].to_list()], dtype=np.int64)
+    col = {t.term: i for i, t in enumerate(terms)}
+    mj = mods["AEDECOD"].replace_strict(col, return_dtype=pl.Int64).to_numpy().astype(np.int64)
     mdate = _days(mods["DATE"])
     mstart = np.maximum(mdate - rng.integers(0, 8, mp.size), trts[mp])
     mg = cells.grade[mp, mj].astype(np.int64)
+    macn = np.where(mods["ACTION"].to_numpy() == "DOSE REDUCED", 3, 2).astype(np.int64)
     # the serious flag goes to the earliest record of the cell
     mframe = pl.DataFrame({"p": mp, "j": mj, "s": mstart, "r": np.arange(mp.size)})
     first = (
@@ -528,62 +530,32 @@ def _records(
     g_all = np.concatenate([g, mg])
     s_all = np.concatenate([ser, mser])
     st_all = np.concatenate([start, mstart])
-    acn_all = np.concatenate([acn, mods["ACTION"].to_numpy().astype(object)])
+    acn_all = np.concatenate([acn, macn])
     fatal_rec = g_all == 5
     dur = rng.geometric(1 / 18, p_all.size).astype(np.int64)
     end = st_all + dur
     limit = np.minimum(death[p_all], (CUTOFF - _EPOCH).days)
     resolved = end <= limit
-    end_out = np.where(fatal_rec, death[p_all], end)
-    has_end = resolved | fatal_rec
-    out = np.where(
-        fatal_rec,
-        "FATAL",
-        np.where(resolved, "RECOVERED/RESOLVED", "NOT RECOVERED/NOT RESOLVED"),
-    )
+    end_out = np.where(fatal_rec, death[p_all], np.where(resolved, end, -1))
+    out = np.where(fatal_rec, 2, np.where(resolved, 0, 1)).astype(np.int64)
     rel_p = np.array([t.related_prob for t in terms])[j_all]
-    related = (rng.random(p_all.size) < rel_p) | np.isin(
-        acn_all, ["DRUG INTERRUPTED", "DOSE REDUCED"]
-    )
-    decod = names[j_all]
-    frame = pl.DataFrame(
+    related = (rng.random(p_all.size) < rel_p) | (acn_all >= 2)
+    return pl.DataFrame(
         {
-            "USUBJID": pat["USUBJID"].to_numpy()[p_all],
-            "AEDECOD": decod,
-            "AETOXGR": g_all.astype(str),
-            "AESER": np.where(s_all, "Y", "N"),
-            "AEACN": acn_all.astype(str),
-            "AEREL": np.where(related, "RELATED", "NOT RELATED"),
-            "AEOUT": out,
-            "AESDTH": np.where(fatal_rec, "Y", "N"),
-            "AESHOSP": np.where(s_all & ~fatal_rec, "Y", "N"),
+            "_p": p_all,
+            "_j": j_all,
+            "_g": g_all,
+            "_ser": s_all,
+            "_acn": acn_all,
+            "_rel": related,
+            "_out": out,
+            "_sdth": fatal_rec,
+            "_hosp": s_all & ~fatal_rec,
             "_start": st_all,
-            "_end": np.where(has_end, end_out, -1),
-            "_ord": np.arange(p_all.size),
+            "_end": end_out.astype(np.int64),
             "_trtem": np.ones(p_all.size, dtype=np.bool_),
+            "_spm": np.zeros(p_all.size, dtype=np.bool_),
         }
-    )
-    del fatal
-    return _finish(frame, terms, cat=None)
-
-
-def _finish(frame: pl.DataFrame, terms: tuple[AeTerm, ...], cat: str | None) -> pl.DataFrame:
-    soc = {t.term: t.soc for t in terms}
-    return frame.with_columns(
-        pl.lit(STUDYID).alias("STUDYID"),
-        pl.lit("AE").alias("DOMAIN"),
-        (pl.col("AEDECOD").str.to_lowercase() + " grade " + pl.col("AETOXGR")).alias("AETERM"),
-        pl.lit(cat, dtype=pl.String).alias("AECAT"),
-        pl.col("AEDECOD").replace_strict(soc, return_dtype=pl.String).alias("AEBODSYS"),
-        pl.col("AEDECOD").replace_strict(soc, return_dtype=pl.String).alias("AESOC"),
-        pl.col("AETOXGR")
-        .replace_strict({str(g): s for g, s in SEVERITY.items()}, return_dtype=pl.String)
-        .alias("AESEV"),
-        _iso(frame["_start"]).alias("AESTDTC"),
-        pl.when(pl.col("_end") >= 0)
-        .then(_iso(frame["_end"].clip(lower_bound=0)))
-        .otherwise(None)
-        .alias("AEENDTC"),
     )
 
 
@@ -611,53 +583,94 @@ def _spm_records(
     lo = np.concatenate([lo1[duo], lo2[naso]])
     hi = np.concatenate([hi1[duo], hi2[naso]])
     start = _uniform_day(rng, lo, hi)
-    decod = np.array([SPM_TERMS[0]] * duo.size + [SPM_TERMS[1]] * naso.size)
-    frame = pl.DataFrame(
+    col = {t.term: i for i, t in enumerate(ae_terms())}
+    j = np.array([col[SPM_TERMS[0]]] * duo.size + [col[SPM_TERMS[1]]] * naso.size)
+    m = p.size
+    return pl.DataFrame(
         {
-            "USUBJID": pat["USUBJID"].to_numpy()[p],
-            "AEDECOD": decod,
-            "AETOXGR": np.full(p.size, "3"),
-            "AESER": np.full(p.size, "Y"),
-            "AEACN": np.full(p.size, "NOT APPLICABLE"),
-            "AEREL": np.full(p.size, "NOT RELATED"),
-            "AEOUT": np.full(p.size, "NOT RECOVERED/NOT RESOLVED"),
-            "AESDTH": np.full(p.size, "N"),
-            "AESHOSP": np.full(p.size, "Y"),
+            "_p": p.astype(np.int64),
+            "_j": j.astype(np.int64),
+            "_g": np.full(m, 3, dtype=np.int64),
+            "_ser": np.ones(m, dtype=np.bool_),
+            "_acn": np.ones(m, dtype=np.int64),
+            "_rel": np.zeros(m, dtype=np.bool_),
+            "_out": np.ones(m, dtype=np.int64),
+            "_sdth": np.zeros(m, dtype=np.bool_),
+            "_hosp": np.ones(m, dtype=np.bool_),
             "_start": start.astype(np.int64),
-            "_end": np.full(p.size, -1, dtype=np.int64),
-            "_ord": np.arange(p.size, dtype=np.int64) + 10**9,
-            "_trtem": np.zeros(p.size, dtype=np.bool_),
+            "_end": np.full(m, -1, dtype=np.int64),
+            "_trtem": np.zeros(m, dtype=np.bool_),
+            "_spm": np.ones(m, dtype=np.bool_),
         }
     )
-    return _finish(frame, ae_terms(), cat=SPM_CAT)
 
 
-def _suppae(ae: pl.DataFrame, cells: _Cells) -> pl.DataFrame:
-    toxterm = {t.term: t.ctcae_term for t in cells.terms}
-    base = ae.select(
+def _yn(flag: str) -> pl.Expr:
+    return pl.when(pl.col(flag)).then(pl.lit("Y")).otherwise(pl.lit("N"))
+
+
+def _to_sdtm(
+    frame: pl.DataFrame, pat: pl.DataFrame, terms: tuple[AeTerm, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """AE and SUPPAE from the integer-coded records (sorted, AESEQ by onset)."""
+    frame = frame.with_row_index("_ord").sort(["_p", "_start", "_j", "_ord"])
+    frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over("_p").alias("AESEQ"))
+    j = frame["_j"]
+    decod = pl.Series("AEDECOD", [t.term for t in terms]).gather(j)
+    soc = pl.Series("AEBODSYS", [t.soc for t in terms]).gather(j)
+    usub = pat["USUBJID"].gather(frame["_p"]).alias("USUBJID")
+    grade = frame["_g"].cast(pl.String).alias("AETOXGR")
+    frame = frame.with_columns(
+        pl.lit(STUDYID).alias("STUDYID"),
+        pl.lit("AE").alias("DOMAIN"),
+        usub,
+        decod,
+        soc,
+        soc.alias("AESOC"),
+        grade,
+        pl.concat_str(decod.str.to_lowercase(), pl.lit(" grade "), grade).alias("AETERM"),
+        pl.when(pl.col("_spm")).then(pl.lit(SPM_CAT)).otherwise(None).alias("AECAT"),
+        pl.Series("AESEV", [SEVERITY.get(g, "") for g in range(6)]).gather(frame["_g"]),
+        pl.Series("AEACN", list(ACN)).gather(frame["_acn"]),
+        pl.Series("AEOUT", list(OUT)).gather(frame["_out"]),
+        pl.when(pl.col("_rel"))
+        .then(pl.lit("RELATED"))
+        .otherwise(pl.lit("NOT RELATED"))
+        .alias("AEREL"),
+        _yn("_ser").alias("AESER"),
+        _yn("_sdth").alias("AESDTH"),
+        _yn("_hosp").alias("AESHOSP"),
+        _iso(frame["_start"]).alias("AESTDTC"),
+        pl.when(pl.col("_end") >= 0)
+        .then(_iso(frame["_end"].clip(lower_bound=0)))
+        .otherwise(None)
+        .alias("AEENDTC"),
+    )
+    base = frame.select(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("AE").alias("RDOMAIN"),
         "USUBJID",
         pl.lit("AESEQ").alias("IDVAR"),
         pl.col("AESEQ").cast(pl.String).alias("IDVARVAL"),
-        "AEDECOD",
-        "_trtem",
+        "_p",
+        "AESEQ",
     )
-    tox = base.select(
-        *SUPPAE_COLUMNS[:5],
+    tox = base.with_columns(
+        pl.lit(0).alias("_q"),
         pl.lit("AETOXTRM").alias("QNAM"),
         pl.lit("CTCAE v4.03 Term Used for Grading").alias("QLABEL"),
-        pl.col("AEDECOD").replace_strict(toxterm, return_dtype=pl.String).alias("QVAL"),
+        pl.Series("QVAL", [t.ctcae_term for t in terms]).gather(j),
         pl.lit("ASSIGNED").alias("QORIG"),
     )
-    trtem = base.select(
-        *SUPPAE_COLUMNS[:5],
+    trtem = base.with_columns(
+        pl.lit(1).alias("_q"),
         pl.lit("AETRTEM").alias("QNAM"),
         pl.lit("Treatment Emergent Flag").alias("QLABEL"),
-        pl.when(pl.col("_trtem")).then(pl.lit("Y")).otherwise(pl.lit("N")).alias("QVAL"),
+        pl.when(frame["_trtem"]).then(pl.lit("Y")).otherwise(pl.lit("N")).alias("QVAL"),
         pl.lit("DERIVED").alias("QORIG"),
     )
-    return pl.concat([tox, trtem]).sort(["USUBJID", "QNAM", "IDVARVAL"])
+    supp = pl.concat([tox, trtem]).sort(["_p", "_q", "AESEQ"]).select(SUPPAE_COLUMNS)
+    return frame.select(AE_COLUMNS), supp
 
 
 # ---------------------------------------------------------------- concomitant medications
