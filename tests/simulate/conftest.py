@@ -12,7 +12,32 @@ CUTOFF = dt.date(2014, 11, 5)
 D = dt.timedelta
 
 
-def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _block_baseline(rng: np.random.Generator) -> dict[str, list[object]]:
+    """Table 1 of the safety population as per-patient values for one block of 80, shuffled."""
+    nprior = [1] * 9 + [2] * 13 + [3] * 12 + [4] * 12 + list(rng.integers(5, 16, 34))
+    nprior[-1] = 15
+    prior = ["BT"] * 41 + ["B"] * 16 + ["T"] * 18 + ["N"] * 5
+    surgery = [True] * 5 + [False] * 75
+    radiation = [True] * 3 + [False] * 77
+    return {
+        "NPRIOR": list(rng.permutation(nprior)),
+        "PRIOR": list(rng.permutation(prior)),
+        "SURGERY": list(rng.permutation(surgery)),
+        "RADIATION": list(rng.permutation(radiation)),
+    }
+
+
+def make_patients(
+    scale: int, seed: int = 7, *, minimal_rows: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Patients and dose modifications shaped like the published MM-024 cohort.
+
+    Per block of 80: 41 TC (15 ongoing; one treatment-emergent lung infection death,
+    one cerebral infarction death inside the TE window, three later deaths) and 39 SFU
+    (25 deaths); lenalidomide modified for 34 + 6 + 15 patients (interruption only,
+    reduction only, both). ``minimal_rows`` gives each modified patient as few
+    modification rows as its category allows.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     mods = []
@@ -23,9 +48,11 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
         + ["not specified"] * 4
         + ["renal failure", "cardiac failure", "sepsis", "cerebral hemorrhage", "pneumonia"]
     )
-    modcat = ["INTERRUPTION"] * 30 + ["REDUCTION"] * 6 + ["BOTH"] * 15 + ["NONE"] * 29
+    tc_cat = ["INTERRUPTION"] * 17 + ["REDUCTION"] * 6 + ["BOTH"] * 6 + ["NONE"] * 12
+    sfu_cat = ["INTERRUPTION"] * 17 + ["BOTH"] * 9 + ["NONE"] * 13
     for b in range(scale):
-        cats = list(rng.permutation(modcat))
+        cats = list(rng.permutation(tc_cat)) + list(rng.permutation(sfu_cat))
+        base = _block_baseline(rng)
         for i in range(80):
             tc = i < 41
             trts = dt.date(2010, 10, 1) + D(days=int(rng.integers(0, 360)))
@@ -43,6 +70,7 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
                     sfudt = None
                 else:
                     trte = eap + D(days=int(rng.integers(60, 600)))
+                    trte = min(trte, CUTOFF - D(days=40))
                     sfudt = trte + D(days=1)
                     if i == 15:
                         dth, cause = trte + D(days=10), "treatment-emergent lung infection"
@@ -66,8 +94,9 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
                     dth = eap + D(days=int(rng.integers(30, 600)))
                     dth = min(dth, CUTOFF - D(days=1))
                     cause = sfu_causes[i - 41]
-            nprior = int(rng.integers(1, 9))
-            bort, thal = bool(rng.random() < 0.71), bool(rng.random() < 0.74)
+            nprior = int(base["NPRIOR"][i])
+            prior = str(base["PRIOR"][i])
+            bort, thal = "B" in prior, "T" in prior
             uid = f"MM-024-{b:04d}-{i:03d}"
             cat = str(cats[i])
             rows.append(
@@ -81,8 +110,8 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
                     "NPRIOR": nprior,
                     "PRIORBORT": bort,
                     "PRIORTHAL": thal,
-                    "SURGERY": bool(rng.random() < 0.06),
-                    "RADIATION": bool(rng.random() < 0.04),
+                    "SURGERY": bool(base["SURGERY"][i]),
+                    "RADIATION": bool(base["RADIATION"][i]),
                     "DIAGDT": diag,
                     "ENRLDT": enrl,
                     "TRTSDT": trts,
@@ -97,11 +126,12 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
                 }
             )
             span = (trte - trts).days
+            extra = 0 if minimal_rows else 1
             kinds = {
-                "INTERRUPTION": ["DRUG INTERRUPTED"] * int(rng.integers(1, 4)),
-                "REDUCTION": ["DOSE REDUCED"] * int(rng.integers(1, 3)),
-                "BOTH": ["DRUG INTERRUPTED"] * int(rng.integers(1, 3))
-                + ["DOSE REDUCED"] * int(rng.integers(1, 3)),
+                "INTERRUPTION": ["DRUG INTERRUPTED"] * int(rng.integers(1, 2 + 2 * extra)),
+                "REDUCTION": ["DOSE REDUCED"] * int(rng.integers(1, 2 + extra)),
+                "BOTH": ["DRUG INTERRUPTED"] * int(rng.integers(1, 2 + extra))
+                + ["DOSE REDUCED"] * int(rng.integers(1, 2 + extra)),
                 "NONE": [],
             }[cat]
             for action in kinds:
@@ -118,6 +148,11 @@ def make_patients(scale: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame
 @pytest.fixture(scope="session")
 def cohort1() -> tuple[pl.DataFrame, pl.DataFrame]:
     return make_patients(1)
+
+
+@pytest.fixture(scope="session")
+def cohort1_minimal() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return make_patients(1, seed=3, minimal_rows=True)
 
 
 @pytest.fixture(scope="session")

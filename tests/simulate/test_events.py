@@ -91,12 +91,14 @@ def check_ae(patients: pl.DataFrame, mods: pl.DataFrame, seed: int, k: int) -> N
         .with_columns(pl.int_range(pl.len()).over("USUBJID", "AEACN").alias("i"))
         .rename({"AEACN": "ACTION"})
     )
-    assert (
-        a.group_by("USUBJID", "ACTION")
-        .len()
-        .sort("USUBJID", "ACTION")
-        .equals(m.group_by("USUBJID", "ACTION").len().sort("USUBJID", "ACTION"))
-    )
+    # sorted onsets against sorted dates: a valid pairing exists iff this one is valid
+    pair = m.join(a.select("USUBJID", "ACTION", "i", "ST"), on=["USUBJID", "ACTION", "i"])
+    assert pair.height == mods.height
+    lag = (pair["DATE"] - pair["ST"]).dt.total_days()
+    assert lag.min() >= 0 and lag.max() <= 7  # type: ignore[operator]
+    other = ae.filter(~pl.col("AEACN").is_in(["DRUG INTERRUPTED", "DOSE REDUCED"]))
+    assert set(other["AEACN"]) <= {"DOSE NOT CHANGED", "NOT APPLICABLE"}
+    assert (mod_ae["AEREL"] == "RELATED").all()
     # 6. deaths and dates
     dd = ae.with_columns(pl.col("AESTDTC").str.to_date().alias("ST")).join(patients, on="USUBJID")
     assert dd.filter(pl.col("ST") < pl.col("TRTSDT")).height == 0
@@ -107,6 +109,30 @@ def check_ae(patients: pl.DataFrame, mods: pl.DataFrame, seed: int, k: int) -> N
     assert (fatal["AEENDTC"].str.to_date() == fatal["DTHDT"]).all()
     lung = patients.filter(pl.col("DTHCAUSE") == "treatment-emergent lung infection")["USUBJID"]
     assert set(fatal.filter(pl.col("AEDECOD") == "Lung infection")["USUBJID"]) == set(lung)
+    ci = patients.filter(
+        (pl.col("DTHCAUSE") == "cerebral infarction")
+        & (pl.col("DTHDT") <= pl.col("TRTEDT") + pl.duration(days=28))
+    )["USUBJID"]
+    assert len(ci) == k
+    assert set(fatal.filter(pl.col("AEDECOD") == "Cerebral infarction")["USUBJID"]) == set(ci)
+    assert (fatal["AESER"] == "Y").all() and fatal.height == 2 * k
+    # end dates: never before onset, never after death or cutoff
+    ended = dd.filter(pl.col("AEENDTC").is_not_null()).with_columns(
+        pl.col("AEENDTC").str.to_date().alias("EN")
+    )
+    assert (ended["EN"] >= ended["ST"]).all() and (ended["EN"] <= CUTOFF).all()
+    assert ended.filter(pl.col("DTHDT").is_not_null() & (pl.col("EN") > pl.col("DTHDT"))).is_empty()
+    # AESEQ 1..n per subject in onset order; AESEV follows the grade
+    seq = ae.group_by("USUBJID").agg(
+        (pl.col("AESEQ").sort() == pl.int_range(1, pl.len() + 1)).all().alias("consecutive"),
+        pl.col("AESTDTC").sort_by("AESEQ").is_sorted().alias("by_onset"),
+    )
+    assert seq["consecutive"].all() and seq["by_onset"].all()
+    sev = {"1": "MILD", "2": "MODERATE", "3": "SEVERE", "4": "SEVERE", "5": "SEVERE"}
+    assert (ae["AETOXGR"].replace_strict(sev) == ae["AESEV"]).all()
+    soc = {t.term: t.soc for t in events.ae_terms()}
+    assert (ae["AEDECOD"].replace_strict(soc) == ae["AEBODSYS"]).all()
+    assert (ae["AEBODSYS"] == ae["AESOC"]).all()
     # 7. SPMs
     spm = dd.filter(pl.col("AECAT") == "SECOND PRIMARY MALIGNANCY")
     duo = spm.filter(pl.col("AEDECOD") == "Duodenal tumor")
@@ -116,6 +142,8 @@ def check_ae(patients: pl.DataFrame, mods: pl.DataFrame, seed: int, k: int) -> N
     ).all()
     naso = spm.filter(pl.col("AEDECOD") == "Nasopharyngeal carcinoma")
     assert naso.height == k and (naso["ST"] >= naso["SFUDT"]).all()
+    assert (naso["ST"] <= CUTOFF).all()
+    assert naso.filter(pl.col("DTHDT").is_not_null() & (pl.col("ST") >= pl.col("DTHDT"))).is_empty()
     assert (naso["ST"] > naso["TRTEDT"] + dt.timedelta(days=28)).all()
     assert ((spm["AESER"] == "Y") & (spm["AEREL"] == "NOT RELATED")).all()
     # 9. SUPPAE grading term and grade exist in CTCAE
@@ -139,6 +167,13 @@ def ctcae() -> dict[str, set[int]]:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_ae_counts_scale1(cohort1: tuple[pl.DataFrame, pl.DataFrame], seed: int) -> None:
     check_ae(*cohort1, seed=seed, k=1)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:5])
+def test_ae_counts_fewest_modification_rows(
+    cohort1_minimal: tuple[pl.DataFrame, pl.DataFrame], seed: int
+) -> None:
+    check_ae(*cohort1_minimal, seed=seed, k=1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
