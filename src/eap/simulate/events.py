@@ -199,6 +199,7 @@ AE_COLUMNS = [
     "USUBJID",
     "AESEQ",
     "AETERM",
+    "AELLT",
     "AEDECOD",
     "AECAT",
     "AEBODSYS",
@@ -478,7 +479,8 @@ def adverse_events(
         cells.grade[chosen, j] = cells.low_grade(rng, t, chosen.size)
 
     # 6. records
-    ae = _records(rng, cells, mods, mod_cell, trts, trte, te_end, death)
+    ongoing = pat["ONGOING"].to_numpy().astype(np.bool_)
+    ae = _records(rng, cells, mods, mod_cell, trts, trte, te_end, death, ongoing)
     spm = _spm_records(rng, pat, has_ae, trte, death, scale)
     return _to_sdtm(pl.concat([ae, spm], how="vertical"), pat, terms)
 
@@ -496,8 +498,13 @@ def _records(
     trte: IntArray,
     te_end: IntArray,
     death: IntArray,
+    ongoing: BoolArray,
 ) -> pl.DataFrame:
-    """One record per cell without a modification, one per modification row otherwise."""
+    """One record per cell without a modification, one per modification row otherwise.
+
+    Some cells of grade 2 or more also get an earlier, milder episode of the same
+    term (a recurrence): it changes no worst grade and no patient count.
+    """
     terms = cells.terms
     pp, jj = np.nonzero((cells.grade > 0) & ~mod_cell)
     pp, jj = pp.astype(np.int64), jj.astype(np.int64)
@@ -507,7 +514,8 @@ def _records(
     start = _uniform_day(rng, trts[pp], te_end[pp])
     fstart = np.maximum(trts[pp], death[pp] - rng.integers(1, 22, pp.size))
     start = np.where(is_fatal, fstart, start)
-    acn = np.where(is_fatal | (start > trte[pp]), 1, 0).astype(np.int64)
+    off_drug = (start > trte[pp]) & ~ongoing[pp]
+    acn = np.where(is_fatal | off_drug, 1, 0).astype(np.int64)
     mp = mods["_p"].to_numpy().astype(np.int64)
     col = {t.term: i for i, t in enumerate(terms)}
     mj = mods["AEDECOD"].replace_strict(col, return_dtype=pl.Int64).to_numpy().astype(np.int64)
@@ -525,12 +533,22 @@ def _records(
         .astype(np.bool_)
     )
     mser = cells.serious[mp, mj] & first
-    p_all = np.concatenate([pp, mp])
-    j_all = np.concatenate([jj, mj])
-    g_all = np.concatenate([g, mg])
-    s_all = np.concatenate([ser, mser])
-    st_all = np.concatenate([start, mstart])
-    acn_all = np.concatenate([acn, macn])
+    # milder earlier episodes of a third of the cells graded 2-4
+    lowest = np.array([min(t.grades) for t in terms], dtype=np.int64)
+    cp, cj = np.nonzero((cells.grade >= 2) & (cells.grade <= 4))
+    cp, cj = cp.astype(np.int64), cj.astype(np.int64)
+    keep = (lowest[cj] < cells.grade[cp, cj]) & (rng.random(cp.size) < 1 / 3)
+    rp, rj = cp[keep], cj[keep]
+    rg = lowest[rj]
+    rstart = _uniform_day(rng, trts[rp], te_end[rp])
+    racn = np.where((rstart > trte[rp]) & ~ongoing[rp], 1, 0).astype(np.int64)
+    no = np.zeros(rp.size, dtype=np.bool_)
+    p_all = np.concatenate([pp, mp, rp])
+    j_all = np.concatenate([jj, mj, rj])
+    g_all = np.concatenate([g, mg, rg])
+    s_all = np.concatenate([ser, mser, no])
+    st_all = np.concatenate([start, mstart, rstart])
+    acn_all = np.concatenate([acn, macn, racn])
     fatal_rec = g_all == 5
     dur = rng.geometric(1 / 18, p_all.size).astype(np.int64)
     end = st_all + dur
@@ -627,6 +645,7 @@ def _to_sdtm(
         decod,
         soc,
         soc.alias("AESOC"),
+        decod.alias("AELLT"),
         grade,
         pl.concat_str(decod.str.to_lowercase(), pl.lit(" grade "), grade).alias("AETERM"),
         pl.when(pl.col("_spm")).then(pl.lit(SPM_CAT)).otherwise(None).alias("AECAT"),
