@@ -261,8 +261,13 @@ def _assign_modification_terms(
     n: int,
 ) -> pl.DataFrame:
     """Give each modification row the AE term that caused it (exact patient counts per term)."""
-    mods = modifications.with_row_index("_row").with_columns(
-        pl.col("USUBJID").replace_strict(pat_index, return_dtype=pl.Int64).alias("_p")
+    # a canonical row order, so that the input's order does not change the output
+    mods = (
+        modifications.sort("USUBJID", "DATE", "ACTION")
+        .with_row_index("_row")
+        .with_columns(
+            pl.col("USUBJID").replace_strict(pat_index, return_dtype=pl.Int64).alias("_p")
+        )
     )
     rows_per = np.bincount(mods["_p"].to_numpy(), minlength=n).astype(np.int64)
     has_mod = rows_per > 0
@@ -765,6 +770,7 @@ def concomitant_medications(
     usub = pat["USUBJID"].to_numpy()
     trts = _days(pat["TRTSDT"])
     stop = np.minimum(np.minimum(_days(pat["DTHDT"]), (CUTOFF - _EPOCH).days), _days(pat["TRTEDT"]))
+    ongoing = pat["ONGOING"].to_numpy().astype(np.bool_)
     pub = published()["concomitant_medications_safety"]
     parts: list[pl.DataFrame] = []
     for cls in CM_CLASSES:
@@ -776,7 +782,9 @@ def concomitant_medications(
         end = start + rng.integers(5, 120, p.size)
         end = np.where(end <= stop[p], end, -1)
         if cls == "ANTITHROMBOTIC AGENTS":
-            start, end = trts[p], np.full(p.size, -1, dtype=np.int64)
+            # thromboprophylaxis for as long as Rd is taken
+            start = trts[p]
+            end = np.where(ongoing[p], -1, stop[p]).astype(np.int64)
         drug = np.array(drugs)[rng.integers(0, len(drugs), p.size)]
         parts.append(
             pl.DataFrame(
@@ -902,9 +910,15 @@ def medical_history(patients: pl.DataFrame, rng: np.random.Generator, scale: int
             }
         )
     ]
+    neurotoxic = (pat["PRIORBORT"] | pat["PRIORTHAL"]).to_numpy().astype(np.bool_)
     for term, soc, prob in COMORBIDITIES:
-        who = np.flatnonzero(rng.random(n) < prob)
-        start = _uniform_day(rng, diag[who] - 3650, enrl[who] - 1)
+        if term == "Peripheral sensory neuropathy":
+            # neuropathy before MM-021 follows prior bortezomib or thalidomide
+            who = np.flatnonzero(rng.random(n) < np.where(neurotoxic, prob, 0.02))
+            start = _uniform_day(rng, diag[who], enrl[who] - 1)
+        else:
+            who = np.flatnonzero(rng.random(n) < prob)
+            start = _uniform_day(rng, diag[who] - 3650, enrl[who] - 1)
         parts.append(
             pl.DataFrame(
                 {
