@@ -176,6 +176,14 @@ def test_ae_counts_fewest_modification_rows(
     check_ae(*cohort1_minimal, seed=seed, k=1)
 
 
+@pytest.mark.parametrize("cohort_seed", range(100, 110))
+def test_ae_counts_other_cohorts(cohort_seed: int) -> None:
+    from tests.simulate.conftest import make_patients
+
+    p, m = make_patients(1, seed=cohort_seed, minimal_rows=cohort_seed % 2 == 0)
+    check_ae(p, m, seed=cohort_seed, k=1)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ae_counts_scale3(cohort3: tuple[pl.DataFrame, pl.DataFrame], seed: int) -> None:
     check_ae(*cohort3, seed=seed, k=3)
