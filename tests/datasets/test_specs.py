@@ -38,7 +38,8 @@ def test_every_sdtm_domain_requires_its_identifiers() -> None:
         required = {v.name for v in spec.required}
         assert {"STUDYID", "USUBJID"} <= required, spec.name
         if spec.standard == "SDTM":
-            assert "DOMAIN" in required
+            # supplemental qualifier datasets name their parent domain in RDOMAIN
+            assert ("RDOMAIN" if spec.name.startswith("SUPP") else "DOMAIN") in required
 
 
 def test_spec_file_errors_name_the_dataset_and_variable() -> None:

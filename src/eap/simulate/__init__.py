@@ -17,7 +17,7 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.errors import EapError
 from eap.protocol import load_protocol
-from eap.simulate import sdtm
+from eap.simulate import events, sdtm
 from eap.simulate.baseline import baseline
 from eap.simulate.course import CUTOFF, draw_courses
 from eap.simulate.exposure import build_exposure
@@ -103,8 +103,28 @@ def simulate(
     say = progress or (lambda _: None)
     patients, extra = simulate_patients(seed, scale, progress)
     rng = np.random.default_rng([seed, 2])
+    say("adverse events, medications, history")
+    events_rng = np.random.default_rng([seed, 3])
+    # The treatment cohort's lung-infection death followed a treatment-emergent
+    # lung infection (publication, Safety); the events module needs to know which.
+    te_death = (pl.col("GROUP") == "TC") & (pl.col("DTHCAUSE") == "lung infection")
+    for_events = patients.with_columns(
+        pl.when(te_death)
+        .then(pl.lit("treatment-emergent lung infection"))
+        .otherwise(pl.col("DTHCAUSE"))
+        .alias("DTHCAUSE")
+    )
+    ae, suppae = events.adverse_events(for_events, extra["modifications"], events_rng, scale)
+    cm = events.concomitant_medications(for_events, events_rng, scale)
+    mh = events.medical_history(for_events, events_rng, scale)
+    pr = events.procedures(for_events, events_rng, scale)
     say("SDTM domains")
     out = {
+        "AE": sdtm.as_dataset("AE", ae),
+        "SUPPAE": sdtm.as_dataset("SUPPAE", suppae),
+        "CM": sdtm.as_dataset("CM", cm),
+        "MH": sdtm.as_dataset("MH", mh),
+        "PR": sdtm.as_dataset("PR", pr),
         "DM": sdtm.dm(patients),
         "DS": sdtm.ds(patients, rng),
         "EX": sdtm.ex(extra["ex"]),
