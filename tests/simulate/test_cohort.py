@@ -8,6 +8,7 @@ generator, from the SDTM datasets it writes.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from functools import cache
 
 import polars as pl
@@ -21,6 +22,13 @@ from eap.simulate import simulate, simulate_patients
 from eap.stats import kaplan_meier
 
 SEEDS = [2014, *range(1, 20)]
+
+
+def pct(n: int, total: int = 80) -> float:
+    """Percent rounded half up to one decimal, as the publication prints (17/80 -> 21.3)."""
+    return math.floor(1000 * n / total + 0.5) / 10
+
+
 CUTOFF = dt.date(2014, 11, 5)
 MONTH = 30.4375
 
@@ -336,3 +344,90 @@ def test_bad_scale_is_refused() -> None:
 
     with pytest.raises(EapError, match="scale"):
         simulate_patients(1, 0)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adverse_events_through_eaps_own_adae(seed: int) -> None:
+    from eap.derive import derive_all
+    from eap.simulate.targets import published
+
+    pub = published()["safety_population_ae"]
+    derived = derive_all(cohort(seed), CUTOFF)
+    assert derived.findings == ()
+    adae = derived.datasets["ADAE"].frame
+    adsl = derived.datasets["ADSL"].frame
+    te = adae.filter(pl.col("TRTEMFL") == "Y")
+
+    def patients(frame: pl.DataFrame) -> dict[str, int]:
+        return dict(frame.group_by("AEDECOD").agg(pl.col("USUBJID").n_unique()).rows())
+
+    assert te["USUBJID"].n_unique() == pub["any_ae"]["n"] == 77
+    g34 = te.filter(pl.col("TOXG34FL") == "Y")
+    assert g34["USUBJID"].n_unique() == pub["table2_grade3_4_ge3pct"]["any_grade3_4"]["n"]
+    table2 = {t: n for t, n in patients(g34).items() if n >= 3}  # >= 3% of 80
+    assert table2 == {r["term"]: r["n"] for r in pub["table2_grade3_4_ge3pct"]["rows"]}
+    serious = te.filter(pl.col("AESER") == "Y")
+    assert serious["USUBJID"].n_unique() == pub["table3_serious"]["any_serious"]["n"]
+    assert patients(serious) == {r["term"]: r["n"] for r in pub["table3_serious"]["rows"]}
+    anygrade = patients(te)
+    for row in pub["most_common_teae_any_grade"]:
+        assert pct(anygrade[row["term"]]) == row["pct"], row
+    # Modifications due to TEAEs, by patient: interruption only / reduction only / both.
+    mods = (
+        te.group_by("USUBJID")
+        .agg(
+            (pl.col("ACTLEN") == "INTERRUPTED").any().alias("I"),
+            (pl.col("ACTLEN") == "REDUCED").any().alias("R"),
+        )
+        .join(adsl.select("USUBJID", "TCFL"), on="USUBJID")
+    )
+    expected = pub["lenalidomide_modification_due_to_teae"]
+    for key, sub in (("safety", mods), ("treatment_cohort", mods.filter(pl.col("TCFL") == "Y"))):
+        got = (
+            (sub["I"] & ~sub["R"]).sum(),
+            (~sub["I"] & sub["R"]).sum(),
+            (sub["I"] & sub["R"]).sum(),
+        )
+        e = expected[key]
+        assert got == (
+            e["interruption"]["n"],
+            e["reduction"]["n"],
+            e["interruption_and_reduction"]["n"],
+        )
+    assert (te["ACTLEN"] == "WITHDRAWN").sum() == 0  # no TEAE led to discontinuation
+    leading = patients(te.filter(pl.col("ACTLEN").is_in(["INTERRUPTED", "REDUCED"])))
+    for row in pub["most_common_ae_leading_to_interruption_or_reduction"]:
+        assert pct(leading[row["term"]]) == row["pct"], row
+    spm = adae.filter(pl.col("SPMFL") == "Y")
+    assert sorted(spm["AEDECOD"]) == ["Duodenal tumor", "Nasopharyngeal carcinoma"]
+    assert (spm["AESER"] == "Y").all() and spm["TRTEMFL"].is_null().all()
+    phases = dict(spm.select("AEDECOD", "APHASE").rows())
+    assert phases == {
+        "Duodenal tumor": "PARENT TRIAL",
+        "Nasopharyngeal carcinoma": "SAFETY FOLLOW-UP",
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS[:5])
+def test_concomitant_medications_and_prior_therapy_from_sdtm(seed: int) -> None:
+    from eap.derive.adsl import derive_adsl
+
+    sd = cohort(seed)
+    cm = sd["CM"].frame.filter(pl.col("CMCAT") != "PRIOR ANTI-MYELOMA THERAPY")
+    users = dict(cm.group_by("CMDECOD").agg(pl.col("USUBJID").n_unique()).rows())
+    classes = dict(cm.group_by("CMCLAS").agg(pl.col("USUBJID").n_unique()).rows())
+    assert users.get("ASPIRIN", classes.get("ANTITHROMBOTIC AGENTS")) == 80
+    counts = sorted(classes.values(), reverse=True)
+    for n in (36, 32, 27, 23):
+        assert n in counts
+    adsl = derive_adsl(sd, CUTOFF).frame
+    tc = adsl.filter(pl.col("TCFL") == "Y")
+    assert adsl["NPRIOR"].median() == 4 and tc["NPRIOR"].median() == 3
+    for frame, (bort, thal, surg, rad) in ((adsl, (57, 59, 5, 3)), (tc, (31, 28, 3, 1))):
+        got = (
+            (frame["PRIBORFL"] == "Y").sum(),
+            (frame["PRITHAFL"] == "Y").sum(),
+            (frame["PRISURFL"] == "Y").sum(),
+            (frame["PRIRADFL"] == "Y").sum(),
+        )
+        assert got == (bort, thal, surg, rad)

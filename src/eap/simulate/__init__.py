@@ -1,5 +1,7 @@
 """A virtual MM-024 cohort: patient-level SDTM that reproduces the publication.
 
+Domains: DM, DS, EX, RS, SV, LB, VS (sdtm.py) and AE, SUPPAE, CM, MH, PR (events.py).
+
 ``simulate(seed, scale)`` returns SDTM datasets of the MM-021 -> MM-024
 rollover as of the data cutoff 2014-11-05. Every published count holds exactly
 for every seed and every scale K (K times the patients, K times each count);
