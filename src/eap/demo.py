@@ -17,6 +17,7 @@ from rich.table import Table
 from eap.datasets.io import read_dataset, write_dataset
 from eap.datasets.validate import validate_datasets
 from eap.derive import derive_all
+from eap.formatting import percent
 from eap.protocol import load_protocol
 from eap.protocol.views import dose_dict, dose_view
 from eap.report_console import print_findings
@@ -101,6 +102,26 @@ def exposure_table(adex: pl.DataFrame) -> Table:
     return table
 
 
+def table2(adae: pl.DataFrame) -> Table:
+    """Table 2 (grade 3-4 TEAEs in >= 3%) beside the publication's, patients at worst grade."""
+    pub = published()["safety_population_ae"]["table2_grade3_4_ge3pct"]
+    g34 = adae.filter((pl.col("TRTEMFL") == "Y") & (pl.col("TOXG34FL") == "Y"))
+    counts = dict(g34.group_by("AEDECOD").agg(pl.col("USUBJID").n_unique()).rows())
+    table = Table(title="Table 2: grade 3-4 TEAEs in >= 3% of the safety population (N = 80)")
+    for col in ("Adverse event", "Published n (%)", "eap n (%)"):
+        table.add_column(col)
+    any_n = g34["USUBJID"].n_unique()
+    table.add_row(
+        "Patients with >= 1 grade 3-4 AE",
+        f"{pub['any_grade3_4']['n']} ({pub['any_grade3_4']['pct']})",
+        f"{any_n} ({percent(any_n, 80)})",
+    )
+    for row in pub["rows"]:
+        n = counts.get(row["term"], 0)
+        table.add_row(row["term"], f"{row['n']} ({row['pct']})", f"{n} ({percent(n, 80)})")
+    return table
+
+
 def run_demo(out: Path, console: Console) -> None:
     """Run every stage of the flow that eap has, and name the ones it does not have yet."""
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +155,7 @@ def run_demo(out: Path, console: Console) -> None:
         console.print(f"{name} not derived: {why}")
     adtte = derived.datasets["ADTTE"]
     console.print(exposure_table(derived.datasets["ADEX"].frame))
+    console.print(table2(derived.datasets["ADAE"].frame))
     console.print(table4(adtte.frame, again["DM"].frame))
     fup = adtte.frame.filter(pl.col("PARAMCD") == "FUP")
     tc = again["DM"].frame.filter(pl.col("ARMCD") == "TP")["USUBJID"]

@@ -85,6 +85,7 @@ def test_cli_derive_writes_valid_adam(tmp_path: Path) -> None:
     result = runner.invoke(app, ["derive", str(sdtm), "--out", str(adam), "--format", "parquet"])
     assert result.exit_code == 0, result.stdout
     assert sorted(p.name for p in adam.iterdir()) == [
+        "adae.parquet",
         "adex.parquet",
         "adrs.parquet",
         "adsl.parquet",
