@@ -761,22 +761,31 @@ def _exact_subset(rng: np.random.Generator, n: int, k: int) -> IntArray:
     return np.sort(rng.permutation(n)[:k]).astype(np.int64)
 
 
+def _cm_vocabulary() -> tuple[list[str], list[str], list[str]]:
+    """Drug names, classes and indications, indexed by the integer codes used below."""
+    drugs = [d for _, ds, _ in CM_CLASSES.values() for d in ds]
+    drugs += [r for regs in REGIMENS.values() for r in regs]
+    classes = [*CM_CLASSES, "ANTINEOPLASTIC AGENTS"]
+    indications = [ind for _, _, ind in CM_CLASSES.values()] + ["MULTIPLE MYELOMA"]
+    return drugs, classes, indications
+
+
 def concomitant_medications(
     patients: pl.DataFrame, rng: np.random.Generator, scale: int
 ) -> pl.DataFrame:
     """SDTM CM: the published concomitant medication classes plus prior anti-myeloma regimens."""
     pat = patients.sort("USUBJID")
     n = pat.height
-    usub = pat["USUBJID"].to_numpy()
     trts = _days(pat["TRTSDT"])
     stop = np.minimum(np.minimum(_days(pat["DTHDT"]), (CUTOFF - _EPOCH).days), _days(pat["TRTEDT"]))
     ongoing = pat["ONGOING"].to_numpy().astype(np.bool_)
     pub = published()["concomitant_medications_safety"]
+    drugs, classes, indications = _cm_vocabulary()
     parts: list[pl.DataFrame] = []
-    for cls in CM_CLASSES:
-        key, drugs, indc = CM_CLASSES[cls]
+    for c, cls in enumerate(CM_CLASSES):
+        key, names, _ = CM_CLASSES[cls]
         who = _exact_subset(rng, n, int(pub[key]["n"]) * scale)
-        reps = np.where(rng.random(who.size) < 0.3, 2, 1) if len(drugs) > 1 else np.ones(who.size)
+        reps = np.where(rng.random(who.size) < 0.3, 2, 1) if len(names) > 1 else np.ones(who.size)
         p = np.repeat(who, reps.astype(np.int64))
         start = _uniform_day(rng, trts[p], np.maximum(stop[p], trts[p]))
         end = start + rng.integers(5, 120, p.size)
@@ -785,82 +794,87 @@ def concomitant_medications(
             # thromboprophylaxis for as long as Rd is taken
             start = trts[p]
             end = np.where(ongoing[p], -1, stop[p]).astype(np.int64)
-        drug = np.array(drugs)[rng.integers(0, len(drugs), p.size)]
-        parts.append(
-            pl.DataFrame(
-                {
-                    "USUBJID": usub[p],
-                    "CMTRT": drug,
-                    "CMDECOD": drug,
-                    "CMCAT": np.full(p.size, "CONCOMITANT MEDICATION"),
-                    "CMINDC": np.full(p.size, indc),
-                    "CMCLAS": np.full(p.size, cls),
-                    "_start": start.astype(np.int64),
-                    "_end": end.astype(np.int64),
-                }
-            )
-        )
-    parts.append(_prior_regimens(rng, pat))
-    cm = pl.concat(parts)
+        drug = drugs.index(names[0]) + rng.integers(0, len(names), p.size)
+        parts.append(_cm_part(p, drug, c, c, 0, start, end))
+    parts.append(_prior_regimens(rng, pat, drugs.index(REGIMENS["B"][0]), len(classes) - 1))
+    cm = pl.concat(parts).with_row_index("_ord").sort(["_p", "_start", "_cat", "_drug", "_ord"])
+    cm = cm.with_columns(pl.int_range(1, pl.len() + 1).over("_p").alias("CMSEQ"))
+    drug_s = pl.Series("CMDECOD", drugs).gather(cm["_drug"])
     cm = cm.with_columns(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("CM").alias("DOMAIN"),
+        pat["USUBJID"].gather(cm["_p"]).alias("USUBJID"),
+        drug_s.alias("CMTRT"),
+        drug_s,
+        pl.Series("CMCAT", ["CONCOMITANT MEDICATION", PRIOR_CAT]).gather(cm["_cat"]),
+        pl.Series("CMINDC", indications).gather(cm["_indc"]),
+        pl.Series("CMCLAS", classes).gather(cm["_cls"]),
         _iso(cm["_start"]).alias("CMSTDTC"),
         pl.when(pl.col("_end") >= 0)
         .then(_iso(cm["_end"].clip(lower_bound=0)))
         .otherwise(None)
         .alias("CMENDTC"),
     )
-    cm = _seq(cm, "CMSEQ", ["_start", "CMCAT", "CMTRT"])
     return cm.select(CM_COLUMNS)
 
 
-def _prior_regimens(rng: np.random.Generator, pat: pl.DataFrame) -> pl.DataFrame:
+def _cm_part(
+    p: IntArray, drug: IntArray, cls: int, indc: int, cat: int, start: IntArray, end: IntArray
+) -> pl.DataFrame:
+    m = p.size
+    return pl.DataFrame(
+        {
+            "_p": p.astype(np.int64),
+            "_drug": drug.astype(np.int64),
+            "_cls": np.full(m, cls, dtype=np.int64),
+            "_indc": np.full(m, indc, dtype=np.int64),
+            "_cat": np.full(m, cat, dtype=np.int64),
+            "_start": start.astype(np.int64),
+            "_end": end.astype(np.int64),
+        }
+    )
+
+
+def _prior_regimens(
+    rng: np.random.Generator, pat: pl.DataFrame, first_regimen: int, cls: int
+) -> pl.DataFrame:
     """NPRIOR regimens before MM-021 enrolment, naming bortezomib/thalidomide exactly."""
     nprior = pat["NPRIOR"].to_numpy().astype(np.int64)
     bort = pat["PRIORBORT"].to_numpy().astype(np.bool_)
     thal = pat["PRIORTHAL"].to_numpy().astype(np.bool_)
     diag = _days(pat["DIAGDT"])
     enrl = _days(pat["ENRLDT"])
-    p = np.repeat(np.arange(pat.height), nprior)
+    p = np.repeat(np.arange(pat.height, dtype=np.int64), nprior)
     first = np.r_[0, np.cumsum(nprior)[:-1]]
     j = np.arange(p.size) - np.repeat(first, nprior)
     b, t, m = bort[p], thal[p], nprior[p]
-    kind = np.full(p.size, "N", dtype=object)
+    kinds = list(REGIMENS)  # B, T, BT, N
+    kind = np.full(p.size, kinds.index("N"), dtype=np.int64)
     # required regimens first: one with each drug the patient had
-    kind[(j == 0) & b & t & (m == 1)] = "BT"
-    kind[(j == 0) & b & ~(t & (m == 1))] = "B"
-    kind[(j == 0) & ~b & t] = "T"
-    kind[(j == 1) & b & t] = "T"
+    kind[(j == 0) & b & t & (m == 1)] = kinds.index("BT")
+    kind[(j == 0) & b & ~(t & (m == 1))] = kinds.index("B")
+    kind[(j == 0) & ~b & t] = kinds.index("T")
+    kind[(j == 1) & b & t] = kinds.index("T")
     free = ~((j == 0) & (b | t)) & ~((j == 1) & b & t)
     u = rng.random(p.size)
-    kind[free & b & (u < 0.25)] = "B"
-    kind[free & t & (u >= 0.25) & (u < 0.45)] = "T"
-    names = np.empty(p.size, dtype=object)
-    for kd, regs in REGIMENS.items():
-        sel = kind == kd
-        names[sel] = np.array(regs, dtype=object)[rng.integers(0, len(regs), int(sel.sum()))]
+    kind[free & b & (u < 0.25)] = kinds.index("B")
+    kind[free & t & (u >= 0.25) & (u < 0.45)] = kinds.index("T")
+    offset = np.cumsum([0] + [len(REGIMENS[k]) for k in kinds])[:-1]
+    size = np.array([len(REGIMENS[k]) for k in kinds], dtype=np.int64)
+    drug = first_regimen + offset[kind] + np.floor(rng.random(p.size) * size[kind]).astype(np.int64)
     # chronological order at random; periods split [DIAGDT, ENRLDT - 14]
     order_key = rng.random(p.size)
     lo, hi = diag[p], np.maximum(enrl[p] - 14, diag[p] + m)
-    span = hi - lo
-    frame = pl.DataFrame({"p": p, "k": order_key})
-    rank = frame.with_columns(pl.col("k").rank("ordinal").over("p").alias("rk"))["rk"].to_numpy()
-    width = span // m
-    start = lo + (rank.astype(np.int64) - 1) * width
-    end = start + np.maximum(width - 7, 1)
-    return pl.DataFrame(
-        {
-            "USUBJID": pat["USUBJID"].to_numpy()[p],
-            "CMTRT": names.astype(str),
-            "CMDECOD": names.astype(str),
-            "CMCAT": np.full(p.size, PRIOR_CAT),
-            "CMINDC": np.full(p.size, "MULTIPLE MYELOMA"),
-            "CMCLAS": np.full(p.size, "ANTINEOPLASTIC AGENTS"),
-            "_start": start.astype(np.int64),
-            "_end": np.minimum(end, enrl[p] - 1).astype(np.int64),
-        }
+    rank = (
+        pl.DataFrame({"p": p, "k": order_key})
+        .select(pl.col("k").rank("ordinal").over("p"))["k"]
+        .to_numpy()
+        .astype(np.int64)
     )
+    width = (hi - lo) // m
+    start = lo + (rank - 1) * width
+    end = np.minimum(start + np.maximum(width - 7, 1), enrl[p] - 1)
+    return _cm_part(p, drug, cls, cls, 1, start, end)
 
 
 # ---------------------------------------------------------------- medical history
