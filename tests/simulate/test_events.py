@@ -154,6 +154,13 @@ def check_ae(patients: pl.DataFrame, mods: pl.DataFrame, seed: int, k: int) -> N
     assert j["QVAL"].null_count() == 0
     grades = ctcae()
     assert all(int(g) in grades[t] for t, g in j.select("QVAL", "AETOXGR").unique().iter_rows())
+    flag = supp.filter(pl.col("QNAM") == "AETRTEM").select(
+        "USUBJID", pl.col("IDVARVAL").cast(pl.Int64).alias("AESEQ"), pl.col("QVAL").alias("TE")
+    )
+    assert flag.height == ae.height
+    te_keys = te.select("USUBJID", "AESEQ").with_columns(pl.lit("Y").alias("W"))
+    f = flag.join(te_keys, on=["USUBJID", "AESEQ"], how="left")
+    assert (f["TE"] == f["W"].fill_null("N")).all()
 
 
 def ctcae() -> dict[str, set[int]]:

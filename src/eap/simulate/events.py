@@ -149,8 +149,13 @@ def _days(s: pl.Series) -> IntArray:
 
 
 def _iso(days: IntArray | pl.Series) -> pl.Series:
+    """Days since 1970-01-01 as ISO 8601 text (through a lookup table: few distinct days)."""
     s = pl.Series(days, dtype=pl.Int64) if not isinstance(days, pl.Series) else days
-    return s.cast(pl.Date).dt.strftime("%Y-%m-%d")
+    lo, hi = s.min(), s.max()
+    if s.len() < 10_000 or not isinstance(lo, int) or not isinstance(hi, int) or hi - lo > 50_000:
+        return s.cast(pl.Date).dt.strftime("%Y-%m-%d")
+    table = pl.Series(np.arange(lo, hi + 1, dtype=np.int64)).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    return table.gather(s - lo)
 
 
 def _pick(
@@ -642,7 +647,8 @@ def _to_sdtm(
     decod = pl.Series("AEDECOD", [t.term for t in terms]).gather(j)
     soc = pl.Series("AEBODSYS", [t.soc for t in terms]).gather(j)
     usub = pat["USUBJID"].gather(frame["_p"]).alias("USUBJID")
-    grade = frame["_g"].cast(pl.String).alias("AETOXGR")
+    grade = pl.Series("AETOXGR", [str(g) for g in range(6)]).gather(frame["_g"])
+    verbatim = pl.Series("AETERM", [f"{t.term.lower()} grade {g}" for t in terms for g in range(6)])
     frame = frame.with_columns(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("AE").alias("DOMAIN"),
@@ -652,7 +658,7 @@ def _to_sdtm(
         soc.alias("AESOC"),
         decod.alias("AELLT"),
         grade,
-        pl.concat_str(decod.str.to_lowercase(), pl.lit(" grade "), grade).alias("AETERM"),
+        verbatim.gather(j * 6 + frame["_g"]),
         pl.when(pl.col("_spm")).then(pl.lit(SPM_CAT)).otherwise(None).alias("AECAT"),
         pl.Series("AESEV", [SEVERITY.get(g, "") for g in range(6)]).gather(frame["_g"]),
         pl.Series("AEACN", list(ACN)).gather(frame["_acn"]),
@@ -670,30 +676,31 @@ def _to_sdtm(
         .otherwise(None)
         .alias("AEENDTC"),
     )
-    base = frame.select(
-        pl.lit(STUDYID).alias("STUDYID"),
+    # SUPPAE: per subject the AETOXTRM rows, then the AETRTEM rows, each in AESEQ order
+    idx = frame.select("_p", "AESEQ", "_j", "_trtem")
+    both = pl.concat([idx.with_columns(pl.lit(q).alias("_q")) for q in (0, 1)]).sort(
+        ["_p", "_q", "AESEQ"]
+    )
+    q = both["_q"]
+    tox_or_flag = pl.Series([t.ctcae_term for t in terms] + ["N", "Y"])
+    qval_code = (
+        pl.when(pl.col("_q") == 0)
+        .then(pl.col("_j"))
+        .otherwise(len(terms) + pl.col("_trtem").cast(pl.Int64))
+    )
+    codes = both.select(qval_code.alias("c"))["c"]
+    supp = pl.DataFrame({"STUDYID": pl.repeat(STUDYID, both.height, eager=True)}).with_columns(
         pl.lit("AE").alias("RDOMAIN"),
-        "USUBJID",
+        pat["USUBJID"].gather(both["_p"]).alias("USUBJID"),
         pl.lit("AESEQ").alias("IDVAR"),
-        pl.col("AESEQ").cast(pl.String).alias("IDVARVAL"),
-        "_p",
-        "AESEQ",
+        both["AESEQ"].cast(pl.String).alias("IDVARVAL"),
+        pl.Series("QNAM", ["AETOXTRM", "AETRTEM"]).gather(q),
+        pl.Series(
+            "QLABEL", ["CTCAE v4.03 Term Used for Grading", "Treatment Emergent Flag"]
+        ).gather(q),
+        tox_or_flag.gather(codes).alias("QVAL"),
+        pl.Series("QORIG", ["ASSIGNED", "DERIVED"]).gather(q),
     )
-    tox = base.with_columns(
-        pl.lit(0).alias("_q"),
-        pl.lit("AETOXTRM").alias("QNAM"),
-        pl.lit("CTCAE v4.03 Term Used for Grading").alias("QLABEL"),
-        pl.Series("QVAL", [t.ctcae_term for t in terms]).gather(j),
-        pl.lit("ASSIGNED").alias("QORIG"),
-    )
-    trtem = base.with_columns(
-        pl.lit(1).alias("_q"),
-        pl.lit("AETRTEM").alias("QNAM"),
-        pl.lit("Treatment Emergent Flag").alias("QLABEL"),
-        pl.when(frame["_trtem"]).then(pl.lit("Y")).otherwise(pl.lit("N")).alias("QVAL"),
-        pl.lit("DERIVED").alias("QORIG"),
-    )
-    supp = pl.concat([tox, trtem]).sort(["_p", "_q", "AESEQ"]).select(SUPPAE_COLUMNS)
     return frame.select(AE_COLUMNS), supp
 
 
