@@ -637,30 +637,46 @@ def _yn(flag: str) -> pl.Expr:
     return pl.when(pl.col(flag)).then(pl.lit("Y")).otherwise(pl.lit("N"))
 
 
+def _group_rank(sorted_keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """For keys already sorted: 0-based rank within the group, group start row, group size."""
+    n = sorted_keys.size
+    first = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]] if n else np.zeros(0, np.bool_)
+    start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else first.astype(np.int64)
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.r_[starts, n])
+    size = np.repeat(sizes, sizes)
+    return (np.arange(n) - start).astype(np.int64), start.astype(np.int64), size.astype(np.int64)
+
+
 def _to_sdtm(
     frame: pl.DataFrame, pat: pl.DataFrame, terms: tuple[AeTerm, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """AE and SUPPAE from the integer-coded records (sorted, AESEQ by onset)."""
-    frame = frame.with_row_index("_ord").sort(["_p", "_start", "_j", "_ord"])
-    frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over("_p").alias("AESEQ"))
+    cols = {c: frame[c].to_numpy() for c in ("_p", "_start", "_j")}
+    order = np.lexsort((np.arange(frame.height), cols["_j"], cols["_start"], cols["_p"]))
+    frame = frame[pl.Series(order)]
+    p = frame["_p"].to_numpy().astype(np.int64)
+    rank, start, size = _group_rank(p)
+    seq = rank + 1
     j = frame["_j"]
+    g = frame["_g"]
     decod = pl.Series("AEDECOD", [t.term for t in terms]).gather(j)
     soc = pl.Series("AEBODSYS", [t.soc for t in terms]).gather(j)
-    usub = pat["USUBJID"].gather(frame["_p"]).alias("USUBJID")
-    grade = pl.Series("AETOXGR", [str(g) for g in range(6)]).gather(frame["_g"])
-    verbatim = pl.Series("AETERM", [f"{t.term.lower()} grade {g}" for t in terms for g in range(6)])
+    verbatim = pl.Series("AETERM", [f"{t.term.lower()} grade {x}" for t in terms for x in range(6)])
+    usub = pat["USUBJID"].gather(pl.Series(p))
     frame = frame.with_columns(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("AE").alias("DOMAIN"),
-        usub,
+        usub.alias("USUBJID"),
+        pl.Series("AESEQ", seq),
         decod,
         soc,
         soc.alias("AESOC"),
         decod.alias("AELLT"),
-        grade,
-        verbatim.gather(j * 6 + frame["_g"]),
+        pl.Series("AETOXGR", [str(x) for x in range(6)]).gather(g),
+        verbatim.gather(j * 6 + g),
         pl.when(pl.col("_spm")).then(pl.lit(SPM_CAT)).otherwise(None).alias("AECAT"),
-        pl.Series("AESEV", [SEVERITY.get(g, "") for g in range(6)]).gather(frame["_g"]),
+        pl.Series("AESEV", [SEVERITY.get(x, "") for x in range(6)]).gather(g),
         pl.Series("AEACN", list(ACN)).gather(frame["_acn"]),
         pl.Series("AEOUT", list(OUT)).gather(frame["_out"]),
         pl.when(pl.col("_rel"))
@@ -677,29 +693,29 @@ def _to_sdtm(
         .alias("AEENDTC"),
     )
     # SUPPAE: per subject the AETOXTRM rows, then the AETRTEM rows, each in AESEQ order
-    idx = frame.select("_p", "AESEQ", "_j", "_trtem")
-    both = pl.concat([idx.with_columns(pl.lit(q).alias("_q")) for q in (0, 1)]).sort(
-        ["_p", "_q", "AESEQ"]
-    )
-    q = both["_q"]
-    tox_or_flag = pl.Series([t.ctcae_term for t in terms] + ["N", "Y"])
-    qval_code = (
-        pl.when(pl.col("_q") == 0)
-        .then(pl.col("_j"))
-        .otherwise(len(terms) + pl.col("_trtem").cast(pl.Int64))
-    )
-    codes = both.select(qval_code.alias("c"))["c"]
-    supp = pl.DataFrame({"STUDYID": pl.repeat(STUDYID, both.height, eager=True)}).with_columns(
+    n = frame.height
+    src = np.empty(2 * n, dtype=np.int64)
+    q = np.empty(2 * n, dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    pos_tox = 2 * start + rank
+    pos_flag = 2 * start + size + rank
+    src[pos_tox], src[pos_flag] = rows, rows
+    q[pos_tox], q[pos_flag] = 0, 1
+    trtem = frame["_trtem"].to_numpy().astype(np.int64)
+    code = np.where(q == 0, j.to_numpy()[src], len(terms) + trtem[src])
+    qs = pl.Series(q)
+    max_seq = int(seq.max()) if n else 0
+    supp = pl.DataFrame({"STUDYID": pl.repeat(STUDYID, 2 * n, eager=True)}).with_columns(
         pl.lit("AE").alias("RDOMAIN"),
-        pat["USUBJID"].gather(both["_p"]).alias("USUBJID"),
+        usub.gather(pl.Series(src)).alias("USUBJID"),
         pl.lit("AESEQ").alias("IDVAR"),
-        both["AESEQ"].cast(pl.String).alias("IDVARVAL"),
-        pl.Series("QNAM", ["AETOXTRM", "AETRTEM"]).gather(q),
+        pl.Series("IDVARVAL", [str(x) for x in range(max_seq + 1)]).gather(pl.Series(seq[src])),
+        pl.Series("QNAM", ["AETOXTRM", "AETRTEM"]).gather(qs),
         pl.Series(
             "QLABEL", ["CTCAE v4.03 Term Used for Grading", "Treatment Emergent Flag"]
-        ).gather(q),
-        tox_or_flag.gather(codes).alias("QVAL"),
-        pl.Series("QORIG", ["ASSIGNED", "DERIVED"]).gather(q),
+        ).gather(qs),
+        pl.Series("QVAL", [t.ctcae_term for t in terms] + ["N", "Y"]).gather(pl.Series(code)),
+        pl.Series("QORIG", ["ASSIGNED", "DERIVED"]).gather(qs),
     )
     return frame.select(AE_COLUMNS), supp
 
