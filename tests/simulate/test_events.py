@@ -334,3 +334,16 @@ def test_speed() -> None:
     events.adverse_events(p, m, np.random.default_rng(1), 100)
     events.concomitant_medications(p, np.random.default_rng(1), 100)
     assert time.perf_counter() - t < 10
+
+
+def test_inputs_that_cannot_carry_the_counts_are_refused(
+    cohort1: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    from eap.errors import EapError
+
+    p, m = cohort1
+    few = m.unique("USUBJID", keep="first").head(20)  # 20 rows cannot carry 56 causing terms
+    with pytest.raises(EapError, match="dose modifications"):
+        events.adverse_events(p, few, np.random.default_rng(0), 1)
+    with pytest.raises(EapError, match="80 x scale"):
+        events.adverse_events(p, m, np.random.default_rng(0), 2)
