@@ -154,6 +154,13 @@ def check_ae(patients: pl.DataFrame, mods: pl.DataFrame, seed: int, k: int) -> N
     assert j["QVAL"].null_count() == 0
     grades = ctcae()
     assert all(int(g) in grades[t] for t, g in j.select("QVAL", "AETOXGR").unique().iter_rows())
+    flag = supp.filter(pl.col("QNAM") == "AETRTEM").select(
+        "USUBJID", pl.col("IDVARVAL").cast(pl.Int64).alias("AESEQ"), pl.col("QVAL").alias("TE")
+    )
+    assert flag.height == ae.height
+    te_keys = te.select("USUBJID", "AESEQ").with_columns(pl.lit("Y").alias("W"))
+    f = flag.join(te_keys, on=["USUBJID", "AESEQ"], how="left")
+    assert (f["TE"] == f["W"].fill_null("N")).all()
 
 
 def ctcae() -> dict[str, set[int]]:
@@ -327,3 +334,16 @@ def test_speed() -> None:
     events.adverse_events(p, m, np.random.default_rng(1), 100)
     events.concomitant_medications(p, np.random.default_rng(1), 100)
     assert time.perf_counter() - t < 10
+
+
+def test_inputs_that_cannot_carry_the_counts_are_refused(
+    cohort1: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    from eap.errors import EapError
+
+    p, m = cohort1
+    few = m.unique("USUBJID", keep="first").head(20)  # 20 rows cannot carry 56 causing terms
+    with pytest.raises(EapError, match="dose modifications"):
+        events.adverse_events(p, few, np.random.default_rng(0), 1)
+    with pytest.raises(EapError, match="80 x scale"):
+        events.adverse_events(p, m, np.random.default_rng(0), 2)

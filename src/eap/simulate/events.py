@@ -149,8 +149,13 @@ def _days(s: pl.Series) -> IntArray:
 
 
 def _iso(days: IntArray | pl.Series) -> pl.Series:
+    """Days since 1970-01-01 as ISO 8601 text (through a lookup table: few distinct days)."""
     s = pl.Series(days, dtype=pl.Int64) if not isinstance(days, pl.Series) else days
-    return s.cast(pl.Date).dt.strftime("%Y-%m-%d")
+    lo, hi = s.min(), s.max()
+    if s.len() < 10_000 or not isinstance(lo, int) or not isinstance(hi, int) or hi - lo > 50_000:
+        return s.cast(pl.Date).dt.strftime("%Y-%m-%d")
+    table = pl.Series(np.arange(lo, hi + 1, dtype=np.int64)).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    return table.gather(s - lo)
 
 
 def _pick(
@@ -632,29 +637,46 @@ def _yn(flag: str) -> pl.Expr:
     return pl.when(pl.col(flag)).then(pl.lit("Y")).otherwise(pl.lit("N"))
 
 
+def _group_rank(sorted_keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """For keys already sorted: 0-based rank within the group, group start row, group size."""
+    n = sorted_keys.size
+    first = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]] if n else np.zeros(0, np.bool_)
+    start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else first.astype(np.int64)
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.r_[starts, n])
+    size = np.repeat(sizes, sizes)
+    return (np.arange(n) - start).astype(np.int64), start.astype(np.int64), size.astype(np.int64)
+
+
 def _to_sdtm(
     frame: pl.DataFrame, pat: pl.DataFrame, terms: tuple[AeTerm, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """AE and SUPPAE from the integer-coded records (sorted, AESEQ by onset)."""
-    frame = frame.with_row_index("_ord").sort(["_p", "_start", "_j", "_ord"])
-    frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over("_p").alias("AESEQ"))
+    cols = {c: frame[c].to_numpy() for c in ("_p", "_start", "_j")}
+    order = np.lexsort((np.arange(frame.height), cols["_j"], cols["_start"], cols["_p"]))
+    frame = frame[pl.Series(order)]
+    p = frame["_p"].to_numpy().astype(np.int64)
+    rank, start, size = _group_rank(p)
+    seq = rank + 1
     j = frame["_j"]
+    g = frame["_g"]
     decod = pl.Series("AEDECOD", [t.term for t in terms]).gather(j)
     soc = pl.Series("AEBODSYS", [t.soc for t in terms]).gather(j)
-    usub = pat["USUBJID"].gather(frame["_p"]).alias("USUBJID")
-    grade = frame["_g"].cast(pl.String).alias("AETOXGR")
+    verbatim = pl.Series("AETERM", [f"{t.term.lower()} grade {x}" for t in terms for x in range(6)])
+    usub = pat["USUBJID"].gather(pl.Series(p))
     frame = frame.with_columns(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("AE").alias("DOMAIN"),
-        usub,
+        usub.alias("USUBJID"),
+        pl.Series("AESEQ", seq),
         decod,
         soc,
         soc.alias("AESOC"),
         decod.alias("AELLT"),
-        grade,
-        pl.concat_str(decod.str.to_lowercase(), pl.lit(" grade "), grade).alias("AETERM"),
+        pl.Series("AETOXGR", [str(x) for x in range(6)]).gather(g),
+        verbatim.gather(j * 6 + g),
         pl.when(pl.col("_spm")).then(pl.lit(SPM_CAT)).otherwise(None).alias("AECAT"),
-        pl.Series("AESEV", [SEVERITY.get(g, "") for g in range(6)]).gather(frame["_g"]),
+        pl.Series("AESEV", [SEVERITY.get(x, "") for x in range(6)]).gather(g),
         pl.Series("AEACN", list(ACN)).gather(frame["_acn"]),
         pl.Series("AEOUT", list(OUT)).gather(frame["_out"]),
         pl.when(pl.col("_rel"))
@@ -670,30 +692,31 @@ def _to_sdtm(
         .otherwise(None)
         .alias("AEENDTC"),
     )
-    base = frame.select(
-        pl.lit(STUDYID).alias("STUDYID"),
+    # SUPPAE: per subject the AETOXTRM rows, then the AETRTEM rows, each in AESEQ order
+    n = frame.height
+    src = np.empty(2 * n, dtype=np.int64)
+    q = np.empty(2 * n, dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    pos_tox = 2 * start + rank
+    pos_flag = 2 * start + size + rank
+    src[pos_tox], src[pos_flag] = rows, rows
+    q[pos_tox], q[pos_flag] = 0, 1
+    trtem = frame["_trtem"].to_numpy().astype(np.int64)
+    code = np.where(q == 0, j.to_numpy()[src], len(terms) + trtem[src])
+    qs = pl.Series(q)
+    max_seq = int(seq.max()) if n else 0
+    supp = pl.DataFrame({"STUDYID": pl.repeat(STUDYID, 2 * n, eager=True)}).with_columns(
         pl.lit("AE").alias("RDOMAIN"),
-        "USUBJID",
+        usub.gather(pl.Series(src)).alias("USUBJID"),
         pl.lit("AESEQ").alias("IDVAR"),
-        pl.col("AESEQ").cast(pl.String).alias("IDVARVAL"),
-        "_p",
-        "AESEQ",
+        pl.Series("IDVARVAL", [str(x) for x in range(max_seq + 1)]).gather(pl.Series(seq[src])),
+        pl.Series("QNAM", ["AETOXTRM", "AETRTEM"]).gather(qs),
+        pl.Series(
+            "QLABEL", ["CTCAE v4.03 Term Used for Grading", "Treatment Emergent Flag"]
+        ).gather(qs),
+        pl.Series("QVAL", [t.ctcae_term for t in terms] + ["N", "Y"]).gather(pl.Series(code)),
+        pl.Series("QORIG", ["ASSIGNED", "DERIVED"]).gather(qs),
     )
-    tox = base.with_columns(
-        pl.lit(0).alias("_q"),
-        pl.lit("AETOXTRM").alias("QNAM"),
-        pl.lit("CTCAE v4.03 Term Used for Grading").alias("QLABEL"),
-        pl.Series("QVAL", [t.ctcae_term for t in terms]).gather(j),
-        pl.lit("ASSIGNED").alias("QORIG"),
-    )
-    trtem = base.with_columns(
-        pl.lit(1).alias("_q"),
-        pl.lit("AETRTEM").alias("QNAM"),
-        pl.lit("Treatment Emergent Flag").alias("QLABEL"),
-        pl.when(frame["_trtem"]).then(pl.lit("Y")).otherwise(pl.lit("N")).alias("QVAL"),
-        pl.lit("DERIVED").alias("QORIG"),
-    )
-    supp = pl.concat([tox, trtem]).sort(["_p", "_q", "AESEQ"]).select(SUPPAE_COLUMNS)
     return frame.select(AE_COLUMNS), supp
 
 
@@ -761,22 +784,31 @@ def _exact_subset(rng: np.random.Generator, n: int, k: int) -> IntArray:
     return np.sort(rng.permutation(n)[:k]).astype(np.int64)
 
 
+def _cm_vocabulary() -> tuple[list[str], list[str], list[str]]:
+    """Drug names, classes and indications, indexed by the integer codes used below."""
+    drugs = [d for _, ds, _ in CM_CLASSES.values() for d in ds]
+    drugs += [r for regs in REGIMENS.values() for r in regs]
+    classes = [*CM_CLASSES, "ANTINEOPLASTIC AGENTS"]
+    indications = [ind for _, _, ind in CM_CLASSES.values()] + ["MULTIPLE MYELOMA"]
+    return drugs, classes, indications
+
+
 def concomitant_medications(
     patients: pl.DataFrame, rng: np.random.Generator, scale: int
 ) -> pl.DataFrame:
     """SDTM CM: the published concomitant medication classes plus prior anti-myeloma regimens."""
     pat = patients.sort("USUBJID")
     n = pat.height
-    usub = pat["USUBJID"].to_numpy()
     trts = _days(pat["TRTSDT"])
     stop = np.minimum(np.minimum(_days(pat["DTHDT"]), (CUTOFF - _EPOCH).days), _days(pat["TRTEDT"]))
     ongoing = pat["ONGOING"].to_numpy().astype(np.bool_)
     pub = published()["concomitant_medications_safety"]
+    drugs, classes, indications = _cm_vocabulary()
     parts: list[pl.DataFrame] = []
-    for cls in CM_CLASSES:
-        key, drugs, indc = CM_CLASSES[cls]
+    for c, cls in enumerate(CM_CLASSES):
+        key, names, _ = CM_CLASSES[cls]
         who = _exact_subset(rng, n, int(pub[key]["n"]) * scale)
-        reps = np.where(rng.random(who.size) < 0.3, 2, 1) if len(drugs) > 1 else np.ones(who.size)
+        reps = np.where(rng.random(who.size) < 0.3, 2, 1) if len(names) > 1 else np.ones(who.size)
         p = np.repeat(who, reps.astype(np.int64))
         start = _uniform_day(rng, trts[p], np.maximum(stop[p], trts[p]))
         end = start + rng.integers(5, 120, p.size)
@@ -785,82 +817,87 @@ def concomitant_medications(
             # thromboprophylaxis for as long as Rd is taken
             start = trts[p]
             end = np.where(ongoing[p], -1, stop[p]).astype(np.int64)
-        drug = np.array(drugs)[rng.integers(0, len(drugs), p.size)]
-        parts.append(
-            pl.DataFrame(
-                {
-                    "USUBJID": usub[p],
-                    "CMTRT": drug,
-                    "CMDECOD": drug,
-                    "CMCAT": np.full(p.size, "CONCOMITANT MEDICATION"),
-                    "CMINDC": np.full(p.size, indc),
-                    "CMCLAS": np.full(p.size, cls),
-                    "_start": start.astype(np.int64),
-                    "_end": end.astype(np.int64),
-                }
-            )
-        )
-    parts.append(_prior_regimens(rng, pat))
-    cm = pl.concat(parts)
+        drug = drugs.index(names[0]) + rng.integers(0, len(names), p.size)
+        parts.append(_cm_part(p, drug, c, c, 0, start, end))
+    parts.append(_prior_regimens(rng, pat, drugs.index(REGIMENS["B"][0]), len(classes) - 1))
+    cm = pl.concat(parts).with_row_index("_ord").sort(["_p", "_start", "_cat", "_drug", "_ord"])
+    cm = cm.with_columns(pl.int_range(1, pl.len() + 1).over("_p").alias("CMSEQ"))
+    drug_s = pl.Series("CMDECOD", drugs).gather(cm["_drug"])
     cm = cm.with_columns(
         pl.lit(STUDYID).alias("STUDYID"),
         pl.lit("CM").alias("DOMAIN"),
+        pat["USUBJID"].gather(cm["_p"]).alias("USUBJID"),
+        drug_s.alias("CMTRT"),
+        drug_s,
+        pl.Series("CMCAT", ["CONCOMITANT MEDICATION", PRIOR_CAT]).gather(cm["_cat"]),
+        pl.Series("CMINDC", indications).gather(cm["_indc"]),
+        pl.Series("CMCLAS", classes).gather(cm["_cls"]),
         _iso(cm["_start"]).alias("CMSTDTC"),
         pl.when(pl.col("_end") >= 0)
         .then(_iso(cm["_end"].clip(lower_bound=0)))
         .otherwise(None)
         .alias("CMENDTC"),
     )
-    cm = _seq(cm, "CMSEQ", ["_start", "CMCAT", "CMTRT"])
     return cm.select(CM_COLUMNS)
 
 
-def _prior_regimens(rng: np.random.Generator, pat: pl.DataFrame) -> pl.DataFrame:
+def _cm_part(
+    p: IntArray, drug: IntArray, cls: int, indc: int, cat: int, start: IntArray, end: IntArray
+) -> pl.DataFrame:
+    m = p.size
+    return pl.DataFrame(
+        {
+            "_p": p.astype(np.int64),
+            "_drug": drug.astype(np.int64),
+            "_cls": np.full(m, cls, dtype=np.int64),
+            "_indc": np.full(m, indc, dtype=np.int64),
+            "_cat": np.full(m, cat, dtype=np.int64),
+            "_start": start.astype(np.int64),
+            "_end": end.astype(np.int64),
+        }
+    )
+
+
+def _prior_regimens(
+    rng: np.random.Generator, pat: pl.DataFrame, first_regimen: int, cls: int
+) -> pl.DataFrame:
     """NPRIOR regimens before MM-021 enrolment, naming bortezomib/thalidomide exactly."""
     nprior = pat["NPRIOR"].to_numpy().astype(np.int64)
     bort = pat["PRIORBORT"].to_numpy().astype(np.bool_)
     thal = pat["PRIORTHAL"].to_numpy().astype(np.bool_)
     diag = _days(pat["DIAGDT"])
     enrl = _days(pat["ENRLDT"])
-    p = np.repeat(np.arange(pat.height), nprior)
+    p = np.repeat(np.arange(pat.height, dtype=np.int64), nprior)
     first = np.r_[0, np.cumsum(nprior)[:-1]]
     j = np.arange(p.size) - np.repeat(first, nprior)
     b, t, m = bort[p], thal[p], nprior[p]
-    kind = np.full(p.size, "N", dtype=object)
+    kinds = list(REGIMENS)  # B, T, BT, N
+    kind = np.full(p.size, kinds.index("N"), dtype=np.int64)
     # required regimens first: one with each drug the patient had
-    kind[(j == 0) & b & t & (m == 1)] = "BT"
-    kind[(j == 0) & b & ~(t & (m == 1))] = "B"
-    kind[(j == 0) & ~b & t] = "T"
-    kind[(j == 1) & b & t] = "T"
+    kind[(j == 0) & b & t & (m == 1)] = kinds.index("BT")
+    kind[(j == 0) & b & ~(t & (m == 1))] = kinds.index("B")
+    kind[(j == 0) & ~b & t] = kinds.index("T")
+    kind[(j == 1) & b & t] = kinds.index("T")
     free = ~((j == 0) & (b | t)) & ~((j == 1) & b & t)
     u = rng.random(p.size)
-    kind[free & b & (u < 0.25)] = "B"
-    kind[free & t & (u >= 0.25) & (u < 0.45)] = "T"
-    names = np.empty(p.size, dtype=object)
-    for kd, regs in REGIMENS.items():
-        sel = kind == kd
-        names[sel] = np.array(regs, dtype=object)[rng.integers(0, len(regs), int(sel.sum()))]
+    kind[free & b & (u < 0.25)] = kinds.index("B")
+    kind[free & t & (u >= 0.25) & (u < 0.45)] = kinds.index("T")
+    offset = np.cumsum([0] + [len(REGIMENS[k]) for k in kinds])[:-1]
+    size = np.array([len(REGIMENS[k]) for k in kinds], dtype=np.int64)
+    drug = first_regimen + offset[kind] + np.floor(rng.random(p.size) * size[kind]).astype(np.int64)
     # chronological order at random; periods split [DIAGDT, ENRLDT - 14]
     order_key = rng.random(p.size)
     lo, hi = diag[p], np.maximum(enrl[p] - 14, diag[p] + m)
-    span = hi - lo
-    frame = pl.DataFrame({"p": p, "k": order_key})
-    rank = frame.with_columns(pl.col("k").rank("ordinal").over("p").alias("rk"))["rk"].to_numpy()
-    width = span // m
-    start = lo + (rank.astype(np.int64) - 1) * width
-    end = start + np.maximum(width - 7, 1)
-    return pl.DataFrame(
-        {
-            "USUBJID": pat["USUBJID"].to_numpy()[p],
-            "CMTRT": names.astype(str),
-            "CMDECOD": names.astype(str),
-            "CMCAT": np.full(p.size, PRIOR_CAT),
-            "CMINDC": np.full(p.size, "MULTIPLE MYELOMA"),
-            "CMCLAS": np.full(p.size, "ANTINEOPLASTIC AGENTS"),
-            "_start": start.astype(np.int64),
-            "_end": np.minimum(end, enrl[p] - 1).astype(np.int64),
-        }
+    rank = (
+        pl.DataFrame({"p": p, "k": order_key})
+        .select(pl.col("k").rank("ordinal").over("p"))["k"]
+        .to_numpy()
+        .astype(np.int64)
     )
+    width = (hi - lo) // m
+    start = lo + (rank - 1) * width
+    end = np.minimum(start + np.maximum(width - 7, 1), enrl[p] - 1)
+    return _cm_part(p, drug, cls, cls, 1, start, end)
 
 
 # ---------------------------------------------------------------- medical history
