@@ -237,9 +237,9 @@ def simulate(
     """Write the virtual MM-024 cohort's SDTM datasets (DM, DS, EX, RS, SV, LB, VS, ...)."""
     if ctx.invoked_subcommand is not None:
         return
-    from eap.datasets.io import WRITABLE, write_dataset
+    from eap.datasets.io import WRITABLE
     from eap.report_console import progress_bar
-    from eap.simulate import simulate as run
+    from eap.simulate.stream import part_scales, write_simulation
 
     if out is None:
         raise EapError("an output folder is needed", variable="--out", expected="a folder path")
@@ -247,16 +247,15 @@ def simulate(
         raise EapError(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
+    parts = len(part_scales(scale))
     with progress_bar(console, False) as bar:
-        task = bar.add_task("simulating", total=None)
-        datasets = run(seed, scale, progress=lambda what: bar.update(task, description=what))
-        bar.update(task, total=len(datasets), completed=0)
-        for name, ds in datasets.items():
-            bar.update(task, description=f"writing {name}")
-            write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
-            bar.update(task, advance=1)
-    n = datasets["DM"].n_rows
-    console.print(f"{n} patients (seed {seed}, scale {scale}): {', '.join(datasets)} -> {out}/")
+        task = bar.add_task(f"simulating {80 * scale:,} patients", total=parts)
+        rows = write_simulation(
+            out, seed, scale, fmt, progress=lambda done, total: bar.update(task, completed=done)
+        )
+    console.print(
+        f"{rows['DM']:,} patients (seed {seed}, scale {scale}): {', '.join(rows)} -> {out}/"
+    )
 
 
 @simulate_app.command("trials")

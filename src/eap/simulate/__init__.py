@@ -31,32 +31,46 @@ __all__ = ["CUTOFF", "simulate", "simulate_patients"]
 SITES = 12
 
 
-def _subject_ids(n: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+def _subject_ids(
+    n: int, rng: np.random.Generator, chunk: int | None = None
+) -> tuple[list[str], list[str]]:
+    """USUBJID MM024-SS-NNNN (site, number within site); chunks of a large cohort add
+    their index in front of the number (MM024-SS-CCCCNNNN) so that ids stay unique."""
     weights = rng.dirichlet(np.full(SITES, 4.0))
     site = rng.choice(np.arange(1, SITES + 1), size=n, p=weights)
     counters = dict.fromkeys(range(1, SITES + 1), 0)
     ids, sites = [], []
+    prefix = "" if chunk is None else f"{chunk:04d}"
     for s in site.tolist():
         counters[s] += 1
         sites.append(f"{s:02d}")
-        ids.append(f"MM024-{s:02d}-{counters[s]:04d}")
+        ids.append(f"MM024-{s:02d}-{prefix}{counters[s]:04d}")
     return ids, sites
 
 
+def _rng(seed: int, chunk: int | None, stream: int | None = None) -> np.random.Generator:
+    """The random stream of a seed (one per purpose; chunks of a large cohort get their own)."""
+    key = [seed] if chunk is None else [seed, 1_000_000 + chunk]
+    return np.random.default_rng(key if stream is None else [*key, stream])
+
+
 def simulate_patients(
-    seed: int = 2014, scale: int = 1, progress: Callable[[str], None] | None = None
+    seed: int = 2014,
+    scale: int = 1,
+    progress: Callable[[str], None] | None = None,
+    chunk: int | None = None,
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """The patient table (one row per patient, every generated fact) and helper frames."""
     say = progress or (lambda _: None)
     if scale < 1:
         raise EapError("scale must be a positive integer", variable="scale", found=str(scale))
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed, chunk)
     protocol = load_protocol()
     say("baseline characteristics")
     base = baseline(published(), scale, rng)
     courses = draw_courses(scale, rng)
     patients = pl.concat([base, courses.drop("GROUP")], how="horizontal")
-    ids, sites = _subject_ids(patients.height, rng)
+    ids, sites = _subject_ids(patients.height, rng, chunk)
     patients = patients.with_columns(pl.Series("USUBJID", ids), pl.Series("SITEID", sites))
     say("dates of each course")
     # Pinning both follow-up medians can fail for an unlucky draw of start dates;
@@ -94,19 +108,26 @@ def simulate_patients(
         .group_by("USUBJID", "CYCLE")
         .agg(pl.col("EXSTDT").min().alias("DATE"))
     )
-    visits = follow_up_visits(patients, protocol, np.random.default_rng([seed, 1]))
+    visits = follow_up_visits(patients, protocol, _rng(seed, chunk, 1))
     return patients, {"ex": records, "modifications": mods, "cycles": cycles, "visits": visits}
 
 
 def simulate(
-    seed: int = 2014, scale: int = 1, progress: Callable[[str], None] | None = None
+    seed: int = 2014,
+    scale: int = 1,
+    progress: Callable[[str], None] | None = None,
+    chunk: int | None = None,
 ) -> dict[str, Dataset]:
-    """SDTM datasets of the virtual MM-024 cohort, by domain name."""
+    """SDTM datasets of the virtual MM-024 cohort, by domain name.
+
+    ``chunk`` numbers one part of a cohort generated in parts (see
+    eap.simulate.stream): its own random streams and subject numbers.
+    """
     say = progress or (lambda _: None)
-    patients, extra = simulate_patients(seed, scale, progress)
-    rng = np.random.default_rng([seed, 2])
+    patients, extra = simulate_patients(seed, scale, progress, chunk)
+    rng = _rng(seed, chunk, 2)
     say("adverse events, medications, history")
-    events_rng = np.random.default_rng([seed, 3])
+    events_rng = _rng(seed, chunk, 3)
     # The treatment cohort's lung-infection death followed a treatment-emergent
     # lung infection (publication, Safety); the events module needs to know which.
     te_death = (pl.col("GROUP") == "TC") & (pl.col("DTHCAUSE") == "lung infection")
