@@ -33,8 +33,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from eap.datasets.model import ColumnMeta, Dataset, Kind
-from eap.derive.adtte import MONTH_DAYS
+from eap.datasets.model import Dataset
+from eap.derive.common import MONTH_DAYS, as_adam
 from eap.errors import EapError
 
 SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
@@ -223,7 +223,7 @@ def derive_adae(
                 pl.col("QVAL").alias("AETOXTRM"),
             )
             frame = frame.join(terms, on=["USUBJID", "AESEQ"], how="left")
-    return _as_adae(frame)
+    return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, LABELS)
 
 
 LABELS = {
@@ -242,32 +242,3 @@ LABELS = {
     "ONTRTM": "Time on Treatment at Onset (months)",
     "AETOXTRM": "CTCAE Term Used for Grading",
 }
-
-
-def _as_adae(frame: pl.DataFrame) -> Dataset:
-    from eap.datasets import specs
-
-    spec = specs.get("ADAE")
-    assert spec is not None
-    meta: dict[str, ColumnMeta] = {}
-    for col in frame.columns:
-        dtype = frame.schema[col]
-        kind: Kind = (
-            "date"
-            if dtype == pl.Date
-            else "string"
-            if dtype == pl.String
-            else "integer"
-            if dtype.is_integer()
-            else "double"
-        )
-        var = spec.variable(col)
-        label = var.label if var else LABELS.get(col, col)
-        meta[col] = ColumnMeta(
-            col,
-            label[:40],
-            kind,
-            8 if kind == "date" else None,
-            "DATE9." if kind == "date" else None,
-        )
-    return Dataset.from_frame("ADAE", frame, label="Adverse Events Analysis Dataset", meta=meta)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import ColumnMeta, Dataset
-from eap.derive.adtte import MONTH_DAYS
+from eap.derive.common import MONTH_DAYS, iso_date
 from eap.errors import EapError
 from eap.protocol import Protocol, load_protocol, planned_dose_intensity
 from eap.protocol.dosing import DoseLevel
@@ -48,17 +48,13 @@ PARAMS = {
 WEEKS_108 = 108 * 7
 
 
-def _date(col: str) -> pl.Expr:
-    return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-
-
 def per_subject(
     ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date, drug: str = "LENALIDOMIDE"
 ) -> pl.DataFrame:
     """One row per subject with the exposure quantities above (wide form)."""
     records = (
         ex.filter(pl.col("EXTRT") == drug)
-        .with_columns(_date("EXSTDTC").alias("S"), _date("EXENDTC").alias("E"))
+        .with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E"))
         .filter(pl.col("S") <= cutoff)
         .with_columns(pl.min_horizontal("E", pl.lit(cutoff)).alias("E"))
         .sort("USUBJID", "S")
@@ -78,7 +74,7 @@ def per_subject(
         (pl.col("EXDOSE") < pl.col("EXDOSE").shift(1).over("USUBJID")).alias("DROP"),
     )
     stopped = (
-        ds.filter((pl.col("DSSCAT") == "END OF TREATMENT") & (_date("DSSTDTC") <= cutoff))[
+        ds.filter((pl.col("DSSCAT") == "END OF TREATMENT") & (iso_date("DSSTDTC") <= cutoff))[
             "USUBJID"
         ]
         if ds is not None

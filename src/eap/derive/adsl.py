@@ -15,9 +15,9 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from eap.datasets import specs
-from eap.datasets.model import ColumnMeta, Dataset, Kind
+from eap.datasets.model import Dataset
 from eap.derive.adtte import last_alive
+from eap.derive.common import as_adam, iso_date
 from eap.errors import EapError
 from eap.protocol import Protocol, cockcroft_gault, load_protocol
 
@@ -142,10 +142,6 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
 LABELS = {name: label for name, label, _, _ in RULES}
 
 
-def _date(col: str) -> pl.Expr:
-    return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-
-
 def _flag(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr).then(pl.lit("Y")).otherwise(pl.lit("N"))
 
@@ -158,7 +154,7 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
     after that record's start), as the CDISC pilot ADSL does; without one, the
     record's start date.
     """
-    dated = ex.with_columns(_date("EXSTDTC").alias("S"), _date("EXENDTC").alias("E")).filter(
+    dated = ex.with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E")).filter(
         pl.col("S") <= cutoff
     )
     per = (
@@ -175,7 +171,7 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
     if ds is not None:
         disp = (
             ds.filter(pl.col("DSCAT") == "DISPOSITION EVENT")
-            .with_columns(_date("DSSTDTC").alias("_DISP"))
+            .with_columns(iso_date("DSSTDTC").alias("_DISP"))
             .select("USUBJID", "_DISP")
         )
         first_disp = (
@@ -202,7 +198,7 @@ def _disposition(ds: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
     # Studies without a DS subcategory have no separate end-of-treatment record.
     if "DSSCAT" not in ds.columns:
         ds = ds.with_columns(pl.lit(None, dtype=pl.String).alias("DSSCAT"))
-    d = ds.with_columns(_date("DSSTDTC").alias("D")).filter(pl.col("D") <= cutoff)
+    d = ds.with_columns(iso_date("DSSTDTC").alias("D")).filter(pl.col("D") <= cutoff)
     return d.group_by("USUBJID").agg(
         pl.col("D").filter(pl.col("DSDECOD") == "ENROLLED IN PARENT TRIAL").first().alias("ENRLDT"),
         pl.col("D")
@@ -270,8 +266,8 @@ def derive_adsl(
         if c in dm.columns
     ]
     missing_date = pl.lit(None, dtype=pl.Date)
-    rfic = _date("RFICDTC") if "RFICDTC" in dm.columns else missing_date
-    death = _date("DTHDTC") if "DTHDTC" in dm.columns else missing_date
+    rfic = iso_date("RFICDTC") if "RFICDTC" in dm.columns else missing_date
+    death = iso_date("DTHDTC") if "DTHDTC" in dm.columns else missing_date
     consented = rfic.is_not_null()
     if "RFICDTC" not in dm.columns or dm["RFICDTC"].is_null().all():
         # No consent dates collected (SDTMIG before 3.1.3): ITT = assigned to an arm.
@@ -335,7 +331,7 @@ def derive_adsl(
             pl.col("PRISURFL", "PRIRADFL").fill_null("N")
         )
     adsl = _renal(adsl, sdtm, protocol)
-    return _as_adsl(adsl.sort("USUBJID"))
+    return as_adam("ADSL", "Subject-Level Analysis Dataset", adsl.sort("USUBJID"), LABELS)
 
 
 def _renal(adsl: pl.DataFrame, sdtm: Mapping[str, Dataset], protocol: Protocol) -> pl.DataFrame:
@@ -363,30 +359,3 @@ def _renal(adsl: pl.DataFrame, sdtm: Mapping[str, Dataset], protocol: Protocol) 
     return adsl.with_columns(
         pl.Series("CRCLBL", crcl, dtype=pl.Float64), pl.Series("RENALGR", group, dtype=pl.String)
     )
-
-
-def _as_adsl(frame: pl.DataFrame) -> Dataset:
-    spec = specs.get("ADSL")
-    assert spec is not None
-    meta: dict[str, ColumnMeta] = {}
-    for col in frame.columns:
-        var = spec.variable(col)
-        dtype = frame.schema[col]
-        kind: Kind
-        if dtype == pl.Date:
-            kind = "date"
-        elif dtype == pl.String:
-            kind = "string"
-        elif dtype.is_integer():
-            kind = "integer"
-        else:
-            kind = "double"
-        label = var.label if var else LABELS.get(col, col)
-        meta[col] = ColumnMeta(
-            col,
-            label[:40],
-            kind,
-            8 if kind != "string" else None,
-            "DATE9." if kind == "date" else None,
-        )
-    return Dataset.from_frame("ADSL", frame, label="Subject-Level Analysis Dataset", meta=meta)

@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from eap.datasets.model import ColumnMeta, Dataset
+from eap.derive.common import MONTH_DAYS, iso_date
 from eap.errors import EapError
 
-MONTH_DAYS = 30.4375
 MAX_GAP_DAYS = 63
 NEW_THERAPY_CATEGORIES = ("SUBSEQUENT ANTI-MYELOMA THERAPY", "NEW ANTICANCER THERAPY")
 RESPONSES = ("sCR", "CR", "VGPR", "PR")
@@ -109,10 +109,6 @@ PARAMETERS: tuple[Parameter, ...] = (
 )
 
 
-def _date(col: str) -> pl.Expr:
-    return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-
-
 def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     """Per subject: origin, death, PD, last adequate assessment, first response, last alive."""
     for name in ("DM", "RS"):
@@ -122,8 +118,8 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
         sdtm["DM"]
         .frame.select(
             "USUBJID",
-            _date("RFXSTDTC").alias("TRTSDT"),
-            _date("DTHDTC").alias("DTHDT"),
+            iso_date("RFXSTDTC").alias("TRTSDT"),
+            iso_date("DTHDTC").alias("DTHDT"),
         )
         .with_columns(pl.when(pl.col("DTHDT") <= cutoff).then(pl.col("DTHDT")).alias("DTHDT"))
     )
@@ -132,7 +128,7 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
         new_therapy = (
             sdtm["CM"]
             .frame.filter(pl.col("CMCAT").is_in(NEW_THERAPY_CATEGORIES))
-            .with_columns(_date("CMSTDTC").alias("NACTDT"))
+            .with_columns(iso_date("CMSTDTC").alias("NACTDT"))
             .filter(pl.col("NACTDT") <= cutoff)
             .group_by("USUBJID")
             .agg(pl.col("NACTDT").min())
@@ -140,7 +136,7 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     rs = (
         sdtm["RS"]
         .frame.filter(pl.col("RSTESTCD") == "OVRLRESP")
-        .select("USUBJID", "RSSEQ", "RSSTRESC", _date("RSDTC").alias("RSDT"))
+        .select("USUBJID", "RSSEQ", "RSSTRESC", iso_date("RSDTC").alias("RSDT"))
         .filter(pl.col("RSDT") <= cutoff)
         .join(new_therapy, on="USUBJID", how="left")
         # Assessments on or after a new anticancer therapy no longer describe Rd.
@@ -171,7 +167,7 @@ def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     alive = last_alive(sdtm, cutoff)
     enrolled = pl.DataFrame(schema={"USUBJID": pl.String, "ENRLDT": pl.Date, "LOST": pl.Boolean})
     if "DS" in sdtm:
-        ds = sdtm["DS"].frame.with_columns(_date("DSSTDTC").alias("DSSTDT"))
+        ds = sdtm["DS"].frame.with_columns(iso_date("DSSTDTC").alias("DSSTDT"))
         enrolled = ds.group_by("USUBJID").agg(
             pl.col("DSSTDT")
             .filter(pl.col("DSDECOD") == "ENROLLED IN PARENT TRIAL")
@@ -207,7 +203,7 @@ def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
             frame = frame.filter(pl.col("DSDECOD") != "DEATH")
         for col in cols:
             if col in frame.columns:
-                parts.append(frame.select("USUBJID", _date(col).alias("D")))
+                parts.append(frame.select("USUBJID", iso_date(col).alias("D")))
     return (
         pl.concat(parts)
         .filter(pl.col("D") <= cutoff)

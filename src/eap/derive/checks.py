@@ -12,14 +12,11 @@ import polars as pl
 
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
+from eap.derive.common import iso_date
 
 
 def _rows(mask: pl.Series) -> tuple[int, ...]:
     return tuple(i + 1 for i in mask.arg_true().to_list())
-
-
-def _date(col: str) -> pl.Expr:
-    return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
 
 
 def input_findings(sdtm: Mapping[str, Dataset]) -> list[Finding]:
@@ -79,9 +76,11 @@ def input_findings(sdtm: Mapping[str, Dataset]) -> list[Finding]:
             ex = (
                 sdtm["EX"]
                 .frame.with_row_index("_ROW")
-                .join(dm.select("USUBJID", _date("DTHDTC").alias("_DTH")), on="USUBJID", how="left")
+                .join(
+                    dm.select("USUBJID", iso_date("DTHDTC").alias("_DTH")), on="USUBJID", how="left"
+                )
             )
-            after = ex.filter(_date("EXSTDTC") > pl.col("_DTH"))
+            after = ex.filter(iso_date("EXSTDTC") > pl.col("_DTH"))
             if after.height:
                 out.append(
                     Finding(
