@@ -40,7 +40,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-MONTH_DAYS = 30.4375  # 365.25 / 12: "108 weeks" is printed as 24.8 months
+from eap.derive.common import MONTH_DAYS
+
 CUTOFF = dt.date(2014, 11, 5)
 EAP_START = dt.date(2012, 9, 1)
 MM021_FIRST_DOSE = dt.date(2010, 9, 27)
