@@ -213,6 +213,58 @@ def derive(
         console.print(f"ADTTE events and censoring reasons -> {out / 'adtte_censoring.csv'}")
 
 
+@app.command()
+def reproduce(
+    adam: Annotated[Path | None, typer.Option(help="Folder of ADaM datasets to compare.")] = None,
+    sdtm: Annotated[
+        Path | None, typer.Option(help="Folder of SDTM datasets (derived first).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
+    cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
+) -> None:
+    """Every published MM-024 number beside eap's, with its tolerance; exit 1 on any failure.
+
+    Without --adam or --sdtm, the built-in virtual cohort (seed 2014) is used.
+    Counts and percentages must match exactly; medians within 0.5 month; CI
+    bounds within 1.5 months.
+    """
+    import datetime as dt
+
+    from rich.table import Table
+
+    from eap.ard import build_ard
+    from eap.datasets.io import read_folder
+    from eap.report.reproduce import compare, reproduce_sdtm
+    from eap.simulate import simulate as run
+
+    cut = dt.date.fromisoformat(cutoff)
+    if adam is not None and sdtm is not None:
+        raise EapError("give --adam or --sdtm, not both", variable="--adam/--sdtm")
+    if adam is not None:
+        datasets = read_folder(adam)
+        results = compare(build_ard(datasets))
+    else:
+        source = read_folder(sdtm) if sdtm is not None else run(seed, 1)
+        results = reproduce_sdtm(source, cut)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in results], indent=2, default=str))
+    else:
+        table = Table(title="MM-024: published vs eap")
+        for col in ("id", "published", "eap", "tolerance", "ok"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+            table.add_row(r.id, str(r.published), str(r.computed), r.tolerance, mark)
+        console.print(table)
+        console.print(
+            f"{len(results)} figures compared: {len(results) - len(failed)} ok, "
+            f"{len(failed)} failed"
+        )
+    raise typer.Exit(1 if failed else 0)
+
+
 simulate_app = typer.Typer(
     help=(
         "Generate the virtual MM-024 cohort as SDTM (every published count exact for any "

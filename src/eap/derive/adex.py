@@ -15,6 +15,8 @@ Rules (the MM-024 publication's definitions; month = 30.4375 days):
 * CYCLES: distinct EX cycles (VISITNUM).
 * NINTERR, interruptions: gaps inside a cycle between lenalidomide records.
 * NREDUC, reductions: decreases of EXDOSE between consecutive lenalidomide records.
+* LASTDOSE: EXDOSE of the last lenalidomide record by the cutoff (the current
+  dose of a patient still on treatment).
 
 A subject is on treatment at the cutoff when DS has no END OF TREATMENT
 record by then.
@@ -44,6 +46,7 @@ PARAMS = {
     "CYCLES": "Number of Cycles Started",
     "NINTERR": "Number of Dose Interruptions",
     "NREDUC": "Number of Dose Reductions",
+    "LASTDOSE": "Dose of the Last Administration (mg)",
 }
 WEEKS_108 = 108 * 7
 
@@ -90,6 +93,7 @@ def per_subject(
             pl.col("VISITNUM").n_unique().cast(pl.Float64).alias("CYCLES"),
             pl.col("GAP").sum().cast(pl.Float64).alias("NINTERR"),
             pl.col("DROP").sum().cast(pl.Float64).alias("NREDUC"),
+            pl.col("EXDOSE").last().alias("LASTDOSE"),
         )
         .with_columns(pl.col("USUBJID").is_in(stopped.implode()).not_().alias("ONGOING"))
         .with_columns(
