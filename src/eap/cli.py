@@ -214,6 +214,46 @@ def derive(
 
 
 @app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Output folder for the report and its ARD.")],
+    adam: Annotated[Path | None, typer.Option(help="Folder of ADaM datasets.")] = None,
+    sdtm: Annotated[
+        Path | None, typer.Option(help="Folder of SDTM datasets (derived first).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
+    cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+) -> None:
+    """Write the MM-024 report (HTML) and its analysis results data (Parquet, JSON).
+
+    Without --adam or --sdtm, the built-in virtual cohort (seed 2014) is used.
+    """
+    import datetime as dt
+
+    from eap.ard import build_ard
+    from eap.datasets.io import read_folder
+    from eap.derive import derive_all
+    from eap.report.html import render_html
+    from eap.simulate import simulate as run
+
+    cut = dt.date.fromisoformat(cutoff)
+    if adam is not None:
+        datasets, cm, source = read_folder(adam), None, f"ADaM from {adam}"
+    else:
+        sd = read_folder(sdtm) if sdtm is not None else run(seed, 1)
+        datasets = derive_all(sd, cut).datasets
+        cm = sd["CM"].frame if "CM" in sd else None
+        source = f"SDTM from {sdtm}" if sdtm is not None else f"virtual MM-024 cohort, seed {seed}"
+    ard = build_ard(datasets, cm=cm)
+    out.mkdir(parents=True, exist_ok=True)
+    ard.write_parquet(out / "ard.parquet")
+    (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
+    path = render_html(ard, out / "report.html", subtitle=f"Data cutoff {cut}; {source}.")
+    console.print(
+        f"report: {path}; analysis results data: {out / 'ard.parquet'}, {out / 'ard.json'}"
+    )
+
+
+@app.command()
 def reproduce(
     adam: Annotated[Path | None, typer.Option(help="Folder of ADaM datasets to compare.")] = None,
     sdtm: Annotated[

@@ -1,0 +1,241 @@
+"""Display tables of the MM-024 report, laid out from ARD rows (no computing here).
+
+Each function returns a polars frame with a first column of row labels and one
+column per population, formatted as the publication prints them ("n (%)",
+"median (min-max)", "median (95% CI)"); percentages are rounded half up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from eap.formatting import round_half_up
+
+POPULATIONS = ("safety", "treatment_cohort")
+POP_TITLES = {"safety": "Safety population", "treatment_cohort": "Treatment cohort"}
+
+
+@dataclass(frozen=True)
+class DisplayTable:
+    """An output: stable id, title, body (label column + one column per population), notes."""
+
+    id: str
+    title: str
+    body: pl.DataFrame
+    footnotes: tuple[str, ...]
+
+
+class Cells:
+    """Formats ARD values for one population."""
+
+    def __init__(self, ard: pl.DataFrame, pop: str) -> None:
+        self.ard = ard.filter(pl.col("POPULATION") == pop)
+
+    def value(self, analysis: str, variable: str, level: str | None, stat: str) -> float | None:
+        f = self.ard.filter(
+            (pl.col("ANALYSIS") == analysis)
+            & (pl.col("VARIABLE") == variable)
+            & (pl.col("STAT") == stat)
+            & (pl.col("LEVEL").is_null() if level is None else pl.col("LEVEL") == level)
+        )
+        return None if f.height == 0 else f["VALUE"][0]
+
+    def n_pct(self, analysis: str, variable: str, level: str | None = None) -> str:
+        n = self.value(analysis, variable, level, "n") or 0.0
+        pct = self.value(analysis, variable, level, "pct") or 0.0
+        return f"{int(n)} ({round_half_up(pct, 1)})"
+
+    def number(self, analysis: str, variable: str, stat: str, digits: int = 1) -> str:
+        v = self.value(analysis, variable, None, stat)
+        return "NE" if v is None else str(round_half_up(v, digits))
+
+    def median_range(self, analysis: str, variable: str, digits: int = 1) -> str:
+        med = self.number(analysis, variable, "median", digits)
+        lo, hi = (
+            self.number(analysis, variable, "min", digits),
+            self.number(analysis, variable, "max", digits),
+        )
+        return f"{med} ({lo}-{hi})"
+
+    def mean_range(self, analysis: str, variable: str, digits: int = 1) -> str:
+        mean = self.number(analysis, variable, "mean", digits)
+        lo, hi = (
+            self.number(analysis, variable, "min", digits),
+            self.number(analysis, variable, "max", digits),
+        )
+        return f"{mean} ({lo}-{hi})"
+
+    def km(self, param: str) -> str:
+        med = self.value("TTET01", param, None, "median")
+        if med is None:
+            return "NE"
+        lo = self.number("TTET01", param, "lower")
+        hi = self.number("TTET01", param, "upper")
+        return f"{round_half_up(med, 1)} ({lo}-{hi})"
+
+
+def _frame(rows: list[tuple[str, ...]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["Characteristic", *POPULATIONS], orient="row")
+
+
+def header_n(ard: pl.DataFrame) -> dict[str, int]:
+    """N of each population, for the column headers."""
+    return {pop: int(Cells(ard, pop).value("DMT01", "N", None, "N") or 0) for pop in POPULATIONS}
+
+
+def baseline_table(ard: pl.DataFrame) -> DisplayTable:
+    c = {pop: Cells(ard, pop) for pop in POPULATIONS}
+
+    def row(label: str, f: str, *args: str | None) -> tuple[str, ...]:
+        return (label, *(getattr(c[p], f)(*args) for p in POPULATIONS))
+
+    rows = [
+        row("Age, years: median (range)", "median_range", "DMT01", "AGE"),
+        row("Age <= 65 years", "n_pct", "DMT01", "AGEGR1", "<=65"),
+        row("Age > 65 years", "n_pct", "DMT01", "AGEGR1", ">65"),
+        row("Male", "n_pct", "DMT01", "SEX", "M"),
+        row("Female", "n_pct", "DMT01", "SEX", "F"),
+        *(
+            row(f"ECOG performance status {k}", "n_pct", "DMT01", "ECOGBL", k)
+            for k in ("0", "1", "2")
+        ),
+        *(
+            row(f"Durie-Salmon stage {k}", "n_pct", "DMT01", "DSSTAGE", k)
+            for k in ("I", "II", "III")
+        ),
+        row("Prior anti-myeloma therapies: median (range)", "median_range", "DMT01", "NPRIOR"),
+        *(
+            row(f"{k} prior therapies", "n_pct", "DMT01", "NPRIORGR", k)
+            for k in ("1", "2", "3", "4", ">=5")
+        ),
+        row("Used thalidomide previously", "n_pct", "DMT01", "PRITHAFL"),
+        row("Used bortezomib previously", "n_pct", "DMT01", "PRIBORFL"),
+        row("Used neither thalidomide nor bortezomib", "n_pct", "DMT01", "PRINEITHER"),
+        row("Used both thalidomide and bortezomib", "n_pct", "DMT01", "PRIBOTH"),
+        row("Prior surgery", "n_pct", "DMT01", "PRISURFL"),
+        row("Prior radiation therapy", "n_pct", "DMT01", "PRIRADFL"),
+    ]
+    return DisplayTable(
+        "DMT01",
+        "Table 1. Patient baseline characteristics",
+        _frame(rows),
+        ("n (%) unless stated; percentages of the population N, rounded half up.",),
+    )
+
+
+def exposure_table(ard: pl.DataFrame) -> DisplayTable:
+    c = {pop: Cells(ard, pop) for pop in POPULATIONS}
+    rows = [
+        (
+            "Duration of Rd, months: median (range)",
+            *(c[p].median_range("EXT01", "TRTDURM") for p in POPULATIONS),
+        ),
+        (
+            "Treated beyond 108 weeks (24.8 months)",
+            *(c[p].n_pct("EXT01", "GT108WK") for p in POPULATIONS),
+        ),
+        (
+            "Average daily dose, mg: mean (range)",
+            *(c[p].mean_range("EXT01", "ADDOSE") for p in POPULATIONS),
+        ),
+        (
+            "Dose intensity, mg/day: median",
+            *(c[p].number("EXT01", "DOSEINT", "median") for p in POPULATIONS),
+        ),
+        (
+            "Relative dose intensity: median",
+            *(c[p].number("EXT01", "RDI", "median") for p in POPULATIONS),
+        ),
+        ("On Rd at data cutoff", *(c[p].n_pct("DST01", "ONGOING") for p in POPULATIONS)),
+        ("Discontinued Rd", *(c[p].n_pct("DST01", "DISCONTINUED") for p in POPULATIONS)),
+        *(
+            (
+                f"  {reason.capitalize()}",
+                *(c[p].n_pct("DST01", "DCTREAS", reason) for p in POPULATIONS),
+            )
+            for reason in ("PROGRESSIVE DISEASE", "DEATH", "LOST TO FOLLOW-UP")
+        ),
+        ("Deaths", *(c[p].n_pct("DTHT01", "DEATH") for p in POPULATIONS)),
+    ]
+    return DisplayTable(
+        "EXT01",
+        "Lenalidomide exposure, dose intensity and disposition",
+        _frame(rows),
+        (
+            "Duration = last dose - first dose + 1 day (to the cutoff when on Rd); "
+            "month = 30.4375 days.",
+            "Dose intensity = cumulative dose / duration; relative dose intensity against "
+            "the renal-adjusted full dose.",
+        ),
+    )
+
+
+def ae_table(ard: pl.DataFrame, analysis: str, title: str, threshold: float = 0.0) -> DisplayTable:
+    """TEAEs by preferred term, sorted by frequency in the safety population."""
+    safety = Cells(ard, "safety")
+    terms = (
+        ard.filter(
+            (pl.col("ANALYSIS") == analysis)
+            & (pl.col("POPULATION") == "safety")
+            & (pl.col("VARIABLE") == "AEDECOD")
+            & (pl.col("STAT") == "pct")
+            & (pl.col("VALUE") >= threshold)
+        )
+        .sort(["VALUE", "LEVEL"], descending=[True, False])["LEVEL"]
+        .to_list()
+    )
+    label = {"AET04": "Patients with >= 1 grade 3-4 AE", "AET09": "Patients with >= 1 serious AE"}
+    # Any-TEAE counts live under AET01; grade 3-4 and serious under their own analysis.
+    any_analysis = "AET01" if analysis == "AET02" else analysis
+    rows = [(label.get(analysis, "Patients with >= 1 TEAE"), safety.n_pct(any_analysis, "ANY"))]
+    rows += [(term, safety.n_pct(analysis, "AEDECOD", term)) for term in terms]
+    body = pl.DataFrame(rows, schema=["Adverse event", "safety"], orient="row")
+    return DisplayTable(
+        analysis,
+        title,
+        body,
+        (
+            "Treatment-emergent AEs (onset from the first dose to 28 days after the last).",
+            "Each patient is counted once per term, at the highest CTCAE v4.0 grade.",
+        ),
+    )
+
+
+def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
+    c = {pop: Cells(ard, pop) for pop in POPULATIONS}
+    labels = {
+        "DOR": "Duration of response, months",
+        "TTP": "Time to progression, months",
+        "PFS": "Progression-free survival, months",
+        "OS": "Overall survival, months",
+    }
+    rows = [(label, *(c[p].km(param) for p in POPULATIONS)) for param, label in labels.items()]
+    rows.append(
+        (
+            "Median follow-up from MM-021 enrollment, months",
+            *(c[p].number("FUT01", "FUP", "median") for p in POPULATIONS),
+        )
+    )
+    return DisplayTable(
+        "TTET01",
+        "Table 4. Key efficacy outcomes: median (95% CI)",
+        _frame(rows),
+        (
+            "Kaplan-Meier estimates; 95% CI by Brookmeyer-Crowley with the log-log transform "
+            "(SAS LIFETEST default); quantiles by R survfit's rule. NE: not estimable.",
+            "Origin: first Rd dose in MM-021 (duration of response: first response).",
+        ),
+    )
+
+
+def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
+    return [
+        baseline_table(ard),
+        exposure_table(ard),
+        ae_table(ard, "AET02", "TEAEs of any grade by preferred term"),
+        ae_table(ard, "AET04", "Table 2. Grade 3-4 AEs in >= 3% of the safety population", 3.0),
+        ae_table(ard, "AET09", "Table 3. Serious AEs in the safety population"),
+        efficacy_table(ard),
+    ]

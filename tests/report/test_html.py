@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from eap.ard import build_ard
+from eap.cli import app
+from eap.derive import derive_all
+from eap.report.html import render_html
+from eap.report.tables import report_tables
+from eap.simulate import simulate
+
+
+def _ard():  # type: ignore[no-untyped-def]
+    sdtm = simulate(2014)
+    return build_ard(derive_all(sdtm, dt.date(2014, 11, 5)).datasets, cm=sdtm["CM"].frame)
+
+
+def test_tables_hold_the_published_numbers_from_the_ard() -> None:
+    tables = {t.id: t for t in report_tables(_ard())}
+    assert list(tables) == ["DMT01", "EXT01", "AET02", "AET04", "AET09", "TTET01"]
+    table1 = dict(
+        zip(tables["DMT01"].body["Characteristic"], tables["DMT01"].body.iter_rows(), strict=True)
+    )
+    assert table1["Male"][1:] == ("52 (65.0)", "25 (61.0)")
+    assert table1["Age, years: median (range)"][1:] == ("59.0 (35.0-76.0)", "59.0 (47.0-74.0)")
+    t2 = tables["AET04"].body
+    assert t2.row(0) == ("Patients with >= 1 grade 3-4 AE", "48 (60.0)")
+    assert t2.row(3) == ("Anemia", "9 (11.3)")  # 11.25 rounds half up, as published
+    assert t2.height == 13  # the any row and the 12 terms of Table 2
+    efficacy = dict(
+        zip(tables["TTET01"].body["Characteristic"], tables["TTET01"].body.iter_rows(), strict=True)
+    )
+    assert efficacy["Overall survival, months"][1:] == ("NE", "NE")
+    any_teae = tables["AET02"].body.row(0)
+    assert any_teae == ("Patients with >= 1 TEAE", "77 (96.3)")
+
+
+def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: Path) -> None:
+    path = render_html(_ard(), tmp_path / "report.html", subtitle="test")
+    text = path.read_text()
+    for output in ("DMT01", "EXT01", "AET02", "AET04", "AET09", "TTET01"):
+        assert f'id="{output}"' in text and f'href="#{output}"' in text
+    assert text.count("Safety population (N = 80)") == 6
+    assert text.count("Treatment cohort (N = 41)") == 3
+    assert "highest CTCAE v4.0 grade" in text
+    assert not re.search(r"\bnan\b|\binf\b", text)
+
+
+def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stdout
+    assert {p.name for p in tmp_path.iterdir()} == {"report.html", "ard.parquet", "ard.json"}
