@@ -248,6 +248,9 @@ def report(
     ard.write_parquet(out / "ard.parquet")
     (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
     path = render_html(ard, out / "report.html", subtitle=f"Data cutoff {cut}; {source}.")
+    from eap.report.figures import write_km_figures
+
+    write_km_figures(ard, out / "figures")
     console.print(
         f"report: {path}; analysis results data: {out / 'ard.parquet'}, {out / 'ard.json'}"
     )

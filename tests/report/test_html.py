@@ -53,4 +53,31 @@ def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: 
 def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stdout
-    assert {p.name for p in tmp_path.iterdir()} == {"report.html", "ard.parquet", "ard.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "report.html",
+        "ard.parquet",
+        "ard.json",
+        "figures",
+    }
+
+
+def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
+    import polars as pl
+
+    from eap.report.figures import write_km_figures
+
+    ard = _ard()
+    risk = ard.filter(
+        (pl.col("ANALYSIS") == "KMG01") & (pl.col("STAT") == "n_risk") & (pl.col("LEVEL") == "0")
+    )
+    assert dict(risk.filter(pl.col("VARIABLE") == "PFS").select("POPULATION", "VALUE").rows()) == {
+        "safety": 80.0,
+        "treatment_cohort": 41.0,
+    }
+    paths = write_km_figures(ard, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(
+        f"KMG01_{p}.{e}" for p in ("PFS", "TTP", "OS", "DOR") for e in ("png", "svg")
+    )
+    assert all(p.stat().st_size > 5_000 for p in paths)
+    text = render_html(ard, tmp_path / "r.html").read_text()
+    assert text.count("<svg") == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -218,8 +219,24 @@ def time_to_event(adam: Mapping[str, Dataset]) -> list[Row]:
                 rows.append(
                     ("TTET01", pop, param, f"{at.time:g} months", "survival", at.survival, [])
                 )
+            rows += km_curve_rows(pop, param, curve)
         fup = mine.filter(pl.col("PARAMCD") == "FUP")
         rows += _summary("FUT01", pop, "FUP", fup["AVAL"])
+    return rows
+
+
+RISK_TIMES = tuple(float(t) for t in range(0, 55, 6))
+
+
+def km_curve_rows(pop: str, param: str, curve: Any) -> list[Row]:
+    """KMG01: the step function (survival after each time, censorings) and numbers at risk."""
+    rows: list[Row] = [("KMG01", pop, param, "0", "survival", 1.0, [])]
+    for t, s, c in zip(curve.time, curve.survival, curve.n_censor, strict=True):
+        rows.append(("KMG01", pop, param, f"{t:.6g}", "survival", float(s), []))
+        if c:
+            rows.append(("KMG01", pop, param, f"{t:.6g}", "censored", float(c), []))
+    for t, n in zip(RISK_TIMES, curve.n_risk_at(list(RISK_TIMES)), strict=True):
+        rows.append(("KMG01", pop, param, f"{t:g}", "n_risk", float(n), []))
     return rows
 
 

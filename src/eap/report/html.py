@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
+from eap.report.figures import PARAM_TITLES, km_figure, svg
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 STYLE = """
@@ -38,6 +39,19 @@ def render_html(ard: pl.DataFrame, path: Path, *, subtitle: str = "") -> Path:
     sections = "".join(
         f'<section id="{t.id}"><h2>{html.escape(t.title)} [{t.id}]</h2>{table_html(t, n)}</section>'
         for t in tables
+    )
+    figures = [
+        (f"KMG01-{p}", f"Figure: Kaplan-Meier estimate of {title.lower()}", p)
+        for p, title in PARAM_TITLES.items()
+    ]
+    toc += "".join(
+        f'<li><a href="#{fid}">{html.escape(title)}</a></li>' for fid, title, _ in figures
+    )
+    sections += "".join(
+        f'<section id="{fid}"><h2>{html.escape(title)} [KMG01]</h2>{svg(km_figure(ard, p))}'
+        "<p class='meta'>Censored observations marked |; numbers at risk below the axis."
+        "</p></section>"
+        for fid, title, p in figures
     )
     doc = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
