@@ -21,7 +21,24 @@ def _ard():  # type: ignore[no-untyped-def]
 
 def test_tables_hold_the_published_numbers_from_the_ard() -> None:
     tables = {t.id: t for t in report_tables(_ard())}
-    assert list(tables) == ["DMT01", "EXT01", "AET02", "AET04", "AET09", "TTET01"]
+    assert list(tables) == [
+        "DMT01",
+        "EXT01",
+        "AET02",
+        "AET04",
+        "AET09",
+        "AET10",
+        "DTHT01",
+        "CMT01",
+        "TTET01",
+    ]
+    deaths = dict(
+        zip(tables["DTHT01"].body["Characteristic"], tables["DTHT01"].body.iter_rows(), strict=True)
+    )
+    assert deaths["Deaths"][1:] == ("30 (37.5)", "5 (12.2)")
+    assert deaths["  Multiple myeloma"][1] == "9 (11.3)"
+    assert tables["CMT01"].body.row(1) == ("Proton pump inhibitors", "36 (45.0)")
+    assert tables["AET10"].body.height == 2
     table1 = dict(
         zip(tables["DMT01"].body["Characteristic"], tables["DMT01"].body.iter_rows(), strict=True)
     )
@@ -42,10 +59,20 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
 def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: Path) -> None:
     path = render_html(_ard(), tmp_path / "report.html", subtitle="test")
     text = path.read_text()
-    for output in ("DMT01", "EXT01", "AET02", "AET04", "AET09", "TTET01"):
+    for output in (
+        "DMT01",
+        "EXT01",
+        "AET02",
+        "AET04",
+        "AET09",
+        "AET10",
+        "DTHT01",
+        "CMT01",
+        "TTET01",
+    ):
         assert f'id="{output}"' in text and f'href="#{output}"' in text
-    assert text.count("Safety population (N = 80)") == 6
-    assert text.count("Treatment cohort (N = 41)") == 3
+    assert text.count("Safety population (N = 80)") == 9
+    assert text.count("Treatment cohort (N = 41)") == 4
     assert "highest CTCAE v4.0 grade" in text
     assert not re.search(r"\bnan\b|\binf\b", text)
 

@@ -203,6 +203,67 @@ def ae_table(ard: pl.DataFrame, analysis: str, title: str, threshold: float = 0.
     )
 
 
+def _levels(ard: pl.DataFrame, analysis: str, variable: str) -> list[str]:
+    """Levels of a variable, most frequent first in the safety population."""
+    return (
+        ard.filter(
+            (pl.col("ANALYSIS") == analysis)
+            & (pl.col("POPULATION") == "safety")
+            & (pl.col("VARIABLE") == variable)
+            & (pl.col("STAT") == "n")
+        )
+        .sort(["VALUE", "LEVEL"], descending=[True, False])["LEVEL"]
+        .to_list()
+    )
+
+
+def deaths_table(ard: pl.DataFrame) -> DisplayTable:
+    c = {pop: Cells(ard, pop) for pop in POPULATIONS}
+    rows = [("Deaths", *(c[p].n_pct("DTHT01", "DEATH") for p in POPULATIONS))]
+    rows += [
+        (f"  {cause.capitalize()}", *(c[p].n_pct("DTHT01", "DTHCAUS", cause) for p in POPULATIONS))
+        for cause in _levels(ard, "DTHT01", "DTHCAUS")
+    ]
+    return DisplayTable(
+        "DTHT01",
+        "Deaths and causes of death",
+        _frame(rows),
+        ("All deaths by the data cutoff, in treatment and in follow-up.",),
+    )
+
+
+def medications_table(ard: pl.DataFrame) -> DisplayTable:
+    safety = Cells(ard, "safety")
+    levels = _levels(ard, "CMT01", "CMCLAS")
+    body = pl.DataFrame(
+        [(level.capitalize(), safety.n_pct("CMT01", "CMCLAS", level)) for level in levels],
+        schema=["Medication class", "safety"],
+        orient="row",
+    )
+    return DisplayTable(
+        "CMT01",
+        "Concomitant medications by class",
+        body,
+        ("Patients counted once per class; prior anti-myeloma therapy excluded.",),
+    )
+
+
+def spm_table(ard: pl.DataFrame) -> DisplayTable:
+    safety = Cells(ard, "safety")
+    levels = _levels(ard, "AET10", "AEDECOD")
+    body = pl.DataFrame(
+        [(level, safety.n_pct("AET10", "AEDECOD", level)) for level in levels],
+        schema=["Second primary malignancy", "safety"],
+        orient="row",
+    )
+    return DisplayTable(
+        "AET10",
+        "Second primary malignancies",
+        body,
+        ("Reported as serious AEs for the whole follow-up, whatever their relation to Rd.",),
+    )
+
+
 def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
     c = {pop: Cells(ard, pop) for pop in POPULATIONS}
     labels = {
@@ -237,5 +298,8 @@ def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
         ae_table(ard, "AET02", "TEAEs of any grade by preferred term"),
         ae_table(ard, "AET04", "Table 2. Grade 3-4 AEs in >= 3% of the safety population", 3.0),
         ae_table(ard, "AET09", "Table 3. Serious AEs in the safety population"),
+        spm_table(ard),
+        deaths_table(ard),
+        medications_table(ard),
         efficacy_table(ard),
     ]
