@@ -30,8 +30,13 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
         "AET10",
         "DTHT01",
         "CMT01",
+        "AET11",
+        "XST01",
         "TTET01",
     ]
+    cross = tables["XST01"].body.row(0)
+    assert cross == ("Grade 3-4 AEs, %", "85.3", "-", "69.8", "60.0", "60.0")
+    assert tables["AET11"].body.row(0)[1].startswith("31/80")
     deaths = dict(
         zip(tables["DTHT01"].body["Characteristic"], tables["DTHT01"].body.iter_rows(), strict=True)
     )
@@ -68,10 +73,12 @@ def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: 
         "AET10",
         "DTHT01",
         "CMT01",
+        "AET11",
+        "XST01",
         "TTET01",
     ):
         assert f'id="{output}"' in text and f'href="#{output}"' in text
-    assert text.count("Safety population (N = 80)") == 9
+    assert text.count("Safety population (N = 80)") == 9  # tables with population columns
     assert text.count("Treatment cohort (N = 41)") == 4
     assert "highest CTCAE v4.0 grade" in text
     assert not re.search(r"\bnan\b|\binf\b", text)

@@ -226,6 +226,56 @@ def time_to_event(adam: Mapping[str, Dataset]) -> list[Row]:
 
 
 RISK_TIMES = tuple(float(t) for t in range(0, 55, 6))
+TOXICITY_INTERVALS = (0.0, 6.0, 12.0, 24.0)
+TOXICITY_TERMS = ("Neutropenia", "Anemia", "Thrombocytopenia", "Pneumonia")
+
+
+def cumulative_toxicity(adam: Mapping[str, Dataset]) -> list[Row]:
+    """AET11: grade 3-4 TEAE onset by treatment-time interval and per 100 patient-years.
+
+    Onset: months on treatment at the first grade 3-4 TEAE (of any term, or of one
+    term); exposure: Rd duration in months (ADEX TRTDURM). Intervals 0-6, 6-12,
+    12-24 and >= 24 months: patients at risk at the start and those with onset in
+    it (eap.stats.incidence_by_interval). Rate: first onsets / time at risk in
+    years x 100, exact Poisson 95% CI (eap.stats.exposure_adjusted_incidence_rate).
+    """
+    from eap.stats import exposure_adjusted_incidence_rate, incidence_by_interval, time_at_risk
+
+    adae, adex = adam["ADAE"].frame, adam["ADEX"].frame
+    rows: list[Row] = []
+    subjects = populations(adam["ADSL"].frame)["safety"].select("USUBJID")
+    exposure = subjects.join(
+        adex.filter(pl.col("PARAMCD") == "TRTDURM").select("USUBJID", pl.col("AVAL").alias("EXPO")),
+        on="USUBJID",
+        how="left",
+    ).with_columns(pl.col("EXPO").fill_null(0.0))
+    g34 = adae.filter((pl.col("TRTEMFL") == "Y") & (pl.col("TOXG34FL") == "Y"))
+    for term in ("ANY", *TOXICITY_TERMS):
+        events = g34 if term == "ANY" else g34.filter(pl.col("AEDECOD") == term)
+        first = events.group_by("USUBJID").agg(pl.col("ONTRTM").min().alias("ONSET"))
+        data = exposure.join(first, on="USUBJID", how="left")
+        onset = data["ONSET"].fill_null(float("nan")).to_numpy()
+        expo = data["EXPO"].to_numpy()
+        for interval in incidence_by_interval(onset, expo, TOXICITY_INTERVALS):
+            level = (
+                f"{term}|{interval.start:g}-{'' if interval.end is None else f'{interval.end:g}'}"
+            )
+            rows.append(
+                ("AET11", "safety", "ONSET", level, "n_risk", float(interval.n_at_risk), [])
+            )
+            rows.append(("AET11", "safety", "ONSET", level, "n_onset", float(interval.n_onset), []))
+            rows.append(("AET11", "safety", "ONSET", level, "pct", interval.percent, []))
+        years = time_at_risk(expo / 12.0, onset / 12.0)
+        rate = exposure_adjusted_incidence_rate(~pl.Series(onset).is_nan().to_numpy() * 1, years)
+        for stat, value in (
+            ("events", float(rate.events)),
+            ("patient_years", rate.time_at_risk),
+            ("rate", rate.rate),
+            ("lower", rate.lower),
+            ("upper", rate.upper),
+        ):
+            rows.append(("AET11", "safety", "EAIR", term, stat, value, []))
+    return rows
 
 
 def km_curve_rows(pop: str, param: str, curve: Any) -> list[Row]:
@@ -246,6 +296,7 @@ ANALYSES: tuple[tuple[str, Callable[[Mapping[str, Dataset]], list[Row]], tuple[s
     ("disposition", disposition, ("ADSL",)),
     ("adverse events", adverse_events, ("ADSL", "ADAE")),
     ("time to event", time_to_event, ("ADSL", "ADTTE")),
+    ("cumulative toxicity", cumulative_toxicity, ("ADSL", "ADAE", "ADEX")),
 )
 
 

@@ -23,7 +23,9 @@ def table_html(table: DisplayTable, n: dict[str, int]) -> str:
     from great_tables import GT
 
     labels: dict[str, Any] = {
-        pop: f"{POP_TITLES[pop]} (N = {n[pop]})" for pop in table.body.columns[1:]
+        pop: f"{POP_TITLES[pop]} (N = {n[pop]})"
+        for pop in table.body.columns[1:]
+        if pop in POP_TITLES
     }
     gt = GT(table.body).cols_label(**labels).tab_header(title=table.title).opt_stylize(style=1)
     for note in table.footnotes:

@@ -264,6 +264,134 @@ def spm_table(ard: pl.DataFrame) -> DisplayTable:
     )
 
 
+def toxicity_table(ard: pl.DataFrame) -> DisplayTable:
+    """AET11: first grade 3-4 onset by time on treatment, and per 100 patient-years."""
+    safety = Cells(ard, "safety")
+    intervals = ("0-6", "6-12", "12-24", "24-")
+    rows = []
+    for term in ("ANY", "Neutropenia", "Anemia", "Thrombocytopenia", "Pneumonia"):
+        cells = []
+        for iv in intervals:
+            level = f"{term}|{iv}"
+            n = safety.value("AET11", "ONSET", level, "n_onset")
+            at_risk = safety.value("AET11", "ONSET", level, "n_risk")
+            pct = safety.value("AET11", "ONSET", level, "pct")
+            shown = "NE" if pct is None else str(round_half_up(pct, 1))
+            cells.append(f"{int(n or 0)}/{int(at_risk or 0)} ({shown})")
+        rate = safety.value("AET11", "EAIR", term, "rate")
+        lo, hi = (
+            safety.value("AET11", "EAIR", term, "lower"),
+            safety.value("AET11", "EAIR", term, "upper"),
+        )
+        eair = (
+            "NE"
+            if rate is None or lo is None or hi is None
+            else (f"{round_half_up(rate, 1)} ({round_half_up(lo, 1)}-{round_half_up(hi, 1)})")
+        )
+        label = "Any grade 3-4 TEAE" if term == "ANY" else term
+        rows.append((label, *cells, eair))
+    body = pl.DataFrame(
+        rows,
+        schema=[
+            "Grade 3-4 TEAE",
+            "0-6 months",
+            "6-12 months",
+            "12-24 months",
+            ">= 24 months",
+            "Per 100 PY (95% CI)",
+        ],
+        orient="row",
+    )
+    return DisplayTable(
+        "AET11",
+        "Cumulative toxicity: first grade 3-4 onset by time on Rd (safety population)",
+        body,
+        (
+            "n/N (%): first onsets in the interval / patients on Rd and free of the event "
+            "at its start.",
+            "Rate: first onsets / time at risk x 100 patient-years (PY); exact Poisson 95% CI.",
+        ),
+    )
+
+
+def cross_study_table(ard: pl.DataFrame) -> DisplayTable:
+    """XST01: the discussion's comparison; MM-009/010/021 as published, MM-024 as computed."""
+    from eap.simulate.targets import published
+
+    cs = published()["cross_study"]
+    safety = Cells(ard, "safety")
+
+    def mine(analysis: str, variable: str, level: str | None = None) -> str:
+        pct = safety.value(analysis, variable, level, "pct")
+        return "NE" if pct is None else str(round_half_up(pct, 1))
+
+    def pub(study: str, *keys: str) -> str:
+        value: object = cs.get(study, {})
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return "-" if value is None else str(value)
+
+    rows = [
+        (
+            "Grade 3-4 AEs, %",
+            pub("MM-009", "grade3_4_any_pct"),
+            "-",
+            pub("MM-021", "grade3_4_any_pct"),
+            pub("MM-024", "grade3_4_any_pct"),
+            mine("AET04", "ANY"),
+        ),
+        *(
+            (
+                f"  {term}, grade 3-4 %",
+                "-",
+                "-",
+                pub("MM-021", "grade3_4_pct", term),
+                pub("MM-024", "grade3_4_pct", term),
+                mine("AET04", "AEDECOD", term),
+            )
+            for term in ("Anemia", "Neutropenia", "Thrombocytopenia", "Pneumonia")
+        ),
+        (
+            "AEs leading to discontinuation, %",
+            pub("MM-009", "ae_discontinuation_pct"),
+            "-",
+            pub("MM-021", "ae_discontinuation_pct"),
+            pub("MM-024", "ae_discontinuation_pct"),
+            mine("AET05", "ACTLEN", "DISCONTINUATION"),
+        ),
+        (
+            "Dose reduction and interruption, %",
+            "-",
+            pub("MM-010", "dose_reduction_or_interruption_pct"),
+            pub("MM-021", "dose_reduction_or_interruption_pct"),
+            pub("MM-024", "dose_reduction_and_interruption_pct"),
+            mine("AET05", "ACTLEN", "INTERRUPTION AND REDUCTION"),
+        ),
+        (
+            "Median follow-up, months",
+            "-",
+            "-",
+            pub("MM-021", "median_follow_up_months"),
+            pub("MM-024", "median_follow_up_months"),
+            safety.number("FUT01", "FUP", "median"),
+        ),
+    ]
+    body = pl.DataFrame(
+        rows,
+        schema=["Measure", "MM-009", "MM-010", "MM-021", "MM-024 published", "MM-024 eap"],
+        orient="row",
+    )
+    return DisplayTable(
+        "XST01",
+        "Cross-study comparison (publication's discussion)",
+        body,
+        (
+            "MM-009, MM-010 and MM-021: as published; MM-024: as published and as computed by eap.",
+            "'-': not reported. MM-010 and MM-021 report reduction or interruption; MM-024 both.",
+        ),
+    )
+
+
 def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
     c = {pop: Cells(ard, pop) for pop in POPULATIONS}
     labels = {
@@ -301,5 +429,7 @@ def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
         spm_table(ard),
         deaths_table(ard),
         medications_table(ard),
+        toxicity_table(ard),
+        cross_study_table(ard),
         efficacy_table(ard),
     ]
