@@ -251,6 +251,9 @@ def report(
     from eap.report.figures import write_km_figures
 
     write_km_figures(ard, out / "figures")
+    from eap.report.rtf import write_rtf_tables
+
+    write_rtf_tables(ard, out / "rtf")
     console.print(
         f"report: {path}; analysis results data: {out / 'ard.parquet'}, {out / 'ard.json'}"
     )

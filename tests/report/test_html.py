@@ -92,7 +92,13 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
         "ard.parquet",
         "ard.json",
         "figures",
+        "rtf",
     }
+    rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
+    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 11
+    table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
+    assert "\\rtf1" in table2
+    assert "Safety population (N = 80)" in table2 and "48 (60.0)" in table2
 
 
 def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
