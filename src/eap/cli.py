@@ -250,7 +250,15 @@ def report(
     path = render_html(ard, out / "report.html", subtitle=f"Data cutoff {cut}; {source}.")
     from eap.report.figures import write_km_figures
 
-    write_km_figures(ard, out / "figures")
+    figures = write_km_figures(ard, out / "figures")
+    from eap.report.pdf import write_pdf
+
+    write_pdf(
+        ard,
+        out / "report.pdf",
+        [p for p in figures if p.suffix == ".png"],
+        subtitle=f"Data cutoff {cut}; {source}.",
+    )
     from eap.report.rtf import write_rtf_tables
 
     write_rtf_tables(ard, out / "rtf")

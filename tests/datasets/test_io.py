@@ -231,3 +231,14 @@ def test_parquet_and_json_round_trip_any_values(
         back = io.read_dataset(io.write_dataset(ds, folder / f"prop.{ext}"))
         assert back.columns == ds.columns
         assert back.frame.equals(frame)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    ds = io.read_dataset(PILOT / "adam" / "adtte.xpt")
+    path = io.write_dataset(ds, tmp_path / "adtte.parquet")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

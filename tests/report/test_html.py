@@ -93,7 +93,13 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
         "ard.json",
         "figures",
         "rtf",
+        "report.pdf",
     }
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    # Tables fill at least three pages; each of the four figures has a page of its own.
+    pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
+    assert pages >= 3 + 4
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
     assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 11
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()

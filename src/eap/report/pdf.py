@@ -1,0 +1,84 @@
+"""The whole report as one PDF (reportlab: pure Python, no system libraries).
+
+The same tables as the HTML report, laid out from the ARD, then the figures
+(PNG files written by eap.report.figures).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from eap.datasets.atomic import write_atomic
+from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
+
+
+def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> list[object]:
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+    sheet = styles  # reportlab StyleSheet1
+    cell = sheet["BodyText"]  # type: ignore[index]
+    cell.fontSize, cell.leading = 8, 10
+    headers = [
+        f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
+    ]
+    rows = [[Paragraph(f"<b>{h}</b>", cell) for h in headers]]
+    for r in table.body.with_columns(pl.all().cast(pl.String)).iter_rows():
+        rows.append([Paragraph(v.replace("<", "&lt;").replace(">", "&gt;"), cell) for v in r])
+    widths = [200.0] + [(470.0 - 200.0) / max(1, len(headers) - 1)] * (len(headers) - 1)
+    grid = Table(rows, colWidths=widths, repeatRows=1)
+    grid.setStyle(
+        TableStyle(
+            [
+                ("LINEABOVE", (0, 0), (-1, 0), 1.0, colors.black),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                ("LINEBELOW", (0, -1), (-1, -1), 1.0, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
+    )
+    heading = sheet["Heading3"]  # type: ignore[index]
+    heading.keepWithNext = 1  # a table's title never ends a page alone
+    note = sheet["Italic"]  # type: ignore[index]
+    note.fontSize, note.leading = 7, 9
+    return [
+        Paragraph(f"{table.title} [{table.id}]", sheet["Heading3"]),  # type: ignore[index]
+        grid,
+        *[Paragraph(f, note) for f in table.footnotes],
+        Spacer(1, 12),
+    ]
+
+
+def write_pdf(ard: pl.DataFrame, path: Path, figures: list[Path], *, subtitle: str = "") -> Path:
+    """Write the report PDF: title, every table, then the figures (PNG)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    story: list[object] = [
+        Paragraph(
+            "MM-024 Extended Access Program: safety and efficacy of lenalidomide plus "
+            "low-dose dexamethasone",
+            styles["Title"],
+        ),
+        Paragraph(subtitle, styles["Normal"]),
+    ]
+    n = header_n(ard)
+    for table in report_tables(ard):
+        story += _table_flowables(table, n, styles)
+    for figure in figures:
+        story += [PageBreak(), Image(str(figure), width=470, height=305)]
+
+    def write(target: Path) -> None:
+        doc = SimpleDocTemplate(
+            str(target), pagesize=A4, title="MM-024 report", leftMargin=56, rightMargin=56
+        )
+        doc.build(story)
+
+    write_atomic(path, write)
+    return path
