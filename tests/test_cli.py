@@ -25,7 +25,8 @@ def test_demo_runs_what_exists_and_names_what_does_not(tmp_path) -> None:  # typ
     assert "0 errors, 0 warnings" in result.stdout
     assert "not there yet" in result.stdout
     assert "Table 4" in result.stdout
-    assert (tmp_path / "report.html").is_file()
+    assert (tmp_path / "report" / "report.html").is_file()
+    assert (tmp_path / "report" / "report.pdf").is_file()
     assert (tmp_path / "sdtm" / "dm.xpt").is_file()
     assert (tmp_path / "adam" / "adtte.xpt").is_file()
     assert (tmp_path / "adam" / "adex.xpt").is_file()

@@ -232,7 +232,7 @@ def report(
     from eap.ard import build_ard
     from eap.datasets.io import read_folder
     from eap.derive import derive_all
-    from eap.report.html import render_html
+    from eap.report import write_report
     from eap.simulate import simulate as run
 
     cut = dt.date.fromisoformat(cutoff)
@@ -244,26 +244,10 @@ def report(
         cm = sd["CM"].frame if "CM" in sd else None
         source = f"SDTM from {sdtm}" if sdtm is not None else f"virtual MM-024 cohort, seed {seed}"
     ard = build_ard(datasets, cm=cm)
-    out.mkdir(parents=True, exist_ok=True)
-    ard.write_parquet(out / "ard.parquet")
-    (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
-    path = render_html(ard, out / "report.html", subtitle=f"Data cutoff {cut}; {source}.")
-    from eap.report.figures import write_km_figures
-
-    figures = write_km_figures(ard, out / "figures")
-    from eap.report.pdf import write_pdf
-
-    write_pdf(
-        ard,
-        out / "report.pdf",
-        [p for p in figures if p.suffix == ".png"],
-        subtitle=f"Data cutoff {cut}; {source}.",
-    )
-    from eap.report.rtf import write_rtf_tables
-
-    write_rtf_tables(ard, out / "rtf")
+    paths = write_report(ard, out, subtitle=f"Data cutoff {cut}; {source}.")
     console.print(
-        f"report: {path}; analysis results data: {out / 'ard.parquet'}, {out / 'ard.json'}"
+        f"report: {paths['html']}, {paths['pdf']}; RTF tables in {paths['rtf']}/, figures in "
+        f"{paths['figures']}/; analysis results data: {paths['ard']} (and .json)"
     )
 
 

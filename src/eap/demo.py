@@ -21,7 +21,7 @@ from eap.derive import derive_all
 from eap.formatting import percent
 from eap.protocol import load_protocol
 from eap.protocol.views import dose_dict, dose_view
-from eap.report.html import render_html
+from eap.report import write_report
 from eap.report.reproduce import compare
 from eap.report_console import print_findings
 from eap.simulate import CUTOFF, simulate
@@ -29,7 +29,7 @@ from eap.simulate.targets import published
 from eap.stats import kaplan_meier
 
 NOT_YET = (
-    "the report's figures, its RTF and PDF forms and the remaining tables (eap report)",
+    "the report's flow diagram, swimmer plot and AE-over-time figures (eap report)",
     "loading the virtual cohort into a study database and reporting from it",
 )
 ENDPOINTS = (
@@ -173,19 +173,16 @@ def run_demo(out: Path, console: Console) -> None:
     console.rule("5. reproduce: every published figure beside eap's (eap reproduce)")
     sdtm_cm = again["CM"].frame if "CM" in again else None
     ard = build_ard(derived.datasets, cm=sdtm_cm)
-    ard.write_parquet(out / "ard.parquet")
-    report = render_html(
-        ard, out / "report.html", subtitle="Data cutoff 2014-11-05; virtual cohort."
-    )
+    paths = write_report(ard, out / "report", subtitle="Data cutoff 2014-11-05; virtual cohort.")
     results = compare(ard)
     failed = [r for r in results if not r.ok]
     for r in failed:
         console.print(f"  [red]FAIL[/] {r.id}: published {r.published}, eap {r.computed}")
     console.print(
         f"{len(results)} published figures compared: {len(results) - len(failed)} reproduced "
-        f"within tolerance, {len(failed)} not (analysis results data: {out / 'ard.parquet'})"
+        f"within tolerance, {len(failed)} not (analysis results data: {paths['ard']})"
     )
-    console.print(f"HTML report: {report}")
+    console.print(f"Report: {paths['html']} and {paths['pdf']}; RTF tables in {paths['rtf']}/")
 
     console.rule("not there yet")
     for item in NOT_YET:
