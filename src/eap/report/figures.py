@@ -93,11 +93,17 @@ def svg(fig: object) -> str:
 
 
 def write_km_figures(ard: pl.DataFrame, folder: Path) -> list[Path]:
-    """KMG01 for each endpoint as PNG and SVG files."""
+    """Figure 1 (FLOW01) and KMG01 for each endpoint, as PNG and SVG files."""
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    for ext in ("png", "svg"):
+        fig = flow_figure(ard)
+        path = folder / f"FLOW01.{ext}"
+        fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
+        plt.close(fig)  # type: ignore[arg-type]
+        written.append(path)
     for param in PARAM_TITLES:
         for ext in ("png", "svg"):
             fig = km_figure(ard, param)
@@ -106,3 +112,68 @@ def write_km_figures(ard: pl.DataFrame, folder: Path) -> list[Path]:
             plt.close(fig)  # type: ignore[arg-type]
             written.append(path)
     return written
+
+
+def flow_figure(ard: pl.DataFrame) -> object:
+    """Figure 1: study design and patient disposition, counts from the ARD."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from eap.report.tables import Cells
+    from eap.simulate.targets import published
+
+    safety, tc = Cells(ard, "safety"), Cells(ard, "treatment_cohort")
+
+    def n(cells: Cells, analysis: str, variable: str, level: str | None = None) -> int:
+        return int(cells.value(analysis, variable, level, "n") or 0)
+
+    n_safety = int(safety.value("DMT01", "N", None, "N") or 0)
+    n_tc = int(tc.value("DMT01", "N", None, "N") or 0)
+    parent = published()["study"]["parent_trial_enrolled"]
+    boxes = {
+        (0.5, 0.92): f"MM-021 (parent trial)\nN = {parent} enrolled (published)",
+        (0.5, 0.72): f"MM-024 EAP: informed consent\nSafety population N = {n_safety}",
+        (
+            0.25,
+            0.48,
+        ): f"Treatment Phase\n(>= 1 year of Rd, progression-free)\nTreatment cohort N = {n_tc}",
+        (0.75, 0.48): f"Safety Follow-Up Phase\n(stopped Rd in MM-021)\nN = {n_safety - n_tc}",
+        (0.12, 0.2): f"On Rd at cutoff\nN = {n(tc, 'DST01', 'ONGOING')}",
+        (0.42, 0.2): (
+            f"Discontinued Rd N = {n(tc, 'DST01', 'DISCONTINUED')}\n"
+            f"progression {n(tc, 'DST01', 'DCTREAS', 'PROGRESSIVE DISEASE')}, "
+            f"death {n(tc, 'DST01', 'DCTREAS', 'DEATH')},\n"
+            f"lost to follow-up {n(tc, 'DST01', 'DCTREAS', 'LOST TO FOLLOW-UP')}\n"
+            "(survivors: Safety Follow-Up Phase)"
+        ),
+        (0.75, 0.2): (
+            f"Deaths by cutoff: {n(safety, 'DTHT01', 'DEATH')} in the safety population\n"
+            f"({n(tc, 'DTHT01', 'DEATH')} in the treatment cohort)"
+        ),
+    }
+    arrows = [
+        ((0.5, 0.88), (0.5, 0.77)),
+        ((0.45, 0.68), (0.28, 0.54)),
+        ((0.55, 0.68), (0.72, 0.54)),
+        ((0.2, 0.42), (0.14, 0.25)),
+        ((0.3, 0.42), (0.4, 0.27)),
+    ]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.set_axis_off()
+    for (x, y), text in boxes.items():
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "#eef3f8", "edgecolor": "#1f4e79"},
+        )
+    for start, end in arrows:
+        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "#444"})
+    ax.set_title("Figure 1. Study design and patient disposition at data cutoff", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import PARAM_TITLES, km_figure, svg
+from eap.report.figures import PARAM_TITLES, flow_figure, km_figure, svg
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 STYLE = """
@@ -41,6 +41,11 @@ def render_html(ard: pl.DataFrame, path: Path, *, subtitle: str = "") -> Path:
     sections = "".join(
         f'<section id="{t.id}"><h2>{html.escape(t.title)} [{t.id}]</h2>{table_html(t, n)}</section>'
         for t in tables
+    )
+    toc = '<li><a href="#FLOW01">Figure 1. Study design and patient disposition</a></li>' + toc
+    sections = (
+        f'<section id="FLOW01"><h2>Figure 1. Study design and patient disposition [FLOW01]</h2>'
+        f"{svg(flow_figure(ard))}</section>" + sections
     )
     figures = [
         (f"KMG01-{p}", f"Figure: Kaplan-Meier estimate of {title.lower()}", p)
