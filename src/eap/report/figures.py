@@ -98,12 +98,13 @@ def write_km_figures(ard: pl.DataFrame, folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for ext in ("png", "svg"):
-        fig = flow_figure(ard)
-        path = folder / f"FLOW01.{ext}"
-        fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
-        plt.close(fig)  # type: ignore[arg-type]
-        written.append(path)
+    for name, draw in (("FLOW01", flow_figure), ("AEG01", toxicity_figure)):
+        for ext in ("png", "svg"):
+            fig = draw(ard)
+            path = folder / f"{name}.{ext}"
+            fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
+            plt.close(fig)  # type: ignore[arg-type]
+            written.append(path)
     for param in PARAM_TITLES:
         for ext in ("png", "svg"):
             fig = km_figure(ard, param)
@@ -175,5 +176,39 @@ def flow_figure(ard: pl.DataFrame) -> object:
     for start, end in arrows:
         ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "#444"})
     ax.set_title("Figure 1. Study design and patient disposition at data cutoff", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def toxicity_figure(ard: pl.DataFrame) -> object:
+    """AEG01: grade 3-4 TEAE incidence by time on treatment (AET11 rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ard.filter(
+        (pl.col("ANALYSIS") == "AET11")
+        & (pl.col("VARIABLE") == "ONSET")
+        & (pl.col("STAT") == "pct")
+    )
+    terms = ["ANY", "Neutropenia", "Anemia", "Thrombocytopenia", "Pneumonia"]
+    intervals = ["0-6", "6-12", "12-24", "24-"]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.16
+    for k, term in enumerate(terms):
+        values = []
+        for iv in intervals:
+            hit = rows.filter(pl.col("LEVEL") == f"{term}|{iv}")["VALUE"]
+            values.append(float(hit[0]) if hit.len() and hit[0] is not None else 0.0)
+        xs = [i + (k - 2) * width for i in range(len(intervals))]
+        ax.bar(xs, values, width=width, label="Any grade 3-4 TEAE" if term == "ANY" else term)
+    ax.set_xticks(range(len(intervals)))
+    ax.set_xticklabels(["0-6", "6-12", "12-24", ">= 24"])
+    ax.set_xlabel("Months on Rd (interval of first onset)")
+    ax.set_ylabel("% of patients at risk at the interval start")
+    ax.set_title("Grade 3-4 TEAE incidence over time on treatment (safety population)")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.2)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import PARAM_TITLES, flow_figure, km_figure, svg
+from eap.report.figures import PARAM_TITLES, flow_figure, km_figure, svg, toxicity_figure
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 STYLE = """
@@ -46,6 +46,11 @@ def render_html(ard: pl.DataFrame, path: Path, *, subtitle: str = "") -> Path:
     sections = (
         f'<section id="FLOW01"><h2>Figure 1. Study design and patient disposition [FLOW01]</h2>'
         f"{svg(flow_figure(ard))}</section>" + sections
+    )
+    toc += '<li><a href="#AEG01">Figure: grade 3-4 TEAE incidence over time</a></li>'
+    sections += (
+        '<section id="AEG01"><h2>Figure: grade 3-4 TEAE incidence over time [AEG01]</h2>'
+        f"{svg(toxicity_figure(ard))}</section>"
     )
     figures = [
         (f"KMG01-{p}", f"Figure: Kaplan-Meier estimate of {title.lower()}", p)
