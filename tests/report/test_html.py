@@ -97,9 +97,9 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
     }
     pdf = (tmp_path / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    # Tables fill at least three pages; each of the six figures has a page of its own.
+    # Tables fill at least three pages; each of the seven figures has a page of its own.
     pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
-    assert pages >= 3 + 6
+    assert pages >= 3 + 7
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
     assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 11
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
@@ -123,9 +123,9 @@ def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
     paths = write_km_figures(ard, tmp_path)
     assert sorted(p.name for p in paths) == sorted(
         [f"KMG01_{p}.{e}" for p in ("PFS", "TTP", "OS", "DOR") for e in ("png", "svg")]
-        + ["FLOW01.png", "FLOW01.svg", "AEG01.png", "AEG01.svg"]
+        + ["FLOW01.png", "FLOW01.svg", "AEG01.png", "AEG01.svg", "SWMG01.png", "SWMG01.svg"]
     )
     assert all(p.stat().st_size > 5_000 for p in paths)
     text = render_html(ard, tmp_path / "r.html").read_text()
-    assert text.count("<svg") == 6  # Figure 1, AE incidence over time, four Kaplan-Meier
+    assert text.count("<svg") == 7  # Figure 1, AE over time, swimmer, four Kaplan-Meier
     assert "Safety population N = 80" in text and "Treatment cohort N = 41" in text

@@ -290,6 +290,59 @@ def km_curve_rows(pop: str, param: str, curve: Any) -> list[Row]:
     return rows
 
 
+def swimmer(adam: Mapping[str, Dataset]) -> list[Row]:
+    """SWMG01: per treatment-cohort patient, months on Rd and the times of its events.
+
+    Rows per subject (VARIABLE = USUBJID): duration (ADEX TRTDURM), ongoing (1/0),
+    dose reductions and grade 3-4 TEAE onsets (ADAE ONTRTM), progression (ADTTE TTP
+    event) and death (ADTTE OS event), all in months from the first dose.
+    """
+    adsl, adex, adae, adtte = (adam[n].frame for n in ("ADSL", "ADEX", "ADAE", "ADTTE"))
+    tc = populations(adsl)["treatment_cohort"]
+    rows: list[Row] = []
+    duration = dict(adex.filter(pl.col("PARAMCD") == "TRTDURM").select("USUBJID", "AVAL").rows())
+    te = adae.filter(pl.col("TRTEMFL") == "Y")
+    reductions = te.filter(pl.col("ACTLEN") == "REDUCED").group_by("USUBJID").agg(pl.col("ONTRTM"))
+    severe = te.filter(pl.col("TOXG34FL") == "Y").group_by("USUBJID").agg(pl.col("ONTRTM"))
+    events = {
+        kind: dict(
+            adtte.filter((pl.col("PARAMCD") == param) & (pl.col("CNSR") == 0))
+            .select("USUBJID", "AVAL")
+            .rows()
+        )
+        for kind, param in (("progression", "TTP"), ("death", "OS"))
+    }
+    lists = {
+        "reduction": dict(reductions.rows()),
+        "grade34": dict(severe.rows()),
+    }
+    for subject, status in tc.select("USUBJID", "EOTSTT").iter_rows():
+        ids = [subject]
+        rows.append(
+            ("SWMG01", "treatment_cohort", subject, None, "duration", duration.get(subject), ids)
+        )
+        rows.append(
+            (
+                "SWMG01",
+                "treatment_cohort",
+                subject,
+                None,
+                "ongoing",
+                float(status == "ONGOING"),
+                ids,
+            )
+        )
+        for kind, times in lists.items():
+            for t in times.get(subject, []) or []:
+                rows.append(("SWMG01", "treatment_cohort", subject, kind, "time", t, ids))
+        for kind, table in events.items():
+            if subject in table:
+                rows.append(
+                    ("SWMG01", "treatment_cohort", subject, kind, "time", table[subject], ids)
+                )
+    return rows
+
+
 ANALYSES: tuple[tuple[str, Callable[[Mapping[str, Dataset]], list[Row]], tuple[str, ...]], ...] = (
     ("baseline", baseline, ("ADSL",)),
     ("exposure", exposure, ("ADSL", "ADEX")),
@@ -297,6 +350,7 @@ ANALYSES: tuple[tuple[str, Callable[[Mapping[str, Dataset]], list[Row]], tuple[s
     ("adverse events", adverse_events, ("ADSL", "ADAE")),
     ("time to event", time_to_event, ("ADSL", "ADTTE")),
     ("cumulative toxicity", cumulative_toxicity, ("ADSL", "ADAE", "ADEX")),
+    ("swimmer", swimmer, ("ADSL", "ADAE", "ADEX", "ADTTE")),
 )
 
 

@@ -98,7 +98,11 @@ def write_km_figures(ard: pl.DataFrame, folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name, draw in (("FLOW01", flow_figure), ("AEG01", toxicity_figure)):
+    for name, draw in (
+        ("FLOW01", flow_figure),
+        ("AEG01", toxicity_figure),
+        ("SWMG01", swimmer_figure),
+    ):
         for ext in ("png", "svg"):
             fig = draw(ard)
             path = folder / f"{name}.{ext}"
@@ -210,5 +214,54 @@ def toxicity_figure(ard: pl.DataFrame) -> object:
     ax.set_title("Grade 3-4 TEAE incidence over time on treatment (safety population)")
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.2)
+    fig.tight_layout()
+    return fig
+
+
+def swimmer_figure(ard: pl.DataFrame) -> object:
+    """SWMG01: each treatment-cohort patient's time on Rd with reductions, grade 3-4 AEs,
+    progression and death; an arrow marks patients still on Rd at the cutoff."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ard.filter(pl.col("ANALYSIS") == "SWMG01")
+    durations = rows.filter(pl.col("STAT") == "duration").sort("VALUE", descending=True)
+    subjects = durations["VARIABLE"].to_list()
+    fig, ax = plt.subplots(figsize=(8, 0.18 * len(subjects) + 1.6))
+    markers = {
+        "reduction": ("v", "#7f7f7f", "Dose reduction"),
+        "grade34": ("o", "#d62728", "Grade 3-4 TEAE"),
+        "progression": ("D", "#ff7f0e", "Progression"),
+        "death": ("X", "#000000", "Death"),
+    }
+    seen: set[str] = set()
+    for y, subject in enumerate(reversed(subjects)):
+        mine = rows.filter(pl.col("VARIABLE") == subject)
+        length = float(mine.filter(pl.col("STAT") == "duration")["VALUE"][0] or 0.0)
+        ongoing = bool(mine.filter(pl.col("STAT") == "ongoing")["VALUE"][0])
+        ax.barh(y, length, height=0.6, color="#9ecae1")
+        if ongoing:
+            ax.annotate(
+                "", xy=(length + 1.5, y), xytext=(length, y), arrowprops={"arrowstyle": "->"}
+            )
+        for kind, (mark, color, label) in markers.items():
+            times = mine.filter((pl.col("LEVEL") == kind) & (pl.col("STAT") == "time"))["VALUE"]
+            if times.len():
+                ax.plot(
+                    times.to_list(),
+                    [y] * times.len(),
+                    mark,
+                    color=color,
+                    markersize=4,
+                    label=None if label in seen else label,
+                )
+                seen.add(label)
+    ax.set_yticks([])
+    ax.set_ylabel(f"Treatment-cohort patients (N = {len(subjects)})")
+    ax.set_xlabel("Months from first Rd dose")
+    ax.set_title("Time on Rd, treatment cohort (arrow: on Rd at cutoff)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

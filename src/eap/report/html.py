@@ -9,7 +9,14 @@ from typing import Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import PARAM_TITLES, flow_figure, km_figure, svg, toxicity_figure
+from eap.report.figures import (
+    PARAM_TITLES,
+    flow_figure,
+    km_figure,
+    svg,
+    swimmer_figure,
+    toxicity_figure,
+)
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 STYLE = """
@@ -48,9 +55,12 @@ def render_html(ard: pl.DataFrame, path: Path, *, subtitle: str = "") -> Path:
         f"{svg(flow_figure(ard))}</section>" + sections
     )
     toc += '<li><a href="#AEG01">Figure: grade 3-4 TEAE incidence over time</a></li>'
+    toc += '<li><a href="#SWMG01">Figure: time on Rd, treatment cohort (swimmer plot)</a></li>'
     sections += (
         '<section id="AEG01"><h2>Figure: grade 3-4 TEAE incidence over time [AEG01]</h2>'
         f"{svg(toxicity_figure(ard))}</section>"
+        '<section id="SWMG01"><h2>Figure: time on Rd, treatment cohort [SWMG01]</h2>'
+        f"{svg(swimmer_figure(ard))}</section>"
     )
     figures = [
         (f"KMG01-{p}", f"Figure: Kaplan-Meier estimate of {title.lower()}", p)
