@@ -298,49 +298,47 @@ def swimmer(adam: Mapping[str, Dataset]) -> list[Row]:
     event) and death (ADTTE OS event), all in months from the first dose.
     """
     adsl, adex, adae, adtte = (adam[n].frame for n in ("ADSL", "ADEX", "ADAE", "ADTTE"))
-    tc = populations(adsl)["treatment_cohort"]
-    rows: list[Row] = []
-    duration = dict(adex.filter(pl.col("PARAMCD") == "TRTDURM").select("USUBJID", "AVAL").rows())
-    te = adae.filter(pl.col("TRTEMFL") == "Y")
-    reductions = te.filter(pl.col("ACTLEN") == "REDUCED").group_by("USUBJID").agg(pl.col("ONTRTM"))
-    severe = te.filter(pl.col("TOXG34FL") == "Y").group_by("USUBJID").agg(pl.col("ONTRTM"))
-    events = {
-        kind: dict(
+    tc = populations(adsl)["treatment_cohort"].select("USUBJID", "EOTSTT")
+    te = adae.filter(pl.col("TRTEMFL") == "Y").join(tc, on="USUBJID")
+    parts = [
+        adex.filter(pl.col("PARAMCD") == "TRTDURM")
+        .join(tc, on="USUBJID")
+        .select(
+            "USUBJID",
+            pl.lit(None, dtype=pl.String).alias("LEVEL"),
+            pl.lit("duration").alias("STAT"),
+            "AVAL",
+        ),
+        tc.select(
+            "USUBJID",
+            pl.lit(None, dtype=pl.String).alias("LEVEL"),
+            pl.lit("ongoing").alias("STAT"),
+            (pl.col("EOTSTT") == "ONGOING").cast(pl.Float64).alias("AVAL"),
+        ),
+        te.filter(pl.col("ACTLEN") == "REDUCED").select(
+            "USUBJID",
+            pl.lit("reduction").alias("LEVEL"),
+            pl.lit("time").alias("STAT"),
+            pl.col("ONTRTM").alias("AVAL"),
+        ),
+        te.filter(pl.col("TOXG34FL") == "Y").select(
+            "USUBJID",
+            pl.lit("grade34").alias("LEVEL"),
+            pl.lit("time").alias("STAT"),
+            pl.col("ONTRTM").alias("AVAL"),
+        ),
+        *(
             adtte.filter((pl.col("PARAMCD") == param) & (pl.col("CNSR") == 0))
-            .select("USUBJID", "AVAL")
-            .rows()
-        )
-        for kind, param in (("progression", "TTP"), ("death", "OS"))
-    }
-    lists = {
-        "reduction": dict(reductions.rows()),
-        "grade34": dict(severe.rows()),
-    }
-    for subject, status in tc.select("USUBJID", "EOTSTT").iter_rows():
-        ids = [subject]
-        rows.append(
-            ("SWMG01", "treatment_cohort", subject, None, "duration", duration.get(subject), ids)
-        )
-        rows.append(
-            (
-                "SWMG01",
-                "treatment_cohort",
-                subject,
-                None,
-                "ongoing",
-                float(status == "ONGOING"),
-                ids,
-            )
-        )
-        for kind, times in lists.items():
-            for t in times.get(subject, []) or []:
-                rows.append(("SWMG01", "treatment_cohort", subject, kind, "time", t, ids))
-        for kind, table in events.items():
-            if subject in table:
-                rows.append(
-                    ("SWMG01", "treatment_cohort", subject, kind, "time", table[subject], ids)
-                )
-    return rows
+            .join(tc, on="USUBJID")
+            .select("USUBJID", pl.lit(kind).alias("LEVEL"), pl.lit("time").alias("STAT"), "AVAL")
+            for kind, param in (("progression", "TTP"), ("death", "OS"))
+        ),
+    ]
+    frame = pl.concat(parts).with_columns(pl.col("AVAL").cast(pl.Float64))
+    return [
+        ("SWMG01", "treatment_cohort", u, level, stat, value, [u])
+        for u, level, stat, value in frame.iter_rows()
+    ]
 
 
 ANALYSES: tuple[tuple[str, Callable[[Mapping[str, Dataset]], list[Row]], tuple[str, ...]], ...] = (

@@ -16,6 +16,7 @@ PARAM_TITLES = {
     "DOR": "Duration of response",
 }
 COLORS = {"safety": "#1f4e79", "treatment_cohort": "#c55a11"}
+SWIMMER_MAX = 60
 
 
 def km_figure(ard: pl.DataFrame, param: str) -> object:
@@ -228,7 +229,12 @@ def swimmer_figure(ard: pl.DataFrame) -> object:
 
     rows = ard.filter(pl.col("ANALYSIS") == "SWMG01")
     durations = rows.filter(pl.col("STAT") == "duration").sort("VALUE", descending=True)
-    subjects = durations["VARIABLE"].to_list()
+    total = durations.height
+    # One bar per patient is readable up to about 60 patients: larger cohorts show the
+    # SWIMMER_MAX longest courses (the title says so).
+    subjects = durations["VARIABLE"].to_list()[:SWIMMER_MAX]
+    rows = rows.filter(pl.col("VARIABLE").is_in(subjects))
+    by_subject = {key[0]: group for key, group in rows.group_by("VARIABLE")}
     fig, ax = plt.subplots(figsize=(8, 0.18 * len(subjects) + 1.6))
     markers = {
         "reduction": ("v", "#7f7f7f", "Dose reduction"),
@@ -238,7 +244,7 @@ def swimmer_figure(ard: pl.DataFrame) -> object:
     }
     seen: set[str] = set()
     for y, subject in enumerate(reversed(subjects)):
-        mine = rows.filter(pl.col("VARIABLE") == subject)
+        mine = by_subject[subject]
         length = float(mine.filter(pl.col("STAT") == "duration")["VALUE"][0] or 0.0)
         ongoing = bool(mine.filter(pl.col("STAT") == "ongoing")["VALUE"][0])
         ax.barh(y, length, height=0.6, color="#9ecae1")
@@ -259,7 +265,8 @@ def swimmer_figure(ard: pl.DataFrame) -> object:
                 )
                 seen.add(label)
     ax.set_yticks([])
-    ax.set_ylabel(f"Treatment-cohort patients (N = {len(subjects)})")
+    shown = f"{len(subjects)} longest of {total}" if total > len(subjects) else f"N = {total}"
+    ax.set_ylabel(f"Treatment-cohort patients ({shown})")
     ax.set_xlabel("Months from first Rd dose")
     ax.set_title("Time on Rd, treatment cohort (arrow: on Rd at cutoff)")
     ax.legend(frameon=False, fontsize=8, loc="lower right")

@@ -7,6 +7,8 @@ portrait pages with rtflite's default pagination.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import polars as pl
@@ -45,7 +47,9 @@ def write_rtf_tables(ard: pl.DataFrame, folder: Path) -> list[Path]:
         target = folder / f"{table.id}.rtf"
 
         def write(path: Path, doc: object = doc) -> None:
-            doc.write_rtf(str(path))  # type: ignore[attr-defined]
+            # rtflite prints the path it wrote; eap reports its own outputs.
+            with contextlib.redirect_stdout(io.StringIO()):
+                doc.write_rtf(str(path))  # type: ignore[attr-defined]
 
         write_atomic(target, write)
         written.append(target)

@@ -1,0 +1,46 @@
+"""Report cost: a scale-100 virtual cohort (8,000 patients) against the 80-patient one.
+
+Measured in the same run: derivation (SDTM -> ADaM), analysis results data and
+the report (HTML, PDF, RTF, figures), without generating the SDTM. Goal: the
+8,000-patient report costs at most 3x the 80-patient report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from eap.ard import build_ard
+from eap.derive import derive_all
+from eap.report import write_report
+from eap.simulate import simulate
+
+CUTOFF = dt.date(2014, 11, 5)
+
+
+def _report_seconds(scale: int) -> tuple[float, float]:
+    sdtm = simulate(2014, scale)
+    start = time.perf_counter()
+    adam = derive_all(sdtm, CUTOFF).datasets
+    ard = build_ard(adam, cm=sdtm["CM"].frame)
+    analysis = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        write_report(ard, Path(folder))
+    return analysis, time.perf_counter() - start
+
+
+def main() -> None:
+    _report_seconds(1)  # warm imports, fonts and caches
+    small_analysis, small = _report_seconds(1)
+    big_analysis, big = _report_seconds(100)
+    ratio = big / small
+    print(f"80 patients: {small:.2f} s (derivation and ARD {small_analysis:.2f} s)")
+    print(f"8,000 patients: {big:.2f} s (derivation and ARD {big_analysis:.2f} s)")
+    verdict = "met" if ratio <= 3.0 else "NOT met"
+    print(f"report cost ratio (8,000 / 80 patients): {ratio:.2f}x (goal <= 3x: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
