@@ -222,8 +222,9 @@ def report(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
     cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+    formats: Annotated[str, typer.Option(help="Comma-separated: html, rtf, pdf.")] = "html,rtf,pdf",
 ) -> None:
-    """Write the MM-024 report (HTML) and its analysis results data (Parquet, JSON).
+    """Write the MM-024 report (HTML, RTF, PDF; figures) and its analysis results data.
 
     Without --adam or --sdtm, the built-in virtual cohort (seed 2014) is used.
     """
@@ -232,7 +233,7 @@ def report(
     from eap.ard import build_ard
     from eap.datasets.io import read_folder
     from eap.derive import derive_all
-    from eap.report import write_report
+    from eap.report import FORMATS, write_report
     from eap.simulate import simulate as run
 
     cut = dt.date.fromisoformat(cutoff)
@@ -243,12 +244,18 @@ def report(
         datasets = derive_all(sd, cut).datasets
         cm = sd["CM"].frame if "CM" in sd else None
         source = f"SDTM from {sdtm}" if sdtm is not None else f"virtual MM-024 cohort, seed {seed}"
+    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    if not chosen or any(f not in FORMATS for f in chosen):
+        raise EapError(
+            "unknown report format",
+            variable="--formats",
+            expected=", ".join(FORMATS),
+            found=formats,
+        )
     ard = build_ard(datasets, cm=cm)
-    paths = write_report(ard, out, subtitle=f"Data cutoff {cut}; {source}.")
-    console.print(
-        f"report: {paths['html']}, {paths['pdf']}; RTF tables in {paths['rtf']}/, figures in "
-        f"{paths['figures']}/; analysis results data: {paths['ard']} (and .json)"
-    )
+    paths = write_report(ard, out, subtitle=f"Data cutoff {cut}; {source}.", formats=chosen)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
 
 
 @app.command()

@@ -25,8 +25,10 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
         "DMT01",
         "EXT01",
         "AET02",
+        "AET02S",
         "AET04",
         "AET09",
+        "AET05",
         "AET10",
         "DTHT01",
         "CMT01",
@@ -34,6 +36,10 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
         "XST01",
         "TTET01",
     ]
+    mods = tables["AET05"].body.row(0)
+    assert mods == ("Interruption only", "34 (42.5)", "17 (41.5)")
+    soc = tables["AET02S"].body
+    assert soc.row(1)[0] == "Blood and lymphatic system disorders"
     cross = tables["XST01"].body.row(0)
     assert cross == ("Grade 3-4 AEs, %", "85.3", "-", "69.8", "60.0", "60.0")
     assert tables["AET11"].body.row(0)[1].startswith("31/80")
@@ -78,8 +84,8 @@ def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: 
         "TTET01",
     ):
         assert f'id="{output}"' in text and f'href="#{output}"' in text
-    assert text.count("Safety population (N = 80)") == 9  # tables with population columns
-    assert text.count("Treatment cohort (N = 41)") == 4
+    assert text.count("Safety population (N = 80)") == 11  # tables with population columns
+    assert text.count("Treatment cohort (N = 41)") == 5
     assert "highest CTCAE v4.0 grade" in text
     assert not re.search(r"\bnan\b|\binf\b", text)
 
@@ -101,7 +107,7 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
     pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
     assert pages >= 3 + 7
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
-    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 11
+    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 13
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
     assert "\\rtf1" in table2
     assert "Safety population (N = 80)" in table2 and "48 (60.0)" in table2
@@ -129,3 +135,17 @@ def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
     text = render_html(ard, tmp_path / "r.html").read_text()
     assert text.count("<svg") == 7  # Figure 1, AE over time, swimmer, four Kaplan-Meier
     assert "Safety population N = 80" in text and "Treatment cohort N = 41" in text
+
+
+def test_cli_report_formats_limits_outputs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--formats", "html"])
+    assert result.exit_code == 0, result.stdout
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "report.html" in names and "report.pdf" not in names and "rtf" not in names
+
+
+def test_cli_report_rejects_unknown_format(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--formats", "html,xls"])
+    assert result.exit_code != 0
+    assert "--formats" in str(result.exception) and "html,xls" in str(result.exception)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -264,6 +264,59 @@ def spm_table(ard: pl.DataFrame) -> DisplayTable:
     )
 
 
+def soc_table(ard: pl.DataFrame) -> DisplayTable:
+    """AET02 by system organ class and preferred term, both sorted by frequency."""
+    safety = Cells(ard, "safety")
+    socs = _levels(ard, "AET02", "AEBODSYS")
+    pairs = _levels(ard, "AET02", "SOCPT")
+    rows = [("Patients with >= 1 TEAE", safety.n_pct("AET01", "ANY"))]
+    for soc in socs:
+        rows.append((soc, safety.n_pct("AET02", "AEBODSYS", soc)))
+        rows += [
+            (f"  {pair.split('|', 1)[1]}", safety.n_pct("AET02", "SOCPT", pair))
+            for pair in pairs
+            if pair.split("|", 1)[0] == soc
+        ]
+    body = pl.DataFrame(
+        rows, schema=["System organ class / preferred term", "safety"], orient="row"
+    )
+    return DisplayTable(
+        "AET02S",
+        "TEAEs by system organ class and preferred term",
+        body,
+        (
+            "Each patient is counted once per SOC and once per term, at the highest CTCAE grade.",
+            "SOCs and terms sorted by decreasing frequency.",
+        ),
+    )
+
+
+def modification_table(ard: pl.DataFrame) -> DisplayTable:
+    """AET05: lenalidomide modified or stopped because of a TEAE, and the terms behind it."""
+    c = {pop: Cells(ard, pop) for pop in POPULATIONS}
+    levels = (
+        "INTERRUPTION ONLY",
+        "REDUCTION ONLY",
+        "INTERRUPTION AND REDUCTION",
+        "DISCONTINUATION",
+    )
+    rows = [
+        (level.capitalize(), *(c[p].n_pct("AET05", "ACTLEN", level) for p in POPULATIONS))
+        for level in levels
+    ]
+    rows.append(("AEs leading to interruption or reduction:", "", ""))
+    rows += [
+        (f"  {term}", *(c[p].n_pct("AET05", "AEDECOD", term) for p in POPULATIONS))
+        for term in _levels(ard, "AET05", "AEDECOD")
+    ]
+    return DisplayTable(
+        "AET05",
+        "TEAEs leading to lenalidomide interruption, reduction or discontinuation",
+        _frame(rows),
+        ("Patients counted once per category (action taken with lenalidomide, AEACN).",),
+    )
+
+
 def toxicity_table(ard: pl.DataFrame) -> DisplayTable:
     """AET11: first grade 3-4 onset by time on treatment, and per 100 patient-years."""
     safety = Cells(ard, "safety")
@@ -401,6 +454,14 @@ def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
         "OS": "Overall survival, months",
     }
     rows = [(label, *(c[p].km(param) for p in POPULATIONS)) for param, label in labels.items()]
+    for param in ("PFS", "OS"):
+        for months in ("12", "24", "36"):
+            level = f"{months} months"
+            cells = []
+            for p in POPULATIONS:
+                v = c[p].value("TTET01", param, level, "survival")
+                cells.append("NE" if v is None else f"{round_half_up(100 * v, 1)}%")
+            rows.append((f"{param} rate at {months} months", *cells))
     rows.append(
         (
             "Median follow-up from MM-021 enrollment, months",
@@ -424,8 +485,10 @@ def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
         baseline_table(ard),
         exposure_table(ard),
         ae_table(ard, "AET02", "TEAEs of any grade by preferred term"),
+        soc_table(ard),
         ae_table(ard, "AET04", "Table 2. Grade 3-4 AEs in >= 3% of the safety population", 3.0),
         ae_table(ard, "AET09", "Table 3. Serious AEs in the safety population"),
+        modification_table(ard),
         spm_table(ard),
         deaths_table(ard),
         medications_table(ard),
