@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from eap.errors import ProtocolError
@@ -91,3 +91,33 @@ def add_months(start: dt.date, months: int) -> dt.date:
     next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
     last_day = (next_first - dt.timedelta(days=1)).day
     return dt.date(year, month, min(start.day, last_day))
+
+
+def check_record_fields(
+    record: object,
+    required: Sequence[str],
+    optional: Sequence[str],
+    *,
+    file: str | Path | None = None,
+    rows: Sequence[int] | None = None,
+) -> None:
+    """A JSON patient record: an object with every required field and no unknown one."""
+    if not isinstance(record, Mapping):
+        raise ProtocolError(
+            "patient record is not an object", file=file, rows=rows, expected="a JSON object"
+        )
+    allowed = (*required, *optional)
+    for key in record:
+        if key not in allowed:
+            raise ProtocolError(
+                "unknown field",
+                file=file,
+                variable=str(key),
+                rows=rows,
+                expected="one of " + ", ".join(allowed),
+            )
+    for key in required:
+        if record.get(key) is None:
+            raise ProtocolError(
+                "missing field", file=file, variable=key, rows=rows, expected="a value"
+            )

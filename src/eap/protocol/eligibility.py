@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eap.errors import ProtocolError
-from eap.protocol._parse import add_years, parse_date
+from eap.protocol._parse import add_years, check_record_fields, parse_date
 from eap.protocol.model import Protocol
 
 
@@ -316,25 +316,7 @@ def facts_from_mapping(
 ) -> RolloverFacts:
     """Build RolloverFacts from one JSON record; errors name the file, field and row."""
     rows = [row] if row is not None else None
-    if not isinstance(record, Mapping):
-        raise ProtocolError(
-            "patient record is not an object", file=file, rows=rows, expected="a JSON object"
-        )
-    allowed = FIELDS_REQUIRED + FIELDS_OPTIONAL
-    for key in record:
-        if key not in allowed:
-            raise ProtocolError(
-                "unknown field",
-                file=file,
-                variable=str(key),
-                rows=rows,
-                expected="one of " + ", ".join(allowed),
-            )
-    for key in FIELDS_REQUIRED:
-        if key not in record or record[key] is None:
-            raise ProtocolError(
-                "missing field", file=file, variable=key, rows=rows, expected="a value"
-            )
+    check_record_fields(record, FIELDS_REQUIRED, FIELDS_OPTIONAL, file=file, rows=rows)
 
     def flag(key: str) -> bool:
         value = record[key]

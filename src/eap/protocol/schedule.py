@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from eap.errors import ProtocolError
-from eap.protocol._parse import add_months, add_years, parse_date
+from eap.protocol._parse import add_months, add_years, check_record_fields, parse_date
 from eap.protocol.eligibility import read_json
 from eap.protocol.model import Protocol
 
@@ -289,25 +289,7 @@ def _schedule_from_record(
     as_of: dt.date,
 ) -> FollowUpSchedule:
     rows = [row]
-    if not isinstance(record, Mapping):
-        raise ProtocolError(
-            "patient record is not an object", file=file, rows=rows, expected="a JSON object"
-        )
-    allowed = VISIT_FIELDS_REQUIRED + VISIT_FIELDS_OPTIONAL
-    for key in record:
-        if key not in allowed:
-            raise ProtocolError(
-                "unknown field",
-                file=file,
-                variable=str(key),
-                rows=rows,
-                expected="one of " + ", ".join(allowed),
-            )
-    for key in VISIT_FIELDS_REQUIRED:
-        if record.get(key) is None:
-            raise ProtocolError(
-                "missing field", file=file, variable=key, rows=rows, expected="a value"
-            )
+    check_record_fields(record, VISIT_FIELDS_REQUIRED, VISIT_FIELDS_OPTIONAL, file=file, rows=rows)
     usubjid = record["USUBJID"]
     if not isinstance(usubjid, str) or not usubjid.strip():
         raise ProtocolError(
