@@ -19,11 +19,19 @@ def test_help_lists_every_verb() -> None:
         assert verb in result.stdout
 
 
-def test_demo_runs_what_exists_and_names_what_does_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_reports_from_its_study_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from eap.store.export import sdtm_from_url
+
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stdout
     assert "0 errors, 0 warnings" in result.stdout
-    assert "not there yet" in result.stdout
+    assert "80 patients registered" in result.stdout
+    assert "equals the cohort, value for value" in result.stdout
+    assert "255 reproduced within tolerance, 0 not" in result.stdout
+    assert "study database" in (tmp_path / "report" / "report.html").read_text()
+    assert sdtm_from_url(f"sqlite:///{tmp_path / 'study.db'}")["DM"].n_rows == 80
+    again = runner.invoke(app, ["demo", "--out", str(tmp_path)])  # a re-run starts afresh
+    assert again.exit_code == 0, again.stdout
     assert "Table 4" in result.stdout
     assert (tmp_path / "report" / "report.html").is_file()
     assert (tmp_path / "report" / "report.pdf").is_file()

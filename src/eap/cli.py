@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from eap import __version__
 from eap.errors import EapError
+
+if TYPE_CHECKING:
+    from eap.datasets.model import Dataset
 
 app = typer.Typer(
     name="eap",
@@ -169,8 +173,6 @@ def derive(
     fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
 ) -> None:
     """Derive ADSL, ADEX, ADTTE and ADRS from SDTM as of the data cutoff."""
-    import datetime as dt
-
     from eap.datasets.io import WRITABLE, read_folder, write_dataset
     from eap.datasets.model import Dataset
     from eap.derive import derive_all
@@ -180,12 +182,7 @@ def derive(
         raise EapError(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
-    try:
-        cut = dt.date.fromisoformat(cutoff)
-    except ValueError as exc:
-        raise EapError(
-            "not an ISO 8601 date", variable="--cutoff", expected="YYYY-MM-DD", found=cutoff
-        ) from exc
+    cut = _cutoff(cutoff)
     sdtm = read_folder(sdtm_dir)
     with progress_bar(console, False) as bar:
         task = bar.add_task("deriving", total=None)
@@ -213,6 +210,48 @@ def derive(
         console.print(f"ADTTE events and censoring reasons -> {out / 'adtte_censoring.csv'}")
 
 
+DbSource = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Study database URL (sqlite:///file.db or postgresql://...): exported as SDTM first.",
+    ),
+]
+
+
+def _study_input(
+    adam: Path | None, sdtm: Path | None, db: str | None, seed: int
+) -> tuple[dict[str, Dataset], bool, str]:
+    """The datasets a report or reproduction starts from, whether they are SDTM, and a label."""
+    from sqlalchemy.engine import make_url
+
+    from eap.datasets.io import read_folder
+    from eap.simulate import simulate as run
+    from eap.store.db import normalize_url
+    from eap.store.export import sdtm_from_url
+
+    given = [n for n, v in (("--adam", adam), ("--sdtm", sdtm), ("--db", db)) if v is not None]
+    if len(given) > 1:
+        raise EapError("give one source of data", variable="/".join(given), expected="one of them")
+    if adam is not None:
+        return read_folder(adam), False, f"ADaM from {adam}"
+    if sdtm is not None:
+        return read_folder(sdtm), True, f"SDTM from {sdtm}"
+    if db is not None:
+        shown = make_url(normalize_url(db)).render_as_string(hide_password=True)
+        return sdtm_from_url(db), True, f"study database {shown}"
+    return run(seed, 1), True, f"virtual MM-024 cohort, seed {seed}"
+
+
+def _cutoff(cutoff: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(cutoff)
+    except ValueError as exc:
+        raise EapError(
+            "not an ISO 8601 date", variable="--cutoff", expected="YYYY-MM-DD", found=cutoff
+        ) from exc
+
+
 @app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Output folder for the report and its ARD.")],
@@ -220,30 +259,21 @@ def report(
     sdtm: Annotated[
         Path | None, typer.Option(help="Folder of SDTM datasets (derived first).")
     ] = None,
+    db: DbSource = None,
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
     cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
     formats: Annotated[str, typer.Option(help="Comma-separated: html, rtf, pdf.")] = "html,rtf,pdf",
 ) -> None:
     """Write the MM-024 report (HTML, RTF, PDF; figures) and its analysis results data.
 
-    Without --adam or --sdtm, the built-in virtual cohort (seed 2014) is used.
+    Without --adam, --sdtm or --db, the built-in virtual cohort (seed 2014) is used.
     """
-    import datetime as dt
-
     from eap.ard import build_ard
-    from eap.datasets.io import read_folder
     from eap.derive import derive_all
     from eap.report import FORMATS, write_report
-    from eap.simulate import simulate as run
+    from eap.report_console import progress_bar
 
-    cut = dt.date.fromisoformat(cutoff)
-    if adam is not None:
-        datasets, cm, source = read_folder(adam), None, f"ADaM from {adam}"
-    else:
-        sd = read_folder(sdtm) if sdtm is not None else run(seed, 1)
-        datasets = derive_all(sd, cut).datasets
-        cm = sd["CM"].frame if "CM" in sd else None
-        source = f"SDTM from {sdtm}" if sdtm is not None else f"virtual MM-024 cohort, seed {seed}"
+    cut = _cutoff(cutoff)
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if not chosen or any(f not in FORMATS for f in chosen):
         raise EapError(
@@ -252,8 +282,21 @@ def report(
             expected=", ".join(FORMATS),
             found=formats,
         )
-    ard = build_ard(datasets, cm=cm)
-    paths = write_report(ard, out, subtitle=f"Data cutoff {cut}; {source}.", formats=chosen)
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("reading the data", total=None)
+
+        def say(what: str) -> None:
+            bar.update(task, description=what)
+
+        datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed)
+        cm = None
+        if is_sdtm:
+            cm = datasets["CM"].frame if "CM" in datasets else None
+            datasets = derive_all(datasets, cut, progress=say).datasets
+        ard = build_ard(datasets, cm=cm, progress=say)
+        paths = write_report(
+            ard, out, subtitle=f"Data cutoff {cut}; {source}.", formats=chosen, progress=say
+        )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
 
@@ -264,34 +307,25 @@ def reproduce(
     sdtm: Annotated[
         Path | None, typer.Option(help="Folder of SDTM datasets (derived first).")
     ] = None,
+    db: DbSource = None,
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
     cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
     """Every published MM-024 number beside eap's, with its tolerance; exit 1 on any failure.
 
-    Without --adam or --sdtm, the built-in virtual cohort (seed 2014) is used.
+    Without --adam, --sdtm or --db, the built-in virtual cohort (seed 2014) is used.
     Counts and percentages must match exactly; medians within 0.5 month; CI
     bounds within 1.5 months.
     """
-    import datetime as dt
-
     from rich.table import Table
 
     from eap.ard import build_ard
-    from eap.datasets.io import read_folder
     from eap.report.reproduce import compare, reproduce_sdtm
-    from eap.simulate import simulate as run
 
-    cut = dt.date.fromisoformat(cutoff)
-    if adam is not None and sdtm is not None:
-        raise EapError("give --adam or --sdtm, not both", variable="--adam/--sdtm")
-    if adam is not None:
-        datasets = read_folder(adam)
-        results = compare(build_ard(datasets))
-    else:
-        source = read_folder(sdtm) if sdtm is not None else run(seed, 1)
-        results = reproduce_sdtm(source, cut)
+    cut = _cutoff(cutoff)
+    datasets, is_sdtm, _source = _study_input(adam, sdtm, db, seed)
+    results = reproduce_sdtm(datasets, cut) if is_sdtm else compare(build_ard(datasets))
     failed = [r for r in results if not r.ok]
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2, default=str))
@@ -419,7 +453,7 @@ def simulate_trials(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("demo-output"),
 ) -> None:
-    """Run the end-to-end path that exists so far, and say what is not there yet."""
+    """Simulate MM-024, store it in a study database, report from it and reproduce the paper."""
     from eap.demo import run_demo
 
     run_demo(out, console)
@@ -593,6 +627,44 @@ def db_init(
 
     added = init_study(db, with_sites=sites)
     console.print(f"database ready: {db} ({added} sites added)")
+
+
+@db_app.command("load")
+def db_load(
+    sdtm_dir: Annotated[
+        Path, typer.Argument(help="Folder of SDTM datasets: the transfer to load (DM required).")
+    ],
+    db: DbUrl = "sqlite:///eap.db",
+    transfer: Annotated[
+        str | None, typer.Option(help="Name of the transfer, kept with every record.")
+    ] = None,
+) -> None:
+    """Register every DM subject and keep every SDTM row of a data transfer (one transaction).
+
+    The schema is created first when the database is new. See docs/web.md.
+    """
+    from eap.datasets.io import read_folder
+    from eap.report_console import progress_bar
+    from eap.store.bootstrap import init_study
+    from eap.store.transfer import load_sdtm
+
+    sdtm = read_folder(sdtm_dir)
+    init_study(db)
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("loading", total=None)
+        summary = load_sdtm(
+            db,
+            sdtm,
+            transfer=transfer or f"SDTM from {sdtm_dir}",
+            progress=lambda what: bar.update(task, description=what),
+        )
+    console.print(
+        f"{summary.patients} patients registered; "
+        + ", ".join(f"{n} {k}" for k, n in summary.records.items())
+        + " records kept"
+    )
+    if summary.sites_added:
+        console.print(f"sites added: {', '.join(summary.sites_added)}")
 
 
 @users_app.command("add")

@@ -1,7 +1,8 @@
-"""``eap demo``: the end-to-end path that exists so far, on the built-in MM-024 study.
+"""``eap demo``: the whole flow on the built-in MM-024 study.
 
-Each stage eap has runs on real data and writes its output under ``out``; the
-stages not built yet are named, so the demo never pretends.
+Protocol -> virtual cohort (SDTM, seed 2014) -> validation -> a fresh SQLite study
+database holding the cohort -> SDTM exported from that database -> ADaM -> the
+report and its ARD -> every published figure reproduced. Outputs go under ``out``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ from eap.report_console import print_findings
 from eap.simulate import CUTOFF, simulate
 from eap.simulate.targets import published
 from eap.stats import kaplan_meier
+from eap.store.bootstrap import init_study
+from eap.store.export import sdtm_from_url
+from eap.store.transfer import load_sdtm
 
-NOT_YET = (
-    "the report's flow diagram, swimmer plot and AE-over-time figures (eap report)",
-    "loading the virtual cohort into a study database and reporting from it",
-)
 ENDPOINTS = (
     ("DOR", "duration_of_response", "DoR"),
     ("TTP", "time_to_progression", "TTP"),
@@ -149,8 +149,25 @@ def run_demo(out: Path, console: Console) -> None:
     again = {name: read_dataset(out / "sdtm" / f"{name.lower()}.xpt") for name in sdtm}
     print_findings(console, validate_datasets(again))
 
-    console.rule("4. ADaM: ADSL, ADAE, ADEX, ADTTE, ADRS as of the cutoff 2014-11-05")
-    derived = derive_all(again, CUTOFF)
+    console.rule("4. study database: the cohort loaded as a data transfer (eap db load)")
+    db_file = out / "study.db"
+    db_file.unlink(missing_ok=True)  # the demo's own database, rebuilt on every run
+    url = f"sqlite:///{db_file}"
+    init_study(url)
+    loaded = load_sdtm(url, again, transfer="virtual MM-024 cohort, seed 2014")
+    console.print(
+        f"{loaded.patients} patients registered (rollover decision and starting dose by the "
+        f"protocol), {sum(loaded.records.values())} SDTM records kept, audited -> {db_file}"
+    )
+    stored = sdtm_from_url(url)
+    same = all(stored[name].frame.equals(ds.frame) for name, ds in again.items())
+    console.print(
+        "SDTM exported from the database "
+        + ("equals the cohort, value for value" if same else "[red]differs from the cohort[/]")
+    )
+
+    console.rule("5. ADaM from the database: ADSL, ADAE, ADEX, ADTTE, ADRS at cutoff 2014-11-05")
+    derived = derive_all(stored, CUTOFF)
     for name, ds in derived.datasets.items():
         write_dataset(ds, out / "adam" / f"{name.lower()}.xpt")
         console.print(f"{name}: {ds.n_rows} rows -> {out / 'adam' / (name.lower() + '.xpt')}")
@@ -159,9 +176,9 @@ def run_demo(out: Path, console: Console) -> None:
     adtte = derived.datasets["ADTTE"]
     console.print(exposure_table(derived.datasets["ADEX"].frame))
     console.print(table2(derived.datasets["ADAE"].frame))
-    console.print(table4(adtte.frame, again["DM"].frame))
+    console.print(table4(adtte.frame, stored["DM"].frame))
     fup = adtte.frame.filter(pl.col("PARAMCD") == "FUP")
-    tc = again["DM"].frame.filter(pl.col("ARMCD") == "TP")["USUBJID"]
+    tc = stored["DM"].frame.filter(pl.col("ARMCD") == "TP")["USUBJID"]
     fup_all = float(fup["AVAL"].median())  # type: ignore[arg-type]
     fup_tc = float(fup.filter(pl.col("USUBJID").is_in(tc.implode()))["AVAL"].median())  # type: ignore[arg-type]
     console.print(
@@ -170,10 +187,14 @@ def run_demo(out: Path, console: Console) -> None:
         "(published 43.3)"
     )
 
-    console.rule("5. reproduce: every published figure beside eap's (eap reproduce)")
-    sdtm_cm = again["CM"].frame if "CM" in again else None
+    console.rule("6. report from the database, and every published figure beside eap's")
+    sdtm_cm = stored["CM"].frame if "CM" in stored else None
     ard = build_ard(derived.datasets, cm=sdtm_cm)
-    paths = write_report(ard, out / "report", subtitle="Data cutoff 2014-11-05; virtual cohort.")
+    paths = write_report(
+        ard,
+        out / "report",
+        subtitle=f"Data cutoff 2014-11-05; study database {db_file} (virtual cohort, seed 2014).",
+    )
     results = compare(ard)
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -182,9 +203,8 @@ def run_demo(out: Path, console: Console) -> None:
         f"{len(results)} published figures compared: {len(results) - len(failed)} reproduced "
         f"within tolerance, {len(failed)} not (analysis results data: {paths['ard']})"
     )
-    console.print(f"Report: {paths['html']} and {paths['pdf']}; RTF tables in {paths['rtf']}/")
-
-    console.rule("not there yet")
-    for item in NOT_YET:
-        console.print(f"  - {item}")
+    console.print(f"Report: {paths['html']} and {paths['pdf']}; RTF in {paths['rtf']}/")
+    console.print(
+        f"Study database: {db_file} (eap serve --db {url} after eap users add ... --db {url})"
+    )
     console.print(f"Outputs are in {out}/")

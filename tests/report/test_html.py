@@ -30,6 +30,7 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
         "AET09",
         "AET05",
         "AET10",
+        "AET10L",
         "DTHT01",
         "CMT01",
         "AET11",
@@ -77,6 +78,7 @@ def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: 
         "AET04",
         "AET09",
         "AET10",
+        "AET10L",
         "DTHT01",
         "CMT01",
         "AET11",
@@ -107,7 +109,10 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
     pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
     assert pages >= 3 + 7
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
-    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 13
+    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 14 + 7
+    figure = (tmp_path / "rtf" / "KMG01_PFS.rtf").read_text()
+    assert "\\pngblip" in figure and "Kaplan-Meier estimate of progression-free survival" in figure
+    assert "Censored observations marked |" in figure
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
     assert "\\rtf1" in table2
     assert "Safety population (N = 80)" in table2 and "48 (60.0)" in table2
@@ -116,7 +121,7 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
 def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
     import polars as pl
 
-    from eap.report.figures import write_km_figures
+    from eap.report.figures import write_figures
 
     ard = _ard()
     risk = ard.filter(
@@ -126,7 +131,7 @@ def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
         "safety": 80.0,
         "treatment_cohort": 41.0,
     }
-    paths = write_km_figures(ard, tmp_path)
+    paths = [p for files in write_figures(ard, tmp_path).values() for p in files.values()]
     assert sorted(p.name for p in paths) == sorted(
         [f"KMG01_{p}.{e}" for p in ("PFS", "TTP", "OS", "DOR") for e in ("png", "svg")]
         + ["FLOW01.png", "FLOW01.svg", "AEG01.png", "AEG01.svg", "SWMG01.png", "SWMG01.svg"]
@@ -149,3 +154,57 @@ def test_cli_report_rejects_unknown_format(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "--formats" in str(result.exception) and "html,xls" in str(result.exception)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_spm_listing_has_one_line_per_record_from_the_ard() -> None:
+    listing = {t.id: t for t in report_tables(_ard())}["AET10L"]
+    assert listing.body.columns[:3] == ["Subject", "Group", "Preferred term"]
+    rows = {r[0]: r for r in listing.body.iter_rows()}
+    assert set(rows) == {"MM024-10-0006", "MM024-12-0007"}
+    assert rows["MM024-10-0006"][1:3] == ("Treatment cohort", "Nasopharyngeal carcinoma")
+    assert rows["MM024-12-0007"][1] == "Safety follow-up only"
+    assert rows["MM024-12-0007"][-2] == "Y"  # serious
+    assert listing.subjects[(0, "Subject")] == (listing.body["Subject"][0],)
+
+
+def test_every_count_names_its_subjects_in_the_html(tmp_path: Path) -> None:
+    import json
+
+    ard = _ard()
+    tables = {t.id: t for t in report_tables(ard)}
+    t2 = tables["AET04"]
+    assert len(t2.subjects[(0, "safety")]) == 48  # the "any grade 3-4" row
+    # Every n (%) cell with n > 0 has exactly n subjects behind it.
+    for t in tables.values():
+        for (i, col), subjects in t.subjects.items():
+            shown = t.body[col][i]
+            if re.fullmatch(r"\d+ \(.*\)", shown):
+                assert int(shown.split()[0]) == len(subjects) == len(set(subjects)), (t.id, i)
+    text = render_html(ard, tmp_path / "r.html").read_text()
+    data = json.loads(re.search(r'id="subject-data">(.*?)</script>', text, re.S).group(1))  # type: ignore[union-attr]
+    cell = re.search(
+        r'<span class="n" data-k="(c\d+)" data-what="AET04 Patients with &gt;= 1 '
+        r'grade 3-4 AE, safety population"',
+        text,
+    )
+    assert cell is not None
+    ids = [data["ids"][i] for i in data["cells"][cell.group(1)]]
+    assert sorted(ids) == sorted(t2.subjects[(0, "safety")])
+
+
+def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    path = render_html(_ard(), tmp_path / "r.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page()
+        page.goto(path.as_uri())
+        cell = page.locator("#AET10 .n").first
+        assert cell.get_attribute("title").startswith("1 patient: MM024-")  # type: ignore[union-attr]
+        cell.click()
+        assert page.locator("#subjects").is_visible()
+        assert page.locator("#subjects li").count() == 1
+        page.locator("#subjects button").click()
+        assert not page.locator("#subjects").is_visible()
+        browser.close()

@@ -178,6 +178,37 @@ def adverse_events(adam: Mapping[str, Dataset]) -> list[Row]:
     return rows
 
 
+SPM_LISTING = ("AETERM", "AEDECOD", "APHASE", "ASTDT", "ASTDY", "ATOXGRN", "AESER", "AEOUT")
+
+
+def spm_listing(adam: Mapping[str, Dataset]) -> list[Row]:
+    """AET10L: the second primary malignancies record by record, one ARD row per listing cell.
+
+    STAT is the record's key (USUBJID/AESEQ); a text value is in LEVEL, a number in
+    VALUE; SUBJECTS names the patient. TCFL says whether they are in the treatment cohort.
+    """
+    adsl = populations(adam["ADSL"].frame)["safety"]
+    spm = (
+        adam["ADAE"]
+        .frame.filter((pl.col("SPMFL") == "Y") & pl.col("USUBJID").is_in(adsl["USUBJID"].implode()))
+        .join(adsl.select("USUBJID", pl.col("TCFL").alias("COHORT")), on="USUBJID", how="left")
+        .sort("USUBJID", "AESEQ")
+    )
+    rows: list[Row] = []
+    for record in spm.iter_rows(named=True):
+        key = f"{record['USUBJID']}/{record['AESEQ']}"
+        who = [record["USUBJID"]]
+        rows.append(("AET10L", "safety", "TCFL", record["COHORT"] or "N", key, None, who))
+        for variable in SPM_LISTING:
+            value = record.get(variable)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append(("AET10L", "safety", variable, None, key, float(value), who))
+            else:
+                text = None if value is None else str(value)
+                rows.append(("AET10L", "safety", variable, text, key, None, who))
+    return rows
+
+
 def medications(adam: Mapping[str, Dataset], sdtm_cm: pl.DataFrame | None) -> list[Row]:
     """CMT01: patients per medication class (prior anti-myeloma therapy excluded)."""
     if sdtm_cm is None:
@@ -352,16 +383,27 @@ ANALYSES: tuple[tuple[str, Callable[[Mapping[str, Dataset]], list[Row]], tuple[s
     ("time to event", time_to_event, ("ADSL", "ADTTE")),
     ("cumulative toxicity", cumulative_toxicity, ("ADSL", "ADAE", "ADEX")),
     ("swimmer", swimmer, ("ADSL", "ADAE", "ADEX", "ADTTE")),
+    ("SPM listing", spm_listing, ("ADSL", "ADAE")),
 )
 
 
-def build_ard(adam: Mapping[str, Dataset], *, cm: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Every analysis whose ADaM inputs are present, as one ARD frame."""
+def build_ard(
+    adam: Mapping[str, Dataset],
+    *,
+    cm: pl.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """Every analysis whose ADaM inputs are present, as one ARD frame.
+
+    ``progress`` is told the id of each analysis as it starts.
+    """
     if "ADSL" not in adam:
         raise EapError("ADSL is required to build analysis results", dataset="ADSL")
+    say = progress or (lambda _what: None)
     rows: list[Row] = []
-    for _, analysis, needs in ANALYSES:
+    for analysis_id, analysis, needs in ANALYSES:
         if all(name in adam for name in needs):
+            say(f"analysis: {analysis_id}")
             rows += analysis(adam)
     rows += medications(adam, cm)
     return pl.DataFrame(rows, schema=ARD_SCHEMA, orient="row")

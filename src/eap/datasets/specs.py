@@ -19,10 +19,21 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from eap.datasets.model import KINDS, Kind
+import polars as pl
+
+from eap.datasets.model import KINDS, ColumnMeta, Dataset, Kind
 from eap.errors import SpecError
 
-__all__ = ["Codelist", "DatasetSpec", "Kind", "Variable", "all_specs", "codelist", "get"]
+__all__ = [
+    "Codelist",
+    "DatasetSpec",
+    "Kind",
+    "Variable",
+    "all_specs",
+    "codelist",
+    "get",
+    "spec_dataset",
+]
 
 Core = Literal["Req", "Exp", "Perm", "Cond"]
 Standard = Literal["SDTM", "ADaM"]
@@ -154,3 +165,29 @@ def codelist(name: str) -> Codelist:
 
 def all_specs() -> dict[str, DatasetSpec]:
     return dict(_load().datasets)
+
+
+def spec_dataset(name: str, frame: pl.DataFrame) -> Dataset:
+    """A Dataset of ``frame`` with labels and kinds from the specification.
+
+    Variables the specification declares are cast to its kind (integer, double,
+    string); others keep a kind read from their Polars type, labelled by name.
+    """
+    spec = get(name)
+    meta: dict[str, ColumnMeta] = {}
+    for col in frame.columns:
+        var = spec.variable(col) if spec else None
+        kind = var.kind if var else None
+        if kind is None:
+            kind = (
+                "string"
+                if frame.schema[col] == pl.String
+                else ("integer" if frame.schema[col].is_integer() else "double")
+            )
+        meta[col] = ColumnMeta(col, var.label if var else col, kind)
+    typed = frame.with_columns(
+        [pl.col(c).cast(pl.Int64) for c, m in meta.items() if m.kind == "integer"]
+        + [pl.col(c).cast(pl.Float64) for c, m in meta.items() if m.kind == "double"]
+        + [pl.col(c).cast(pl.String) for c, m in meta.items() if m.kind == "string"]
+    )
+    return Dataset.from_frame(name, typed, label=spec.label if spec else name, meta=meta)

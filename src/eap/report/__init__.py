@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -10,25 +11,40 @@ FORMATS = ("html", "pdf", "rtf")
 
 
 def write_report(
-    ard: pl.DataFrame, out: Path, *, subtitle: str = "", formats: tuple[str, ...] = FORMATS
+    ard: pl.DataFrame,
+    out: Path,
+    *,
+    subtitle: str = "",
+    formats: tuple[str, ...] = FORMATS,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Write the ARD (Parquet, JSON), figure files and the report in ``formats``."""
-    from eap.report.figures import write_km_figures
+    """Write the ARD (Parquet, JSON), figure files and the report in ``formats``.
+
+    ``progress`` is told each output as it starts.
+    """
+    from eap.report.figures import write_figures
     from eap.report.html import render_html
     from eap.report.pdf import write_pdf
-    from eap.report.rtf import write_rtf_tables
+    from eap.report.rtf import write_rtf
 
+    say = progress or (lambda _what: None)
     out.mkdir(parents=True, exist_ok=True)
+    say("writing the ARD")
     ard.write_parquet(out / "ard.parquet")
     (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
-    figures = write_km_figures(ard, out / "figures")
+    say("drawing figures (PNG, SVG)")
+    figures = write_figures(ard, out / "figures")
+    pngs = {stem: files["png"] for stem, files in figures.items()}
     paths = {"figures": out / "figures", "ard": out / "ard.parquet"}
     if "rtf" in formats:
-        write_rtf_tables(ard, out / "rtf")
+        say("writing RTF")
+        write_rtf(ard, out / "rtf", pngs)
         paths["rtf"] = out / "rtf"
     if "html" in formats:
-        paths["html"] = render_html(ard, out / "report.html", subtitle=subtitle)
+        say("writing HTML")
+        svgs = {stem: files["svg"] for stem, files in figures.items()}
+        paths["html"] = render_html(ard, out / "report.html", subtitle=subtitle, svg_files=svgs)
     if "pdf" in formats:
-        pngs = [p for p in figures if p.suffix == ".png"]
+        say("writing PDF")
         paths["pdf"] = write_pdf(ard, out / "report.pdf", pngs, subtitle=subtitle)
     return paths

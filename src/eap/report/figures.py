@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +22,7 @@ COLORS = {"safety": "#1f4e79", "treatment_cohort": "#c55a11"}
 SWIMMER_MAX = 60
 
 
-def km_figure(ard: pl.DataFrame, param: str) -> object:
+def km_figure(ard: pl.DataFrame, param: str = "PFS") -> object:
     """Kaplan-Meier curves by population with censor marks and numbers at risk below."""
     import matplotlib
 
@@ -93,30 +96,74 @@ def svg(fig: object) -> str:
     return text[text.index("<svg") :]
 
 
-def write_km_figures(ard: pl.DataFrame, folder: Path) -> list[Path]:
-    """Figure 1 (FLOW01) and KMG01 for each endpoint, as PNG and SVG files."""
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure of the report: output id, file stem, title, footnote and how to draw it."""
+
+    id: str
+    stem: str
+    title: str
+    footnote: str
+    draw: Callable[[pl.DataFrame], object]
+
+
+def report_figures() -> list[ReportFigure]:
+    """The report's figures in report order (the HTML, PDF and RTF share this list)."""
+    figures = [
+        ReportFigure(
+            "FLOW01",
+            "FLOW01",
+            "Figure 1. Study design and patient disposition",
+            "Counts computed from the analysis results data; the parent trial's "
+            "enrollment as published.",
+            flow_figure,
+        ),
+        ReportFigure(
+            "AEG01",
+            "AEG01",
+            "Grade 3-4 TEAE incidence over time on treatment, safety population",
+            "Patients with a first grade 3-4 TEAE in each interval of time on Rd, as a "
+            "percentage of the patients still on Rd at the interval's start.",
+            toxicity_figure,
+        ),
+        ReportFigure(
+            "SWMG01",
+            "SWMG01",
+            "Time on Rd, treatment cohort (swimmer plot)",
+            f"One bar per patient from the first Rd dose in the parent trial; at most the "
+            f"{SWIMMER_MAX} longest courses are drawn. Arrow: on Rd at the data cutoff.",
+            swimmer_figure,
+        ),
+    ]
+    for param, title in PARAM_TITLES.items():
+        origin = "first response" if param == "DOR" else "first Rd dose in the parent trial"
+        figures.append(
+            ReportFigure(
+                "KMG01",
+                f"KMG01_{param}",
+                f"Kaplan-Meier estimate of {title.lower()}",
+                f"Months (30.4375 days) from {origin}. Censored observations marked |; "
+                "numbers at risk below the axis.",
+                partial(km_figure, param=param),
+            )
+        )
+    return figures
+
+
+def write_figures(ard: pl.DataFrame, folder: Path) -> dict[str, dict[str, Path]]:
+    """Every report figure drawn once and saved as PNG and SVG: {stem: {"png", "svg"}}."""
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, draw in (
-        ("FLOW01", flow_figure),
-        ("AEG01", toxicity_figure),
-        ("SWMG01", swimmer_figure),
-    ):
+    written: dict[str, dict[str, Path]] = {}
+    for figure in report_figures():
+        fig = figure.draw(ard)
+        written[figure.stem] = {}
         for ext in ("png", "svg"):
-            fig = draw(ard)
-            path = folder / f"{name}.{ext}"
+            path = folder / f"{figure.stem}.{ext}"
             fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
-            plt.close(fig)  # type: ignore[arg-type]
-            written.append(path)
-    for param in PARAM_TITLES:
-        for ext in ("png", "svg"):
-            fig = km_figure(ard, param)
-            path = folder / f"KMG01_{param}.{ext}"
-            fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
-            plt.close(fig)  # type: ignore[arg-type]
-            written.append(path)
+            written[figure.stem][ext] = path
+        plt.close(fig)  # type: ignore[arg-type]
     return written
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
+from eap.report.figures import ReportFigure, report_figures
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 
@@ -53,11 +54,29 @@ def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> 
     ]
 
 
-def write_pdf(ard: pl.DataFrame, path: Path, figures: list[Path], *, subtitle: str = "") -> Path:
-    """Write the report PDF: title, every table, then the figures (PNG)."""
+def _figure_flowables(figure: ReportFigure, png: Path, styles: object) -> list[object]:
+    """A figure on its own page: title with id, the image at its aspect ratio, footnote."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image, PageBreak, Paragraph
+
+    sheet = styles  # reportlab StyleSheet1
+    note = sheet["Italic"]  # type: ignore[index]
+    width, height = ImageReader(str(png)).getSize()
+    shown_w = 470.0
+    shown_h = min(shown_w * height / width, 600.0)
+    return [
+        PageBreak(),
+        Paragraph(f"{figure.title} [{figure.id}]", sheet["Heading3"]),  # type: ignore[index]
+        Image(str(png), width=shown_h * width / height, height=shown_h),
+        Paragraph(figure.footnote, note),
+    ]
+
+
+def write_pdf(ard: pl.DataFrame, path: Path, pngs: dict[str, Path], *, subtitle: str = "") -> Path:
+    """Write the report PDF: title, every table, then the figures (PNG files by stem)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
 
     styles = getSampleStyleSheet()
     story: list[object] = [
@@ -71,8 +90,9 @@ def write_pdf(ard: pl.DataFrame, path: Path, figures: list[Path], *, subtitle: s
     n = header_n(ard)
     for table in report_tables(ard):
         story += _table_flowables(table, n, styles)
-    for figure in figures:
-        story += [PageBreak(), Image(str(figure), width=470, height=305)]
+    for figure in report_figures():
+        if figure.stem in pngs:
+            story += _figure_flowables(figure, pngs[figure.stem], styles)
 
     def write(target: Path) -> None:
         doc = SimpleDocTemplate(

@@ -1,8 +1,9 @@
 """RTF tables in the regulatory style (rtflite: the Python port of Merck's r2rtf).
 
 One file per output, named by its id (DMT01.rtf, AET04.rtf, ...): title, column
-headers with each population's N, the body and the footnotes, landscape-free
-portrait pages with rtflite's default pagination.
+headers with each population's N, the body and the footnotes, portrait pages
+with rtflite's default pagination. Each figure is an RTF of its own too
+(FLOW01.rtf, KMG01_PFS.rtf, ...): title, the PNG embedded, footnote.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
+from eap.report.figures import ReportFigure, report_figures
 from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
 
 
@@ -37,14 +39,34 @@ def table_document(table: DisplayTable, n: dict[str, int]) -> object:
     )
 
 
-def write_rtf_tables(ard: pl.DataFrame, folder: Path) -> list[Path]:
-    """Every report table as ``<id>.rtf`` in ``folder`` (atomic writes)."""
+def figure_document(figure: ReportFigure, png: Path) -> object:
+    import rtflite as r
+    from reportlab.lib.utils import ImageReader
+
+    width, height = ImageReader(str(png)).getSize()
+    shown_w = 6.5  # inches: the text width of a portrait page with 1-inch margins
+    return r.RTFDocument(
+        rtf_title=r.RTFTitle(text=[f"{figure.title} [{figure.id}]"]),
+        rtf_figure=r.RTFFigure(
+            figures=str(png), fig_width=shown_w, fig_height=round(shown_w * height / width, 2)
+        ),
+        rtf_footnote=r.RTFFootnote(text=[figure.footnote], as_table=False),
+    )
+
+
+def write_rtf(ard: pl.DataFrame, folder: Path, pngs: dict[str, Path] | None = None) -> list[Path]:
+    """Every report table as ``<id>.rtf`` and every figure in ``pngs`` as ``<stem>.rtf``."""
     folder.mkdir(parents=True, exist_ok=True)
     n = header_n(ard)
+    documents = [(f"{t.id}.rtf", table_document(t, n)) for t in report_tables(ard)]
+    documents += [
+        (f"{f.stem}.rtf", figure_document(f, pngs[f.stem]))
+        for f in report_figures()
+        if pngs and f.stem in pngs
+    ]
     written = []
-    for table in report_tables(ard):
-        doc = table_document(table, n)
-        target = folder / f"{table.id}.rtf"
+    for name, doc in documents:
+        target = folder / name
 
         def write(path: Path, doc: object = doc) -> None:
             # rtflite prints the path it wrote; eap reports its own outputs.

@@ -7,7 +7,8 @@ column per population, formatted as the publication prints them ("n (%)",
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -17,14 +18,47 @@ POPULATIONS = ("safety", "treatment_cohort")
 POP_TITLES = {"safety": "Safety population", "treatment_cohort": "Treatment cohort"}
 
 
+class Count(str):
+    """A formatted count that remembers the USUBJIDs behind it (for the HTML drill-down)."""
+
+    subjects: tuple[str, ...]
+
+    def __new__(cls, text: str, subjects: Sequence[str]) -> Count:
+        made = super().__new__(cls, text)
+        made.subjects = tuple(subjects)
+        return made
+
+
 @dataclass(frozen=True)
 class DisplayTable:
-    """An output: stable id, title, body (label column + one column per population), notes."""
+    """An output: stable id, title, body (label column + one column per population), notes.
+
+    ``subjects`` maps (row index, column name) of a count to the USUBJIDs behind it.
+    """
 
     id: str
     title: str
     body: pl.DataFrame
     footnotes: tuple[str, ...]
+    subjects: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
+
+
+def table(
+    id: str,
+    title: str,
+    rows: Sequence[Sequence[str]],
+    columns: Sequence[str],
+    footnotes: tuple[str, ...],
+) -> DisplayTable:
+    """A display table from rows of cells; the subjects of :class:`Count` cells are kept."""
+    subjects = {
+        (i, col): cell.subjects
+        for i, row in enumerate(rows)
+        for col, cell in zip(columns, row, strict=True)
+        if isinstance(cell, Count)
+    }
+    body = pl.DataFrame([tuple(map(str, r)) for r in rows], schema=list(columns), orient="row")
+    return DisplayTable(id, title, body, footnotes, subjects)
 
 
 class Cells:
@@ -42,10 +76,21 @@ class Cells:
         )
         return None if f.height == 0 else f["VALUE"][0]
 
-    def n_pct(self, analysis: str, variable: str, level: str | None = None) -> str:
+    def subjects(self, analysis: str, variable: str, level: str | None, stat: str) -> list[str]:
+        f = self.ard.filter(
+            (pl.col("ANALYSIS") == analysis)
+            & (pl.col("VARIABLE") == variable)
+            & (pl.col("STAT") == stat)
+            & (pl.col("LEVEL").is_null() if level is None else pl.col("LEVEL") == level)
+        )
+        return [] if f.height == 0 else list(f["SUBJECTS"][0])
+
+    def n_pct(self, analysis: str, variable: str, level: str | None = None) -> Count:
         n = self.value(analysis, variable, level, "n") or 0.0
         pct = self.value(analysis, variable, level, "pct") or 0.0
-        return f"{int(n)} ({round_half_up(pct, 1)})"
+        return Count(
+            f"{int(n)} ({round_half_up(pct, 1)})", self.subjects(analysis, variable, level, "n")
+        )
 
     def number(self, analysis: str, variable: str, stat: str, digits: int = 1) -> str:
         v = self.value(analysis, variable, None, stat)
@@ -76,8 +121,7 @@ class Cells:
         return f"{round_half_up(med, 1)} ({lo}-{hi})"
 
 
-def _frame(rows: list[tuple[str, ...]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=["Characteristic", *POPULATIONS], orient="row")
+BY_POPULATION = ("Characteristic", *POPULATIONS)
 
 
 def header_n(ard: pl.DataFrame) -> dict[str, int]:
@@ -117,10 +161,11 @@ def baseline_table(ard: pl.DataFrame) -> DisplayTable:
         row("Prior surgery", "n_pct", "DMT01", "PRISURFL"),
         row("Prior radiation therapy", "n_pct", "DMT01", "PRIRADFL"),
     ]
-    return DisplayTable(
+    return table(
         "DMT01",
         "Table 1. Patient baseline characteristics",
-        _frame(rows),
+        rows,
+        BY_POPULATION,
         ("n (%) unless stated; percentages of the population N, rounded half up.",),
     )
 
@@ -159,10 +204,11 @@ def exposure_table(ard: pl.DataFrame) -> DisplayTable:
         ),
         ("Deaths", *(c[p].n_pct("DTHT01", "DEATH") for p in POPULATIONS)),
     ]
-    return DisplayTable(
+    return table(
         "EXT01",
         "Lenalidomide exposure, dose intensity and disposition",
-        _frame(rows),
+        rows,
+        BY_POPULATION,
         (
             "Duration = last dose - first dose + 1 day (to the cutoff when on Rd); "
             "month = 30.4375 days.",
@@ -191,11 +237,12 @@ def ae_table(ard: pl.DataFrame, analysis: str, title: str, threshold: float = 0.
     any_analysis = "AET01" if analysis == "AET02" else analysis
     rows = [(label.get(analysis, "Patients with >= 1 TEAE"), safety.n_pct(any_analysis, "ANY"))]
     rows += [(term, safety.n_pct(analysis, "AEDECOD", term)) for term in terms]
-    body = pl.DataFrame(rows, schema=["Adverse event", "safety"], orient="row")
-    return DisplayTable(
+    columns = ["Adverse event", "safety"]
+    return table(
         analysis,
         title,
-        body,
+        rows,
+        columns,
         (
             "Treatment-emergent AEs (onset from the first dose to 28 days after the last).",
             "Each patient is counted once per term, at the highest CTCAE v4.0 grade.",
@@ -224,10 +271,11 @@ def deaths_table(ard: pl.DataFrame) -> DisplayTable:
         (f"  {cause.capitalize()}", *(c[p].n_pct("DTHT01", "DTHCAUS", cause) for p in POPULATIONS))
         for cause in _levels(ard, "DTHT01", "DTHCAUS")
     ]
-    return DisplayTable(
+    return table(
         "DTHT01",
         "Deaths and causes of death",
-        _frame(rows),
+        rows,
+        BY_POPULATION,
         ("All deaths by the data cutoff, in treatment and in follow-up.",),
     )
 
@@ -235,15 +283,13 @@ def deaths_table(ard: pl.DataFrame) -> DisplayTable:
 def medications_table(ard: pl.DataFrame) -> DisplayTable:
     safety = Cells(ard, "safety")
     levels = _levels(ard, "CMT01", "CMCLAS")
-    body = pl.DataFrame(
-        [(level.capitalize(), safety.n_pct("CMT01", "CMCLAS", level)) for level in levels],
-        schema=["Medication class", "safety"],
-        orient="row",
-    )
-    return DisplayTable(
+    rows = [(level.capitalize(), safety.n_pct("CMT01", "CMCLAS", level)) for level in levels]
+    columns = ["Medication class", "safety"]
+    return table(
         "CMT01",
         "Concomitant medications by class",
-        body,
+        rows,
+        columns,
         ("Patients counted once per class; prior anti-myeloma therapy excluded.",),
     )
 
@@ -251,16 +297,56 @@ def medications_table(ard: pl.DataFrame) -> DisplayTable:
 def spm_table(ard: pl.DataFrame) -> DisplayTable:
     safety = Cells(ard, "safety")
     levels = _levels(ard, "AET10", "AEDECOD")
-    body = pl.DataFrame(
-        [(level, safety.n_pct("AET10", "AEDECOD", level)) for level in levels],
-        schema=["Second primary malignancy", "safety"],
-        orient="row",
-    )
-    return DisplayTable(
+    rows = [(level, safety.n_pct("AET10", "AEDECOD", level)) for level in levels]
+    columns = ["Second primary malignancy", "safety"]
+    return table(
         "AET10",
         "Second primary malignancies",
-        body,
+        rows,
+        columns,
         ("Reported as serious AEs for the whole follow-up, whatever their relation to Rd.",),
+    )
+
+
+def spm_listing_table(ard: pl.DataFrame) -> DisplayTable:
+    """AET10L: each second primary malignancy, one line per AE record."""
+    cells = ard.filter((pl.col("ANALYSIS") == "AET10L") & (pl.col("POPULATION") == "safety"))
+    columns = {
+        "Subject": None,
+        "Group": "TCFL",
+        "Preferred term": "AEDECOD",
+        "Reported term": "AETERM",
+        "Phase at onset": "APHASE",
+        "Onset date": "ASTDT",
+        "Study day": "ASTDY",
+        "CTCAE grade": "ATOXGRN",
+        "Serious": "AESER",
+        "Outcome": "AEOUT",
+    }
+    rows = []
+    for key in cells["STAT"].unique(maintain_order=True).to_list():
+        record = cells.filter(pl.col("STAT") == key)
+        usubjid = record["SUBJECTS"][0][0]
+        shown: dict[str | None, str] = {}
+        for variable, level, value in record.select("VARIABLE", "LEVEL", "VALUE").iter_rows():
+            shown[variable] = (
+                level if level is not None else ("" if value is None else f"{value:g}")
+            )
+        group = "Treatment cohort" if shown.get("TCFL") == "Y" else "Safety follow-up only"
+        row = [Count(usubjid, [usubjid]), group]
+        row += [shown.get(v, "") for v in list(columns.values())[2:]]
+        rows.append(row)
+    if not rows:
+        rows.append(["No second primary malignancy reported", *[""] * (len(columns) - 1)])
+    return table(
+        "AET10L",
+        "Listing of second primary malignancies (safety population)",
+        rows,
+        list(columns),
+        (
+            "Every AE record flagged as a second primary malignancy, whatever its onset or "
+            "relation to Rd. Study day: from the first Rd dose in the parent trial (day 1).",
+        ),
     )
 
 
@@ -277,13 +363,12 @@ def soc_table(ard: pl.DataFrame) -> DisplayTable:
             for pair in pairs
             if pair.split("|", 1)[0] == soc
         ]
-    body = pl.DataFrame(
-        rows, schema=["System organ class / preferred term", "safety"], orient="row"
-    )
-    return DisplayTable(
+    columns = ["System organ class / preferred term", "safety"]
+    return table(
         "AET02S",
         "TEAEs by system organ class and preferred term",
-        body,
+        rows,
+        columns,
         (
             "Each patient is counted once per SOC and once per term, at the highest CTCAE grade.",
             "SOCs and terms sorted by decreasing frequency.",
@@ -309,10 +394,11 @@ def modification_table(ard: pl.DataFrame) -> DisplayTable:
         (f"  {term}", *(c[p].n_pct("AET05", "AEDECOD", term) for p in POPULATIONS))
         for term in _levels(ard, "AET05", "AEDECOD")
     ]
-    return DisplayTable(
+    return table(
         "AET05",
         "TEAEs leading to lenalidomide interruption, reduction or discontinuation",
-        _frame(rows),
+        rows,
+        BY_POPULATION,
         ("Patients counted once per category (action taken with lenalidomide, AEACN).",),
     )
 
@@ -343,22 +429,19 @@ def toxicity_table(ard: pl.DataFrame) -> DisplayTable:
         )
         label = "Any grade 3-4 TEAE" if term == "ANY" else term
         rows.append((label, *cells, eair))
-    body = pl.DataFrame(
-        rows,
-        schema=[
-            "Grade 3-4 TEAE",
-            "0-6 months",
-            "6-12 months",
-            "12-24 months",
-            ">= 24 months",
-            "Per 100 PY (95% CI)",
-        ],
-        orient="row",
-    )
-    return DisplayTable(
+    columns = [
+        "Grade 3-4 TEAE",
+        "0-6 months",
+        "6-12 months",
+        "12-24 months",
+        ">= 24 months",
+        "Per 100 PY (95% CI)",
+    ]
+    return table(
         "AET11",
         "Cumulative toxicity: first grade 3-4 onset by time on Rd (safety population)",
-        body,
+        rows,
+        columns,
         (
             "n/N (%): first onsets in the interval / patients on Rd and free of the event "
             "at its start.",
@@ -429,15 +512,12 @@ def cross_study_table(ard: pl.DataFrame) -> DisplayTable:
             safety.number("FUT01", "FUP", "median"),
         ),
     ]
-    body = pl.DataFrame(
-        rows,
-        schema=["Measure", "MM-009", "MM-010", "MM-021", "MM-024 published", "MM-024 eap"],
-        orient="row",
-    )
-    return DisplayTable(
+    columns = ["Measure", "MM-009", "MM-010", "MM-021", "MM-024 published", "MM-024 eap"]
+    return table(
         "XST01",
         "Cross-study comparison (publication's discussion)",
-        body,
+        rows,
+        columns,
         (
             "MM-009, MM-010 and MM-021: as published; MM-024: as published and as computed by eap.",
             "'-': not reported. MM-010 and MM-021 report reduction or interruption; MM-024 both.",
@@ -468,10 +548,11 @@ def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
             *(c[p].number("FUT01", "FUP", "median") for p in POPULATIONS),
         )
     )
-    return DisplayTable(
+    return table(
         "TTET01",
         "Table 4. Key efficacy outcomes: median (95% CI)",
-        _frame(rows),
+        rows,
+        BY_POPULATION,
         (
             "Kaplan-Meier estimates; 95% CI by Brookmeyer-Crowley with the log-log transform "
             "(SAS LIFETEST default); quantiles by R survfit's rule. NE: not estimable.",
@@ -490,6 +571,7 @@ def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
         ae_table(ard, "AET09", "Table 3. Serious AEs in the safety population"),
         modification_table(ard),
         spm_table(ard),
+        spm_listing_table(ard),
         deaths_table(ard),
         medications_table(ard),
         toxicity_table(ard),

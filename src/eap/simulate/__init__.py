@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from eap.datasets.model import Dataset
+from eap.datasets.specs import spec_dataset
 from eap.errors import EapError
 from eap.protocol import load_protocol
 from eap.simulate import events, sdtm
@@ -143,11 +144,11 @@ def simulate(
     pr = events.procedures(for_events, events_rng, scale)
     say("SDTM domains")
     out = {
-        "AE": sdtm.as_dataset("AE", ae),
-        "SUPPAE": sdtm.as_dataset("SUPPAE", suppae),
-        "CM": sdtm.as_dataset("CM", cm),
-        "MH": sdtm.as_dataset("MH", mh),
-        "PR": sdtm.as_dataset("PR", pr),
+        "AE": spec_dataset("AE", ae),
+        "SUPPAE": spec_dataset("SUPPAE", suppae),
+        "CM": spec_dataset("CM", cm),
+        "MH": spec_dataset("MH", mh),
+        "PR": spec_dataset("PR", pr),
         "DM": sdtm.dm(patients),
         "DS": sdtm.ds(patients, rng),
         "EX": sdtm.ex(extra["ex"]),

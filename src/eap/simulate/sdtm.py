@@ -23,8 +23,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from eap.datasets import specs
-from eap.datasets.model import ColumnMeta, Dataset
+from eap.datasets.model import Dataset
+from eap.datasets.specs import spec_dataset
 from eap.protocol import Protocol, cockcroft_gault, renal_band
 
 STUDYID = "MM-024"
@@ -48,27 +48,6 @@ RESPONSES_SFU = (("VGPR", 0.2), ("PR", 0.8))
 
 def iso(d: dt.date | None) -> str | None:
     return None if d is None else d.isoformat()
-
-
-def as_dataset(name: str, frame: pl.DataFrame) -> Dataset:
-    """A Dataset with labels from the specification and ISO dates as text."""
-    spec = specs.get(name)
-    meta: dict[str, ColumnMeta] = {}
-    for col in frame.columns:
-        var = spec.variable(col) if spec else None
-        kind = var.kind if var else None
-        if kind is None:
-            kind = (
-                "string"
-                if frame.schema[col] == pl.String
-                else ("integer" if frame.schema[col].is_integer() else "double")
-            )
-        meta[col] = ColumnMeta(col, var.label if var else col, kind)
-    typed = frame.with_columns(
-        [pl.col(c).cast(pl.Int64) for c, m in meta.items() if m.kind == "integer"]
-        + [pl.col(c).cast(pl.Float64) for c, m in meta.items() if m.kind == "double"]
-    )
-    return Dataset.from_frame(name, typed, label=spec.label if spec else name, meta=meta)
 
 
 def renal(
@@ -126,7 +105,7 @@ def dm(p: pl.DataFrame) -> Dataset:
         pl.lit("CHN").alias("COUNTRY"),
         pl.col("EAPDT").dt.to_string().alias("DMDTC"),
     )
-    return as_dataset("DM", frame)
+    return spec_dataset("DM", frame)
 
 
 def _seq(frame: pl.DataFrame, name: str, order: list[str]) -> pl.DataFrame:
@@ -227,7 +206,7 @@ def ds(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
         "EPOCH",
         pl.col("DSSTDT").dt.to_string().alias("DSSTDTC"),
     )
-    return as_dataset("DS", frame)
+    return spec_dataset("DS", frame)
 
 
 def ex(records: pl.DataFrame) -> Dataset:
@@ -249,7 +228,7 @@ def ex(records: pl.DataFrame) -> Dataset:
         pl.col("EXSTDT").dt.to_string().alias("EXSTDTC"),
         pl.col("EXENDT").dt.to_string().alias("EXENDTC"),
     )
-    return as_dataset("EX", frame)
+    return spec_dataset("EX", frame)
 
 
 def _best_response(group: str, rng: np.random.Generator) -> str:
@@ -309,7 +288,7 @@ def rs(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
         .alias("VISITNUM"),
         pl.col("RSDT").dt.to_string().alias("RSDTC"),
     )
-    return as_dataset("RS", frame)
+    return spec_dataset("RS", frame)
 
 
 def sv(p: pl.DataFrame, cycle_starts: pl.DataFrame, follow_up: pl.DataFrame) -> Dataset:
@@ -341,7 +320,7 @@ def sv(p: pl.DataFrame, cycle_starts: pl.DataFrame, follow_up: pl.DataFrame) -> 
             pl.col("SVSTDT").dt.to_string().alias("SVENDTC"),
         )
     )
-    return as_dataset("SV", frame)
+    return spec_dataset("SV", frame)
 
 
 def lb(p: pl.DataFrame) -> Dataset:
@@ -373,7 +352,7 @@ def lb(p: pl.DataFrame) -> Dataset:
         pl.lit("Y").alias("LBBLFL"),
         pl.col("ENRLDT").dt.to_string().alias("LBDTC"),
     )
-    return as_dataset("LB", frame)
+    return spec_dataset("LB", frame)
 
 
 def vs(p: pl.DataFrame) -> Dataset:
@@ -394,4 +373,4 @@ def vs(p: pl.DataFrame) -> Dataset:
         pl.lit("BASELINE").alias("VISIT"),
         pl.col("ENRLDT").dt.to_string().alias("VSDTC"),
     )
-    return as_dataset("VS", frame)
+    return spec_dataset("VS", frame)

@@ -17,24 +17,36 @@ current value of the store. Mapping rules:
 * DS: a discontinuation of Rd and a death are disposition events.
 * SV: one row per follow-up visit, VISITNUM 101, 102, ... in date order.
 
+Records loaded from a data transfer (``eap db load``) are written as received,
+in the order received, ahead of the form-captured records of the same domain,
+whose --SEQ continue after the subject's transferred ones. A loaded patient's DM
+row is the transferred one with what the registration form owns laid over it
+(SITEID, SEX, AGE; DTHDTC and DTHFL once a death is recorded). Columns follow the
+transfer's order, then the specification's for variables only the forms fill.
+
 A domain without records is not written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from eap.datasets import specs
 from eap.datasets.io import write_dataset
-from eap.datasets.model import ColumnMeta, Dataset
-from eap.store.db import make_engine, make_sessionmaker
+from eap.datasets.model import Dataset
+from eap.datasets.specs import spec_dataset
+from eap.errors import EapError
+from eap.store.db import make_engine, make_sessionmaker, normalize_url
 from eap.store.models import (
     AdverseEvent,
     Death,
@@ -42,6 +54,7 @@ from eap.store.models import (
     DosingRecord,
     Patient,
     Site,
+    TransferredRecord,
     Visit,
 )
 from eap.store.service import protocol
@@ -67,28 +80,48 @@ def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def _dataset(name: str, rows: list[dict[str, Any]]) -> Dataset:
-    """A dataset with the spec's variables in spec order, labels and kinds."""
+def _dataset(name: str, rows: list[dict[str, Any]], received: list[str]) -> Dataset:
+    """A dataset of ``rows``: the transfer's variables in its order, then the spec's.
+
+    Without a transfer the spec's required variables are always present.
+    """
     spec = specs.get(name)
-    assert spec is not None
-    present = [v for v in spec.variables if any(v.name in r for r in rows) or v.core == "Req"]
+    names = list(received)
+    for v in spec.variables if spec else ():
+        wanted = any(v.name in r for r in rows) or (v.core == "Req" and not received)
+        if wanted and v.name not in names:
+            names.append(v.name)
     dtypes = {"string": pl.String, "double": pl.Float64, "integer": pl.Int64}
-    schema = {v.name: dtypes.get(v.kind, pl.String) for v in present}
-    frame = pl.DataFrame(
-        [{v.name: r.get(v.name) for v in present} for r in rows], schema=schema, orient="row"
-    )
-    meta = {v.name: ColumnMeta(name=v.name, label=v.label, kind=v.kind) for v in present}
-    return Dataset.from_frame(name, frame, label=spec.label, meta=meta)
+    declared = {n: spec.variable(n) if spec else None for n in names}
+    schema = {n: dtypes[var.kind] if var else None for n, var in declared.items()}
+    columns = {
+        n: pl.Series(n, [r.get(n) for r in rows], dtype=schema[n], strict=False) for n in names
+    }
+    return spec_dataset(name, pl.DataFrame(columns) if names else pl.DataFrame())
 
 
-def _live(db: Session, model: type[Any], patient_ids: Iterable[int]) -> list[Any]:
+def _transferred(
+    db: Session, patient_ids: Iterable[int]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
+    """Live transferred rows by domain in the order received, and each domain's variables."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    order: dict[str, list[str]] = {}
+    for r in _live(db, TransferredRecord, patient_ids, by=TransferredRecord.id):
+        row = json.loads(r.row)
+        rows.setdefault(r.domain, []).append(row)
+        seen = order.setdefault(r.domain, [])
+        seen.extend(k for k in row if k not in seen)
+    return rows, order
+
+
+def _live(db: Session, model: type[Any], patient_ids: Iterable[int], by: Any = None) -> list[Any]:
     ids = list(patient_ids)
     if not ids:
         return []
     stmt = (
         select(model)
         .where(model.patient_id.in_(ids), model.deleted.is_(False))
-        .order_by(model.patient_id, model.id)
+        .order_by(*((by,) if by is not None else (model.patient_id, model.id)))
     )
     return list(db.scalars(stmt))
 
@@ -106,15 +139,25 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
     visits = _live(db, Visit, by_id)
     deaths = {d.patient_id: d for d in _live(db, Death, by_id)}
     stops = {s.patient_id: s for s in _live(db, Discontinuation, by_id)}
+    received, order = _transferred(db, by_id)
+
+    def last(domain: str, variable: str) -> dict[str, float]:
+        """Each subject's highest ``variable`` among the transferred rows of ``domain``."""
+        top: dict[str, float] = {}
+        for r in received.get(domain, []):
+            if r.get(variable) is not None:
+                top[r["USUBJID"]] = max(top.get(r["USUBJID"], 0), r[variable])
+        return top
 
     def common(p: Patient, domain: str) -> dict[str, Any]:
         return {"STUDYID": study, "DOMAIN": domain, "USUBJID": p.usubjid}
 
     ex_rows: list[dict[str, Any]] = []
+    after = last("EX", "EXSEQ")
     seq: dict[int, int] = {}
     for r in sorted(doses, key=lambda r: (by_id[r.patient_id].usubjid, r.start_date)):
         p = by_id[r.patient_id]
-        seq[p.id] = seq.get(p.id, 0) + 1
+        seq[p.id] = seq.get(p.id, int(after.get(p.usubjid, 0))) + 1
         ex_rows.append(
             {
                 **common(p, "EX"),
@@ -135,10 +178,11 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
         )
 
     ae_rows: list[dict[str, Any]] = []
+    after = last("AE", "AESEQ")
     seq = {}
     for a in sorted(aes, key=lambda a: (by_id[a.patient_id].usubjid, a.start_date, a.id)):
         p = by_id[a.patient_id]
-        seq[p.id] = seq.get(p.id, 0) + 1
+        seq[p.id] = seq.get(p.id, int(after.get(p.usubjid, 0))) + 1
         ae_rows.append(
             {
                 **common(p, "AE"),
@@ -162,6 +206,7 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
         )
 
     sv_rows: list[dict[str, Any]] = []
+    after = last("SV", "VISITNUM")
     count: dict[int, int] = {}
     for v in sorted(visits, key=lambda v: (by_id[v.patient_id].usubjid, v.visit_date)):
         p = by_id[v.patient_id]
@@ -169,7 +214,7 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
         sv_rows.append(
             {
                 **common(p, "SV"),
-                "VISITNUM": float(100 + count[p.id]),
+                "VISITNUM": float(max(100, after.get(p.usubjid, 0)) + count[p.id]),
                 "VISIT": f"FOLLOW-UP {count[p.id]}",
                 "EPOCH": "FOLLOW-UP",
                 "SVSTDTC": _iso(v.visit_date),
@@ -179,8 +224,10 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
 
     ds_rows: list[dict[str, Any]] = []
     dm_rows: list[dict[str, Any]] = []
+    after = last("DS", "DSSEQ")
+    loaded_dm = {r["USUBJID"]: r for r in received.get("DM", [])}
     for p in patients:
-        n = 0
+        n = int(after.get(p.usubjid, 0))
         stop = stops.get(p.id)
         death = deaths.get(p.id)
         if stop is not None:
@@ -211,6 +258,12 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
                     "DSSTDTC": _iso(death.death_date),
                 }
             )
+        if p.usubjid in loaded_dm:
+            loaded_dm[p.usubjid].update(
+                {"SITEID": sites[p.site_id], "SEX": p.sex, "AGE": float(p.age)}
+                | ({"DTHDTC": _iso(death.death_date), "DTHFL": "Y"} if death else {})
+            )
+            continue
         mine = [r for r in doses if r.patient_id == p.id]
         starts = sorted(r.start_date for r in mine)
         last_dose_end = starts[-1] + dt.timedelta(days=LENALIDOMIDE_DAYS - 1) if starts else None
@@ -245,23 +298,47 @@ def sdtm_from_store(db: Session) -> dict[str, Dataset]:
                 "COUNTRY": COUNTRY,
             }
         )
-    return {
-        "DM": _dataset("DM", dm_rows),
-        "EX": _dataset("EX", ex_rows),
-        "AE": _dataset("AE", ae_rows),
-        "DS": _dataset("DS", ds_rows),
-        "SV": _dataset("SV", sv_rows),
-    }
+    captured = {"DM": dm_rows, "EX": ex_rows, "AE": ae_rows, "DS": ds_rows, "SV": sv_rows}
+    out: dict[str, Dataset] = {}
+    for name in (*captured, *(d for d in received if d not in captured)):
+        out[name] = _dataset(
+            name, received.get(name, []) + captured.get(name, []), order.get(name, [])
+        )
+    return out
 
 
-def export_sdtm(url: str, out: Path, *, fmt: str = "xpt") -> list[Path]:
-    """Write the store's SDTM datasets into ``out`` (one file per domain)."""
+def sdtm_from_url(url: str) -> dict[str, Dataset]:
+    """:func:`sdtm_from_store` of the database at ``url`` (what ``--db`` reads)."""
+    parsed = make_url(normalize_url(url))
+    shown = parsed.render_as_string(hide_password=True)
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).is_file():
+        raise EapError("no such study database file", file=parsed.database)
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as db:
             datasets = sdtm_from_store(db)
+    except SQLAlchemyError as exc:
+        raise EapError(
+            "cannot read the study database",
+            file=shown,
+            expected="a database made by eap db init",
+            found=str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0],
+        ) from exc
     finally:
         engine.dispose()
+    if datasets["DM"].n_rows == 0:
+        raise EapError(
+            "the study database has no patients",
+            file=shown,
+            expected="registered or loaded patients (eap db load, or the web application)",
+        )
+    return datasets
+
+
+def export_sdtm(url: str, out: Path, *, fmt: str = "xpt") -> list[Path]:
+    """Write the store's SDTM datasets into ``out`` (one file per domain)."""
+    datasets = sdtm_from_url(url)
     out.mkdir(parents=True, exist_ok=True)
     # A domain with no records is not written: SDTM submits no empty datasets (and a
     # file left from an earlier export of the same folder would be stale, so it goes).

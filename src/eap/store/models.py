@@ -218,6 +218,25 @@ class DataQuery(ClinicalMixin, Base):
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class TransferredRecord(ClinicalMixin, Base):
+    """One SDTM row received in a data transfer rather than entered on a form.
+
+    An extended-access program inherits its patients' past: the parent trial's
+    demographics, dosing, responses, history and medications arrive as SDTM from
+    that trial's database (``eap db load``). Each row is kept as received, a JSON
+    object of its variables in their order, under the same audit, versioning and
+    soft-delete rules as a form's record, and ``eap export`` writes it back out
+    beside what the forms captured.
+    """
+
+    __tablename__ = "transferred_records"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(8), index=True)
+    row: Mapped[str] = mapped_column(Text)
+    transfer: Mapped[str] = mapped_column(String(200))
+
+
 class AuditLog(Base):
     """One changed field of one record: append-only (the schema refuses UPDATE and DELETE)."""
 
@@ -244,4 +263,5 @@ CLINICAL_TABLES: tuple[type[ClinicalMixin], ...] = (
     Death,
     Discontinuation,
     DataQuery,
+    TransferredRecord,
 )

@@ -500,6 +500,8 @@ def update_patient(
     errors, derived = check_patient({**values, "site_code": site_code}, today)
     if errors:
         raise EditCheckError(errors)
+    # USUBJID is fixed at registration (a loaded patient keeps the transfer's).
+    derived["usubjid"] = patient.usubjid
     set_actor(db, actor.username, reason)
     _save_changes(db, patient, version, {**values, **derived})
     return patient
