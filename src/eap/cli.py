@@ -761,7 +761,7 @@ def export(
     db: DbUrl = "sqlite:///eap.db",
     fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
 ) -> None:
-    """Write SDTM DM, EX, AE, DS and SV from the study database (soft-deleted records left out)."""
+    """Write SDTM from the study database: form records and transfers (soft-deleted left out)."""
     from eap.store.export import export_sdtm
 
     for path in export_sdtm(db, out, fmt=fmt):

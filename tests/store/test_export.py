@@ -95,7 +95,7 @@ def test_cli_export_writes_valid_sdtm(study: Study, tmp_path: Path) -> None:
     dm = read_dataset(out / "dm.xpt").frame
     assert dm.height == 3
     assert dm.filter(dm["USUBJID"] == "MM-024-0201")["DTHDTC"].to_list() == ["2014-02-02"]
-    assert sorted(dm["ARMCD"].to_list()) == ["NOTELIG", "SFU", "TRT"]
+    assert sorted(dm["ARMCD"].to_list()) == ["NOTELIG", "SFU", "TP"]
     ex = read_dataset(out / "ex.xpt").frame
     assert ex["EXDOSE"].to_list() == [25.0, 20.0]
     assert ex["EXADJ"].to_list()[1] == "grade 3 neutropenia"
@@ -176,3 +176,30 @@ def test_export_leaves_out_empty_domains(study: Study, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["dm.xpt"]
     assert validate_folder(out).ok
+
+
+def test_report_and_reproduce_from_captured_data_only(study: Study, tmp_path: Path) -> None:
+    """Three registrations and a few records: the report is thin but whole, and honest."""
+    import warnings
+
+    import polars as pl
+
+    _populate(study)
+    runner = CliRunner()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. an empty figure's legend
+        result = runner.invoke(app, ["report", "--db", study.url, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    ard = pl.read_parquet(tmp_path / "r" / "ard.parquet")
+    n = dict(
+        ard.filter((pl.col("ANALYSIS") == "DMT01") & (pl.col("STAT") == "N"))
+        .select("POPULATION", "VALUE")
+        .iter_rows()
+    )
+    assert n == {
+        "safety": 1.0,
+        "treatment_cohort": 1.0,
+    }  # one dosed patient, in the Treatment Phase
+    assert (tmp_path / "r" / "report.pdf").is_file()
+    reproduced = runner.invoke(app, ["reproduce", "--db", study.url])
+    assert reproduced.exit_code == 1  # three patients are not the publication's 80

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.store.helpers import PASSWORD
+from tests.store.helpers import PASSWORD, TODAY, Study
 
 Client = Callable[[str | None], TestClient]
 
@@ -175,3 +175,29 @@ def test_pages_set_security_headers(app_client: Client) -> None:
     assert r.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_a_loaded_patient_shows_the_transfer_and_its_disposition_events(
+    study: Study, app_client: Callable[[str | None], TestClient]
+) -> None:
+    from sqlalchemy import select
+
+    from eap.store.models import Patient
+    from eap.store.transfer import load_sdtm
+    from tests.store.test_transfer import subset
+
+    load_sdtm(study.url, subset(1), transfer="MM-021 transfer 1", today=TODAY)
+    with study.sessions() as db:
+        patient = db.scalars(select(Patient).where(Patient.outcome == "safety_follow_up")).one()
+        pid, site = patient.id, patient.site_id
+    monitor = app_client("monitor")
+    api = monitor.get(f"/api/patients/{pid}").json()
+    domains = {t["domain"]: t for t in api["transferred"]}
+    assert {"DM", "EX", "DS"} <= set(domains)
+    assert domains["DM"] == {"domain": "DM", "transfer": "MM-021 transfer 1", "records": 1}
+    page = monitor.get(f"/patients/{pid}").text
+    assert "Transferred data" in page and "MM-021 transfer 1" in page
+    assert "Enrolled in parent trial (transferred)" in page
+    # Site scoping holds for loaded patients too.
+    outsider = "inv_b" if site == 1 else "inv_a"
+    assert app_client(outsider).get(f"/api/patients/{pid}").status_code == 404

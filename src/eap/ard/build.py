@@ -30,6 +30,11 @@ def populations(adsl: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {"safety": safety, "treatment_cohort": safety.filter(pl.col("TCFL") == "Y")}
 
 
+def _pct(n: int, n_total: int) -> float | None:
+    """Percent of the population; not estimable (None) for an empty population."""
+    return 100.0 * n / n_total if n_total else None
+
+
 def _counts(
     analysis: str, pop: str, variable: str, frame: pl.DataFrame, level_col: str, n_total: int
 ) -> list[Row]:
@@ -39,7 +44,7 @@ def _counts(
     for level, subjects in grouped.iter_rows():
         n = len(subjects)
         rows.append((analysis, pop, variable, str(level), "n", float(n), list(subjects)))
-        rows.append((analysis, pop, variable, str(level), "pct", 100.0 * n / n_total, []))
+        rows.append((analysis, pop, variable, str(level), "pct", _pct(n, n_total), []))
     return rows
 
 
@@ -47,7 +52,7 @@ def _any(analysis: str, pop: str, variable: str, subjects: pl.Series, n_total: i
     ids = sorted(set(subjects.to_list()))
     return [
         (analysis, pop, variable, None, "n", float(len(ids)), ids),
-        (analysis, pop, variable, None, "pct", 100.0 * len(ids) / n_total, []),
+        (analysis, pop, variable, None, "pct", _pct(len(ids), n_total), []),
     ]
 
 

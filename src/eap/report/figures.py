@@ -53,7 +53,10 @@ def km_figure(ard: pl.DataFrame, param: str = "PFS") -> object:
     ax.set_ylabel("Probability")
     ax.set_title(PARAM_TITLES.get(param, param))
     ax.axhline(0.5, color="#999", linewidth=0.6, linestyle=":")
-    ax.legend(loc="lower left", frameon=False)
+    if risk_rows:
+        ax.legend(loc="lower left", frameon=False)
+    else:
+        ax.text(24, 0.5, "No patients in this analysis", ha="center", color="#555")
     ax.grid(alpha=0.2)
     last = max(
         (t for counts in risk_rows.values() for t, n in counts.items() if n > 0), default=48.0
@@ -73,7 +76,7 @@ def km_figure(ard: pl.DataFrame, param: str = "PFS") -> object:
                 )
     risk.set_yticks(range(len(risk_rows)))
     risk.set_yticklabels([POP_TITLES[p] for p in reversed(list(risk_rows))], fontsize=8)
-    risk.set_ylim(-0.5, len(risk_rows) - 0.5)
+    risk.set_ylim(-0.5, max(len(risk_rows), 1) - 0.5)
     risk.set_xlabel("Months from first Rd dose" if param != "DOR" else "Months from first response")
     risk.set_title("Number at risk", fontsize=8, loc="left")
     for spine in ("top", "right", "left"):
@@ -316,6 +319,9 @@ def swimmer_figure(ard: pl.DataFrame) -> object:
     ax.set_ylabel(f"Treatment-cohort patients ({shown})")
     ax.set_xlabel("Months from first Rd dose")
     ax.set_title("Time on Rd, treatment cohort (arrow: on Rd at cutoff)")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    if seen:
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    if not subjects:
+        ax.text(0.5, 0.5, "No treatment-cohort patients", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig

@@ -129,14 +129,16 @@ def render_html(
     *,
     subtitle: str = "",
     svg_files: dict[str, Path] | None = None,
+    tables: list[DisplayTable] | None = None,
 ) -> Path:
     """Write the report; every number comes from ``ard``.
 
-    ``svg_files`` (stem -> file) reuses figures already drawn; others are drawn here.
+    ``svg_files`` (stem -> file) reuses figures already drawn; others are drawn here;
+    ``tables`` reuses tables already laid out.
     """
     n = header_n(ard)
     index = SubjectIndex()
-    tables = report_tables(ard)
+    tables = tables if tables is not None else report_tables(ard)
     figures = report_figures()
 
     def figure_svg(figure: ReportFigure) -> str:

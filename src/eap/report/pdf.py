@@ -72,7 +72,14 @@ def _figure_flowables(figure: ReportFigure, png: Path, styles: object) -> list[o
     ]
 
 
-def write_pdf(ard: pl.DataFrame, path: Path, pngs: dict[str, Path], *, subtitle: str = "") -> Path:
+def write_pdf(
+    ard: pl.DataFrame,
+    path: Path,
+    pngs: dict[str, Path],
+    *,
+    subtitle: str = "",
+    tables: list[DisplayTable] | None = None,
+) -> Path:
     """Write the report PDF: title, every table, then the figures (PNG files by stem)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -88,7 +95,7 @@ def write_pdf(ard: pl.DataFrame, path: Path, pngs: dict[str, Path], *, subtitle:
         Paragraph(subtitle, styles["Normal"]),
     ]
     n = header_n(ard)
-    for table in report_tables(ard):
+    for table in tables if tables is not None else report_tables(ard):
         story += _table_flowables(table, n, styles)
     for figure in report_figures():
         if figure.stem in pngs:

@@ -54,11 +54,17 @@ def figure_document(figure: ReportFigure, png: Path) -> object:
     )
 
 
-def write_rtf(ard: pl.DataFrame, folder: Path, pngs: dict[str, Path] | None = None) -> list[Path]:
+def write_rtf(
+    ard: pl.DataFrame,
+    folder: Path,
+    pngs: dict[str, Path] | None = None,
+    tables: list[DisplayTable] | None = None,
+) -> list[Path]:
     """Every report table as ``<id>.rtf`` and every figure in ``pngs`` as ``<stem>.rtf``."""
     folder.mkdir(parents=True, exist_ok=True)
     n = header_n(ard)
-    documents = [(f"{t.id}.rtf", table_document(t, n)) for t in report_tables(ard)]
+    laid_out = tables if tables is not None else report_tables(ard)
+    documents = [(f"{t.id}.rtf", table_document(t, n)) for t in laid_out]
     documents += [
         (f"{f.stem}.rtf", figure_document(f, pngs[f.stem]))
         for f in report_figures()

@@ -6,8 +6,8 @@ current value of the store. Mapping rules:
 * DM: RFSTDTC/RFICDTC = rollover assessment date (EAP entry, consent confirmed then);
   RFXSTDTC/RFXENDTC = first cycle start / last cycle's day 21; RFENDTC = last
   recorded date, also RFPENDTC; RACE is not collected (a validator warning);
-  ARMCD = the rollover decision (TRT, SFU, NOTELIG); COUNTRY = CHN (all MM-024
-  hospitals are in China).
+  ARMCD = the rollover decision (TP, SFU, NOTELIG: the codes eap.derive reads);
+  COUNTRY = CHN (all MM-024 hospitals are in China).
 * EX: one row per recorded cycle of lenalidomide, days 1-21 (EXENDTC = start + 20
   days), EXDOSFRQ QD or QOD, EXADJ = reason of an interruption or reduction.
 * AE: AETERM = AEDECOD = the reported term (MedDRA is licensed and not shipped);
@@ -61,7 +61,7 @@ from eap.store.service import protocol
 
 COUNTRY = "CHN"
 ARMS = {
-    "treatment": ("TRT", "Treatment Phase"),
+    "treatment": ("TP", "Treatment Phase"),
     "safety_follow_up": ("SFU", "Safety Follow-Up Phase"),
     "not_eligible": ("NOTELIG", "Not eligible"),
 }

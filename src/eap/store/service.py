@@ -60,6 +60,7 @@ from eap.store.models import (
     DosingRecord,
     Patient,
     Site,
+    TransferredRecord,
     Visit,
 )
 from eap.store.schemas import (
@@ -760,9 +761,45 @@ def patient_view(db: Session, patient: Patient, today: dt.date) -> dict[str, Any
     out["decision_reasons"] = json.loads(patient.decision_reasons)
     out["dose_reasons"] = json.loads(patient.dose_reasons)
     out["current_phase"] = current_phase(db, patient)
+    out["transferred"] = transferred_summary(db, patient.id)
     site = db.get(Site, patient.site_id)
     out["site_code"] = site.code if site else None
     return out
+
+
+def transferred_summary(db: Session, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's records from data transfers: how many per dataset, and from which."""
+    stmt = (
+        select(TransferredRecord.domain, TransferredRecord.transfer, func.count())
+        .where(TransferredRecord.patient_id == patient_id, TransferredRecord.deleted.is_(False))
+        .group_by(TransferredRecord.domain, TransferredRecord.transfer)
+        .order_by(TransferredRecord.domain)
+    )
+    return [{"domain": d, "transfer": t, "records": int(n)} for d, t, n in db.execute(stmt)]
+
+
+def _transferred_events(db: Session, patient_id: int) -> list[dict[str, Any]]:
+    """The transfer's disposition events (DS), dated, for the timeline."""
+    stmt = select(TransferredRecord).where(
+        TransferredRecord.patient_id == patient_id, TransferredRecord.domain == "DS"
+    )
+    events = []
+    for r in db.scalars(stmt):
+        row = json.loads(r.row)
+        when = str(row.get("DSSTDTC") or "")
+        if len(when) < 10:
+            continue
+        events.append(
+            {
+                "date": dt.date.fromisoformat(when[:10]),
+                "kind": "transfer",
+                "id": r.id,
+                "text": f"{str(row.get('DSDECOD') or row.get('DSTERM')).capitalize()} "
+                "(transferred)",
+                "deleted": r.deleted,
+            }
+        )
+    return events
 
 
 def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
@@ -795,6 +832,7 @@ def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
                     "deleted": r.deleted,
                 }
             )
+    events += _transferred_events(db, patient.id)
     events.sort(key=lambda e: (e["date"], e["kind"]))
     return events
 

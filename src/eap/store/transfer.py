@@ -54,7 +54,6 @@ LOADER = "eap-transfer"
 # ARMCD of the virtual cohort and of eap's own export, by rollover outcome.
 ARMCD_OUTCOME = {
     "TP": Outcome.TREATMENT.value,
-    "TRT": Outcome.TREATMENT.value,
     "SFU": Outcome.SAFETY_FOLLOW_UP.value,
     "NOTELIG": Outcome.NOT_ELIGIBLE.value,
 }
