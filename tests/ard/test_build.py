@@ -38,3 +38,23 @@ def test_landmark_rates_match_lifelines(adam_and_ard, param: str) -> None:  # ty
         )["VALUE"]
         assert computed.len() == 1
         assert computed[0] == pytest.approx(float(kmf.predict(float(months))), abs=1e-12)
+
+
+def test_ard_rows_carry_analysis_population_group_and_subjects() -> None:
+    from eap.ard import GROUP
+
+    ard = build_ard(derive_all(simulate(2014), dt.date(2014, 11, 5)).datasets)
+    assert ard.columns == [
+        "ANALYSIS",
+        "POPULATION",
+        "GROUP",
+        "VARIABLE",
+        "LEVEL",
+        "STAT",
+        "VALUE",
+        "SUBJECTS",
+    ]
+    assert ard["GROUP"].unique().to_list() == [GROUP]
+    spm = ard.filter(pl.col("ANALYSIS") == "AET10L")
+    assert spm["STAT"].n_unique() == 2  # two SPM records, one key each
+    assert set(spm["VARIABLE"]) >= {"AEDECOD", "ASTDT", "ASTDY", "ATOXGRN", "TCFL"}

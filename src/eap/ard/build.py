@@ -22,6 +22,7 @@ ARD_SCHEMA: dict[str, pl.DataType] = {
     "SUBJECTS": pl.List(pl.String()),
 }
 Row = tuple[str, str, str, str | None, str, float | None, list[str]]
+GROUP = "Rd (lenalidomide + low-dose dexamethasone)"
 
 
 def populations(adsl: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -411,4 +412,7 @@ def build_ard(
             say(f"analysis: {analysis_id}")
             rows += analysis(adam)
     rows += medications(adam, cm)
-    return pl.DataFrame(rows, schema=ARD_SCHEMA, orient="row")
+    frame = pl.DataFrame(rows, schema=ARD_SCHEMA, orient="row")
+    # MM-024 is single-arm: every row's treatment group is Rd. The column keeps the ARD's
+    # shape (analysis, population, group, ...) the same as a multi-arm study's.
+    return frame.insert_column(2, pl.lit(GROUP, dtype=pl.String).alias("GROUP"))

@@ -67,22 +67,20 @@ class Cells:
     def __init__(self, ard: pl.DataFrame, pop: str) -> None:
         self.ard = ard.filter(pl.col("POPULATION") == pop)
 
-    def value(self, analysis: str, variable: str, level: str | None, stat: str) -> float | None:
-        f = self.ard.filter(
+    def _rows(self, analysis: str, variable: str, level: str | None, stat: str) -> pl.DataFrame:
+        return self.ard.filter(
             (pl.col("ANALYSIS") == analysis)
             & (pl.col("VARIABLE") == variable)
             & (pl.col("STAT") == stat)
             & (pl.col("LEVEL").is_null() if level is None else pl.col("LEVEL") == level)
         )
+
+    def value(self, analysis: str, variable: str, level: str | None, stat: str) -> float | None:
+        f = self._rows(analysis, variable, level, stat)
         return None if f.height == 0 else f["VALUE"][0]
 
     def subjects(self, analysis: str, variable: str, level: str | None, stat: str) -> list[str]:
-        f = self.ard.filter(
-            (pl.col("ANALYSIS") == analysis)
-            & (pl.col("VARIABLE") == variable)
-            & (pl.col("STAT") == stat)
-            & (pl.col("LEVEL").is_null() if level is None else pl.col("LEVEL") == level)
-        )
+        f = self._rows(analysis, variable, level, stat)
         return [] if f.height == 0 else list(f["SUBJECTS"][0])
 
     def n_pct(self, analysis: str, variable: str, level: str | None = None) -> Count:
