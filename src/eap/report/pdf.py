@@ -12,23 +12,28 @@ import polars as pl
 
 from eap.datasets.atomic import write_atomic
 from eap.report.figures import ReportFigure, report_figures
-from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
+from eap.report.tables import POP_TITLES, DisplayTable, column_widths, header_n, report_tables
 
 
 def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> list[object]:
     from reportlab.lib import colors
-    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
     sheet = styles  # reportlab StyleSheet1
-    cell = sheet["BodyText"]  # type: ignore[index]
-    cell.fontSize, cell.leading = 8, 10
+    # A wide table (a listing) is set smaller, so that words are not split. Paragraphs
+    # keep their style until the document is built: each size is a style of its own.
+    wide = len(table.body.columns) > 6
+    size, leading = (6.5, 8) if wide else (8, 10)
+    cell = ParagraphStyle(f"cell{size}", parent=sheet["BodyText"], fontSize=size, leading=leading)  # type: ignore[index]
     headers = [
         f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
     ]
     rows = [[Paragraph(f"<b>{h}</b>", cell) for h in headers]]
     for r in table.body.with_columns(pl.all().cast(pl.String)).iter_rows():
         rows.append([Paragraph(v.replace("<", "&lt;").replace(">", "&gt;"), cell) for v in r])
-    widths = [200.0] + [(470.0 - 200.0) / max(1, len(headers) - 1)] * (len(headers) - 1)
+    padding = 3 if wide else 6
+    widths = column_widths(table, 470.0, char=4.0 if wide else 4.9, pad=2 * padding + 2)
     grid = Table(rows, colWidths=widths, repeatRows=1)
     grid.setStyle(
         TableStyle(
@@ -38,6 +43,8 @@ def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> 
                 ("LINEBELOW", (0, -1), (-1, -1), 1.0, colors.black),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("LEFTPADDING", (0, 0), (-1, -1), padding),
+                ("RIGHTPADDING", (0, 0), (-1, -1), padding),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
             ]
         )
@@ -46,10 +53,16 @@ def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> 
     heading.keepWithNext = 1  # a table's title never ends a page alone
     note = sheet["Italic"]  # type: ignore[index]
     note.fontSize, note.leading = 7, 9
+    # Title, table and footnotes stay on one page when they fit on one; a longer table
+    # splits (its header row repeats) and its footnotes follow its last row.
     return [
-        Paragraph(f"{table.title} [{table.id}]", sheet["Heading3"]),  # type: ignore[index]
-        grid,
-        *[Paragraph(f, note) for f in table.footnotes],
+        KeepTogether(
+            [
+                Paragraph(f"{table.title} [{table.id}]", sheet["Heading3"]),  # type: ignore[index]
+                grid,
+                *[Paragraph(f, note) for f in table.footnotes],
+            ]
+        ),
         Spacer(1, 12),
     ]
 

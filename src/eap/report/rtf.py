@@ -16,7 +16,7 @@ import polars as pl
 
 from eap.datasets.atomic import write_atomic
 from eap.report.figures import ReportFigure, report_figures
-from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
+from eap.report.tables import POP_TITLES, DisplayTable, column_widths, header_n, report_tables
 
 
 def table_document(table: DisplayTable, n: dict[str, int]) -> object:
@@ -26,7 +26,7 @@ def table_document(table: DisplayTable, n: dict[str, int]) -> object:
         f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
     ]
     body = table.body.with_columns(pl.all().cast(pl.String))
-    widths = [3.0] + [2.0] * (len(headers) - 1)
+    widths = column_widths(table, 6.5, char=0.075)  # inches, 9-point Times
     align = ["l"] + ["c"] * (len(headers) - 1)
     return r.RTFDocument(
         df=body,

@@ -43,6 +43,40 @@ class DisplayTable:
     subjects: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
 
 
+def _span(text: str) -> float:
+    """Width of ``text`` in average characters."""
+    return sum(1.3 if ch.isupper() else 1.0 for ch in text)
+
+
+def column_widths(
+    table: DisplayTable, total: float, char: float = 4.6, pad: float = 12.0
+) -> list[float]:
+    """Column widths (in the unit of ``total``) for paged formats.
+
+    Each column gets at least its longest unbreakable word (header or cell), so no word
+    is split letter by letter; the space left goes to the columns whose text would
+    wrap, in proportion to how much longer their longest line is. ``char`` is the
+    average character width (4.6 points at 8-point Helvetica), ``pad`` a cell's padding.
+    """
+    least: list[float] = []
+    want: list[float] = []
+    for col in table.body.columns:
+        header = f"{POP_TITLES[col]} (N = 000)" if col in POP_TITLES else col
+        cells = table.body[col].cast(pl.String).fill_null("").to_list()
+        # Headers are bold (10% wider); capitals are about 30% wider than the average.
+        spans = [(1.1, w) for w in header.split()] + [(1.0, w) for c in cells for w in c.split()]
+        word = max((k * _span(w) for k, w in spans), default=1.0)
+        line = min(max((_span(c) for c in cells), default=_span(header)), 45.0)
+        least.append(word * char + pad)
+        want.append(max(line, word) * char + pad)
+    if sum(want) <= total:
+        return [w * total / sum(want) for w in want]
+    if sum(least) >= total:
+        return [w * total / sum(least) for w in least]
+    spare, extra = total - sum(least), [w - m for w, m in zip(want, least, strict=True)]
+    return [m + spare * e / sum(extra) for m, e in zip(least, extra, strict=True)]
+
+
 def table(
     id: str,
     title: str,
