@@ -26,10 +26,13 @@ def table_document(table: DisplayTable, n: dict[str, int]) -> object:
         f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
     ]
     body = table.body.with_columns(pl.all().cast(pl.String))
-    widths = column_widths(table, 6.5, char=0.075)  # inches, 9-point Times
+    # A wide table (a listing) goes on a landscape page: 9 inches of text width, not 6.5.
+    wide = len(headers) > 6
+    widths = column_widths(table, 9.0 if wide else 6.5, char=0.075, pad=0.15)  # 9-point Times
     align = ["l"] + ["c"] * (len(headers) - 1)
     return r.RTFDocument(
         df=body,
+        rtf_page=r.RTFPage(orientation="landscape" if wide else "portrait"),
         rtf_title=r.RTFTitle(text=[f"{table.title} [{table.id}]"]),
         rtf_column_header=[
             r.RTFColumnHeader(text=headers, col_rel_width=widths, text_justification=align)
@@ -44,11 +47,15 @@ def figure_document(figure: ReportFigure, png: Path) -> object:
     from reportlab.lib.utils import ImageReader
 
     width, height = ImageReader(str(png)).getSize()
-    shown_w = 6.5  # inches: the text width of a portrait page with 1-inch margins
+    # At most the text width of a portrait page (6.5 inches) and 6.5 inches high, so the
+    # title and footnote stay on the figure's page.
+    shown_h = min(6.5 * height / width, 6.5)
     return r.RTFDocument(
         rtf_title=r.RTFTitle(text=[f"{figure.title} [{figure.id}]"]),
         rtf_figure=r.RTFFigure(
-            figures=str(png), fig_width=shown_w, fig_height=round(shown_w * height / width, 2)
+            figures=str(png),
+            fig_width=round(shown_h * width / height, 2),
+            fig_height=round(shown_h, 2),
         ),
         rtf_footnote=r.RTFFootnote(text=[figure.footnote], as_table=False),
     )
