@@ -204,7 +204,7 @@ def run_demo(out: Path, console: Console) -> None:
         f"within tolerance, {len(failed)} not (analysis results data: {paths['ard']})"
     )
     console.print(f"Report: {paths['html']} and {paths['pdf']}; RTF in {paths['rtf']}/")
-    console.print(
-        f"Study database: {db_file} (eap serve --db {url} after eap users add ... --db {url})"
-    )
+    console.print(f"Study database: {db_file}. To browse it in the web application:")
+    console.print(f"  eap users add admin --role sponsor_admin --db {url}", highlight=False)
+    console.print(f"  eap serve --db {url} --insecure-cookies", highlight=False)
     console.print(f"Outputs are in {out}/")
