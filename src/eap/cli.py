@@ -263,6 +263,12 @@ def report(
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
     cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
     formats: Annotated[str, typer.Option(help="Comma-separated: html, rtf, pdf.")] = "html,rtf,pdf",
+    ae_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=100.0, help="Table 2: grade 3-4 terms in at least this % of patients."
+        ),
+    ] = 3.0,
 ) -> None:
     """Write the MM-024 report (HTML, RTF, PDF; figures) and its analysis results data.
 
@@ -295,7 +301,12 @@ def report(
             datasets = derive_all(datasets, cut, progress=say).datasets
         ard = build_ard(datasets, cm=cm, progress=say)
         paths = write_report(
-            ard, out, subtitle=f"Data cutoff {cut}; {source}.", formats=chosen, progress=say
+            ard,
+            out,
+            subtitle=f"Data cutoff {cut}; {source}.",
+            formats=chosen,
+            progress=say,
+            ae_threshold=ae_threshold,
         )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")

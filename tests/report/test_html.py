@@ -180,6 +180,8 @@ def test_every_count_names_its_subjects_in_the_html(tmp_path: Path) -> None:
             shown = t.body[col][i]
             if re.fullmatch(r"\d+ \(.*\)", shown):
                 assert int(shown.split()[0]) == len(subjects) == len(set(subjects)), (t.id, i)
+            n_pop = {"safety": 80, "treatment_cohort": 41}.get(col, 80)
+            assert len(subjects) <= n_pop, (t.id, i, col)  # no count exceeds its header N
     text = render_html(ard, tmp_path / "r.html").read_text()
     data = json.loads(re.search(r'id="subject-data">(.*?)</script>', text, re.S).group(1))  # type: ignore[union-attr]
     cell = re.search(
@@ -208,3 +210,17 @@ def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
         page.locator("#subjects button").click()
         assert not page.locator("#subjects").is_visible()
         browser.close()
+
+
+def test_table2_threshold_is_an_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "--out", str(tmp_path), "--formats", "html", "--ae-threshold", "10"]
+    )
+    assert result.exit_code == 0, result.stdout
+    text = (tmp_path / "report.html").read_text()
+    assert "Table 2. Grade 3-4 AEs in &gt;= 10% of the safety population" in text
+    tables = {t.id: t for t in report_tables(_ard(), ae_threshold=10)}
+    # The any-AE row, Neutropenia (20.0%) and Decreased neutrophil count (13.8%), Anemia (11.3%).
+    assert tables["AET04"].body.height == 4
+    bad = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--ae-threshold", "-1"])
+    assert bad.exit_code != 0

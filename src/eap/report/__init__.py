@@ -17,10 +17,12 @@ def write_report(
     subtitle: str = "",
     formats: tuple[str, ...] = FORMATS,
     progress: Callable[[str], None] | None = None,
+    ae_threshold: float = 3.0,
 ) -> dict[str, Path]:
     """Write the ARD (Parquet, JSON), figure files and the report in ``formats``.
 
-    ``progress`` is told each output as it starts.
+    ``progress`` is told each output as it starts; Table 2 (AET04) lists the grade 3-4
+    terms of at least ``ae_threshold`` percent of the safety population.
     """
     from eap.report.figures import write_figures
     from eap.report.html import render_html
@@ -34,7 +36,7 @@ def write_report(
     ard.write_parquet(out / "ard.parquet")
     (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
     say("laying out tables")
-    tables = report_tables(ard)
+    tables = report_tables(ard, ae_threshold)
     say("drawing figures (PNG, SVG)")
     figures = write_figures(ard, out / "figures")
     pngs = {stem: files["png"] for stem, files in figures.items()}

@@ -593,13 +593,19 @@ def efficacy_table(ard: pl.DataFrame) -> DisplayTable:
     )
 
 
-def report_tables(ard: pl.DataFrame) -> list[DisplayTable]:
+def report_tables(ard: pl.DataFrame, ae_threshold: float = 3.0) -> list[DisplayTable]:
+    """Every table of the report, in order; Table 2 lists terms in >= ``ae_threshold``%."""
     return [
         baseline_table(ard),
         exposure_table(ard),
         ae_table(ard, "AET02", "TEAEs of any grade by preferred term"),
         soc_table(ard),
-        ae_table(ard, "AET04", "Table 2. Grade 3-4 AEs in >= 3% of the safety population", 3.0),
+        ae_table(
+            ard,
+            "AET04",
+            f"Table 2. Grade 3-4 AEs in >= {ae_threshold:g}% of the safety population",
+            ae_threshold,
+        ),
         ae_table(ard, "AET09", "Table 3. Serious AEs in the safety population"),
         modification_table(ard),
         spm_table(ard),
