@@ -178,8 +178,10 @@ def adverse_events(adam: Mapping[str, Dataset]) -> list[Row]:
                 (r[0], r[1], "ACTLEN", level, *r[4:]) for r in _any("AET05", pop, "ACTLEN", ids, n)
             ]
         leading = te.filter(pl.col("ACTLEN").is_in(["INTERRUPTED", "REDUCED"]))
+        rows += _any("AET05", pop, "ANY", leading["USUBJID"], n)
         rows += _counts("AET05", pop, "AEDECOD", leading, "AEDECOD", n)
         spm = mine.filter(pl.col("SPMFL") == "Y")
+        rows += _any("AET10", pop, "ANY", spm["USUBJID"], n)
         rows += _counts("AET10", pop, "AEDECOD", spm, "AEDECOD", n)
     return rows
 

@@ -40,6 +40,7 @@ from eap.protocol.eligibility import (
     decide_rollover,
     read_rollover_file,
     stop_treatment,
+    treatment_eligible_from,
 )
 from eap.protocol.model import Frequency, Protocol, RenalBand, load_protocol
 from eap.protocol.schedule import (
@@ -89,6 +90,7 @@ __all__ = [
     "renal_band",
     "starting_dose",
     "stop_treatment",
+    "treatment_eligible_from",
     "treatment_limit_date",
     "visit_schedule",
 ]

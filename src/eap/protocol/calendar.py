@@ -276,6 +276,7 @@ def cycle_calendar(
     Rest days have no row unless ``include_rest_days``, in which case every
     (day, drug) pair has a row and rest days carry EXDOSE 0.0.
 
+    >>> from eap.protocol import load_protocol
     >>> p = load_protocol()
     >>> cal = cycle_calendar(p, dt.date(2013, 1, 7), 3, level_for_crcl(p, 72))
     >>> cal.dose_intensity("LENALIDOMIDE")  # 25 * 21 * 3 / 84

@@ -156,6 +156,7 @@ def check_on_ladder(protocol: Protocol, dose: float, field: str = "dose") -> flo
 def dose_level_index(protocol: Protocol, dose: float) -> int:
     """0 for the top of the ladder, -1 for the first reduction, and so on.
 
+    >>> from eap.protocol import load_protocol
     >>> dose_level_index(load_protocol(), 15)  # 25 -> 20 -> 15
     -2
     """
@@ -206,6 +207,7 @@ def starting_dose(
 ) -> StartingDose:
     """Starting lenalidomide dose for a creatinine clearance, keeping a parent-trial dose.
 
+    >>> from eap.protocol import load_protocol
     >>> p = load_protocol()
     >>> starting_dose(p, 45).planned
     DoseLevel(dose=10.0, frequency=<Frequency.DAILY: 'daily'>, unit='mg')

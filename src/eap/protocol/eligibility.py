@@ -180,11 +180,22 @@ class RolloverDecision:
         }
 
 
+def treatment_eligible_from(protocol: Protocol, lenalidomide_start: dt.date) -> dt.date:
+    """First day of Treatment Phase eligibility: the anniversary of the Rd start, in
+    calendar years (366 days across 29 February).
+
+    >>> from eap.protocol import load_protocol
+    >>> treatment_eligible_from(load_protocol(), dt.date(2011, 11, 28))
+    datetime.date(2012, 11, 28)
+    """
+    return add_years(lenalidomide_start, protocol.eligibility.treatment_min_years_on_rd)
+
+
 def decide_rollover(protocol: Protocol, facts: RolloverFacts) -> RolloverDecision:
     """Decide Treatment Phase, Safety Follow-Up Phase or not eligible, with reasons."""
     excl = protocol.eligibility.exclusions
     years = protocol.eligibility.treatment_min_years_on_rd
-    eligible_from = add_years(facts.lenalidomide_start_date, years)
+    eligible_from = treatment_eligible_from(protocol, facts.lenalidomide_start_date)
 
     def decision(outcome: Outcome, reasons: list[str]) -> RolloverDecision:
         phase = {

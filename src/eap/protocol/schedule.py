@@ -101,6 +101,7 @@ class FollowUpSchedule:
 def treatment_limit_date(protocol: Protocol, lenalidomide_start: dt.date) -> dt.date:
     """Date at which total Rd time (parent trial included) reaches the protocol maximum.
 
+    >>> from eap.protocol import load_protocol
     >>> treatment_limit_date(load_protocol(), dt.date(2011, 3, 15))  # + 5 years
     datetime.date(2016, 3, 15)
     """

@@ -38,6 +38,7 @@ def recommend_thromboprophylaxis(
 ) -> Recommendation:
     """Recommendation for one patient.
 
+    >>> from eap.protocol import load_protocol
     >>> recommend_thromboprophylaxis(load_protocol(), high_vte_risk=True,
     ...     aspirin_contraindicated=False).options
     ('aspirin 70-100 mg oral daily',)

@@ -329,7 +329,8 @@ def medications_table(ard: pl.DataFrame) -> DisplayTable:
 def spm_table(ard: pl.DataFrame) -> DisplayTable:
     safety = Cells(ard, "safety")
     levels = _levels(ard, "AET10", "AEDECOD")
-    rows = [(level, safety.n_pct("AET10", "AEDECOD", level)) for level in levels]
+    rows = [("Patients with >= 1 second primary malignancy", safety.n_pct("AET10", "ANY"))]
+    rows += [(level, safety.n_pct("AET10", "AEDECOD", level)) for level in levels]
     columns = ["Second primary malignancy", "safety"]
     return table(
         "AET10",
@@ -421,7 +422,12 @@ def modification_table(ard: pl.DataFrame) -> DisplayTable:
         (level.capitalize(), *(c[p].n_pct("AET05", "ACTLEN", level) for p in POPULATIONS))
         for level in levels
     ]
-    rows.append(("AEs leading to interruption or reduction:", "", ""))
+    rows.append(
+        (
+            "Patients with >= 1 TEAE leading to interruption or reduction",
+            *(c[p].n_pct("AET05", "ANY") for p in POPULATIONS),
+        )
+    )
     rows += [
         (f"  {term}", *(c[p].n_pct("AET05", "AEDECOD", term) for p in POPULATIONS))
         for term in _levels(ard, "AET05", "AEDECOD")
@@ -431,7 +437,11 @@ def modification_table(ard: pl.DataFrame) -> DisplayTable:
         "TEAEs leading to lenalidomide interruption, reduction or discontinuation",
         rows,
         BY_POPULATION,
-        ("Patients counted once per category (action taken with lenalidomide, AEACN).",),
+        (
+            "Patients counted once per category (action taken with lenalidomide, AEACN).",
+            "Terms: TEAEs with the drug interrupted or the dose reduced; each patient counted "
+            "once per term.",
+        ),
     )
 
 

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import polars as pl
 
 from eap.derive.common import MONTH_DAYS
-from eap.protocol import Protocol
+from eap.protocol import Protocol, treatment_eligible_from
 from eap.protocol.schedule import target_dates
 from eap.simulate.course import CUTOFF, EAP_START, MM021_FIRST_DOSE, MM021_LAST_DOSE
 from eap.simulate.exact import pin_median
@@ -109,7 +109,9 @@ def dates(
         trtsdt.append(start)
         trtedt.append(stop)
         if group[i] == "TC":
-            first = max(EAP_START, start + 365 * DAY)
+            # The protocol's rule: eligible from the anniversary of the Rd start (a
+            # calendar year, 366 days across 29 February).
+            first = max(EAP_START, treatment_eligible_from(protocol, start))
             last = max(first, min(stop - 14 * DAY, EAP_START + 120 * DAY))
             eapdt.append(_uniform_date(rng, first, last))
         else:

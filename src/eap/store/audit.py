@@ -91,13 +91,17 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, AuditLog):
             raise StoreError("the audit trail is append-only", dataset="audit_log")
-    touched = [o for o in (*session.new, *session.dirty) if isinstance(o, ClinicalMixin)]
+    # session.new builds a new set on every access: take it once (a bulk load has
+    # many thousands of objects, and a lookup per object would be quadratic).
+    new = list(session.new)
+    created = {id(o) for o in new}
+    touched = [o for o in (*new, *session.dirty) if isinstance(o, ClinicalMixin)]
     if not touched:
         return
     if not actor:
         raise StoreError("a change to clinical data needs a user", expected="set_actor() first")
     for obj in touched:
-        if obj in session.new:
+        if id(obj) in created:
             obj.created_by = obj.updated_by = actor
             obj.created_at = obj.updated_at = now
             continue
@@ -120,7 +124,9 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     reason = session.info.get(REASON_KEY)
     now = utcnow()
     rows: list[dict[str, Any]] = []
-    for obj in session.new:
+    new = list(session.new)
+    created = {id(o) for o in new}
+    for obj in new:
         if not isinstance(obj, ClinicalMixin):
             continue
         table = type(obj).__tablename__  # type: ignore[attr-defined]
@@ -140,7 +146,7 @@ def _after_flush(session: Session, _ctx: Any) -> None:
                 )
             )
     for obj in session.dirty:
-        if not isinstance(obj, ClinicalMixin) or obj in session.new:
+        if not isinstance(obj, ClinicalMixin) or id(obj) in created:
             continue
         table = type(obj).__tablename__  # type: ignore[attr-defined]
         changes = _changes(obj)

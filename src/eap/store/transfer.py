@@ -274,7 +274,7 @@ def load_sdtm_session(
     site_ids, added = _site_ids(db, facts["SITEID"].to_list())
     set_actor(db, username)
     say("registering patients")
-    patient_ids: dict[str, int] = {}
+    patients: dict[str, Patient] = {}
     for row in facts.iter_rows(named=True):
         values = patient_values(row)
         errors, derived = check_patient(values, today)
@@ -295,12 +295,12 @@ def load_sdtm_session(
                 expected=f"{row['ARMCD']} ({expected})",
                 found=f"{derived['outcome']}: {'; '.join(json.loads(derived['decision_reasons']))}",
             )
-        patient = Patient(
+        patients[row["USUBJID"]] = Patient(
             site_id=site_ids[row["SITEID"]], **values, **{**derived, "usubjid": row["USUBJID"]}
         )
-        db.add(patient)
-        db.flush()
-        patient_ids[row["USUBJID"]] = patient.id
+    db.add_all(patients.values())
+    db.flush()
+    patient_ids = {usubjid: p.id for usubjid, p in patients.items()}
     counts: dict[str, int] = {}
     for name, ds in sdtm.items():
         say(f"storing {name}")
