@@ -233,3 +233,35 @@ def test_loading_in_a_session_rolls_back_with_the_caller(study: Study) -> None:
         load_sdtm_session(db, subset(1), transfer=TRANSFER, today=TODAY)
         raise RuntimeError("the caller fails after the load")
     assert _count(study, Patient) == 0 and _count(study, TransferredRecord) == 0
+
+
+def test_a_death_in_the_transfer_guards_later_entries(study: Study) -> None:
+    from eap.errors import EditCheckError
+    from eap.store.schemas import DeathIn, VisitIn
+
+    dm = cohort()["DM"].frame
+    dead = dm.filter(pl.col("DTHFL") == "Y").row(0, named=True)
+    keep = pl.Series([dead["USUBJID"]]).implode()
+    sdtm = {
+        name: Dataset.from_frame(
+            name,
+            ds.frame.filter(pl.col("USUBJID").is_in(keep)),
+            label=ds.label,
+            meta={c.name: c for c in ds.columns},
+        )
+        for name, ds in cohort().items()
+    }
+    load_sdtm(study.url, sdtm, transfer=TRANSFER, today=TODAY)
+    died = dt.date.fromisoformat(dead["DTHDTC"])
+    admin = study.actors["admin"]
+    with study.sessions.begin() as db:
+        pid = db.scalars(select(Patient.id)).one()
+        with pytest.raises(EditCheckError) as visit:
+            service.add_record(
+                db, admin, pid, "visits", VisitIn(visit_date=died + dt.timedelta(days=3)), TODAY
+            )
+        assert f"after death (died {died})" in str(visit.value.errors)
+        with pytest.raises(EditCheckError) as death:
+            service.add_record(db, admin, pid, "death", DeathIn(death_date=died, cause="x"), TODAY)
+        assert "a data transfer already reports this death" in str(death.value.errors)
+        assert service.death_date(db, pid) == died

@@ -120,6 +120,26 @@ def death_of(db: Session, patient_id: int) -> Death | None:
     return deaths[0] if deaths else None
 
 
+def transferred_death_date(db: Session, patient_id: int) -> dt.date | None:
+    """DTHDTC of the patient's transferred DM row, if a transfer reported a death."""
+    stmt = select(TransferredRecord.row).where(
+        TransferredRecord.patient_id == patient_id,
+        TransferredRecord.domain == "DM",
+        TransferredRecord.deleted.is_(False),
+    )
+    for row in db.scalars(stmt):
+        value = str(json.loads(row).get("DTHDTC") or "")
+        if len(value) >= 10:
+            return dt.date.fromisoformat(value[:10])
+    return None
+
+
+def death_date(db: Session, patient_id: int) -> dt.date | None:
+    """The patient's date of death: recorded on the form, else reported by a transfer."""
+    death = death_of(db, patient_id)
+    return death.death_date if death else transferred_death_date(db, patient_id)
+
+
 # --------------------------------------------------------------------------- edit checks
 
 
@@ -137,9 +157,9 @@ def _date_checks(values: dict[str, Any], fields: tuple[str, ...], today: dt.date
 
 
 def _after_death(db: Session, patient: Patient, field: str, d: dt.date | None, what: str) -> Errors:
-    death = death_of(db, patient.id)
-    if d is not None and death is not None and d > death.death_date:
-        return {field: f"{what} after death (died {death.death_date})"}
+    died = death_date(db, patient.id)
+    if d is not None and died is not None and d > died:
+        return {field: f"{what} after death (died {died})"}
     return {}
 
 
@@ -319,6 +339,8 @@ def check_death(
     errors = _date_checks(v, ("death_date",), today)
     if any(d.id != rid for d in live(db, Death, patient.id)):
         errors["death_date"] = "a death is already recorded for this patient"
+    elif (reported := transferred_death_date(db, patient.id)) is not None:
+        errors["death_date"] = f"a data transfer already reports this death ({reported})"
     if errors:
         return errors
     d = v["death_date"]
@@ -664,7 +686,7 @@ def schedule(
     """
     if patient.outcome == Outcome.NOT_ELIGIBLE.value or patient.assessment_date > today:
         return None
-    death = death_of(db, patient.id)
+    died = death_date(db, patient.id)
     try:
         return visit_schedule(
             protocol(),
@@ -674,7 +696,7 @@ def schedule(
             visit_dates=[v.visit_date for v in live(db, Visit, patient.id)],
             as_of=today,
             lenalidomide_start=patient.lenalidomide_start_date,
-            death_date=death.death_date if death else None,
+            death_date=died,
         )
     except ProtocolError:
         return None
