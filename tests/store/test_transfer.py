@@ -265,3 +265,24 @@ def test_a_death_in_the_transfer_guards_later_entries(study: Study) -> None:
             service.add_record(db, admin, pid, "death", DeathIn(death_date=died, cause="x"), TODAY)
         assert "a data transfer already reports this death" in str(death.value.errors)
         assert service.death_date(db, pid) == died
+
+
+def test_transferred_follow_up_visits_fill_the_schedule(study: Study) -> None:
+    from eap.protocol import VisitStatus
+
+    sdtm = subset(2)
+    load_sdtm(study.url, sdtm, transfer=TRANSFER, today=TODAY)
+    sfu = sdtm["DM"].frame.filter(pl.col("ARMCD") == "SFU")["USUBJID"].implode()
+    sv = sdtm["SV"].frame.filter((pl.col("EPOCH") == "FOLLOW-UP") & pl.col("USUBJID").is_in(sfu))
+    usubjid = sv["USUBJID"][0]
+    with study.sessions() as db:
+        patient = db.scalars(select(Patient).where(Patient.usubjid == usubjid)).one()
+        dates = service.follow_up_visit_dates(db, patient.id)
+        assert dates == sorted(
+            dt.date.fromisoformat(d) for d in sv.filter(pl.col("USUBJID") == usubjid)["SVSTDTC"]
+        )
+        schedule = service.schedule(db, patient, dt.date(2014, 11, 5))
+        assert schedule is not None
+        statuses = [v.status for v in schedule.visits if v.visit_date is not None]
+        # The virtual cohort's visits keep the protocol's 4-month windows.
+        assert statuses == [VisitStatus.DONE_IN_WINDOW] * len(dates)

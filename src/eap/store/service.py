@@ -134,6 +134,21 @@ def transferred_death_date(db: Session, patient_id: int) -> dt.date | None:
     return None
 
 
+def follow_up_visit_dates(db: Session, patient_id: int) -> list[dt.date]:
+    """Follow-up visits: entered on the form, and transferred (SV rows of EPOCH FOLLOW-UP)."""
+    dates = [v.visit_date for v in live(db, Visit, patient_id)]
+    stmt = select(TransferredRecord.row).where(
+        TransferredRecord.patient_id == patient_id,
+        TransferredRecord.domain == "SV",
+        TransferredRecord.deleted.is_(False),
+    )
+    for row in map(json.loads, db.scalars(stmt)):
+        start = str(row.get("SVSTDTC") or "")
+        if row.get("EPOCH") == "FOLLOW-UP" and len(start) >= 10:
+            dates.append(dt.date.fromisoformat(start[:10]))
+    return sorted(dates)
+
+
 def death_date(db: Session, patient_id: int) -> dt.date | None:
     """The patient's date of death: recorded on the form, else reported by a transfer."""
     death = death_of(db, patient_id)
@@ -693,7 +708,7 @@ def schedule(
             usubjid=patient.usubjid,
             follow_up_start=patient.assessment_date,
             last_parent_enrollment=last_parent_enrollment or patient.assessment_date,
-            visit_dates=[v.visit_date for v in live(db, Visit, patient.id)],
+            visit_dates=follow_up_visit_dates(db, patient.id),
             as_of=today,
             lenalidomide_start=patient.lenalidomide_start_date,
             death_date=died,
