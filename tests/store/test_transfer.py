@@ -38,7 +38,12 @@ def subset(n: int) -> dict[str, Dataset]:
     """The first ``n`` treatment-cohort and ``n`` safety follow-up subjects of the cohort."""
     dm = cohort()["DM"].frame
     ids = pl.concat([dm.filter(pl.col("ARMCD") == arm).head(n) for arm in ("TP", "SFU")])
-    keep = ids["USUBJID"].implode()
+    return only(ids["USUBJID"].to_list())
+
+
+def only(usubjids: list[str]) -> dict[str, Dataset]:
+    """The cohort's datasets restricted to ``usubjids``."""
+    keep = pl.Series(usubjids).implode()
     return {
         name: Dataset.from_frame(
             name,
@@ -241,17 +246,7 @@ def test_a_death_in_the_transfer_guards_later_entries(study: Study) -> None:
 
     dm = cohort()["DM"].frame
     dead = dm.filter(pl.col("DTHFL") == "Y").row(0, named=True)
-    keep = pl.Series([dead["USUBJID"]]).implode()
-    sdtm = {
-        name: Dataset.from_frame(
-            name,
-            ds.frame.filter(pl.col("USUBJID").is_in(keep)),
-            label=ds.label,
-            meta={c.name: c for c in ds.columns},
-        )
-        for name, ds in cohort().items()
-    }
-    load_sdtm(study.url, sdtm, transfer=TRANSFER, today=TODAY)
+    load_sdtm(study.url, only([dead["USUBJID"]]), transfer=TRANSFER, today=TODAY)
     died = dt.date.fromisoformat(dead["DTHDTC"])
     admin = study.actors["admin"]
     with study.sessions.begin() as db:
