@@ -414,3 +414,30 @@ def test_replaying_the_trail_reproduces_the_current_state(
                 assert isinstance(obj, ClinicalMixin)
                 current[(model.__tablename__, obj.id)] = audit.current_state(obj)
         assert replayed == current
+
+
+def test_every_new_session_factory_gets_the_trail(db_url: str) -> None:
+    """Each factory is checked, not assumed: SQLAlchemy's event.contains mistakes a new
+    sessionmaker for a collected one, which once left a factory without its trail."""
+    import gc
+
+    from eap.store.bootstrap import init_study
+    from eap.store.db import make_engine, make_sessionmaker
+    from eap.store.models import Site, Visit
+
+    init_study(db_url)
+    engine = make_engine(db_url)
+    try:
+        for _ in range(20):
+            factory = make_sessionmaker(engine)
+            with factory() as db:
+                site = db.scalars(select(Site)).first()
+                assert site is not None
+                db.add(Visit(patient_id=1, visit_date=dt.date(2014, 1, 1)))
+                with pytest.raises(StoreError, match="needs a user"):
+                    db.flush()  # no actor: the trail refuses, so it is attached
+                db.rollback()
+            del factory
+            gc.collect()
+    finally:
+        engine.dispose()

@@ -173,10 +173,17 @@ def _after_flush(session: Session, _ctx: Any) -> None:
 
 
 def install(session_factory: Any) -> None:
-    """Attach the trail to a sessionmaker (idempotent)."""
-    if not event.contains(session_factory, "before_flush", _before_flush):
-        event.listen(session_factory, "before_flush", _before_flush)
-        event.listen(session_factory, "after_flush", _after_flush)
+    """Attach the trail to a sessionmaker (idempotent).
+
+    The mark is an attribute of the factory, not ``event.contains``: SQLAlchemy keys its
+    listener registry by ``id()``, and a new factory at a collected one's address could
+    be taken for it and left without a trail.
+    """
+    if getattr(session_factory, "_eap_audit", False):
+        return
+    event.listen(session_factory, "before_flush", _before_flush)
+    event.listen(session_factory, "after_flush", _after_flush)
+    session_factory._eap_audit = True
 
 
 def history(session: Session, patient_id: int) -> list[AuditLog]:
