@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,23 @@ def pilot() -> Path:
     return PILOT
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def need_chromium() -> None:
+    """Debian's chromium for the browser tests: a skip on a workstation, a failure in CI."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("/usr/bin/chromium is missing: .ci/run must install Debian's chromium")
+    pytest.skip("no /usr/bin/chromium")
+
+
 # --------------------------------------------------------------------------- study database
 # The store and web tests run on SQLite always and on PostgreSQL when
 # EAP_TEST_POSTGRES_URL names a server (.ci/run starts one). In CI a missing
 # PostgreSQL is a failure, not a skip.
 
-import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 

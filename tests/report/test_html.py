@@ -201,9 +201,12 @@ def test_every_count_names_its_subjects_in_the_html(tmp_path: Path) -> None:
 def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    from tests.conftest import CHROMIUM, need_chromium
+
+    need_chromium()
     path = render_html(_ard(), tmp_path / "r.html")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page()
         page.goto(path.as_uri())
         cell = page.locator("#AET10 .n").first

@@ -7,7 +7,6 @@ without it the test is skipped on a developer machine and fails in CI.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -16,24 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CHROMIUM, need_chromium
 from tests.store.helpers import PASSWORD, make_study
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _need_browser() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("/usr/bin/chromium is missing: .ci/run must install Debian's chromium")
-    pytest.skip("no /usr/bin/chromium")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The application under uvicorn on a free loopback port, in a thread."""
-    _need_browser()
+    need_chromium()
     import uvicorn
 
     from eap.web.app import create_app
