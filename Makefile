@@ -30,7 +30,9 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src/eap
 
+# The browser tests drive Debian's chromium: installed first when missing (as root).
 unit: $(VENV)/.installed-dev
+	sh tools/chromium.sh
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit

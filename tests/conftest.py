@@ -18,18 +18,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def need_chromium() -> None:
-    """Debian's chromium for the browser tests: a skip on a workstation, a failure in CI."""
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("/usr/bin/chromium is missing: .ci/run must install Debian's chromium")
-    pytest.skip("no /usr/bin/chromium")
+    """Debian's chromium for the browser tests; ``make test`` installs it (tools/chromium.sh)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "/usr/bin/chromium is missing: run 'sh tools/chromium.sh' as root, or "
+            "'sudo apt-get install chromium'"
+        )
 
 
 # --------------------------------------------------------------------------- study database
-# The store and web tests run on SQLite always and on PostgreSQL when
-# EAP_TEST_POSTGRES_URL names a server (.ci/run starts one). In CI a missing
-# PostgreSQL is a failure, not a skip.
+# The store and web tests run on SQLite and on a real PostgreSQL server: the one
+# EAP_TEST_POSTGRES_URL names (.ci/run starts Debian's), else one started here from
+# the pgserver wheel (PostgreSQL's own binaries, installed with the dev extras).
 
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -37,8 +37,20 @@ from collections.abc import Iterator  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _postgres_admin_url() -> str | None:
-    return os.environ.get("EAP_TEST_POSTGRES_URL")
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for this test process: given, or started and stopped here."""
+    given = os.environ.get("EAP_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -47,12 +59,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'study.db'}"
         return
-    admin = _postgres_admin_url()
-    if not admin:
-        if os.environ.get("CI"):
-            pytest.fail("EAP_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
-        pytest.skip("no PostgreSQL server (set EAP_TEST_POSTGRES_URL)")
+    admin: str = request.getfixturevalue("postgres_admin_url")
     from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
     from eap.store.db import normalize_url
 
@@ -60,9 +69,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     engine = create_engine(normalize_url(admin), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = normalize_url(admin).rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        yield (
+            make_url(normalize_url(admin)).set(database=name).render_as_string(hide_password=False)
+        )
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

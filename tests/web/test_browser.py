@@ -1,8 +1,8 @@
 """A real browser: Playwright drives Debian's chromium (headless) against ``eap serve``'s app.
 
 Logs in, registers a patient, records an AE with the CTCAE term picker and finds
-the AE on the sponsor dashboard. Needs /usr/bin/chromium (.ci/run installs it);
-without it the test is skipped on a developer machine and fails in CI.
+the AE on the sponsor dashboard. Needs /usr/bin/chromium, which ``make test``
+installs (tools/chromium.sh); without it the test fails and says so.
 """
 
 from __future__ import annotations
