@@ -329,10 +329,9 @@ def reproduce(
     Counts and percentages must match exactly; medians within 0.5 month; CI
     bounds within 1.5 months.
     """
-    from rich.table import Table
-
     from eap.ard import build_ard
     from eap.report.reproduce import compare, reproduce_sdtm
+    from eap.report_console import comparison_table
 
     cut = _cutoff(cutoff)
     datasets, is_sdtm, _source = _study_input(adam, sdtm, db, seed)
@@ -341,13 +340,7 @@ def reproduce(
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2, default=str))
     else:
-        table = Table(title="MM-024: published vs eap")
-        for col in ("id", "published", "eap", "tolerance", "ok"):
-            table.add_column(col, overflow="fold")
-        for r in results:
-            mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
-            table.add_row(r.id, str(r.published), str(r.computed), r.tolerance, mark)
-        console.print(table)
+        console.print(comparison_table(results, "MM-024: published vs eap"))
         console.print(
             f"{len(results)} figures compared: {len(results) - len(failed)} ok, "
             f"{len(failed)} failed"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Report
+from eap.report.reproduce import Comparison
 
 
 def progress_bar(console: Console, quiet: bool) -> Progress:
@@ -62,3 +65,19 @@ def print_dataset_info(console: Console, ds: Dataset) -> None:
     for c in ds.columns:
         table.add_row(c.name, c.label, c.kind, str(c.length or ""), c.display_format or "")
     console.print(table)
+
+
+def comparison_table(results: Sequence[Comparison], title: str, strip: str = "") -> Table:
+    """Published figures beside eap's, with tolerance and verdict (eap reproduce, eap demo).
+
+    ``strip`` is a prefix the ids share, left out of the id column.
+    """
+    table = Table(title=title)
+    for col in ("id", "published", "eap", "tolerance", "ok"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+        table.add_row(
+            r.id.removeprefix(strip), str(r.published), str(r.computed), r.tolerance, mark
+        )
+    return table

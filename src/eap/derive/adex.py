@@ -29,8 +29,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from eap.datasets.model import ColumnMeta, Dataset
-from eap.derive.common import MONTH_DAYS, iso_date
+from eap.datasets.model import Dataset
+from eap.derive.common import MONTH_DAYS, as_adam, iso_date
 from eap.errors import EapError
 from eap.protocol import Protocol, load_protocol, planned_dose_intensity
 from eap.protocol.dosing import DoseLevel
@@ -178,13 +178,4 @@ def derive_adex(
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVAL", "AVALC", "SAFFL")
         .sort("USUBJID", "PARAMCD")
     )
-    meta = {
-        "STUDYID": ColumnMeta("STUDYID", "Study Identifier"),
-        "USUBJID": ColumnMeta("USUBJID", "Unique Subject Identifier"),
-        "PARAMCD": ColumnMeta("PARAMCD", "Parameter Code"),
-        "PARAM": ColumnMeta("PARAM", "Parameter"),
-        "AVAL": ColumnMeta("AVAL", "Analysis Value", "double"),
-        "AVALC": ColumnMeta("AVALC", "Analysis Value (C)"),
-        "SAFFL": ColumnMeta("SAFFL", "Safety Population Flag"),
-    }
-    return Dataset.from_frame("ADEX", frame, label="Exposure Analysis Dataset", meta=meta)
+    return as_adam("ADEX", "Exposure Analysis Dataset", frame, {})

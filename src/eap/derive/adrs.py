@@ -20,7 +20,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from eap.datasets.model import ColumnMeta, Dataset
+from eap.datasets.model import Dataset
+from eap.derive.common import as_adam
 from eap.errors import EapError
 
 ORDER = {"sCR": 7, "CR": 6, "VGPR": 5, "PR": 4, "MR": 3, "SD": 2, "PD": 1, "NE": 0}
@@ -84,14 +85,4 @@ def derive_adrs(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> Dataset:
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL")
         .sort("USUBJID", "PARAMCD")
     )
-    meta = {
-        "STUDYID": ColumnMeta("STUDYID", "Study Identifier"),
-        "USUBJID": ColumnMeta("USUBJID", "Unique Subject Identifier"),
-        "PARAMCD": ColumnMeta("PARAMCD", "Parameter Code"),
-        "PARAM": ColumnMeta("PARAM", "Parameter"),
-        "AVALC": ColumnMeta("AVALC", "Analysis Value (C)"),
-        "AVAL": ColumnMeta("AVAL", "Analysis Value", "double"),
-        "ADT": ColumnMeta("ADT", "Analysis Date", "date", 8, "DATE9."),
-        "ANL01FL": ColumnMeta("ANL01FL", "Analysis Flag 01"),
-    }
-    return Dataset.from_frame("ADRS", frame, label="Response Analysis Dataset", meta=meta)
+    return as_adam("ADRS", "Response Analysis Dataset", frame, {})

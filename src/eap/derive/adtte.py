@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from eap.datasets.model import ColumnMeta, Dataset
-from eap.derive.common import MONTH_DAYS, iso_date
+from eap.datasets.model import Dataset
+from eap.derive.common import MONTH_DAYS, as_adam, iso_date
 from eap.errors import EapError
 
 MAX_GAP_DAYS = 63
@@ -363,22 +363,7 @@ def derive_adtte(
         )
         .sort("USUBJID", "PARAMCD")
     )
-    meta = {
-        "STARTDT": ColumnMeta(
-            "STARTDT", "Time-to-Event Origin Date for Subject", "date", 8, "DATE9."
-        ),
-        "ADT": ColumnMeta("ADT", "Analysis Date", "date", 8, "DATE9."),
-    }
-    from eap.datasets import specs
-
-    spec = specs.get("ADTTE")
-    assert spec is not None
-    for col in frame.columns:
-        if col not in meta:
-            var = spec.variable(col)
-            kind = var.kind if var else "string"
-            meta[col] = ColumnMeta(col, var.label if var else col, kind)
-    return Dataset.from_frame("ADTTE", frame, label="Time-to-Event Analysis Dataset", meta=meta)
+    return as_adam("ADTTE", "Time-to-Event Analysis Dataset", frame, {})
 
 
 def censoring_summary(adtte: pl.DataFrame) -> pl.DataFrame:

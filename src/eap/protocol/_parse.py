@@ -121,3 +121,20 @@ def check_record_fields(
             raise ProtocolError(
                 "missing field", file=file, variable=key, rows=rows, expected="a value"
             )
+
+
+def record_usubjid(
+    record: Mapping[str, object], *, file: str | None, rows: Sequence[int] | None
+) -> str:
+    """The record's USUBJID: a non-empty string, else ProtocolError naming file and row."""
+    usubjid = record["USUBJID"]
+    if not isinstance(usubjid, str) or not usubjid.strip():
+        raise ProtocolError(
+            "not a subject identifier",
+            file=file,
+            variable="USUBJID",
+            rows=rows,
+            expected="a non-empty string",
+            found=repr(usubjid),
+        )
+    return usubjid

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eap.errors import ProtocolError
-from eap.protocol._parse import add_years, check_record_fields, parse_date
+from eap.protocol._parse import add_years, check_record_fields, parse_date, record_usubjid
 from eap.protocol.model import Protocol
 
 
@@ -346,16 +346,7 @@ def facts_from_mapping(
         value = record.get(key)
         return None if value is None else parse_date(value, key, file=file, rows=rows)
 
-    usubjid = record["USUBJID"]
-    if not isinstance(usubjid, str) or not usubjid.strip():
-        raise ProtocolError(
-            "not a subject identifier",
-            file=file,
-            variable="USUBJID",
-            rows=rows,
-            expected="a non-empty string",
-            found=repr(usubjid),
-        )
+    usubjid = record_usubjid(record, file=file, rows=rows)
     reason_raw = record.get("discontinuation_reason")
     assessment = day("assessment_date")
     start = day("lenalidomide_start_date")

@@ -37,7 +37,13 @@ from typing import Any
 import polars as pl
 
 from eap.errors import ProtocolError
-from eap.protocol._parse import add_months, add_years, check_record_fields, parse_date
+from eap.protocol._parse import (
+    add_months,
+    add_years,
+    check_record_fields,
+    parse_date,
+    record_usubjid,
+)
 from eap.protocol.eligibility import read_json
 from eap.protocol.model import Protocol
 
@@ -291,16 +297,7 @@ def _schedule_from_record(
 ) -> FollowUpSchedule:
     rows = [row]
     check_record_fields(record, VISIT_FIELDS_REQUIRED, VISIT_FIELDS_OPTIONAL, file=file, rows=rows)
-    usubjid = record["USUBJID"]
-    if not isinstance(usubjid, str) or not usubjid.strip():
-        raise ProtocolError(
-            "not a subject identifier",
-            file=file,
-            variable="USUBJID",
-            rows=rows,
-            expected="a non-empty string",
-            found=repr(usubjid),
-        )
+    usubjid = record_usubjid(record, file=file, rows=rows)
     raw_visits = record["visit_dates"]
     if not isinstance(raw_visits, list):
         raise ProtocolError(

@@ -115,9 +115,10 @@ def registration_facts(sdtm: Mapping[str, Dataset]) -> pl.DataFrame:
     lb = _require(sdtm, "LB", ("USUBJID", "LBTESTCD", "LBSTRESN", "LBSTRESU", "LBBLFL"))
     ex = _require(sdtm, "EX", ("USUBJID", "EXTRT", "EXDOSE", "EXDOSFRQ", "EXSTDTC"))
     facts = dm.with_row_index("ROW", offset=1).with_columns(
-        pl.coalesce(
-            *(pl.col(c) for c in ("RFICDTC", "RFSTDTC") if c in dm.columns), pl.lit(None)
-        ).alias("ASSESSDTC"),
+        # The date part only: a time of day must not move a record across the assessment.
+        pl.coalesce(*(pl.col(c) for c in ("RFICDTC", "RFSTDTC") if c in dm.columns), pl.lit(None))
+        .str.slice(0, 10)
+        .alias("ASSESSDTC"),
         (pl.col("RFICDTC").is_not_null() if "RFICDTC" in dm.columns else pl.lit(False)).alias(
             "CONSENT"
         ),
