@@ -82,6 +82,10 @@ class ProtocolError(EapError):
     """A protocol file or a patient's protocol facts are invalid or contradictory."""
 
 
+class PlanError(EapError):
+    """A study definition or analysis plan file is invalid, or does not fit the data."""
+
+
 class StoreError(EapError):
     """The study database refused an operation (no hard delete, missing reason for change, ...)."""
 
