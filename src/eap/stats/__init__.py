@@ -1,10 +1,11 @@
-"""Statistics that match R survival and SAS PROC LIFETEST, each result carrying its method.
+"""Statistics that match R survival and SAS (LIFETEST, PHREG), each result carrying its method.
 
 Every function takes arrays (or counts) and returns a frozen dataclass holding the
 numbers and the method used (conf_type, conf_level, convention). A value that is
 not estimable is None with a reason, never inf or NaN. See docs/statistics.md.
 """
 
+from eap.stats.cox import CoxResult, CoxTerm, CoxTest, cox_ph
 from eap.stats.followup import FollowUp, median_follow_up_reverse_km, median_observation_time
 from eap.stats.km import (
     KaplanMeierCurve,
@@ -33,6 +34,9 @@ from eap.stats.rates import (
 )
 
 __all__ = [
+    "CoxResult",
+    "CoxTerm",
+    "CoxTest",
     "CrudeIncidence",
     "FollowUp",
     "IncidenceRate",
@@ -48,6 +52,7 @@ __all__ = [
     "clopper_pearson",
     "confidence_limits",
     "counts_from_aggregate",
+    "cox_ph",
     "crude_incidence",
     "exposure_adjusted_incidence_rate",
     "incidence_by_interval",
