@@ -35,6 +35,7 @@ from typing import Any, Literal
 import polars as pl
 
 from eap.datasets import specs
+from eap.datasets.encoding import normalize_encoding
 from eap.datasets.io import dataset_files, read_dataset
 from eap.datasets.model import Dataset
 from eap.errors import EapError
@@ -388,13 +389,19 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
 
 
 def validate_folder(
-    folder: Path | str, *, progress: Callable[[Path], None] | None = None
+    folder: Path | str,
+    *,
+    progress: Callable[[Path], None] | None = None,
+    encoding: str | None = None,
 ) -> Report:
     """Read every dataset file in ``folder`` and validate the lot.
 
     A file that cannot be read is an ``unreadable-file`` error, not an
     exception, so one bad file does not hide the findings of the others.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
+    an unknown name raises DatasetReadError before any file is read.
     """
+    encoding = normalize_encoding(encoding)
     datasets: dict[str, Dataset] = {}
     origins: dict[str, Path] = {}
     findings: list[Finding] = []
@@ -402,7 +409,7 @@ def validate_folder(
         if progress:
             progress(path)
         try:
-            ds = read_dataset(path)
+            ds = read_dataset(path, encoding=encoding)
         except EapError as exc:
             findings.append(
                 Finding("error", "unreadable-file", path.stem.upper(), str(exc), file=str(path))
