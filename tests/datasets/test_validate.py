@@ -274,3 +274,84 @@ def test_metadata_survives_in_findings_free_round_trip(tmp_path: Path) -> None:
     io.write_dataset(ae, tmp_path / "ae.xpt")
     io.write_dataset(_dm(["S-001", "S-002"]), tmp_path / "dm.xpt")
     assert validate_folder(tmp_path).ok
+
+
+# --- empty files, header-only files, all-missing columns ----------------------------
+
+AE_HEADER = "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AEENDTC\n"
+
+
+def _checks(findings: tuple[Finding, ...]) -> list[tuple[str, str | None]]:
+    return [(f.check, f.variable) for f in findings]
+
+
+@pytest.mark.parametrize("header", [AE_HEADER, "USUBJID,XX,AESTDTC,AEENDTC\n", "USUBJID"])
+def test_header_only_csv_is_validated_without_a_crash(tmp_path: Path, header: str) -> None:
+    (tmp_path / "ae.csv").write_text(header)
+    report = validate_folder(tmp_path)
+    assert report.datasets == ("AE",)
+    assert not [f for f in report.findings if f.check == "unreadable-file"]
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+
+
+def test_header_only_ae_without_aestdtc_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "ae.csv").write_text("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD\n")
+    report = validate_folder(tmp_path)
+    (f,) = [f for f in report.findings if f.variable == "AESTDTC"]
+    assert (f.severity, f.check, f.dataset) == ("warning", "missing-expected-variable", "AE")
+    assert f.file is not None and f.file.endswith("ae.csv")
+    assert f.expected == "AESTDTC (string)" and f.found == "no such column"
+    result = runner.invoke(app, ["validate", str(tmp_path), "--json"])
+    doc = json.loads(result.stdout)
+    assert {"check": "missing-expected-variable", "variable": "AESTDTC"}.items() <= next(
+        x for x in doc["findings"] if x["variable"] == "AESTDTC"
+    ).items()
+
+
+def test_empty_file_is_an_unreadable_file_finding(tmp_path: Path) -> None:
+    (tmp_path / "ae.csv").write_bytes(b"")
+    (f,) = validate_folder(tmp_path).findings
+    assert f.check == "unreadable-file" and "empty" in f.message
+
+
+def test_all_missing_columns_in_a_csv(tmp_path: Path) -> None:
+    # AESTDTC and AEENDTC are present but empty on every row; AESEQ has no value at all.
+    (tmp_path / "ae.csv").write_text(AE_HEADER + "S,AE,01-001,,HEADACHE,Headache,,\n" * 2)
+    report = validate_folder(tmp_path)
+    assert ("required-value-missing", "AESEQ") in _checks(report.errors)
+    assert not [f for f in report.findings if f.variable and "AESTDTC" in f.variable]
+
+
+def test_all_null_columns_without_a_type_are_validated(tmp_path: Path) -> None:
+    # A column of nulls only (Polars dtype Null) says nothing about its type.
+    nulls = pl.Series([None, None], dtype=pl.Null)
+    frame = _ae().frame.head(2).with_columns(AESTDTC=nulls, AEENDTC=nulls, AESEQ=nulls)
+    report = validate_datasets({"AE": Dataset.from_frame("AE", frame), "DM": _dm(["01-001"])})
+    assert ("required-value-missing", "AESEQ") in _checks(report.errors)
+    assert not [f for f in report.findings if f.check == "wrong-type"]
+    empty = frame.clear()
+    for frame_ in (empty, empty.with_columns(AESTDTC=pl.Series([], dtype=pl.Null))):
+        report = validate_datasets({"AE": Dataset.from_frame("AE", frame_)})
+        assert not report.errors
+
+
+@pytest.mark.parametrize("kind", ["null", "string"])
+def test_every_specified_dataset_empty_or_all_null(kind: str) -> None:
+    from eap.datasets import specs
+    from eap.datasets.model import POLARS_TYPE
+
+    for name, spec in specs.all_specs().items():
+        for rows in (0, 2):
+            frame = pl.DataFrame(
+                {
+                    v.name: pl.Series(
+                        [None] * rows, dtype=pl.Null if kind == "null" else POLARS_TYPE[v.kind]
+                    )
+                    for v in spec.variables
+                }
+            )
+            reference = "DM" if spec.standard == "SDTM" else "ADSL"
+            datasets = {name: Dataset.from_frame(name, frame)}
+            datasets.setdefault(reference, Dataset.from_frame(reference, frame.select([])))
+            validate_datasets(datasets)  # no exception

@@ -132,6 +132,8 @@ def check_types(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         v = spec.variable(col.name)
         if v is None or v.kind == col.kind:
             continue
+        if ds.frame.schema[col.name] == pl.Null:
+            continue  # nulls only, with no declared type: nothing says the type is wrong
         if v.kind == "double" and col.kind == "integer":
             continue
         if v.kind == "integer" and col.kind == "double":
@@ -282,8 +284,8 @@ def _end_before_start(start: pl.Series, end: pl.Series) -> pl.Series:
         return (end < start).fill_null(False)
     a, b = _date_parts(start), _date_parts(end)
     # Compare only at the precision both values have: year, then month, then day.
-    before = pl.Series([False] * len(start))
-    decided = pl.Series([False] * len(start))
+    before = pl.Series([False] * len(start), dtype=pl.Boolean)
+    decided = pl.Series([False] * len(start), dtype=pl.Boolean)
     for col_a, col_b in zip(a.columns, b.columns, strict=True):
         x, y = a[col_a], b[col_b]
         known = x.is_not_null() & y.is_not_null() & ~decided
