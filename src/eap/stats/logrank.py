@@ -95,7 +95,7 @@ def _chisq(
             "together at an event time (within a stratum)",
             variable="group",
             expected="groups that share event times",
-            found=", ".join(str(group_labels[i]) for i in np.flatnonzero(informative)),
+            found=", ".join(str(group_labels[i]) for i in np.flatnonzero(informative).tolist()),
         )
     return float(u @ np.linalg.solve(v, u)), df
 
