@@ -121,6 +121,15 @@ def test_windows_1252_csv_is_detected(tmp_path: Path) -> None:
     assert ds.extra["encoding"] == "windows-1252"
 
 
+def test_encoding_is_kept_when_the_specification_types_the_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ae.csv"
+    path.write_bytes("USUBJID,AESEQ,AETERM\n01-001,1,Caf\u00e9 \u00b1\n".encode("cp1252"))
+    ds = io.read_dataset(path)
+    assert ds.frame.schema["AESEQ"] == pl.Int64  # integer by the AE specification
+    assert ds.frame["AETERM"].to_list() == ["Café ±"]
+    assert ds.extra["encoding"] == "windows-1252"
+
+
 def test_latin_1_csv_is_detected_by_a_byte_windows_1252_lacks(tmp_path: Path) -> None:
     path = tmp_path / "xx.csv"
     path.write_bytes("TERM\nCafé\n± \x81\n".encode("latin-1"))
