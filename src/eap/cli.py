@@ -37,6 +37,15 @@ def version() -> None:
     console.print(__version__)
 
 
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Text encoding of XPT and CSV files (utf-8, windows-1252, latin-1, ...); "
+        "default: detected (UTF-8, else Windows-1252, else Latin-1).",
+    ),
+]
+
+
 @app.command()
 def validate(
     folder: Annotated[
@@ -44,6 +53,7 @@ def validate(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
     max_rows: Annotated[int, typer.Option(help="Row numbers shown per finding.")] = 10,
+    encoding: EncodingOption = None,
 ) -> None:
     """Check a folder of SDTM/ADaM datasets against eap's specifications.
 
@@ -58,7 +68,9 @@ def validate(
     with progress_bar(console, as_json) as bar:
         task = bar.add_task("validating", total=len(files))
         report = validate_folder(
-            folder, progress=lambda p: bar.update(task, advance=1, description=p.name)
+            folder,
+            progress=lambda p: bar.update(task, advance=1, description=p.name),
+            encoding=encoding,
         )
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
@@ -72,11 +84,17 @@ def convert(
     sources: Annotated[list[Path], typer.Argument(help="Dataset files, or folders of them.")],
     to: Annotated[str, typer.Option("--to", help="Target format: xpt, parquet, json or csv.")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
+    encoding: EncodingOption = None,
 ) -> None:
-    """Convert datasets between SAS XPT, SAS7BDAT (read only), Parquet, Dataset-JSON and CSV."""
+    """Convert datasets between SAS XPT, SAS7BDAT (read only), Parquet, Dataset-JSON and CSV.
+
+    Text is written as UTF-8, whatever the encoding it was read in.
+    """
+    from eap.datasets.encoding import normalize_encoding
     from eap.datasets.io import WRITABLE, read_dataset, write_dataset
     from eap.report_console import progress_bar
 
+    encoding = normalize_encoding(encoding)
     if to not in WRITABLE:
         raise EapError(
             "unknown target format", variable="--to", expected=", ".join(WRITABLE), found=to
@@ -86,7 +104,7 @@ def convert(
         task = bar.add_task("converting", total=len(files))
         for path in files:
             bar.update(task, description=path.name)
-            ds = read_dataset(path)
+            ds = read_dataset(path, encoding=encoding)
             target = write_dataset(ds, out / f"{path.stem.lower()}.{to}", format=to)  # type: ignore[arg-type]
             bar.update(task, advance=1)
             console.print(f"{path} -> {target} ({ds.n_rows} rows)")
@@ -96,17 +114,19 @@ def convert(
 def info(
     file: Annotated[Path, typer.Argument(help="A dataset file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+    encoding: EncodingOption = None,
 ) -> None:
-    """Show a dataset's name, label, size and variables (label, type, length, format)."""
+    """Show a dataset's name, label, size, encoding and variables (label, type, length, format)."""
     from eap.datasets.io import read_dataset
     from eap.report_console import print_dataset_info
 
-    ds = read_dataset(file)
+    ds = read_dataset(file, encoding=encoding)
     if as_json:
         meta = {
             "name": ds.name,
             "label": ds.label,
             "rows": ds.n_rows,
+            "encoding": ds.extra.get("encoding"),
             "columns": [c.to_json() for c in ds.columns],
         }
         typer.echo(json.dumps(meta, indent=2))

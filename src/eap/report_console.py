@@ -59,6 +59,8 @@ def print_findings(console: Console, report: Report, *, max_rows: int = 10) -> N
 
 def print_dataset_info(console: Console, ds: Dataset) -> None:
     console.print(f"[bold]{ds.name}[/] {ds.label}  {ds.n_rows} rows, {len(ds.columns)} variables")
+    if "encoding" in ds.extra:
+        console.print(f"text encoding: {ds.extra['encoding']}", highlight=False)
     table = Table(header_style="bold")
     for col in ("variable", "label", "type", "length", "format"):
         table.add_column(col)

@@ -96,13 +96,6 @@ def test_csv_round_trip_types_come_from_the_spec(tmp_path: Path) -> None:
     assert back.frame["ADT"].to_list() == adtte.frame["ADT"].to_list()
 
 
-def test_csv_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "dm.csv"
-    path.write_bytes("USUBJID,SEX\n01-001,M\n01-002,F\u00e9\n".encode("latin-1"))
-    with pytest.raises(DatasetReadError, match=r"dm\.csv.*row 3.*not UTF-8"):
-        io.read_dataset(path)
-
-
 def test_csv_value_of_wrong_type_names_variable_and_row(tmp_path: Path) -> None:
     path = tmp_path / "adtte.csv"
     path.write_text("USUBJID,AVAL,CNSR,ADT\nA,1.5,0,2014-01-02\nB,x,1,2014-13-40\n")

@@ -208,16 +208,27 @@ def test_pilot_adam_is_valid_without_warnings() -> None:
     assert report.findings == ()
 
 
+PILOT_SDTM = (
+    "AE", "CM", "DM", "DS", "EX", "MH", "RELREC", "SC", "SE", "SUPPAE", "SUPPDM", "SUPPDS",
+    "SV", "TA", "TE", "TI", "TS", "TV",
+)  # fmt: skip
+UNSPECIFIED = ("RELREC", "SC", "SE", "SUPPDM", "SUPPDS", "TA", "TE", "TI", "TS", "TV")
+
+
 def test_pilot_sdtm_findings_are_the_known_real_ones() -> None:
+    # The pilot SDTM as published, including the Windows-1252 ts.xpt.
     report = validate_folder(PILOT / "sdtm")
-    assert report.datasets == ("AE", "CM", "DM", "DS", "EX", "MH", "SUPPDM", "SV")
+    assert report.datasets == PILOT_SDTM
     # The pilot's SV has two unscheduled visits of subject 01-711-1143 both numbered 9.2:
     # VISITNUM must identify a visit within a subject (SDTMIG SV keys), so this is a true error.
     error = _only(report.errors, "duplicate-key")
     assert (error.dataset, error.rows) == ("SV", (2555, 2556))
     assert error.file is not None and error.file.endswith("sv.xpt")
-    # SUPPDM (supplemental qualifiers) has no specification in eap.
-    assert [(w.check, w.dataset) for w in report.warnings] == [("unknown-dataset", "SUPPDM")]
+    # Trial design, SE, SC, RELREC, SUPPDM and SUPPDS have no specification in eap:
+    # a warning each, and only their ISO 8601 dates are checked.
+    assert [(w.check, w.dataset) for w in report.warnings] == [
+        ("unknown-dataset", name) for name in UNSPECIFIED
+    ]
 
 
 def test_unreadable_file_is_a_finding_not_a_crash(tmp_path: Path) -> None:
@@ -235,8 +246,9 @@ def test_cli_validate_exit_status_and_json(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["validate", str(PILOT / "sdtm"), "--json"])
     assert bad.exit_code == 1
     doc = json.loads(bad.stdout)
-    assert doc["errors"] == 1 and doc["warnings"] == 1
-    assert doc["findings"][1]["rows"] == [2555, 2556]
+    assert doc["errors"] == 1 and doc["warnings"] == len(UNSPECIFIED)
+    (error,) = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert (error["dataset"], error["rows"]) == ("SV", [2555, 2556])
 
 
 def test_cli_convert_and_info(tmp_path: Path) -> None:
@@ -262,3 +274,84 @@ def test_metadata_survives_in_findings_free_round_trip(tmp_path: Path) -> None:
     io.write_dataset(ae, tmp_path / "ae.xpt")
     io.write_dataset(_dm(["S-001", "S-002"]), tmp_path / "dm.xpt")
     assert validate_folder(tmp_path).ok
+
+
+# --- empty files, header-only files, all-missing columns ----------------------------
+
+AE_HEADER = "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AEENDTC\n"
+
+
+def _checks(findings: tuple[Finding, ...]) -> list[tuple[str, str | None]]:
+    return [(f.check, f.variable) for f in findings]
+
+
+@pytest.mark.parametrize("header", [AE_HEADER, "USUBJID,XX,AESTDTC,AEENDTC\n", "USUBJID"])
+def test_header_only_csv_is_validated_without_a_crash(tmp_path: Path, header: str) -> None:
+    (tmp_path / "ae.csv").write_text(header)
+    report = validate_folder(tmp_path)
+    assert report.datasets == ("AE",)
+    assert not [f for f in report.findings if f.check == "unreadable-file"]
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+
+
+def test_header_only_ae_without_aestdtc_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "ae.csv").write_text("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD\n")
+    report = validate_folder(tmp_path)
+    (f,) = [f for f in report.findings if f.variable == "AESTDTC"]
+    assert (f.severity, f.check, f.dataset) == ("warning", "missing-expected-variable", "AE")
+    assert f.file is not None and f.file.endswith("ae.csv")
+    assert f.expected == "AESTDTC (string)" and f.found == "no such column"
+    result = runner.invoke(app, ["validate", str(tmp_path), "--json"])
+    doc = json.loads(result.stdout)
+    assert {"check": "missing-expected-variable", "variable": "AESTDTC"}.items() <= next(
+        x for x in doc["findings"] if x["variable"] == "AESTDTC"
+    ).items()
+
+
+def test_empty_file_is_an_unreadable_file_finding(tmp_path: Path) -> None:
+    (tmp_path / "ae.csv").write_bytes(b"")
+    (f,) = validate_folder(tmp_path).findings
+    assert f.check == "unreadable-file" and "empty" in f.message
+
+
+def test_all_missing_columns_in_a_csv(tmp_path: Path) -> None:
+    # AESTDTC and AEENDTC are present but empty on every row; AESEQ has no value at all.
+    (tmp_path / "ae.csv").write_text(AE_HEADER + "S,AE,01-001,,HEADACHE,Headache,,\n" * 2)
+    report = validate_folder(tmp_path)
+    assert ("required-value-missing", "AESEQ") in _checks(report.errors)
+    assert not [f for f in report.findings if f.variable and "AESTDTC" in f.variable]
+
+
+def test_all_null_columns_without_a_type_are_validated(tmp_path: Path) -> None:
+    # A column of nulls only (Polars dtype Null) says nothing about its type.
+    nulls = pl.Series([None, None], dtype=pl.Null)
+    frame = _ae().frame.head(2).with_columns(AESTDTC=nulls, AEENDTC=nulls, AESEQ=nulls)
+    report = validate_datasets({"AE": Dataset.from_frame("AE", frame), "DM": _dm(["01-001"])})
+    assert ("required-value-missing", "AESEQ") in _checks(report.errors)
+    assert not [f for f in report.findings if f.check == "wrong-type"]
+    empty = frame.clear()
+    for frame_ in (empty, empty.with_columns(AESTDTC=pl.Series([], dtype=pl.Null))):
+        report = validate_datasets({"AE": Dataset.from_frame("AE", frame_)})
+        assert not report.errors
+
+
+@pytest.mark.parametrize("kind", ["null", "string"])
+def test_every_specified_dataset_empty_or_all_null(kind: str) -> None:
+    from eap.datasets import specs
+    from eap.datasets.model import POLARS_TYPE
+
+    for name, spec in specs.all_specs().items():
+        for rows in (0, 2):
+            frame = pl.DataFrame(
+                {
+                    v.name: pl.Series(
+                        [None] * rows, dtype=pl.Null if kind == "null" else POLARS_TYPE[v.kind]
+                    )
+                    for v in spec.variables
+                }
+            )
+            reference = "DM" if spec.standard == "SDTM" else "ADSL"
+            datasets = {name: Dataset.from_frame(name, frame)}
+            datasets.setdefault(reference, Dataset.from_frame(reference, frame.select([])))
+            validate_datasets(datasets)  # no exception

@@ -89,7 +89,15 @@ def test_km_from_frame_matches_direct_call_and_json_shape() -> None:
     ]
     assert s0["by"] == {"ARM": "A"} and (s0["n"], s0["events"], s0["censored"]) == (3, 2, 1)
     assert s0["median"] == ref["A"].median.estimate
-    assert list(s0["at"][0]) == ["time", "n_risk", "survival", "std_err", "lower", "upper"]
+    assert list(s0["at"][0]) == [
+        "time",
+        "n_risk",
+        "survival",
+        "std_err",
+        "lower",
+        "upper",
+        "reason",
+    ]
     lr = logrank_test(pfs["AVAL"], 1 - pfs["CNSR"].to_numpy(), pfs["ARM"])
     assert doc["logrank"] == {"chisq": lr.chisq, "df": lr.df, "p": lr.p}
     # No NaN or inf can reach the document.
@@ -171,3 +179,59 @@ def test_cli_bad_conf_type_is_a_clean_error() -> None:
     )
     assert out.exit_code != 0
     assert isinstance(out.exception, StatsInputError)
+
+
+PFS_OS = Path(__file__).resolve().parents[1] / "data" / "survival" / "mm024_pfs_os.csv"
+
+
+def _text(*extra: str) -> str:
+    from eap import cli
+
+    wide = pytest.MonkeyPatch()
+    wide.setattr(cli.console, "width", 200)  # one table row per line
+    try:
+        result = runner.invoke(
+            app,
+            ["km", str(PFS_OS), "--time", "AVAL", "--censor", "CNSR", "--by", "PARAMCD", *extra],
+        )
+    finally:
+        wide.undo()
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_cli_text_keeps_three_significant_digits() -> None:
+    # R quantile(survfit(..., conf.type = "log-log"), c(.25, .5, .75)) on the same data:
+    # PFS 8.870637 (7.063655, 10.74333), 13.73306 (11.13758, 20.43532),
+    # 36.10678 (23.62218, 41.7577); OS q1 35.975359 (29.930185, 37.09240).
+    out = _text("--at", "12,365")
+    assert "8.87 (7.06, 10.74)" in out  # was 8.9 (7.1, 10.7)
+    assert "13.7 (11.1, 20.4)" in out
+    assert "36.1 (23.6, 41.8)" in out
+    assert "36.0 (29.9, 37.1)" in out
+    assert "NE (38.5, NE)" in out
+    # Landmarks (R summary.survfit, extend = TRUE): PFS at 12 months 0.5958 (0.4793, 0.6944).
+    assert "0.596" in out and "(0.479, 0.694)" in out and "0.0552" in out
+
+
+def test_cli_text_marks_landmarks_after_the_last_observation() -> None:
+    r = _text("--at", "365")
+    assert "0.560*" in r and "(0.427, 0.674)" in r  # OS carried forward, 0 at risk
+    assert "0.1130*" in r and "(0.0396, 0.2292)" in r
+    assert "nobody is at risk" in r and "extend = TRUE" in r
+    sas = _text("--at", "365", "--convention", "SAS")
+    assert "NE*" in sas and "* beyond last follow-up" in sas
+    assert "0.560" not in sas
+
+
+def test_json_landmarks_carry_their_reason() -> None:
+    frame = pl.read_csv(PFS_OS)
+    for convention, reason in (("R", "carried forward"), ("SAS", "beyond last follow-up")):
+        doc = km_json(
+            km_from_frame(
+                frame, time="AVAL", censor="CNSR", by="PARAMCD", at=[12, 365], convention=convention
+            )
+        )
+        at12, at365 = doc["strata"][0]["at"]
+        assert at12["reason"] is None and at12["n_risk"] == 80
+        assert at365["n_risk"] == 0 and reason in at365["reason"]

@@ -403,3 +403,46 @@ def test_hosmer_lemeshow_table_2_2_matches_sas_lifetest() -> None:
     np.testing.assert_allclose(c.std_err[[0, 1, 3]], [0.1789, 0.2191, 0.2387], atol=5e-5)
     (end,) = c.survival_at([62])
     assert end.survival == 0.0 and end.std_err is None
+
+
+# --- landmarks on both sides of the last observed time --------------------------------
+
+
+def _r_landmarks() -> list[tuple[str, float, int, list[float]]]:
+    """survival/mm024_landmarks.out (R summary.survfit(times, extend = TRUE), log-log)."""
+    rows = []
+    for line in (DATA / "survival" / "mm024_landmarks.out").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("OS", "PFS"):
+            rows.append((parts[0], float(parts[1]), int(parts[2]), [float(x) for x in parts[3:]]))
+    return rows
+
+
+@pytest.mark.parametrize("convention", ["R", "SAS"])
+def test_landmarks_at_and_just_after_the_last_observation(convention: str) -> None:
+    from eap.stats.km import BEYOND_FOLLOW_UP, CARRIED_FORWARD
+
+    d = pd.read_csv(DATA / "survival" / "mm024_pfs_os.csv")
+    rows = _r_landmarks()
+    assert len(rows) == 8
+    for paramcd in ("OS", "PFS"):
+        x = d[d["PARAMCD"].eq(paramcd)]
+        curve = kaplan_meier(x.AVAL, 1 - x.CNSR, convention=convention).curves[0]
+        last = float(x.AVAL.max())
+        mine = [r for r in rows if r[0] == paramcd]
+        times = [r[1] for r in mine]
+        assert times[1] == last and times[2] > last  # at it, just after it
+        for (_, t, n_risk, (surv, se, lo, hi)), at in zip(
+            mine, curve.survival_at(times), strict=True
+        ):
+            assert at.n_risk == n_risk
+            if t <= last or convention == "R":
+                assert at.survival == pytest.approx(surv, rel=1e-12)
+                assert (at.std_err or 0.0) == pytest.approx(se, rel=1e-10, abs=1e-15)
+                assert at.lower == pytest.approx(lo, rel=1e-10)
+                assert at.upper == pytest.approx(hi, rel=1e-10)
+                assert at.reason == (CARRIED_FORWARD if t > last else None)
+            else:  # SAS after the last observation: not estimable
+                assert n_risk == 0
+                assert (at.survival, at.std_err, at.lower, at.upper) == (None,) * 4
+                assert at.reason == BEYOND_FOLLOW_UP

@@ -1,19 +1,22 @@
-"""CSV files: values only, UTF-8, one header row; types come from the dataset's specification.
+"""CSV files: values only, one header row; types come from the dataset's specification.
 
 CSV carries no labels, lengths or types. When eap knows the dataset (its
 specification declares the variable), the declared kind is used; otherwise a
 column whose every value is a number becomes numeric and all else stays text.
 Dates are ISO 8601 (``2014-11-05``); an empty field is a missing value.
+eap writes UTF-8; it reads UTF-8, Windows-1252 and Latin-1 (detected, or as told).
 """
 
 from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
+from eap.datasets.encoding import decode_bytes
 from eap.datasets.model import POLARS_TYPE, Dataset, Kind
 from eap.errors import DatasetReadError
 
@@ -29,22 +32,20 @@ def write_csv(ds: Dataset, path: Path) -> None:
 
 
 def read_csv(
-    path: Path, *, name: str | None = None, kinds: dict[str, Kind] | None = None
+    path: Path,
+    *,
+    name: str | None = None,
+    kinds: dict[str, Kind] | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
-    """Read a UTF-8 CSV; ``kinds`` (usually from the specification) types the named columns."""
+    """Read a CSV; ``kinds`` (usually from the specification) types the named columns.
+
+    The text is decoded with ``encoding`` when given, otherwise detected (strict
+    UTF-8, then Windows-1252, then Latin-1; see :mod:`eap.datasets.encoding`);
+    the encoding used is kept as ``Dataset.extra["encoding"]``.
+    """
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DatasetReadError(
-            "CSV is not UTF-8 text",
-            file=path,
-            rows=[line],
-            expected="UTF-8",
-            found=f"byte 0x{raw[exc.start]:02x} at offset {exc.start}",
-        ) from exc
+    text, used = decode_bytes(path.read_bytes(), encoding, file=path)
     if "\x00" in text:
         raise DatasetReadError("CSV contains NUL bytes: the file is binary, not text", file=path)
     try:
@@ -61,7 +62,8 @@ def read_csv(
     columns = [
         _typed(path, ds_name, frame[c].replace("", None), kinds.get(c)) for c in frame.columns
     ]
-    return Dataset.from_frame(ds_name, pl.DataFrame(columns) if columns else frame)
+    ds = Dataset.from_frame(ds_name, pl.DataFrame(columns) if columns else frame)
+    return replace(ds, extra={"encoding": used})
 
 
 def _typed(path: Path, ds: str, s: pl.Series, kind: Kind | None) -> pl.Series:

@@ -10,6 +10,9 @@ extension    read/write   notes
 .csv         both         values only; types from the dataset specification
 ===========  ===========  =====================================================
 
+XPT and CSV text is read as UTF-8, Windows-1252 or Latin-1, detected or as
+given (:mod:`eap.datasets.encoding`); eap writes UTF-8.
+
 Before parsing, the first bytes are compared with the extension, so a
 Parquet file named ``ae.xpt`` is reported as such instead of as garbage.
 Writes are atomic (see :mod:`eap.datasets.atomic`).
@@ -27,6 +30,7 @@ from eap.datasets import specs
 from eap.datasets.atomic import write_atomic
 from eap.datasets.csvfile import read_csv, write_csv
 from eap.datasets.datasetjson import looks_like_json, read_dataset_json, write_dataset_json
+from eap.datasets.encoding import normalize_encoding
 from eap.datasets.model import Dataset
 from eap.datasets.parquet import is_parquet, read_parquet, write_parquet
 from eap.datasets.sas7bdat import is_sas7bdat, read_sas7bdat
@@ -79,14 +83,23 @@ def sniff(head: bytes) -> Format | None:
     return None
 
 
-def read_dataset(path: Path | str, *, typed_by_spec: bool = True) -> Dataset:
+def read_dataset(
+    path: Path | str, *, typed_by_spec: bool = True, encoding: str | None = None
+) -> Dataset:
     """Read one dataset file; ``typed_by_spec`` makes declared integer variables Int64.
+
+    ``encoding`` is the text encoding of an XPT or CSV file (any name Python
+    knows: ``utf-8``, ``windows-1252``, ``latin-1`` ...); None detects it (strict
+    UTF-8, then Windows-1252, then Latin-1). SAS7BDAT files name their own
+    encoding and Parquet and Dataset-JSON are UTF-8 by definition, so it is not
+    used for them. An unknown name is a DatasetReadError whatever the format.
 
     >>> ds = read_dataset("tests/data/cdisc_pilot/sdtm/dm.xpt")  # from a clone of eap
     >>> ds.name, ds.n_rows
     ('DM', 306)
     """
     path = Path(path)
+    encoding = normalize_encoding(encoding, file=path)
     if not path.is_file():
         raise DatasetReadError("no such file", file=path)
     fmt = format_of(path)
@@ -103,11 +116,11 @@ def read_dataset(path: Path | str, *, typed_by_spec: bool = True) -> Dataset:
             file=path,
         )
     readers: dict[Format, Callable[[Path], Dataset]] = {
-        "xpt": read_xpt,
+        "xpt": lambda p: read_xpt(p, encoding=encoding),
         "sas7bdat": read_sas7bdat,
         "parquet": read_parquet,
         "json": read_dataset_json,
-        "csv": lambda p: read_csv(p, kinds=_spec_kinds(p.stem)),
+        "csv": lambda p: read_csv(p, kinds=_spec_kinds(p.stem), encoding=encoding),
     }
     ds = readers[fmt](path)
     return apply_spec_types(ds) if typed_by_spec else ds
@@ -141,6 +154,7 @@ def apply_spec_types(ds: Dataset) -> Dataset:
         frame=ds.frame.with_columns(**casts),
         columns=tuple(metas),
         label=ds.label,
+        extra=dict(ds.extra),
     )
 
 
@@ -185,12 +199,16 @@ def dataset_files(folder: Path | str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
-def read_folder(folder: Path | str) -> dict[str, Dataset]:
-    """Every dataset in a folder, by dataset name; two files for one dataset are an error."""
+def read_folder(folder: Path | str, *, encoding: str | None = None) -> dict[str, Dataset]:
+    """Every dataset in a folder, by dataset name; two files for one dataset are an error.
+
+    ``encoding`` applies to every XPT and CSV file (see :func:`read_dataset`).
+    """
+    encoding = normalize_encoding(encoding)
     out: dict[str, Dataset] = {}
     origin: dict[str, Path] = {}
     for path in dataset_files(folder):
-        ds = read_dataset(path)
+        ds = read_dataset(path, encoding=encoding)
         if ds.name in out:
             raise DatasetReadError(
                 f"two files hold dataset {ds.name}: {origin[ds.name].name} and {path.name}",

@@ -143,7 +143,10 @@ class Dataset:
     """A named CDISC dataset: its rows as a Polars frame and its variables' metadata.
 
     ``columns`` lists the variables in frame order; construction checks that
-    they agree with the frame, so a Dataset is always consistent.
+    they agree with the frame, so a Dataset is always consistent. ``extra`` is
+    free metadata about where the data came from, not compared by ``==``: the
+    XPT and CSV readers put the text encoding they used in ``extra["encoding"]``
+    (``utf-8``, ``windows-1252``, ``latin-1`` or the encoding given).
 
     >>> ds = Dataset.from_frame("DM", pl.DataFrame({"USUBJID": ["01-001"], "AGE": [61.0]}))
     >>> [c.kind for c in ds.columns]

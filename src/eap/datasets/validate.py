@@ -35,6 +35,7 @@ from typing import Any, Literal
 import polars as pl
 
 from eap.datasets import specs
+from eap.datasets.encoding import normalize_encoding
 from eap.datasets.io import dataset_files, read_dataset
 from eap.datasets.model import Dataset
 from eap.errors import EapError
@@ -131,6 +132,8 @@ def check_types(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         v = spec.variable(col.name)
         if v is None or v.kind == col.kind:
             continue
+        if ds.frame.schema[col.name] == pl.Null:
+            continue  # nulls only, with no declared type: nothing says the type is wrong
         if v.kind == "double" and col.kind == "integer":
             continue
         if v.kind == "integer" and col.kind == "double":
@@ -281,8 +284,8 @@ def _end_before_start(start: pl.Series, end: pl.Series) -> pl.Series:
         return (end < start).fill_null(False)
     a, b = _date_parts(start), _date_parts(end)
     # Compare only at the precision both values have: year, then month, then day.
-    before = pl.Series([False] * len(start))
-    decided = pl.Series([False] * len(start))
+    before = pl.Series([False] * len(start), dtype=pl.Boolean)
+    decided = pl.Series([False] * len(start), dtype=pl.Boolean)
     for col_a, col_b in zip(a.columns, b.columns, strict=True):
         x, y = a[col_a], b[col_b]
         known = x.is_not_null() & y.is_not_null() & ~decided
@@ -388,13 +391,19 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
 
 
 def validate_folder(
-    folder: Path | str, *, progress: Callable[[Path], None] | None = None
+    folder: Path | str,
+    *,
+    progress: Callable[[Path], None] | None = None,
+    encoding: str | None = None,
 ) -> Report:
     """Read every dataset file in ``folder`` and validate the lot.
 
     A file that cannot be read is an ``unreadable-file`` error, not an
     exception, so one bad file does not hide the findings of the others.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
+    an unknown name raises DatasetReadError before any file is read.
     """
+    encoding = normalize_encoding(encoding)
     datasets: dict[str, Dataset] = {}
     origins: dict[str, Path] = {}
     findings: list[Finding] = []
@@ -402,7 +411,7 @@ def validate_folder(
         if progress:
             progress(path)
         try:
-            ds = read_dataset(path)
+            ds = read_dataset(path, encoding=encoding)
         except EapError as exc:
             findings.append(
                 Finding("error", "unreadable-file", path.stem.upper(), str(exc), file=str(path))

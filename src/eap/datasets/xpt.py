@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from eap.datasets.encoding import (
+    LATIN1,
+    UTF8,
+    WINDOWS_1252,
+    has_undefined_cp1252,
+    normalize_encoding,
+    redecode,
+    redecode_text,
+)
 from eap.datasets.model import ColumnMeta, Dataset, Kind, SasFormat, kind_from_sas_format
 from eap.errors import DatasetReadError, DatasetWriteError
 
@@ -48,15 +58,19 @@ def is_xpt(head: bytes) -> bool:
 # --- reading -----------------------------------------------------------------
 
 
-def read_xpt(path: Path) -> Dataset:
+def read_xpt(path: Path, *, encoding: str | None = None) -> Dataset:
     """Read the one dataset of a version 5 transport file.
 
-    Raises DatasetReadError naming the file when it is not a transport file,
-    holds more than one member, or is truncated.
-    """
-    import pyreadstat
+    Text is decoded with ``encoding`` when given, otherwise detected (strict
+    UTF-8, then Windows-1252, then Latin-1; see :mod:`eap.datasets.encoding`).
+    The encoding used is kept as ``Dataset.extra["encoding"]``.
 
+    Raises DatasetReadError naming the file when it is not a transport file,
+    holds more than one member, is truncated, or its text is not in the
+    encoding given.
+    """
     path = Path(path)
+    enc = normalize_encoding(encoding, file=path)
     raw = path.read_bytes()
     if not is_xpt(raw[:80]):
         raise DatasetReadError(
@@ -70,35 +84,73 @@ def read_xpt(path: Path) -> Dataset:
             "the transport file holds more than one dataset; eap reads one dataset per file",
             file=path,
         )
-    try:
-        pdf, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
-    except Exception as exc:  # ReadStat reports malformed files with its own exceptions
-        raise DatasetReadError(f"malformed SAS transport file ({exc})", file=path) from exc
+    byte_for_byte = enc not in (None, UTF8)
+    if not byte_for_byte:
+        try:
+            pdf, meta = _read_xport(path, None)
+        except UnicodeDecodeError:
+            byte_for_byte = True  # not UTF-8: read each byte as one character, decide below
+    if byte_for_byte:
+        pdf, meta = _read_xport(path, "LATIN1")
     _check_not_truncated(path, raw, meta)
+    name = (meta.table_name or path.stem).upper()
+    labels = {n: meta.column_names_to_labels.get(n) or "" for n in meta.column_names}
+    file_label = meta.file_label or ""
     columns: list[ColumnMeta] = []
     series: list[pl.Series] = []
-    for name in meta.column_names:
-        fmt = _sas_format_text(meta.original_variable_types.get(name))
-        is_char = meta.readstat_variable_types[name] == "string"
+    for col in meta.column_names:
+        fmt = _sas_format_text(meta.original_variable_types.get(col))
+        is_char = meta.readstat_variable_types[col] == "string"
         kind: Kind = "string" if is_char else (kind_from_sas_format(fmt) or "double")
-        values = pdf[name].to_numpy()
-        series.append(_from_sas_values(name, values, kind))
+        series.append(_from_sas_values(col, pdf[col].to_numpy(), kind))
         columns.append(
             ColumnMeta(
-                name=name,
-                label=meta.column_names_to_labels.get(name) or "",
+                name=col,
+                label=labels[col],
                 kind=kind,
-                length=int(meta.variable_storage_width[name]),
+                length=int(meta.variable_storage_width[col]),
                 display_format=fmt,
             )
         )
-    frame = pl.DataFrame(series)
+    used = UTF8
+    if byte_for_byte:
+        texts = [s for s in series if s.dtype == pl.String]
+        texts.append(pl.Series([file_label, *labels.values()], dtype=pl.String))
+        if enc is None:
+            undefined = any(has_undefined_cp1252(s) for s in texts)
+            used = LATIN1 if undefined else WINDOWS_1252
+        else:
+            used = enc
+        series = [
+            redecode(s, used, file=path, dataset=name) if s.dtype == pl.String else s
+            for s in series
+        ]
+        columns = [
+            replace(c, label=redecode_text(c.label, used, file=path, what=f"label of {c.name}"))
+            for c in columns
+        ]
+        file_label = redecode_text(file_label, used, file=path, what="dataset label")
     return Dataset(
-        name=(meta.table_name or path.stem).upper(),
-        frame=frame,
+        name=name,
+        frame=pl.DataFrame(series),
         columns=tuple(columns),
-        label=meta.file_label or "",
+        label=file_label,
+        extra={"encoding": used},
     )
+
+
+def _read_xport(path: Path, encoding: str | None) -> tuple[Any, Any]:
+    """pyreadstat's reader; ``encoding`` None decodes text as strict UTF-8."""
+    import pyreadstat
+
+    try:
+        return pyreadstat.read_xport(  # type: ignore[no-any-return]
+            str(path), disable_datetime_conversion=True, encoding=encoding
+        )
+    except UnicodeDecodeError:
+        raise
+    except Exception as exc:  # ReadStat reports malformed files with its own exceptions
+        raise DatasetReadError(f"malformed SAS transport file ({exc})", file=path) from exc
 
 
 def _sas_format_text(raw: str | None) -> str | None:

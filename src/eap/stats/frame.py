@@ -23,6 +23,7 @@ import polars as pl
 from rich.table import Table
 
 from eap.errors import StatsInputError
+from eap.formatting import significant
 from eap.stats._validate import check_binary, plural
 from eap.stats.km import KaplanMeierCurve, KaplanMeierResult, Quantile, kaplan_meier
 from eap.stats.logrank import LogrankResult, logrank_test
@@ -307,6 +308,7 @@ def km_json(report: KmReport) -> dict[str, Any]:
                 "std_err": a.std_err,
                 "lower": a.lower,
                 "upper": a.upper,
+                "reason": a.reason,
             }
             for a in (c.survival_at(report.at) if report.at else ())
         ]
@@ -320,16 +322,9 @@ def km_json(report: KmReport) -> dict[str, Any]:
     }
 
 
-def _num(x: float | None, digits: int = 1) -> str:
-    if x is None:
-        return "NE"
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.{digits}f}"
-
-
 def _q(q: Quantile) -> str:
-    return f"{_num(q.estimate)} ({_num(q.lower)}, {_num(q.upper)})"
+    est, lo, hi = significant([q.estimate, q.lower, q.upper])
+    return f"{est} ({lo}, {hi})"
 
 
 def km_tables(report: KmReport) -> list[Table]:
@@ -365,18 +360,25 @@ def km_tables(report: KmReport) -> list[Table]:
         land.add_column(report.by or "")
         for name in ("Time", "At risk", "Survival", "Std err", "CI"):
             land.add_column(name, justify="right")
+        notes: list[str] = []
         for c in curves:
             for a in c.survival_at(report.at):
+                s, lo, hi = significant([a.survival, a.lower, a.upper])
+                mark = ""
+                if a.reason is not None:
+                    if a.reason not in notes:
+                        notes.append(a.reason)
+                    mark = "*" * (notes.index(a.reason) + 1)
                 land.add_row(
                     "All" if c.label is None else str(c.label),
-                    _num(a.time),
+                    f"{a.time:g}",
                     str(a.n_risk),
-                    "NE" if a.survival is None else f"{a.survival:.4f}",
-                    "NE" if a.std_err is None else f"{a.std_err:.4f}",
-                    "NE"
-                    if a.lower is None or a.upper is None
-                    else f"({a.lower:.4f}, {a.upper:.4f})",
+                    s + mark,
+                    significant([a.std_err])[0],
+                    "NE" if a.lower is None or a.upper is None else f"({lo}, {hi})",
                 )
+        if notes:
+            land.caption = "; ".join(f"{'*' * (i + 1)} {n}" for i, n in enumerate(notes))
         tables.append(land)
     if report.logrank is not None:
         lr = report.logrank

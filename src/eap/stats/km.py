@@ -368,9 +368,22 @@ class Quantile:
         return _QUANTILE_NAMES.get(self.prob, f"{self.prob * 100:g}th percentile")
 
 
+#: Reason of a landmark after the last observation under the R convention.
+CARRIED_FORWARD = (
+    "after the last observation nobody is at risk: the last estimate is carried forward "
+    "(R summary.survfit extend = TRUE)"
+)
+#: Reason of a landmark after the last observation under the SAS convention.
+BEYOND_FOLLOW_UP = "beyond last follow-up"
+
+
 @dataclass(frozen=True)
 class SurvivalAt:
-    """The curve read at one time (a landmark), with its reason when not estimable."""
+    """The curve read at one time (a landmark).
+
+    ``reason`` says why a value is None (not estimable), or that the estimate
+    is carried forward past the last observation (R convention).
+    """
 
     time: float
     n_risk: int
@@ -478,9 +491,14 @@ class KaplanMeierCurve:
     def survival_at(self, times: npt.ArrayLike) -> tuple[SurvivalAt, ...]:
         """Survival, standard error and limits at each landmark time.
 
-        Past the last observation the curve is known only if it reached 0. The R
-        convention carries the last value forward (``summary(fit, times,
-        extend=TRUE)``); the SAS convention reports NE ("beyond last follow-up").
+        At a time t the curve is read at the largest observed time <= t, and
+        ``n_risk`` counts the subjects with time >= t. At the last observed
+        time itself the estimate is known (n_risk >= 1). After it nobody is at
+        risk (n_risk 0) and the curve is known only if it reached 0. The R
+        convention carries the last estimate, standard error and limits forward,
+        as ``summary(fit, times, extend = TRUE)`` does, with reason "carried
+        forward ..." (without ``extend`` R leaves the time out); the SAS
+        convention reports NE with reason "beyond last follow-up".
         """
         t = check_times(as_1d(np.asarray(times, dtype=np.float64), "times"), "times")
         idx = np.searchsorted(self.time, t, side="right") - 1
@@ -516,12 +534,14 @@ class KaplanMeierCurve:
                 continue
             s = float(self.survival[i])
             if ti > last_t and s > 0.0 and self.convention == "SAS":
-                out.append(at(None, None, None, None, "beyond last follow-up"))
+                out.append(at(None, None, None, None, BEYOND_FOLLOW_UP))
                 continue
             lo, hi = _nan_to_none(float(self.lower[i])), _nan_to_none(float(self.upper[i]))
             reason = None
             if lo is None or hi is None:
                 reason = "confidence limits undefined at survival 0"
+            elif ti > last_t and s > 0.0:
+                reason = CARRIED_FORWARD
             out.append(at(s, _nan_to_none(float(self.std_err[i])), lo, hi, reason))
         return tuple(out)
 

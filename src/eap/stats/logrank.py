@@ -2,10 +2,15 @@
 
 For groups k = 1..K at each distinct event time with n at risk and d events:
 E_k = n_k d / n, V_kl = d (n - d) / (n - 1) * n_k / n * (delta_kl - n_l / n).
-The statistic is (O - E)' V^- (O - E) with a generalized inverse, df = rank(V)
-(K - 1 when every group has subjects at risk at some event time). Stratified:
-O - E and V are summed over the strata of the second variable before the
-quadratic form (R ``survdiff(... + strata(z))``, SAS ``STRATA z / GROUP=x``).
+Stratified: O, E and V are summed over the strata of the second variable (R
+``survdiff(... + strata(z))``, SAS ``STRATA z / GROUP=x``).
+
+The statistic and its degrees of freedom are R ``survdiff``'s, step for step:
+keep the groups with E > 0 (a group never at risk at an event time has E = 0
+and no information), drop the first of them, and solve
+chi2 = (O - E)' V^-1 (O - E) on the rest; df = (number of groups with E > 0) - 1.
+V always has rank K - 1 at most (its rows sum to 0), so a numerical rank of V
+would be fragile: two groups could come out as df = 2.
 """
 
 from __future__ import annotations
@@ -61,6 +66,38 @@ def _oe_var(groups: Sequence[StratumCounts], k: int) -> tuple[npt.NDArray[np.flo
     # V = sum_t w_t (diag(frac_t) - frac_t frac_t')
     v = np.diag((frac * w).sum(axis=1)) - (frac * w) @ frac.T
     return observed, expected, v
+
+
+def _chisq(
+    oe: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.float64],
+    var: npt.NDArray[np.float64],
+    group_labels: Sequence[Any],
+) -> tuple[float, int]:
+    """R ``survdiff``: the groups with E > 0, the first dropped, ``solve``; df = their number - 1.
+
+    With fewer than two such groups (no events, or every event where only one
+    group is at risk) there is nothing to compare: chi2 = 0 on df 0 and p = 1
+    (R prints df 0, or -1 when there is no event at all, with chi2 0).
+    """
+    informative = expected > 0
+    df = int(informative.sum()) - 1
+    if df < 1:
+        return 0.0, 0
+    keep = np.flatnonzero(informative)[1:]
+    u = oe[keep]
+    v = var[np.ix_(keep, keep)]
+    # R's solve() refuses a matrix whose reciprocal condition number is below machine epsilon.
+    rcond = 1.0 / np.linalg.cond(v, 1) if np.all(np.isfinite(v)) else 0.0
+    if not rcond >= np.finfo(float).eps:
+        raise StatsInputError(
+            "the log-rank variance matrix is singular: some groups are never at risk "
+            "together at an event time (within a stratum)",
+            variable="group",
+            expected="groups that share event times",
+            found=", ".join(str(group_labels[i]) for i in np.flatnonzero(informative).tolist()),
+        )
+    return float(u @ np.linalg.solve(v, u)), df
 
 
 def logrank_test(
@@ -156,8 +193,7 @@ def _test(
         exp += e_b
         oe += o_b - e_b
         var += v_b
-    df = int(np.linalg.matrix_rank(var))
-    stat = float(oe @ np.linalg.pinv(var) @ oe) if df > 0 else 0.0
+    stat, df = _chisq(oe, exp, var, group_labels)
     p = float(chi2.sf(stat, df)) if df > 0 else 1.0
     return LogrankResult(
         chisq=stat,
