@@ -12,8 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from eap.ard import build_ard
+from eap.ard import run_plan
 from eap.derive import derive_all
+from eap.plans.plan import load_plan
 from eap.report import write_report
 from eap.simulate import simulate
 
@@ -24,11 +25,12 @@ def _report_seconds(scale: int) -> tuple[float, float, int]:
     """Analysis seconds, total seconds and the HTML report's size in bytes."""
     sdtm = simulate(2014, scale)
     start = time.perf_counter()
-    adam = derive_all(sdtm, CUTOFF).datasets
-    ard = build_ard(adam, cm=sdtm["CM"].frame)
+    adam = {"CM": sdtm["CM"], **derive_all(sdtm, CUTOFF).datasets}
+    plan = load_plan("mm024")
+    ard = run_plan(plan, adam).ard
     analysis = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as folder:
-        paths = write_report(ard, Path(folder))
+        paths = write_report(ard, Path(folder), plan)
         size = paths["html"].stat().st_size
     return analysis, time.perf_counter() - start, size
 

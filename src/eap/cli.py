@@ -272,6 +272,58 @@ def _cutoff(cutoff: str) -> dt.date:
         ) from exc
 
 
+def _thresholds(entries: list[str], plan: object) -> dict[str, float]:
+    """``--threshold AET04=5``: an incidence output's row threshold, in percent."""
+    from eap.plans.plan import Plan
+
+    assert isinstance(plan, Plan)
+    out: dict[str, float] = {}
+    for entry in entries:
+        output_id, _, value = entry.partition("=")
+        try:
+            percent = float(value)
+        except ValueError:
+            percent = -1.0
+        if not 0.0 <= percent <= 100.0:
+            raise EapError(
+                "not a threshold",
+                variable="--threshold",
+                expected="ID=PERCENT (0-100)",
+                found=entry,
+            )
+        if plan.output(output_id).kind != "incidence":
+            raise EapError(
+                "a threshold applies to incidence outputs",
+                variable="--threshold",
+                expected="the id of an incidence output",
+                found=output_id,
+            )
+        out[output_id] = percent
+    return out
+
+
+StudyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--study",
+        help="Built-in study (mm024, cdisc-pilot) or a folder with study.toml and plan.toml.",
+    ),
+]
+PlanOption = Annotated[
+    Path | None,
+    typer.Option("--plan", help="An analysis plan file (plan.toml); default: the study's own."),
+]
+
+
+def _plan(study: str | None, plan: Path | None) -> object:
+    from eap.plans.plan import load_plan
+    from eap.plans.study import load_study
+
+    if plan is not None:
+        return load_plan(plan, load_study(study) if study else None)
+    return load_plan(study or "mm024")
+
+
 @app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Output folder for the report and its ARD.")],
@@ -280,26 +332,31 @@ def report(
         Path | None, typer.Option(help="Folder of SDTM datasets (derived first).")
     ] = None,
     db: DbSource = None,
+    study: StudyOption = None,
+    plan: PlanOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
-    cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+    cutoff: Annotated[
+        str | None, typer.Option(help="Data cutoff date, ISO 8601 (default: the study's).")
+    ] = None,
     formats: Annotated[str, typer.Option(help="Comma-separated: html, rtf, pdf.")] = "html,rtf,pdf",
-    ae_threshold: Annotated[
-        float,
+    threshold: Annotated[
+        list[str] | None,
         typer.Option(
-            min=0.0, max=100.0, help="Table 2: grade 3-4 terms in at least this % of patients."
+            help="Row threshold of an incidence output in percent, e.g. AET04=5 (repeatable)."
         ),
-    ] = 3.0,
+    ] = None,
 ) -> None:
-    """Write the MM-024 report (HTML, RTF, PDF; figures) and its analysis results data.
+    """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
-    Without --adam, --sdtm or --db, the built-in virtual cohort (seed 2014) is used.
+    The outputs are the study's analysis plan (or --plan FILE). Without --adam, --sdtm
+    or --db, the built-in MM-024 virtual cohort (seed 2014) is used.
     """
-    from eap.ard import build_ard
+    from eap.ard.run import run_plan
     from eap.derive import derive_all
+    from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
     from eap.report_console import progress_bar
 
-    cut = _cutoff(cutoff)
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if not chosen or any(f not in FORMATS for f in chosen):
         raise EapError(
@@ -308,6 +365,16 @@ def report(
             expected=", ".join(FORMATS),
             found=formats,
         )
+    the_plan = _plan(study, plan)
+    assert isinstance(the_plan, Plan)
+    cuts = _thresholds(threshold or [], the_plan)
+    cut = _cutoff(cutoff) if cutoff else the_plan.study.cutoff
+    if adam is None and sdtm is None and db is None and the_plan.study.id != "MM-024":
+        raise EapError(
+            f"study {the_plan.study.id} has no built-in data",
+            variable="--adam/--sdtm",
+            expected="a folder of ADaM or SDTM datasets",
+        )
     with progress_bar(console, False) as bar:
         task = bar.add_task("reading the data", total=None)
 
@@ -315,21 +382,28 @@ def report(
             bar.update(task, description=what)
 
         datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed)
-        cm = None
         if is_sdtm:
-            cm = datasets["CM"].frame if "CM" in datasets else None
-            datasets = derive_all(datasets, cut, progress=say).datasets
-        ard = build_ard(datasets, cm=cm, progress=say)
+            derived = derive_all(datasets, cut, progress=say, study=the_plan.study)
+            cut = derived.cutoff
+            # SDTM domains an analysis reads directly (CM) stay beside the ADaM.
+            datasets = {**{k: v for k, v in datasets.items() if k == "CM"}, **derived.datasets}
+        result = run_plan(the_plan, datasets, progress=say)
+        shown_cut = f"Data cutoff {cut}" if cut else "No data cutoff"
         paths = write_report(
-            ard,
+            result.ard,
             out,
-            subtitle=f"Data cutoff {cut}; {source}.",
+            the_plan,
+            subtitle=f"{the_plan.study.id}. {shown_cut}; {source}.",
             formats=chosen,
             progress=say,
-            ae_threshold=ae_threshold,
+            thresholds=cuts,
+            skipped=result.skipped,
+            metadata=result.metadata,
         )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
+    for output_id, reason in result.skipped.items():
+        console.print(f"[yellow]{output_id} not produced:[/] {reason}")
 
 
 @app.command()
@@ -347,15 +421,14 @@ def reproduce(
 
     Without --adam, --sdtm or --db, the built-in virtual cohort (seed 2014) is used.
     Counts and percentages must match exactly; medians within 0.5 month; CI
-    bounds within 1.5 months.
+    bounds within 1.5 months. The ARD is the built-in MM-024 plan's.
     """
-    from eap.ard import build_ard
-    from eap.report.reproduce import compare, reproduce_sdtm
+    from eap.report.reproduce import compare, mm024_ard, reproduce_sdtm
     from eap.report_console import comparison_table
 
     cut = _cutoff(cutoff)
     datasets, is_sdtm, _source = _study_input(adam, sdtm, db, seed)
-    results = reproduce_sdtm(datasets, cut) if is_sdtm else compare(build_ard(datasets))
+    results = reproduce_sdtm(datasets, cut) if is_sdtm else compare(mm024_ard(datasets))
     failed = [r for r in results if not r.ok]
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2, default=str))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from eap.ard import build_ard
+from eap.ard import run_plan
 from eap.datasets.io import read_dataset, write_dataset
 from eap.datasets.validate import validate_datasets
 from eap.derive import derive_all
+from eap.plans.plan import load_plan
 from eap.protocol import load_protocol
 from eap.protocol.views import dose_dict, dose_view
 from eap.report import write_report
@@ -84,14 +85,18 @@ def run_demo(out: Path, console: Console) -> None:
     for name, why in derived.skipped.items():
         console.print(f"{name} not derived: {why}")
     console.rule("6. report from the database, and every published figure beside eap's")
-    sdtm_cm = stored["CM"].frame if "CM" in stored else None
-    ard = build_ard(derived.datasets, cm=sdtm_cm)
+    plan = load_plan("mm024")
+    inputs = {**({"CM": stored["CM"]} if "CM" in stored else {}), **derived.datasets}
+    result = run_plan(plan, inputs)
     paths = write_report(
-        ard,
+        result.ard,
         out / "report",
+        plan,
         subtitle=f"Data cutoff 2014-11-05; study database {db_file} (virtual cohort, seed 2014).",
+        skipped=result.skipped,
+        metadata=result.metadata,
     )
-    results = compare(ard)
+    results = compare(result.ard)
     for prefix, title in SHOWN:
         shown = [r for r in results if r.id.startswith(prefix)]
         console.print(comparison_table(shown, title, strip=prefix))

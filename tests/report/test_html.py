@@ -1,108 +1,102 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from functools import cache
 from pathlib import Path
 
+import polars as pl
 from typer.testing import CliRunner
 
-from eap.ard import build_ard
+from eap.ard import run_plan
 from eap.cli import app
 from eap.derive import derive_all
-from eap.report.html import render_html
-from eap.report.tables import report_tables
+from eap.plans.plan import load_plan
+from eap.report import write_report
+from eap.report.layout import report_tables
+from eap.report.tables import DisplayTable
 from eap.simulate import simulate
 
+PLAN = load_plan("mm024")
 
-def _ard():  # type: ignore[no-untyped-def]
+
+@cache
+def _ard() -> pl.DataFrame:
     sdtm = simulate(2014)
-    return build_ard(derive_all(sdtm, dt.date(2014, 11, 5)).datasets, cm=sdtm["CM"].frame)
+    adam = {"CM": sdtm["CM"], **derive_all(sdtm, dt.date(2014, 11, 5)).datasets}
+    return run_plan(PLAN, adam).ard
+
+
+def _rows(t: DisplayTable) -> dict[str, tuple[str, ...]]:
+    """Body rows by their label (the first with that label)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for row in t.body.iter_rows():
+        out.setdefault(row[0], row)
+    return out
 
 
 def test_tables_hold_the_published_numbers_from_the_ard() -> None:
-    tables = {t.id: t for t in report_tables(_ard())}
+    tables = {t.id: t for t in report_tables(PLAN, _ard())}
     assert list(tables) == [
         "DMT01",
         "EXT01",
+        "DST01",
+        "DTHT01",
         "AET02",
         "AET02S",
         "AET04",
         "AET09",
         "AET05",
+        "AET05T",
         "AET10",
         "AET10L",
-        "DTHT01",
         "CMT01",
         "AET11",
         "XST01",
         "TTET01",
+        "FUT01",
     ]
-    mods = tables["AET05"].body.row(0)
-    assert mods == ("Interruption only", "34 (42.5)", "17 (41.5)")
+    assert tables["AET05"].body.row(0) == ("Interruption only", "34 (42.5)", "17 (41.5)")
     soc = tables["AET02S"].body
     assert soc.row(1)[0] == "Blood and lymphatic system disorders"
+    assert tables["AET02S"].indent[:3] == (0, 0, 1)  # any row, SOC, its first term
     cross = tables["XST01"].body.row(0)
     assert cross == ("Grade 3-4 AEs, %", "85.3", "-", "69.8", "60.0", "60.0")
     assert tables["AET11"].body.row(0)[1].startswith("31/80")
-    deaths = dict(
-        zip(tables["DTHT01"].body["Characteristic"], tables["DTHT01"].body.iter_rows(), strict=True)
-    )
+    deaths = _rows(tables["DTHT01"])
     assert deaths["Deaths"][1:] == ("30 (37.5)", "5 (12.2)")
-    assert deaths["  Multiple myeloma"][1] == "9 (11.3)"
-    assert tables["CMT01"].body.row(1) == ("Proton pump inhibitors", "36 (45.0)")
+    assert deaths["MULTIPLE MYELOMA"][1] == "9 (11.3)"
+    assert tables["CMT01"].body.row(1) == ("PROTON PUMP INHIBITORS", "36 (45.0)")
     assert tables["AET10"].body.row(0) == (
-        "Patients with >= 1 second primary malignancy",
+        "Patients with ≥ 1 second primary malignancy",
         "2 (2.5)",
     )
     assert tables["AET10"].body.height == 3
-    table1 = dict(
-        zip(tables["DMT01"].body["Characteristic"], tables["DMT01"].body.iter_rows(), strict=True)
-    )
+    table1 = _rows(tables["DMT01"])
     assert table1["Male"][1:] == ("52 (65.0)", "25 (61.0)")
-    assert table1["Age, years: median (range)"][1:] == ("59.0 (35.0-76.0)", "59.0 (47.0-74.0)")
+    assert table1["Age, years: median (range)"][1:] == ("59 (35–76)", "59 (47–74)")
     t2 = tables["AET04"].body
-    assert t2.row(0) == ("Patients with >= 1 grade 3-4 AE", "48 (60.0)")
+    assert t2.row(0) == ("Patients with ≥ 1 grade 3-4 AE", "48 (60.0)")
     assert t2.row(3) == ("Anemia", "9 (11.3)")  # 11.25 rounds half up, as published
     assert t2.height == 13  # the any row and the 12 terms of Table 2
-    efficacy = dict(
-        zip(tables["TTET01"].body["Characteristic"], tables["TTET01"].body.iter_rows(), strict=True)
-    )
-    assert efficacy["Overall survival, months"][1:] == ("NE", "NE")
+    # Table 4: overall survival's median is not reached (NE), as published.
+    labels = tables["TTET01"].body["c0"].to_list()
+    os_median = tables["TTET01"].body.row(labels.index("Overall survival, months") + 2)
+    assert os_median[0] == "Median (95% CI)"
+    assert all(cell.startswith("NE (") for cell in os_median[1:])
     any_teae = tables["AET02"].body.row(0)
-    assert any_teae == ("Patients with >= 1 TEAE", "77 (96.3)")
+    assert any_teae[:2] == ("Patients with ≥ 1 TEAE", "77 (96.3)")
 
 
-def test_html_report_has_every_table_with_population_n_and_a_contents(tmp_path: Path) -> None:
-    path = render_html(_ard(), tmp_path / "report.html", subtitle="test")
-    text = path.read_text()
-    for output in (
-        "DMT01",
-        "EXT01",
-        "AET02",
-        "AET04",
-        "AET09",
-        "AET10",
-        "AET10L",
-        "DTHT01",
-        "CMT01",
-        "AET11",
-        "XST01",
-        "TTET01",
-    ):
-        assert f'id="{output}"' in text and f'href="#{output}"' in text
-    assert text.count("Safety population (N = 80)") == 11  # tables with population columns
-    assert text.count("Treatment cohort (N = 41)") == 5
-    assert "highest CTCAE v4.0 grade" in text
-    assert not re.search(r"\bnan\b|\binf\b", text)
-
-
-def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
+def test_cli_report_writes_every_format_and_the_ard(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stdout
     assert {p.name for p in tmp_path.iterdir()} == {
         "report.html",
         "ard.parquet",
         "ard.json",
+        "ard_metadata.json",
         "figures",
         "rtf",
         "report.pdf",
@@ -113,37 +107,52 @@ def test_cli_report_writes_html_and_ard(tmp_path: Path) -> None:
     pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
     assert pages >= 3 + 7
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
-    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 14 + 7
+    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 17 + 7
     figure = (tmp_path / "rtf" / "KMG01_PFS.rtf").read_text()
     assert "\\pngblip" in figure and "Kaplan-Meier estimate of progression-free survival" in figure
     assert "Censored observations marked |" in figure
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
-    assert "\\rtf1" in table2
-    assert "Safety population (N = 80)" in table2 and "48 (60.0)" in table2
+    assert "\\rtf1" in table2 and "48 (60.0)" in table2
+    html = (tmp_path / "report.html").read_text()
+    for output in PLAN.outputs:
+        assert f'id="{output.id.replace("_", "-")}"' in html
+    assert html.count("Safety population (N\u00a0=\u00a080)") >= 10
+    assert "highest CTCAE v4.0 grade" in html
+    assert not re.search(r"\bnan\b|\binf\b", html)
+    assert html.count("<svg") == 7  # Figure 1, four Kaplan-Meier, AE over time, swimmer
+    assert "Safety population N = 80" in html and "Treatment cohort N = 41" in html
+
+
+def test_two_reports_of_the_same_data_are_byte_identical(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_report(_ard(), tmp_path / name, PLAN, formats=("html", "pdf"))
+    for name in ("report.html", "report.pdf", "ard.parquet", "figures/KMG01_OS.svg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
-    import polars as pl
-
-    from eap.report.figures import write_figures
+    from eap.report.figures import report_figures, write_figures
 
     ard = _ard()
     risk = ard.filter(
-        (pl.col("ANALYSIS") == "KMG01") & (pl.col("STAT") == "n_risk") & (pl.col("LEVEL") == "0")
+        (pl.col("output") == "KMG01_PFS")
+        & (pl.col("stat_name") == "n.risk")
+        & (pl.col("variable_level") == "0")
     )
-    assert dict(risk.filter(pl.col("VARIABLE") == "PFS").select("POPULATION", "VALUE").rows()) == {
+    assert dict(risk.select("population", "stat").rows()) == {
         "safety": 80.0,
         "treatment_cohort": 41.0,
     }
-    paths = [p for files in write_figures(ard, tmp_path).values() for p in files.values()]
+    paths = [
+        p
+        for files in write_figures(ard, tmp_path, report_figures(PLAN)).values()
+        for p in files.values()
+    ]
     assert sorted(p.name for p in paths) == sorted(
         [f"KMG01_{p}.{e}" for p in ("PFS", "TTP", "OS", "DOR") for e in ("png", "svg")]
         + ["FLOW01.png", "FLOW01.svg", "AEG01.png", "AEG01.svg", "SWMG01.png", "SWMG01.svg"]
     )
     assert all(p.stat().st_size > 5_000 for p in paths)
-    text = render_html(ard, tmp_path / "r.html").read_text()
-    assert text.count("<svg") == 7  # Figure 1, AE over time, swimmer, four Kaplan-Meier
-    assert "Safety population N = 80" in text and "Treatment cohort N = 41" in text
 
 
 def test_cli_report_formats_limits_outputs(tmp_path: Path) -> None:
@@ -161,41 +170,42 @@ def test_cli_report_rejects_unknown_format(tmp_path: Path) -> None:
 
 
 def test_spm_listing_has_one_line_per_record_from_the_ard() -> None:
-    listing = {t.id: t for t in report_tables(_ard())}["AET10L"]
-    assert listing.body.columns[:3] == ["Subject", "Group", "Preferred term"]
+    listing = {t.id: t for t in report_tables(PLAN, _ard())}["AET10L"]
+    assert listing.headers[:3] == ("Subject", "Treatment cohort", "Preferred term")
     rows = {r[0]: r for r in listing.body.iter_rows()}
     assert set(rows) == {"MM024-10-0006", "MM024-12-0007"}
-    assert rows["MM024-10-0006"][1:3] == ("Treatment cohort", "Nasopharyngeal carcinoma")
-    assert rows["MM024-12-0007"][1] == "Safety follow-up only"
+    assert rows["MM024-10-0006"][1:3] == ("Y", "Nasopharyngeal carcinoma")
+    assert rows["MM024-12-0007"][1] == "N"
     assert rows["MM024-12-0007"][-2] == "Y"  # serious
-    assert listing.subjects[(0, "Subject")] == (listing.body["Subject"][0],)
+    assert listing.subjects[(0, "c0")] == (listing.body["c0"][0],)
 
 
 def test_every_count_names_its_subjects_in_the_html(tmp_path: Path) -> None:
-    import json
-
     ard = _ard()
-    tables = {t.id: t for t in report_tables(ard)}
+    tables = {t.id: t for t in report_tables(PLAN, ard)}
     t2 = tables["AET04"]
-    assert len(t2.subjects[(0, "safety")]) == 48  # the "any grade 3-4" row
-    # Every n (%) cell with n > 0 has exactly n subjects behind it.
+    assert len(t2.subjects[(0, "c1")]) == 48  # the "any grade 3-4" row
+    # Every n (%) cell with n > 0 has exactly n subjects behind it, never more than its N.
     for t in tables.values():
         for (i, col), subjects in t.subjects.items():
             shown = t.body[col][i]
             if re.fullmatch(r"\d+ \(.*\)", shown):
                 assert int(shown.split()[0]) == len(subjects) == len(set(subjects)), (t.id, i)
-            n_pop = {"safety": 80, "treatment_cohort": 41}.get(col, 80)
-            assert len(subjects) <= n_pop, (t.id, i, col)  # no count exceeds its header N
-    text = render_html(ard, tmp_path / "r.html").read_text()
+            header = t.headers[int(col[1:])]
+            found = re.search(r"N\u00a0=\u00a0(\d+)", header)
+            if found:
+                assert len(subjects) <= int(found.group(1)), (t.id, i, col)
+    paths = write_report(ard, tmp_path, PLAN, formats=("html",))
+    text = paths["html"].read_text()
     data = json.loads(re.search(r'id="subject-data">(.*?)</script>', text, re.S).group(1))  # type: ignore[union-attr]
     cell = re.search(
-        r'<span class="n" data-k="(c\d+)" data-what="AET04 Patients with &gt;= 1 '
-        r'grade 3-4 AE, safety population"',
+        r'<span class="n" data-k="(c\d+)" data-what="AET04 Patients with ≥ 1 '
+        r"grade 3-4 AE, Safety population",
         text,
     )
     assert cell is not None
     ids = [data["ids"][i] for i in data["cells"][cell.group(1)]]
-    assert sorted(ids) == sorted(t2.subjects[(0, "safety")])
+    assert sorted(ids) == sorted(t2.subjects[(0, "c1")])
 
 
 def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
@@ -204,13 +214,13 @@ def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
     from tests.conftest import CHROMIUM, need_chromium
 
     need_chromium()
-    path = render_html(_ard(), tmp_path / "r.html")
+    path = write_report(_ard(), tmp_path, PLAN, formats=("html",))["html"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page()
         page.goto(path.as_uri())
         cell = page.locator("#AET10 .n").first
-        assert cell.get_attribute("title").startswith("2 patients: MM024-")  # type: ignore[union-attr]
+        assert cell.get_attribute("title").startswith("2 subjects: MM024-")  # type: ignore[union-attr]
         cell.click()
         assert page.locator("#subjects").is_visible()
         assert page.locator("#subjects li").count() == 2
@@ -219,15 +229,19 @@ def test_html_drill_down_lists_subjects_in_a_browser(tmp_path: Path) -> None:
         browser.close()
 
 
-def test_table2_threshold_is_an_option(tmp_path: Path) -> None:
+def test_an_incidence_threshold_is_an_option(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["report", "--out", str(tmp_path), "--formats", "html", "--ae-threshold", "10"]
+        app, ["report", "--out", str(tmp_path), "--formats", "html", "--threshold", "AET04=10"]
     )
     assert result.exit_code == 0, result.stdout
-    text = (tmp_path / "report.html").read_text()
-    assert "Table 2. Grade 3-4 AEs in &gt;= 10% of the safety population" in text
-    tables = {t.id: t for t in report_tables(_ard(), ae_threshold=10)}
-    # The any-AE row, Neutropenia (20.0%) and Decreased neutrophil count (13.8%), Anemia (11.3%).
-    assert tables["AET04"].body.height == 4
-    bad = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--ae-threshold", "-1"])
-    assert bad.exit_code != 0
+    assert "at least 10% of the subjects" in (tmp_path / "report.html").read_text()
+    # Neutropenia 20.0%, Decreased neutrophil count 13.8%, Anemia 11.25% are >= 10%;
+    # Thrombocytopenia 6.3% is not. At the boundary: 11.25 is kept at 11.25, dropped at 11.26.
+    at = {t.id: t for t in report_tables(PLAN, _ard(), {"AET04": 11.25})}["AET04"]
+    above = {t.id: t for t in report_tables(PLAN, _ard(), {"AET04": 11.26})}["AET04"]
+    assert "Anemia" in at.body["c0"].to_list()
+    assert "Anemia" not in above.body["c0"].to_list()
+    assert {t.id: t for t in report_tables(PLAN, _ard(), {"AET04": 10})}["AET04"].body.height == 4
+    for bad in ("AET04=-1", "AET04=x", "DMT01=5", "NOPE=5"):
+        refused = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--threshold", bad])
+        assert refused.exit_code != 0, bad

@@ -4,13 +4,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from eap.ard import build_ard
 from eap.cli import app
 from eap.derive import derive_all
-from eap.report.reproduce import compare, reproduce_sdtm
+from eap.report.reproduce import compare, mm024_ard, reproduce_sdtm
 from eap.simulate import simulate
 
 CUTOFF = dt.date(2014, 11, 5)
@@ -19,44 +19,40 @@ CUTOFF = dt.date(2014, 11, 5)
 @pytest.mark.parametrize("seed", [2014, 3, 11])
 def test_every_published_figure_is_reproduced(seed: int) -> None:
     results = reproduce_sdtm(simulate(seed), CUTOFF)
-    assert len(results) > 200
+    assert len(results) == 255
     assert [r for r in results if not r.ok] == []
 
 
 def test_a_wrong_number_is_caught() -> None:
     sdtm = simulate(2014)
-    adam = derive_all(sdtm, CUTOFF).datasets
-    ard = build_ard(adam, cm=sdtm["CM"].frame)
+    ard = mm024_ard(derive_all(sdtm, CUTOFF).datasets, sdtm)
     # Drop one serious pneumonia patient from the ARD: Table 3 must then fail.
-    import polars as pl
-
     broken = ard.with_columns(
         pl.when(
-            (pl.col("ANALYSIS") == "AET09")
-            & (pl.col("LEVEL") == "Pneumonia")
-            & (pl.col("STAT") == "n")
-            & (pl.col("POPULATION") == "safety")
+            (pl.col("output") == "AET09")
+            & (pl.col("variable_level") == "Pneumonia")
+            & (pl.col("stat_name") == "n")
+            & (pl.col("population") == "safety")
         )
-        .then(pl.col("VALUE") - 1)
-        .otherwise(pl.col("VALUE"))
-        .alias("VALUE")
+        .then(pl.col("stat") - 1)
+        .otherwise(pl.col("stat"))
+        .alias("stat")
     )
     failed = {r.id for r in compare(broken) if not r.ok}
     assert failed == {"ae.table3.Pneumonia.n", "ae.table3.Pneumonia.pct"}
 
 
-def test_ard_rows_carry_the_subjects_behind_each_count() -> None:
-    sdtm = simulate(2014)
-    ard = build_ard(derive_all(sdtm, CUTOFF).datasets, cm=sdtm["CM"].frame)
-    import polars as pl
+def test_concomitant_medications_reach_the_ard_from_an_adam_folder(tmp_path: Path) -> None:
+    # A folder of ADaM datasets with the SDTM CM beside them: the CMT01 comparisons pass.
+    from eap.datasets.io import read_folder, write_dataset
 
-    row = ard.filter(
-        (pl.col("ANALYSIS") == "AET04")
-        & (pl.col("VARIABLE") == "ANY")
-        & (pl.col("STAT") == "n")
-        & (pl.col("POPULATION") == "safety")
-    ).row(0, named=True)
-    assert row["VALUE"] == 48 and len(row["SUBJECTS"]) == 48
+    sdtm = simulate(2014)
+    for name, ds in derive_all(sdtm, CUTOFF).datasets.items():
+        write_dataset(ds, tmp_path / f"{name.lower()}.xpt")
+    write_dataset(sdtm["CM"], tmp_path / "cm.xpt")
+    results = compare(mm024_ard(read_folder(tmp_path)))
+    cm = [r for r in results if r.id.startswith("concomitant_medications")]
+    assert len(cm) == 10 and all(r.ok for r in cm)
 
 
 def test_cli_reproduce_json_and_exit_status(tmp_path: Path) -> None:

@@ -1,57 +1,87 @@
-"""The MM-024 report: tables and figures from the ARD, in HTML, RTF and PDF; reproduce."""
+"""The report: tables and figures laid out from the ARD by the plan, in HTML, RTF, PDF."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from eap.datasets.atomic import write_atomic
+from eap.plans.plan import Plan
+
 FORMATS = ("html", "pdf", "rtf")
+
+
+def write_ard(ard: pl.DataFrame, out: Path, metadata: Mapping[str, Any] | None = None) -> Path:
+    """The ARD as Parquet and JSON, and the analysis metadata (ARS-like) as JSON."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    def text_file(text: str) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            path.write_text(text, encoding="utf-8")
+
+        return write
+
+    write_atomic(out / "ard.parquet", ard.write_parquet)
+    write_atomic(out / "ard.json", text_file(ard.write_json()))
+    if metadata is not None:
+        write_atomic(out / "ard_metadata.json", text_file(json.dumps(metadata, indent=2)))
+    return out / "ard.parquet"
 
 
 def write_report(
     ard: pl.DataFrame,
     out: Path,
+    plan: Plan,
     *,
     subtitle: str = "",
     formats: tuple[str, ...] = FORMATS,
     progress: Callable[[str], None] | None = None,
-    ae_threshold: float = 3.0,
+    thresholds: Mapping[str, float] | None = None,
+    skipped: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write the ARD (Parquet, JSON), figure files and the report in ``formats``.
+    """Write the ARD (Parquet, JSON, metadata), figure files and the report in ``formats``.
 
-    ``progress`` is told each output as it starts; Table 2 (AET04) lists the grade 3-4
-    terms of at least ``ae_threshold`` percent of the safety population.
+    Every output of ``plan`` that was produced appears in plan order; ``skipped`` (id
+    -> reason) are listed in the report as not produced. ``thresholds`` overrides the
+    row threshold (percent) of incidence outputs by id.
     """
-    from eap.report.figures import write_figures
+    from eap.report.figures import report_figures, write_figures
     from eap.report.html import render_html
+    from eap.report.layout import report_tables
     from eap.report.pdf import write_pdf
     from eap.report.rtf import write_rtf
-    from eap.report.tables import report_tables
 
     say = progress or (lambda _what: None)
-    out.mkdir(parents=True, exist_ok=True)
+    not_made = dict(skipped or {})
     say("writing the ARD")
-    ard.write_parquet(out / "ard.parquet")
-    (out / "ard.json").write_text(ard.write_json(), encoding="utf-8")
+    paths = {"ard": write_ard(ard, out, metadata)}
     say("laying out tables")
-    tables = report_tables(ard, ae_threshold)
+    tables = report_tables(plan, ard, dict(thresholds or {}), tuple(not_made))
+    figures = report_figures(plan, tuple(not_made))
     say("drawing figures (PNG, SVG)")
-    figures = write_figures(ard, out / "figures")
-    pngs = {stem: files["png"] for stem, files in figures.items()}
-    paths = {"figures": out / "figures", "ard": out / "ard.parquet"}
+    drawn = write_figures(ard, out / "figures", figures)
+    pngs = {stem: files["png"] for stem, files in drawn.items()}
+    paths["figures"] = out / "figures"
+    by_id: dict[str, Any] = {t.id: t for t in tables} | {f.id: f for f in figures}
+    items = [by_id[o.id] for o in plan.outputs if o.id in by_id]
     if "rtf" in formats:
         say("writing RTF")
-        write_rtf(ard, out / "rtf", pngs, tables)
+        write_rtf(out / "rtf", items, pngs)
         paths["rtf"] = out / "rtf"
     if "html" in formats:
         say("writing HTML")
-        svgs = {stem: files["svg"] for stem, files in figures.items()}
+        svgs = {stem: files["svg"] for stem, files in drawn.items()}
         paths["html"] = render_html(
-            ard, out / "report.html", subtitle=subtitle, svg_files=svgs, tables=tables
+            out / "report.html", items, svgs, title=plan.title, subtitle=subtitle, skipped=not_made
         )
     if "pdf" in formats:
         say("writing PDF")
-        paths["pdf"] = write_pdf(ard, out / "report.pdf", pngs, subtitle=subtitle, tables=tables)
+        paths["pdf"] = write_pdf(
+            out / "report.pdf", items, pngs, title=plan.title, subtitle=subtitle, skipped=not_made
+        )
     return paths

@@ -1,100 +1,247 @@
-"""Figures of the MM-024 report, drawn from ARD rows (matplotlib; SVG and PNG)."""
+"""Figures drawn from an output's ARD rows by its plan entry (matplotlib; SVG and PNG).
+
+Kinds: ``km_figure`` (Kaplan-Meier curves, one per column, censor marks, numbers
+at risk under the axis at the plan's ``risk_times``), ``swimmer`` (time on
+treatment per subject with event markers), ``flow`` (a disposition diagram whose
+boxes take their counts from the ARD) and ``intervals`` with ``figure = true``
+(first onsets by interval, bars per term).
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from eap.report.tables import POP_TITLES, POPULATIONS
+from eap.plans.plan import Output, Plan
+from eap.plans.study import Study
 
-PARAM_TITLES = {
-    "PFS": "Progression-free survival",
-    "TTP": "Time to progression",
-    "OS": "Overall survival",
-    "DOR": "Duration of response",
-}
-COLORS = {"safety": "#1f4e79", "treatment_cohort": "#c55a11"}
+COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6")
 SWIMMER_MAX = 60
 
 
-def km_figure(ard: pl.DataFrame, param: str = "PFS") -> object:
-    """Kaplan-Meier curves by population with censor marks and numbers at risk below."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = ard.filter((pl.col("ANALYSIS") == "KMG01") & (pl.col("VARIABLE") == param))
+    return plt
+
+
+def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """Kaplan-Meier curves, one per column, with censor marks and numbers at risk below."""
+    from eap.report.layout import display_columns
+
+    plt = _pyplot()
+    f = output.fields
+    param = f.texts("paramcd")[0]
+    cols = display_columns(output, rows, study)
     fig, (ax, risk) = plt.subplots(
         2, 1, figsize=(8, 5.2), gridspec_kw={"height_ratios": [4, 1]}, sharex=True
     )
-    risk_rows: dict[str, dict[float, int]] = {}
-    for pop in POPULATIONS:
-        mine = rows.filter(pl.col("POPULATION") == pop).with_columns(
-            pl.col("LEVEL").cast(pl.Float64).alias("T")
-        )
-        steps = mine.filter(pl.col("STAT") == "survival").sort("T")
+    risk_rows: list[tuple[str, str, dict[float, int]]] = []
+    for i, col in enumerate(cols):
+        color = COLORS[i % len(COLORS)]
+        mine = rows.filter(
+            (pl.col("population") == col.population)
+            & (
+                pl.col("group1_level").is_null()
+                if col.level is None
+                else pl.col("group1_level") == col.level
+            )
+            & (pl.col("group2_level") == param)
+            & (pl.col("context") == "survival_curve")
+        ).with_columns(pl.col("variable_level").cast(pl.Float64).alias("T"))
+        steps = mine.filter((pl.col("variable") == "curve") & (pl.col("stat_name") == "estimate"))
+        steps = steps.sort("T")
         if steps.height == 0:
             continue
-        ax.step(steps["T"], steps["VALUE"], where="post", color=COLORS[pop], label=POP_TITLES[pop])
-        cens = mine.filter(pl.col("STAT") == "censored")["T"]
+        name = col.header.split(" (N")[0]
+        ax.step(steps["T"], steps["stat"], where="post", color=color, label=name)
+        cens = mine.filter(pl.col("stat_name") == "n.censor")["T"]
         at = steps.filter(pl.col("T").is_in(cens.implode()))
-        ax.plot(at["T"], at["VALUE"], "|", color=COLORS[pop], markersize=8)
-        risk_rows[pop] = {
+        ax.plot(at["T"], at["stat"], "|", color=color, markersize=8)
+        counts = {
             t: int(v)
-            for t, v in mine.filter(pl.col("STAT") == "n_risk").select("T", "VALUE").iter_rows()
+            for t, v in mine.filter(pl.col("stat_name") == "n.risk").select("T", "stat").iter_rows()
         }
+        risk_rows.append((name, color, counts))
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("Probability")
-    ax.set_title(PARAM_TITLES.get(param, param))
+    ax.set_title(str(f.data.get("labels", {}).get(param, param)))
     ax.axhline(0.5, color="#999", linewidth=0.6, linestyle=":")
+    times = [float(t) for t in f.data.get("risk_times", [])]
+    limit = max(times) if times else None
     if risk_rows:
         ax.legend(loc="lower left", frameon=False)
     else:
-        ax.text(24, 0.5, "No patients in this analysis", ha="center", color="#555")
+        ax.text(0.5, 0.5, "No subjects in this analysis", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.2)
-    last = max(
-        (t for counts in risk_rows.values() for t, n in counts.items() if n > 0), default=48.0
-    )
-    limit = 6.0 * (int(last // 6) + 1)
-    for i, (pop, counts) in enumerate(risk_rows.items()):
+    for i, (_name, color, counts) in enumerate(risk_rows):
         for t, n in counts.items():
-            if t <= limit:
-                risk.text(
-                    t,
-                    len(risk_rows) - 1 - i,
-                    str(n),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color=COLORS[pop],
-                )
+            risk.text(
+                t, len(risk_rows) - 1 - i, str(n), ha="center", va="center", fontsize=8, color=color
+            )
     risk.set_yticks(range(len(risk_rows)))
-    risk.set_yticklabels([POP_TITLES[p] for p in reversed(list(risk_rows))], fontsize=8)
+    risk.set_yticklabels([name for name, _c, _n in reversed(risk_rows)], fontsize=8)
     risk.set_ylim(-0.5, max(len(risk_rows), 1) - 0.5)
-    risk.set_xlabel("Months from first Rd dose" if param != "DOR" else "Months from first response")
+    risk.set_xlabel(str(f.data.get("time_label", "Time")))
     risk.set_title("Number at risk", fontsize=8, loc="left")
     for spine in ("top", "right", "left"):
         risk.spines[spine].set_visible(False)
     risk.tick_params(left=False, pad=14)
-    ax.set_xlim(0, limit)
-    ax.set_xticks([6.0 * k for k in range(int(limit // 6) + 1)])
+    if limit is not None:
+        ax.set_xlim(0, limit)
+        ax.set_xticks(times)
     fig.tight_layout()
     return fig
 
 
+def intervals_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """First onsets by interval of time on treatment: a bar per term in each interval."""
+    plt = _pyplot()
+    f = output.fields
+    pct = rows.filter(
+        (pl.col("variable") == "ONSET")
+        & (pl.col("stat_name") == "p")
+        & (pl.col("population") == output.populations[0])
+        & pl.col("group1_level").is_null()
+    )
+    terms = list(f.texts("terms", ("ANY",)))
+    labels = {str(k): str(v) for k, v in f.data.get("term_labels", {}).items()}
+    spans = pct["variable_level"].unique(maintain_order=True).to_list()
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / max(len(terms), 1)
+    for k, term in enumerate(terms):
+        values = []
+        for span in spans:
+            hit = pct.filter((pl.col("group2_level") == term) & (pl.col("variable_level") == span))
+            value = hit["stat"][0] if hit.height else None
+            values.append(0.0 if value is None else 100.0 * value)
+        xs = [i + (k - (len(terms) - 1) / 2) * width for i in range(len(spans))]
+        ax.bar(xs, values, width=width, label=labels.get(term, term))
+    unit = str(f.data.get("interval_unit", ""))
+    ax.set_xticks(range(len(spans)))
+    ax.set_xticklabels(
+        [s.replace("-", "–") if not s.endswith("-") else f"≥ {s[:-1]}" for s in spans]
+    )
+    ax.set_xlabel(f"Time on treatment, {unit} (interval of first onset)")
+    ax.set_ylabel("% of subjects at risk at the interval start")
+    ax.set_title(output.title)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.2)
+    fig.tight_layout()
+    return fig
+
+
+def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """Each subject's time on treatment, with event markers; an arrow if still on it."""
+    plt = _pyplot()
+    f = output.fields
+    limit = int(f.data.get("max_subjects", SWIMMER_MAX))
+    durations = rows.filter(pl.col("variable") == "duration").sort(
+        ["stat", "group2_level"], descending=[True, False]
+    )
+    total = durations.height
+    # One bar per subject is readable up to about 60 subjects: larger cohorts show the
+    # longest courses (the axis label says so).
+    subjects = durations["group2_level"].to_list()[:limit]
+    mine = rows.filter(pl.col("group2_level").is_in(subjects))
+    by_subject = {key[0]: group for key, group in mine.group_by("group2_level")}
+    fig, ax = plt.subplots(figsize=(8, 0.18 * len(subjects) + 1.6))
+    styles = ("v", "o", "D", "X", "s", "^")
+    colours = ("#7f7f7f", "#d62728", "#ff7f0e", "#000000", "#2ca02c", "#9467bd")
+    markers = {
+        e.text("name"): (styles[i % 6], colours[i % 6], e.text("label", e.text("name")))
+        for i, e in enumerate(f.tables("events"))
+    }
+    seen: set[str] = set()
+    for y, subject in enumerate(reversed(subjects)):
+        me = by_subject[subject]
+        length = float(me.filter(pl.col("variable") == "duration")["stat"][0] or 0.0)
+        ongoing = bool(me.filter(pl.col("variable") == "ongoing")["stat"][0])
+        ax.barh(y, length, height=0.6, color="#9ecae1")
+        if ongoing:
+            ax.annotate(
+                "", xy=(length + 1.5, y), xytext=(length, y), arrowprops={"arrowstyle": "->"}
+            )
+        for name, (mark, color, label) in markers.items():
+            times = me.filter((pl.col("variable") == "event") & (pl.col("variable_level") == name))[
+                "stat"
+            ]
+            if times.len():
+                ax.plot(
+                    times.to_list(),
+                    [y] * times.len(),
+                    mark,
+                    color=color,
+                    markersize=4,
+                    label=None if label in seen else label,
+                )
+                seen.add(label)
+    ax.set_yticks([])
+    shown = f"{len(subjects)} longest of {total}" if total > len(subjects) else f"N = {total}"
+    ax.set_ylabel(f"{study.population(output.populations[0]).label} ({shown})")
+    ax.set_xlabel(str(f.data.get("time_label", "Time")))
+    ax.set_title(output.title)
+    if seen:
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    if not subjects:
+        ax.text(0.5, 0.5, "No subjects", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def flow_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """A disposition diagram: the plan's boxes with counts from the output's ARD rows."""
+    plt = _pyplot()
+    f = output.fields
+    values = {
+        v: ("NE" if s is None else f"{int(s)}")
+        for v, s in rows.filter(pl.col("stat_name") == "n").select("variable", "stat").iter_rows()
+    }
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.set_axis_off()
+    for box in f.tables("boxes"):
+        box.unknown(("x", "y", "text"))
+        ax.text(
+            float(box.data["x"]),
+            float(box.data["y"]),
+            box.text("text").format(**values),
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "#eef3f8", "edgecolor": "#1f4e79"},
+        )
+    arrows = f.table("arrows", {"lines": []}).data.get("lines", [])
+    for x1, y1, x2, y2 in arrows:
+        ax.annotate(
+            "", xy=(x2, y2), xytext=(x1, y1), arrowprops={"arrowstyle": "->", "color": "#444"}
+        )
+    ax.set_title(output.title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+DRAW: dict[str, Callable[[Output, pl.DataFrame, Study], object]] = {
+    "km_figure": km_figure,
+    "swimmer": swimmer_figure,
+    "flow": flow_figure,
+    "intervals": intervals_figure,
+}
+
+
 def svg(fig: object) -> str:
     """The figure as inline SVG text."""
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+    fig.savefig(buffer, format="svg", metadata={"Date": None})  # type: ignore[attr-defined]
+    plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
@@ -110,218 +257,38 @@ class ReportFigure:
     draw: Callable[[pl.DataFrame], object]
 
 
-def report_figures() -> list[ReportFigure]:
-    """The report's figures in report order (the HTML, PDF and RTF share this list)."""
-    figures = [
-        ReportFigure(
-            "FLOW01",
-            "FLOW01",
-            "Figure 1. Study design and patient disposition",
-            "Counts computed from the analysis results data; the parent trial's "
-            "enrollment as published.",
-            flow_figure,
-        ),
-        ReportFigure(
-            "AEG01",
-            "AEG01",
-            "Grade 3-4 TEAE incidence over time on treatment, safety population",
-            "Patients with a first grade 3-4 TEAE in each interval of time on Rd, as a "
-            "percentage of the patients still on Rd at the interval's start.",
-            toxicity_figure,
-        ),
-        ReportFigure(
-            "SWMG01",
-            "SWMG01",
-            "Time on Rd, treatment cohort (swimmer plot)",
-            f"One bar per patient from the first Rd dose in the parent trial; at most the "
-            f"{SWIMMER_MAX} longest courses are drawn. Arrow: on Rd at the data cutoff.",
-            swimmer_figure,
-        ),
-    ]
-    for param, title in PARAM_TITLES.items():
-        origin = "first response" if param == "DOR" else "first Rd dose in the parent trial"
-        figures.append(
-            ReportFigure(
-                "KMG01",
-                f"KMG01_{param}",
-                f"Kaplan-Meier estimate of {title.lower()}",
-                f"Months (30.4375 days) from {origin}. Censored observations marked |; "
-                "numbers at risk below the axis.",
-                partial(km_figure, param=param),
-            )
+def report_figures(plan: Plan, skipped: tuple[str, ...] | list[str] = ()) -> list[ReportFigure]:
+    """The plan's figures in plan order (the HTML, PDF and RTF share this list)."""
+    out = []
+    for output in plan.outputs:
+        if not output.is_figure or output.id in skipped:
+            continue
+        draw = DRAW[output.kind]
+
+        def drawn(ard: pl.DataFrame, o: Output = output, d: Callable[..., object] = draw) -> object:
+            return d(o, ard.filter(pl.col("output") == o.id), plan.study)
+
+        out.append(
+            ReportFigure(output.id, output.id, output.title, " ".join(output.footnotes), drawn)
         )
-    return figures
+    return out
 
 
-def write_figures(ard: pl.DataFrame, folder: Path) -> dict[str, dict[str, Path]]:
-    """Every report figure drawn once and saved as PNG and SVG: {stem: {"png", "svg"}}."""
-    import matplotlib.pyplot as plt
-
+def write_figures(
+    ard: pl.DataFrame, folder: Path, figures: list[ReportFigure]
+) -> dict[str, dict[str, Path]]:
+    """Every figure drawn once and saved as PNG and SVG: {stem: {"png", "svg"}}."""
+    plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, dict[str, Path]] = {}
-    for figure in report_figures():
+    for figure in figures:
         fig = figure.draw(ard)
         written[figure.stem] = {}
         for ext in ("png", "svg"):
             path = folder / f"{figure.stem}.{ext}"
-            fig.savefig(path, dpi=150)  # type: ignore[attr-defined]
+            # No creation date in the files: two runs on the same data give the same bytes.
+            meta = {"Date": None} if ext == "svg" else {"Software": None}
+            fig.savefig(path, dpi=150, metadata=meta)  # type: ignore[attr-defined]
             written[figure.stem][ext] = path
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
     return written
-
-
-def flow_figure(ard: pl.DataFrame) -> object:
-    """Figure 1: study design and patient disposition, counts from the ARD."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from eap.report.tables import Cells
-    from eap.simulate.targets import published
-
-    safety, tc = Cells(ard, "safety"), Cells(ard, "treatment_cohort")
-
-    def n(cells: Cells, analysis: str, variable: str, level: str | None = None) -> int:
-        return int(cells.value(analysis, variable, level, "n") or 0)
-
-    n_safety = int(safety.value("DMT01", "N", None, "N") or 0)
-    n_tc = int(tc.value("DMT01", "N", None, "N") or 0)
-    parent = published()["study"]["parent_trial_enrolled"]
-    boxes = {
-        (0.5, 0.92): f"MM-021 (parent trial)\nN = {parent} enrolled (published)",
-        (0.5, 0.72): f"MM-024 EAP: informed consent\nSafety population N = {n_safety}",
-        (
-            0.25,
-            0.48,
-        ): f"Treatment Phase\n(>= 1 year of Rd, progression-free)\nTreatment cohort N = {n_tc}",
-        (0.75, 0.48): f"Safety Follow-Up Phase\n(stopped Rd in MM-021)\nN = {n_safety - n_tc}",
-        (0.12, 0.2): f"On Rd at cutoff\nN = {n(tc, 'DST01', 'ONGOING')}",
-        (0.42, 0.2): (
-            f"Discontinued Rd N = {n(tc, 'DST01', 'DISCONTINUED')}\n"
-            f"progression {n(tc, 'DST01', 'DCTREAS', 'PROGRESSIVE DISEASE')}, "
-            f"death {n(tc, 'DST01', 'DCTREAS', 'DEATH')},\n"
-            f"lost to follow-up {n(tc, 'DST01', 'DCTREAS', 'LOST TO FOLLOW-UP')}\n"
-            "(survivors: Safety Follow-Up Phase)"
-        ),
-        (0.75, 0.2): (
-            f"Deaths by cutoff: {n(safety, 'DTHT01', 'DEATH')} in the safety population\n"
-            f"({n(tc, 'DTHT01', 'DEATH')} in the treatment cohort)"
-        ),
-    }
-    arrows = [
-        ((0.5, 0.88), (0.5, 0.77)),
-        ((0.45, 0.68), (0.28, 0.54)),
-        ((0.55, 0.68), (0.72, 0.54)),
-        ((0.2, 0.42), (0.14, 0.25)),
-        ((0.3, 0.42), (0.4, 0.27)),
-    ]
-    fig, ax = plt.subplots(figsize=(9, 6))
-    ax.set_axis_off()
-    for (x, y), text in boxes.items():
-        ax.text(
-            x,
-            y,
-            text,
-            ha="center",
-            va="center",
-            fontsize=9,
-            bbox={"boxstyle": "round,pad=0.5", "facecolor": "#eef3f8", "edgecolor": "#1f4e79"},
-        )
-    for start, end in arrows:
-        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "#444"})
-    ax.set_title("Figure 1. Study design and patient disposition at data cutoff", fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
-def toxicity_figure(ard: pl.DataFrame) -> object:
-    """AEG01: grade 3-4 TEAE incidence by time on treatment (AET11 rows)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = ard.filter(
-        (pl.col("ANALYSIS") == "AET11")
-        & (pl.col("VARIABLE") == "ONSET")
-        & (pl.col("STAT") == "pct")
-    )
-    terms = ["ANY", "Neutropenia", "Anemia", "Thrombocytopenia", "Pneumonia"]
-    intervals = ["0-6", "6-12", "12-24", "24-"]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    width = 0.16
-    for k, term in enumerate(terms):
-        values = []
-        for iv in intervals:
-            hit = rows.filter(pl.col("LEVEL") == f"{term}|{iv}")["VALUE"]
-            values.append(float(hit[0]) if hit.len() and hit[0] is not None else 0.0)
-        xs = [i + (k - 2) * width for i in range(len(intervals))]
-        ax.bar(xs, values, width=width, label="Any grade 3-4 TEAE" if term == "ANY" else term)
-    ax.set_xticks(range(len(intervals)))
-    ax.set_xticklabels(["0-6", "6-12", "12-24", ">= 24"])
-    ax.set_xlabel("Months on Rd (interval of first onset)")
-    ax.set_ylabel("% of patients at risk at the interval start")
-    ax.set_title("Grade 3-4 TEAE incidence over time on treatment (safety population)")
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(axis="y", alpha=0.2)
-    fig.tight_layout()
-    return fig
-
-
-def swimmer_figure(ard: pl.DataFrame) -> object:
-    """SWMG01: each treatment-cohort patient's time on Rd with reductions, grade 3-4 AEs,
-    progression and death; an arrow marks patients still on Rd at the cutoff."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = ard.filter(pl.col("ANALYSIS") == "SWMG01")
-    durations = rows.filter(pl.col("STAT") == "duration").sort("VALUE", descending=True)
-    total = durations.height
-    # One bar per patient is readable up to about 60 patients: larger cohorts show the
-    # SWIMMER_MAX longest courses (the title says so).
-    subjects = durations["VARIABLE"].to_list()[:SWIMMER_MAX]
-    rows = rows.filter(pl.col("VARIABLE").is_in(subjects))
-    by_subject = {key[0]: group for key, group in rows.group_by("VARIABLE")}
-    fig, ax = plt.subplots(figsize=(8, 0.18 * len(subjects) + 1.6))
-    markers = {
-        "reduction": ("v", "#7f7f7f", "Dose reduction"),
-        "grade34": ("o", "#d62728", "Grade 3-4 TEAE"),
-        "progression": ("D", "#ff7f0e", "Progression"),
-        "death": ("X", "#000000", "Death"),
-    }
-    seen: set[str] = set()
-    for y, subject in enumerate(reversed(subjects)):
-        mine = by_subject[subject]
-        length = float(mine.filter(pl.col("STAT") == "duration")["VALUE"][0] or 0.0)
-        ongoing = bool(mine.filter(pl.col("STAT") == "ongoing")["VALUE"][0])
-        ax.barh(y, length, height=0.6, color="#9ecae1")
-        if ongoing:
-            ax.annotate(
-                "", xy=(length + 1.5, y), xytext=(length, y), arrowprops={"arrowstyle": "->"}
-            )
-        for kind, (mark, color, label) in markers.items():
-            times = mine.filter((pl.col("LEVEL") == kind) & (pl.col("STAT") == "time"))["VALUE"]
-            if times.len():
-                ax.plot(
-                    times.to_list(),
-                    [y] * times.len(),
-                    mark,
-                    color=color,
-                    markersize=4,
-                    label=None if label in seen else label,
-                )
-                seen.add(label)
-    ax.set_yticks([])
-    shown = f"{len(subjects)} longest of {total}" if total > len(subjects) else f"N = {total}"
-    ax.set_ylabel(f"Treatment-cohort patients ({shown})")
-    ax.set_xlabel("Months from first Rd dose")
-    ax.set_title("Time on Rd, treatment cohort (arrow: on Rd at cutoff)")
-    if seen:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
-    if not subjects:
-        ax.text(0.5, 0.5, "No treatment-cohort patients", ha="center", transform=ax.transAxes)
-    fig.tight_layout()
-    return fig

@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import ReportFigure, report_figures, svg
-from eap.report.tables import POP_TITLES, DisplayTable, header_n, report_tables
+from eap.report.figures import ReportFigure
+from eap.report.tables import DisplayTable
 
 HOVER_MAX = 20
 STYLE = """
@@ -31,6 +31,9 @@ nav li { margin: 0.2em 0; } .meta { color: #555; font-size: 0.9em; }
   box-shadow: 0 2px 8px rgba(0,0,0,.2); font-size: 0.85em; }
 #subjects h3 { font-size: 1em; margin: 0 0 0.4em 0; } #subjects ol { padding-left: 1.6em; }
 #subjects button { float: right; }
+.indent1 { padding-left: 1.5em; display: inline-block; }
+.indent2 { padding-left: 3em; display: inline-block; }
+.skipped { color: #7a4b00; }
 @media print { #subjects { display: none !important; } .n { border: none; } }
 """
 SCRIPT = """
@@ -42,7 +45,7 @@ SCRIPT = """
     if (!cell) { if (!panel.contains(e.target)) panel.style.display = 'none'; return; }
     var ids = data.cells[cell.dataset.k].map(function (i) { return data.ids[i]; });
     panel.querySelector('h3').textContent = cell.dataset.what + ': ' + ids.length +
-      (ids.length === 1 ? ' patient' : ' patients');
+      (ids.length === 1 ? ' subject' : ' subjects');
     var list = panel.querySelector('ol'); list.innerHTML = '';
     ids.forEach(function (id) { var li = document.createElement('li');
       li.textContent = id; list.appendChild(li); });
@@ -76,7 +79,7 @@ def _cell(text: str, subjects: tuple[str, ...] | None, what: str, index: Subject
     shown = html.escape(text)
     if not subjects:
         return shown
-    hint = f"{len(subjects)} patient{'' if len(subjects) == 1 else 's'}"
+    hint = f"{len(subjects)} subject{'' if len(subjects) == 1 else 's'}"
     if len(subjects) <= HOVER_MAX:
         hint += ": " + ", ".join(subjects)
     hint += " (click to list)"
@@ -86,30 +89,34 @@ def _cell(text: str, subjects: tuple[str, ...] | None, what: str, index: Subject
     )
 
 
-def table_html(table: DisplayTable, n: dict[str, int], index: SubjectIndex) -> str:
-    """A great_tables table whose counts open the list of their subjects."""
+def table_html(table: DisplayTable, index: SubjectIndex) -> str:
+    """A great_tables table whose counts open the list of their subjects; nested rows
+    indented."""
     from great_tables import GT
 
     label_col = table.body.columns[0]
     cells: dict[str, list[str]] = {c: [] for c in table.body.columns}
     for i, row in enumerate(table.body.iter_rows(named=True)):
-        for col, text in row.items():
+        for col, header, text in zip(table.body.columns, table.headers, row.values(), strict=True):
             what = f"{table.id} {row[label_col].strip()}"
-            if col in POP_TITLES:
-                what += f", {POP_TITLES[col].lower()}"
-            cells[col].append(_cell(str(text), table.subjects.get((i, col)), what, index))
+            if header and col != label_col:
+                what += f", {header}"
+            shown = _cell(str(text), table.subjects.get((i, col)), what, index)
+            if col == label_col and table.level(i):
+                shown = f'<span class="indent{min(table.level(i), 2)}">{shown}</span>'
+            cells[col].append(shown)
     labels: dict[str, Any] = {
-        pop: f"{POP_TITLES[pop]} (N = {n[pop]})"
-        for pop in table.body.columns[1:]
-        if pop in POP_TITLES
+        col: html.escape(header)
+        for col, header in zip(table.body.columns, table.headers, strict=True)
     }
     gt = (
         GT(pl.DataFrame(cells))
         .fmt(lambda v: v)  # the cells are HTML already (escaped above)
         .cols_label(**labels)
-        .tab_header(title=table.title)
         .opt_stylize(style=1)
     )
+    if table.subtitle:
+        gt = gt.tab_header(title="", subtitle=table.subtitle)
     for note in table.footnotes:
         gt = gt.tab_source_note(note)
     return str(gt.as_raw_html())
@@ -124,50 +131,54 @@ def _figure_section(figure: ReportFigure, svg_text: str) -> str:
 
 
 def render_html(
-    ard: pl.DataFrame,
     path: Path,
+    items: list[DisplayTable | ReportFigure],
+    svg_files: dict[str, Path],
     *,
+    title: str,
     subtitle: str = "",
-    svg_files: dict[str, Path] | None = None,
-    tables: list[DisplayTable] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> Path:
-    """Write the report; every number comes from ``ard``.
+    """Write the report: every table and figure in plan order, each number from the ARD.
 
-    ``svg_files`` (stem -> file) reuses figures already drawn; others are drawn here;
-    ``tables`` reuses tables already laid out.
+    The file holds no date or time of its own: the same ARD gives the same bytes.
     """
-    n = header_n(ard)
     index = SubjectIndex()
-    tables = tables if tables is not None else report_tables(ard)
-    figures = report_figures()
+
+    def anchor(item: DisplayTable | ReportFigure) -> str:
+        return item.id.replace("_", "-")
 
     def figure_svg(figure: ReportFigure) -> str:
-        if svg_files and figure.stem in svg_files:
-            text = svg_files[figure.stem].read_text(encoding="utf-8")
-            return text[text.index("<svg") :]
-        return svg(figure.draw(ard))
+        text = svg_files[figure.stem].read_text(encoding="utf-8")
+        return text[text.index("<svg") :]
 
-    first, rest = figures[:1], figures[1:]
-    entries = [(f.stem.replace("_", "-"), f.title) for f in first]
-    entries += [(t.id, t.title) for t in tables]
-    entries += [(f.stem.replace("_", "-"), f.title) for f in rest]
-    toc = "".join(f'<li><a href="#{a}">{html.escape(title)}</a></li>' for a, title in entries)
-    sections = "".join(_figure_section(f, figure_svg(f)) for f in first)
-    sections += "".join(
-        f'<section id="{t.id}"><h2>{html.escape(t.title)} [{t.id}]</h2>'
-        f"{table_html(t, n, index)}</section>"
-        for t in tables
+    toc = "".join(
+        f'<li><a href="#{anchor(i)}">{html.escape(i.title)}</a> [{i.id}]</li>' for i in items
     )
-    sections += "".join(_figure_section(f, figure_svg(f)) for f in rest)
+    sections = ""
+    for item in items:
+        if isinstance(item, ReportFigure):
+            sections += _figure_section(item, figure_svg(item))
+        else:
+            sections += (
+                f'<section id="{anchor(item)}"><h2>{html.escape(item.title)} [{item.id}]</h2>'
+                f"{table_html(item, index)}</section>"
+            )
+    not_made = ""
+    if skipped:
+        lines = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in skipped.items())
+        not_made = (
+            f"<section id='not-produced' class='skipped'><h2>Outputs not produced</h2>"
+            f"<ul>{lines}</ul></section>"
+        )
     doc = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>MM-024 report</title>"
+        f"<title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>"
-        "<h1>MM-024 Extended Access Program: safety and efficacy of lenalidomide plus "
-        "low-dose dexamethasone</h1>"
-        f"<p class='meta'>{html.escape(subtitle)} Click any count to list the patients "
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p class='meta'>{html.escape(subtitle)} Click any count to list the subjects "
         "behind it.</p>"
-        f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{sections}"
+        f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{not_made}{sections}"
         '<aside id="subjects" aria-live="polite"><button type="button">close</button>'
         "<h3></h3><ol></ol></aside>"
         f'<script type="application/json" id="subject-data">{index.to_json()}</script>'

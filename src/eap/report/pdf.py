@@ -11,11 +11,15 @@ from pathlib import Path
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import ReportFigure, report_figures
-from eap.report.tables import POP_TITLES, DisplayTable, column_widths, header_n, report_tables
+from eap.report.figures import ReportFigure
+from eap.report.tables import DisplayTable, column_widths
 
 
-def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> list[object]:
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table_flowables(table: DisplayTable, styles: object) -> list[object]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
@@ -26,12 +30,17 @@ def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> 
     wide = len(table.body.columns) > 6
     size, leading = (6.5, 8) if wide else (8, 10)
     cell = ParagraphStyle(f"cell{size}", parent=sheet["BodyText"], fontSize=size, leading=leading)  # type: ignore[index]
-    headers = [
-        f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
-    ]
-    rows = [[Paragraph(f"<b>{h}</b>", cell) for h in headers]]
-    for r in table.body.with_columns(pl.all().cast(pl.String)).iter_rows():
-        rows.append([Paragraph(v.replace("<", "&lt;").replace(">", "&gt;"), cell) for v in r])
+    nested = {
+        level: ParagraphStyle(
+            f"cell{size}-{level}", parent=cell, leftIndent=10 * level, firstLineIndent=0
+        )
+        for level in (1, 2)
+    }
+    rows = [[Paragraph(f"<b>{_escape(h)}</b>", cell) for h in table.headers]]
+    for i, r in enumerate(table.body.with_columns(pl.all().cast(pl.String)).iter_rows()):
+        level = min(table.level(i), 2)
+        first = Paragraph(_escape(r[0]), nested[level] if level else cell)
+        rows.append([first, *(Paragraph(_escape(v), cell) for v in r[1:])])
     padding = 3 if wide else 6
     widths = column_widths(table, 470.0, char=4.0 if wide else 4.9, pad=2 * padding + 2)
     grid = Table(rows, colWidths=widths, repeatRows=1)
@@ -58,9 +67,9 @@ def _table_flowables(table: DisplayTable, n: dict[str, int], styles: object) -> 
     return [
         KeepTogether(
             [
-                Paragraph(f"{table.title} [{table.id}]", sheet["Heading3"]),  # type: ignore[index]
+                Paragraph(_escape(f"{table.title} [{table.id}]"), sheet["Heading3"]),  # type: ignore[index]
                 grid,
-                *[Paragraph(f, note) for f in table.footnotes],
+                *[Paragraph(_escape(f), note) for f in table.footnotes],
             ]
         ),
         Spacer(1, 12),
@@ -79,44 +88,49 @@ def _figure_flowables(figure: ReportFigure, png: Path, styles: object) -> list[o
     shown_h = min(shown_w * height / width, 600.0)
     return [
         PageBreak(),
-        Paragraph(f"{figure.title} [{figure.id}]", sheet["Heading3"]),  # type: ignore[index]
+        Paragraph(_escape(f"{figure.title} [{figure.id}]"), sheet["Heading3"]),  # type: ignore[index]
         Image(str(png), width=shown_h * width / height, height=shown_h),
-        Paragraph(figure.footnote, note),
+        Paragraph(_escape(figure.footnote), note),
     ]
 
 
 def write_pdf(
-    ard: pl.DataFrame,
     path: Path,
+    items: list[DisplayTable | ReportFigure],
     pngs: dict[str, Path],
     *,
+    title: str,
     subtitle: str = "",
-    tables: list[DisplayTable] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> Path:
-    """Write the report PDF: title, every table, then the figures (PNG files by stem)."""
+    """Write the report PDF: title, then every table and figure in plan order."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
     styles = getSampleStyleSheet()
     story: list[object] = [
-        Paragraph(
-            "MM-024 Extended Access Program: safety and efficacy of lenalidomide plus "
-            "low-dose dexamethasone",
-            styles["Title"],
-        ),
-        Paragraph(subtitle, styles["Normal"]),
+        Paragraph(_escape(title), styles["Title"]),
+        Paragraph(_escape(subtitle), styles["Normal"]),
     ]
-    n = header_n(ard)
-    for table in tables if tables is not None else report_tables(ard):
-        story += _table_flowables(table, n, styles)
-    for figure in report_figures():
-        if figure.stem in pngs:
-            story += _figure_flowables(figure, pngs[figure.stem], styles)
+    for output_id, reason in (skipped or {}).items():
+        story.append(Paragraph(_escape(f"Not produced: {output_id}: {reason}"), styles["Italic"]))
+    for item in items:
+        if isinstance(item, ReportFigure):
+            if item.stem in pngs:
+                story += _figure_flowables(item, pngs[item.stem], styles)
+        else:
+            story += _table_flowables(item, styles)
 
     def write(target: Path) -> None:
+        # invariant=1: no creation date or random id, so the same ARD gives the same bytes.
         doc = SimpleDocTemplate(
-            str(target), pagesize=A4, title="MM-024 report", leftMargin=56, rightMargin=56
+            str(target),
+            pagesize=A4,
+            title=title,
+            leftMargin=56,
+            rightMargin=56,
+            invariant=1,
         )
         doc.build(story)
 

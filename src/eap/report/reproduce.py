@@ -8,6 +8,7 @@ ARD rows (eap.ard); nothing is computed here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,26 +35,42 @@ class Comparison:
 
 
 class Lookup:
-    """Reads one ARD value; a missing row is None."""
+    """Reads one ARD value (cards shape, no arm grouping); a missing row is None."""
 
     def __init__(self, ard: pl.DataFrame) -> None:
         self.ard = ard
 
     def value(
-        self, analysis: str, pop: str, variable: str, level: str | None, stat: str
+        self,
+        output: str,
+        pop: str,
+        variable: str,
+        level: str | None,
+        stat: str,
+        group2_level: str | None = None,
     ) -> float | None:
         f = self.ard.filter(
-            (pl.col("ANALYSIS") == analysis)
-            & (pl.col("POPULATION") == pop)
-            & (pl.col("VARIABLE") == variable)
-            & (pl.col("STAT") == stat)
-            & (pl.col("LEVEL").is_null() if level is None else pl.col("LEVEL") == level)
+            (pl.col("output") == output)
+            & (pl.col("population") == pop)
+            & pl.col("group1_level").is_null()
+            & (pl.col("variable") == variable)
+            & (pl.col("stat_name") == stat)
+            & (
+                pl.col("variable_level").is_null()
+                if level is None
+                else pl.col("variable_level") == level
+            )
+            & (pl.lit(True) if group2_level is None else pl.col("group2_level") == group2_level)
         )
-        return None if f.height == 0 else f["VALUE"][0]
+        return None if f.height == 0 else f["stat"][0]
 
-    def n(self, analysis: str, pop: str, variable: str, level: str | None = None) -> int:
-        v = self.value(analysis, pop, variable, level, "n")
+    def n(self, output: str, pop: str, variable: str, level: str | None = None) -> int:
+        v = self.value(output, pop, variable, level, "n")
         return 0 if v is None else int(v)
+
+    def km(self, pop: str, param: str, stat: str) -> float | None:
+        """Kaplan-Meier median (``estimate``) or its CI bound of a TTET01 parameter."""
+        return self.value("TTET01", pop, "prob", "0.5", stat, group2_level=param)
 
 
 def _count(cid: str, pub: Any, got: int) -> list[Comparison]:
@@ -90,7 +107,7 @@ def compare(ard: pl.DataFrame) -> list[Comparison]:
     look = Lookup(ard)
     pub = published()
     out: list[Comparison] = []
-    totals = {pop: int(look.value("DMT01", pop, "N", None, "N") or 0) for pop in POPS}
+    totals = {pop: int(look.value("DMT01", pop, "BIGN", None, "N") or 0) for pop in POPS}
     out += _count("populations.safety", pub["populations"]["safety"], totals["safety"])
     out += _count(
         "populations.treatment_cohort",
@@ -187,7 +204,7 @@ def _exposure(look: Lookup, e: dict[str, Any], pop: str) -> list[Comparison]:
             "exposure.treatment_cohort_over_108_weeks",
             e["treatment_cohort_over_108_weeks"],
             look.n("EXT01", pop, "GT108WK"),
-            int(look.value("DMT01", pop, "N", None, "N") or 0),
+            int(look.value("DMT01", pop, "BIGN", None, "N") or 0),
         )
     if pop == "safety":
         a = e["lenalidomide_average_dose_mg"]
@@ -245,19 +262,19 @@ def _disposition(look: Lookup, pub: dict[str, Any], totals: dict[str, int]) -> l
     out += _count(
         "disposition.on_rd_full_dose_25mg",
         d["on_rd_full_dose_25mg"],
-        look.n("DST01", pop, "ONGOING_DOSE", "25"),
+        look.n("DST01", pop, "ONGOING_25"),
     )
     out += _count(
         "disposition.on_rd_10mg_full_planned_dose",
         d["on_rd_10mg_full_planned_dose"],
-        look.n("DST01", pop, "ONGOING_DOSE", "10 FULL"),
+        look.n("DST01", pop, "ONGOING_10FULL"),
     )
     return out
 
 
 def _adverse_events(look: Lookup, ae: dict[str, Any], totals: dict[str, int]) -> list[Comparison]:
     s, n = "safety", totals["safety"]
-    out = _n_pct("ae.any_ae", ae["any_ae"], look.n("AET01", s, "ANY"), n)
+    out = _n_pct("ae.any_ae", ae["any_ae"], look.n("AET02", s, "ANY"), n)
     for row in ae["most_common_teae_any_grade"]:
         out.append(
             _pct(
@@ -282,7 +299,7 @@ def _adverse_events(look: Lookup, ae: dict[str, Any], totals: dict[str, int]) ->
     out += _n_pct(
         "ae.teae_leading_to_discontinuation",
         ae["teae_leading_to_discontinuation"],
-        look.n("AET05", s, "ACTLEN", "DISCONTINUATION"),
+        look.n("AET05", s, "CATEGORY", "DISCONTINUATION"),
         n,
     )
     levels = {
@@ -295,7 +312,7 @@ def _adverse_events(look: Lookup, ae: dict[str, Any], totals: dict[str, int]) ->
             out += _n_pct(
                 f"ae.modification.{pop}.{key}",
                 ae["lenalidomide_modification_due_to_teae"][pop][key],
-                look.n("AET05", pop, "ACTLEN", level),
+                look.n("AET05", pop, "CATEGORY", level),
                 totals[pop],
             )
     for row in ae["most_common_ae_leading_to_interruption_or_reduction"]:
@@ -303,7 +320,7 @@ def _adverse_events(look: Lookup, ae: dict[str, Any], totals: dict[str, int]) ->
             _pct(
                 f"ae.leading_to_modification.{row['term']}",
                 row["pct"],
-                look.n("AET05", s, "AEDECOD", row["term"]),
+                look.n("AET05T", s, "AEDECOD", row["term"]),
                 n,
             )
         )
@@ -369,7 +386,7 @@ def _efficacy(look: Lookup, t4: dict[str, Any]) -> list[Comparison]:
     for pop in POPS:
         for key, param in TABLE4.items():
             pub = t4[pop][key]
-            med = look.value("TTET01", pop, param, None, "median")
+            med = look.km(pop, param, "estimate")
             cid = f"table4.{pop}.{key}"
             if pub == "NE":
                 out.append(
@@ -387,7 +404,7 @@ def _efficacy(look: Lookup, t4: dict[str, Any]) -> list[Comparison]:
                 _number(
                     f"{cid}.lower",
                     pub[1],
-                    look.value("TTET01", pop, param, None, "lower"),
+                    look.km(pop, param, "conf.low"),
                     tol=TOL_CI,
                 )
             )
@@ -395,7 +412,7 @@ def _efficacy(look: Lookup, t4: dict[str, Any]) -> list[Comparison]:
                 _number(
                     f"{cid}.upper",
                     pub[2],
-                    look.value("TTET01", pop, param, None, "upper"),
+                    look.km(pop, param, "conf.high"),
                     tol=TOL_CI,
                 )
             )
@@ -403,10 +420,19 @@ def _efficacy(look: Lookup, t4: dict[str, Any]) -> list[Comparison]:
 
 
 def reproduce_sdtm(sdtm: dict[str, Any], cutoff: Any) -> list[Comparison]:
-    """Derive ADaM from SDTM, build the ARD and compare it with the publication."""
-    from eap.ard import build_ard
+    """Derive ADaM from SDTM, build the ARD of the MM-024 plan and compare it."""
     from eap.derive import derive_all
 
     adam = derive_all(sdtm, cutoff).datasets
-    cm = sdtm["CM"].frame if "CM" in sdtm else None
-    return compare(build_ard(adam, cm=cm))
+    return compare(mm024_ard(adam, sdtm))
+
+
+def mm024_ard(adam: Mapping[str, Any], sdtm: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """The ARD of the built-in MM-024 plan (CM taken from the SDTM when given)."""
+    from eap.ard.run import run_plan
+    from eap.plans.plan import load_plan
+
+    data = dict(adam)
+    if sdtm is not None and "CM" in sdtm and "CM" not in data:
+        data["CM"] = sdtm["CM"]
+    return run_plan(load_plan("mm024"), data).ard

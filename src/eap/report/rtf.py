@@ -15,17 +15,24 @@ from pathlib import Path
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
-from eap.report.figures import ReportFigure, report_figures
-from eap.report.tables import POP_TITLES, DisplayTable, column_widths, header_n, report_tables
+from eap.report.figures import ReportFigure
+from eap.report.tables import DisplayTable, column_widths
+
+INDENT = "\u00a0" * 4  # RTF cells keep non-breaking spaces: a nested row's indent
 
 
-def table_document(table: DisplayTable, n: dict[str, int]) -> object:
+def table_document(table: DisplayTable) -> object:
     import rtflite as r
 
-    headers = [
-        f"{POP_TITLES[c]} (N = {n[c]})" if c in POP_TITLES else c for c in table.body.columns
-    ]
+    headers = list(table.headers)
     body = table.body.with_columns(pl.all().cast(pl.String))
+    first = body.columns[0]
+    body = body.with_columns(
+        pl.Series(
+            first,
+            [INDENT * table.level(i) + text for i, text in enumerate(body[first].to_list())],
+        )
+    )
     # A wide table (a listing) goes on a landscape page: 9 inches of text width, not 6.5.
     wide = len(headers) > 6
     widths = column_widths(table, 9.0 if wide else 6.5, char=0.075, pad=0.15)  # 9-point Times
@@ -62,21 +69,19 @@ def figure_document(figure: ReportFigure, png: Path) -> object:
 
 
 def write_rtf(
-    ard: pl.DataFrame,
     folder: Path,
+    items: list[DisplayTable | ReportFigure],
     pngs: dict[str, Path] | None = None,
-    tables: list[DisplayTable] | None = None,
 ) -> list[Path]:
-    """Every report table as ``<id>.rtf`` and every figure in ``pngs`` as ``<stem>.rtf``."""
+    """Every table as ``<id>.rtf`` and every figure in ``pngs`` as ``<stem>.rtf``."""
     folder.mkdir(parents=True, exist_ok=True)
-    n = header_n(ard)
-    laid_out = tables if tables is not None else report_tables(ard)
-    documents = [(f"{t.id}.rtf", table_document(t, n)) for t in laid_out]
-    documents += [
-        (f"{f.stem}.rtf", figure_document(f, pngs[f.stem]))
-        for f in report_figures()
-        if pngs and f.stem in pngs
-    ]
+    documents = []
+    for item in items:
+        if isinstance(item, ReportFigure):
+            if pngs and item.stem in pngs:
+                documents.append((f"{item.stem}.rtf", figure_document(item, pngs[item.stem])))
+        else:
+            documents.append((f"{item.id}.rtf", table_document(item)))
     written = []
     for name, doc in documents:
         target = folder / name

@@ -34,7 +34,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
       | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-      | (?P<op>==|!=|<=|>=|<|>|&&|\|\||&|\||\(|\))
+      | (?P<op>==|!=|<=|>=|<|>|&&|\|\||&|\||\(|\)|,)
       | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
     )""",
     re.VERBOSE,
@@ -52,12 +52,15 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
             raise StatsInputError(
                 f"cannot read the filter at character {pos + 1}",
                 variable="where",
-                expected="VAR == 'value', !=, <, <=, >, >=, and, or, parentheses",
+                expected=(
+                    "VAR == 'value', !=, <, <=, >, >=, in (...), is [not] null, "
+                    "and, or, not, parentheses"
+                ),
                 found=repr(stripped[pos:]),
             )
         kind = m.lastgroup or ""
         value = m.group(kind)
-        if kind == "name" and value.lower() in ("and", "or"):
+        if kind == "name" and value.lower() in ("and", "or", "not", "is", "in", "null"):
             kind, value = "op", value.lower()
         tokens.append((kind, value))
         pos = m.end()
@@ -107,8 +110,33 @@ class _Parser:
             left = left & self._atom()
         return left
 
+    def _literal(self) -> Any:
+        lit_kind, lit = self._take()
+        if lit_kind == "str":
+            return re.sub(r"\\(.)", r"\1", lit[1:-1])
+        if lit_kind == "num":
+            return float(lit) if any(c in lit for c in ".eE") else int(lit)
+        raise StatsInputError(
+            "expected a quoted string or a number", variable="where", found=repr(lit)
+        )
+
+    def _membership(self, col: pl.Expr, negate: bool) -> pl.Expr:
+        # VAR in ('a', 'b'): SQL's IN list; a null VAR is in no list.
+        if self._take() != ("op", "("):
+            raise StatsInputError("expected '(' after in", variable="where")
+        values = [self._literal()]
+        while self._peek() == ("op", ","):
+            self._take()
+            values.append(self._literal())
+        if self._take() != ("op", ")"):
+            raise StatsInputError("missing ')' after the in list", variable="where")
+        inside = col.is_in(values)
+        return ~inside if negate else inside
+
     def _atom(self) -> pl.Expr:
         kind, value = self._take()
+        if (kind, value) == ("op", "not"):
+            return ~self._atom()
         if (kind, value) == ("op", "("):
             inner = self._or()
             if self._peek() != ("op", ")"):
@@ -128,21 +156,25 @@ class _Parser:
                 expected="one of " + ", ".join(self.columns),
             )
         op_kind, op = self._take()
+        col = pl.col(value)
+        if (op_kind, op) == ("op", "is"):
+            negate = self._peek() == ("op", "not")
+            if negate:
+                self._take()
+            if self._take() != ("op", "null"):
+                raise StatsInputError("expected null after is", variable="where")
+            return col.is_not_null() if negate else col.is_null()
+        if (op_kind, op) == ("op", "in"):
+            return self._membership(col, negate=False)
+        if (op_kind, op) == ("op", "not"):
+            if self._take() != ("op", "in"):
+                raise StatsInputError("expected in after not", variable="where")
+            return self._membership(col, negate=True)
         if op_kind != "op" or op not in _COMPARE:
             raise StatsInputError(
                 "expected a comparison operator", variable="where", found=repr(op)
             )
-        lit_kind, lit = self._take()
-        literal: Any
-        if lit_kind == "str":
-            literal = re.sub(r"\\(.)", r"\1", lit[1:-1])
-        elif lit_kind == "num":
-            literal = float(lit) if any(c in lit for c in ".eE") else int(lit)
-        else:
-            raise StatsInputError(
-                "expected a quoted string or a number", variable="where", found=repr(lit)
-            )
-        col = pl.col(value)
+        literal = self._literal()
         compare: dict[str, pl.Expr] = {
             "==": col == literal,
             "!=": col != literal,
@@ -156,6 +188,11 @@ class _Parser:
 
 def parse_where(text: str, columns: Sequence[str]) -> pl.Expr:
     """Parse a filter such as ``PARAMCD == 'PFS' and SAFFL == "Y"`` into a Polars expression.
+
+    Comparisons (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) of a variable with a
+    quoted string or a number, ``VAR in ('a', 'b')``, ``VAR not in (...)``, ``VAR is
+    null``, ``VAR is not null``, joined by ``and``, ``or``, ``not`` and parentheses. A
+    comparison with a null value is false, as in SQL and SAS WHERE.
 
     >>> import polars as pl
     >>> df = pl.DataFrame({"PARAMCD": ["PFS", "OS"], "AVAL": [3, 5]})

@@ -1,0 +1,147 @@
+"""Kind ``incidence``: subjects with at least one record, overall and by one or two levels.
+
+Fields: ``dataset`` (default ADAE), ``where`` (which records count, e.g.
+``TRTEMFL == 'Y' and AESER == 'Y'``), ``levels`` (``["AEBODSYS", "AEDECOD"]``: the
+outer level's rows, then the inner level's within each outer value, as cards'
+``ard_stack_hierarchical``; one level gives a flat table; none only the overall
+row), ``overall`` (the any-record row, default true; ``overall_label``), ``events``
+(also count records), ``categories`` (subject categories by the records they have:
+``{ name = "INTERRUPTION ONLY", any = ["ACTLEN == 'INTERRUPTED'"], none =
+["ACTLEN == 'REDUCED'"] }``). Display only: ``sort`` (``frequency``: descending n
+in the Total column, or the first column without one, ties alphabetical;
+``alphabetical``) and ``threshold`` (a row is shown when its percent reaches it in
+any column).
+
+A subject counts once per row; N is the column's subjects (ADSL), so p = n / N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from eap.ard.cards import Rows
+from eap.ard.columns import Column, dataset, where
+from eap.datasets.model import Dataset
+from eap.errors import PlanError
+from eap.plans.plan import Output
+
+FIELDS = (
+    "where",
+    "levels",
+    "overall",
+    "overall_label",
+    "events",
+    "categories",
+    "sort",
+    "threshold",
+    "labels",
+    "figure",
+)
+
+
+def _records(output: Output, adam: Mapping[str, Dataset]) -> pl.DataFrame:
+    frame = dataset(adam, output.dataset or "ADAE", output)
+    f = output.fields
+    return where(frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
+
+
+def _tally(
+    rows: Rows,
+    column: Column,
+    output: Output,
+    records: pl.DataFrame,
+    keys: list[str],
+    values: pl.DataFrame,
+    events: bool,
+) -> None:
+    """Rows for every combination in ``values`` (the last key is the variable, the one
+    before it the outer level); a combination this column lacks gets n = 0."""
+    variable = keys[-1]
+    grouped = (
+        records.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+        .group_by(keys)
+        .agg(pl.col("USUBJID").unique().sort().alias("IDS"), pl.len().alias("EVENTS"))
+    )
+    table = values.join(grouped, on=keys, how="left").sort(keys)
+    for record in table.iter_rows(named=True):
+        outer = {"group2": keys[0], "group2_level": str(record[keys[0]])} if len(keys) == 2 else {}
+        cell = column.cell(
+            output.id,
+            variable=variable,
+            variable_level=str(record[variable]),
+            context="hierarchical",
+            **outer,
+        )
+        rows.count(cell, record["IDS"] or [], column.n)
+        if events:
+            rows.add(cell, "events", record["EVENTS"] or 0, fmt="xx")
+
+
+def _all_values(records: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Every combination seen in any column, so every column has every row (zeros kept)."""
+    return records.select(keys).drop_nulls().unique().sort(keys)
+
+
+def _categories(rows: Rows, column: Column, output: Output, records: pl.DataFrame) -> None:
+    f = output.fields
+    for i, entry in enumerate(f.tables("categories")):
+        entry.unknown(("name", "any", "none"))
+        name = entry.text("name")
+        ids = set(column.ids.to_list())
+        for j, text in enumerate(entry.texts("any", ())):
+            hit = where(records, text, file=f.file, field=f"{entry.prefix}.any[{j}]")
+            ids &= set(hit["USUBJID"].to_list())
+        for j, text in enumerate(entry.texts("none", ())):
+            hit = where(records, text, file=f.file, field=f"{entry.prefix}.none[{j}]")
+            ids -= set(hit["USUBJID"].to_list())
+        if not entry.texts("any", ()):
+            raise PlanError(
+                "a category needs at least one 'any' filter",
+                file=f.file,
+                variable=f"{f.prefix}.categories[{i}].any",
+            )
+        cell = column.cell(output.id, variable="CATEGORY", variable_level=name, context="tabulate")
+        rows.count(cell, ids, column.n)
+
+
+def incidence(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
+    """ARD rows of an incidence output."""
+    f = output.fields
+    records = _records(output, adam)
+    levels = list(f.texts("levels", ()))
+    if len(levels) > 2:
+        raise PlanError(
+            "at most two levels", file=f.file, variable=f"{f.prefix}.levels", found=str(levels)
+        )
+    for level in levels:
+        if level not in records.columns:
+            raise PlanError(
+                f"level {level} is not in the data",
+                file=f.file,
+                variable=f"{f.prefix}.levels",
+                expected="one of " + ", ".join(records.columns),
+                found=level,
+            )
+    events = f.flag("events", False)
+    rows = Rows()
+    for column in columns:
+        rows.add(
+            column.cell(output.id, variable="BIGN", context="total_n"), "N", column.n, fmt="xx"
+        )
+    all_ids = pl.concat([c.adsl.select("USUBJID") for c in columns]).unique()
+    records = records.join(all_ids, on="USUBJID", how="semi")
+    key_sets = [levels[:1], levels] if len(levels) == 2 else [levels] if levels else []
+    seen = [_all_values(records, keys) for keys in key_sets]
+    for column in columns:
+        mine = column.records(records)
+        if f.flag("overall", True):
+            cell = column.cell(output.id, variable="ANY", context="hierarchical")
+            rows.count(cell, mine["USUBJID"].to_list(), column.n)
+            if events:
+                rows.add(cell, "events", mine.height, fmt="xx")
+        _categories(rows, column, output, mine)
+        for keys, values in zip(key_sets, seen, strict=True):
+            _tally(rows, column, output, mine, keys, values, events)
+    return rows
