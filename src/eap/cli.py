@@ -356,6 +356,7 @@ def report(
     from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
     from eap.report_console import progress_bar
+    from eap.runlog import imputed, input_files, write_run_log
 
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if not chosen or any(f not in FORMATS for f in chosen):
@@ -382,9 +383,10 @@ def report(
             bar.update(task, description=what)
 
         datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed)
+        findings: tuple[object, ...] = ()
         if is_sdtm:
             derived = derive_all(datasets, cut, progress=say, study=the_plan.study)
-            cut = derived.cutoff
+            cut, findings = derived.cutoff, derived.findings
             # SDTM domains an analysis reads directly (CM) stay beside the ADaM.
             datasets = {**{k: v for k, v in datasets.items() if k == "CM"}, **derived.datasets}
         result = run_plan(the_plan, datasets, progress=say)
@@ -399,6 +401,16 @@ def report(
             thresholds=cuts,
             skipped=result.skipped,
             metadata=result.metadata,
+        )
+        given = adam or sdtm
+        paths["run log"] = write_run_log(
+            out,
+            inputs=input_files([given]) if given is not None else source,
+            findings=findings,
+            imputations=imputed(datasets),
+            skipped=result.skipped,
+            outputs=paths,
+            extra={"study": the_plan.study.id, "plan": str(the_plan.file), "cutoff": cut},
         )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")

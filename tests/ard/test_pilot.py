@@ -104,3 +104,14 @@ def test_pilot_report_writes_every_output(tmp_path: Path) -> None:
     assert (tmp_path / "rtf" / "T14-5.01.rtf").is_file()
     assert (tmp_path / "figures" / "F14-1.png").is_file()
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
+    # The run log names every input file with its SHA-256, the study and the plan.
+    import hashlib
+    import json
+
+    log = json.loads((tmp_path / "run_log.json").read_text(encoding="utf-8"))
+    assert log["study"] == "CDISCPILOT01" and log["cutoff"] is None
+    assert log["command"].startswith("eap ")
+    listed = {Path(i["path"]).name: i["sha256"] for i in log["inputs"]}
+    for name in ("adsl.xpt", "adae.xpt", "adtte.xpt"):
+        assert listed[name] == hashlib.sha256((DATA / "adam" / name).read_bytes()).hexdigest()
+    assert log["skipped"] == {}

@@ -97,6 +97,7 @@ def test_cli_report_writes_every_format_and_the_ard(tmp_path: Path) -> None:
         "ard.parquet",
         "ard.json",
         "ard_metadata.json",
+        "run_log.json",
         "figures",
         "rtf",
         "report.pdf",

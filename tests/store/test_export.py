@@ -192,8 +192,8 @@ def test_report_and_reproduce_from_captured_data_only(study: Study, tmp_path: Pa
     assert result.exit_code == 0, result.output
     ard = pl.read_parquet(tmp_path / "r" / "ard.parquet")
     n = dict(
-        ard.filter((pl.col("ANALYSIS") == "DMT01") & (pl.col("STAT") == "N"))
-        .select("POPULATION", "VALUE")
+        ard.filter((pl.col("output") == "DMT01") & (pl.col("variable") == "BIGN"))
+        .select("population", "stat")
         .iter_rows()
     )
     assert n == {
