@@ -27,7 +27,7 @@ from eap.derive.adtte import derivable_endpoints, derive_adtte
 from eap.derive.checks import input_findings
 from eap.derive.common import latest_date
 from eap.errors import EapError
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 __all__ = [
     "Derived",
@@ -89,7 +89,7 @@ def derive_all(
     ``Derived.cutoff_source`` say which date was used and why.
     """
     say = progress or (lambda _: None)
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
     findings = input_findings(sdtm)

@@ -45,7 +45,7 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.derive.common import as_adam, where
 from eap.errors import EapError
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
 ACTIONS = {
@@ -130,7 +130,7 @@ def derive_adae(
     override the study's treatment-emergent window and always-emergent events."""
     if "AE" not in sdtm:
         raise EapError("AE is required to derive ADAE", dataset="AE", expected="an AE dataset")
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     rules = study.adae
     window = study.te_window_days if isinstance(end_window_days, _Default) else end_window_days
     always = rules.always_emergent if isinstance(always_emergent, _Default) else always_emergent

@@ -38,7 +38,7 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.derive.common import as_adam, iso_date, where
 from eap.errors import EapError
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 from eap.protocol import Protocol, planned_dose_intensity
 from eap.protocol.dosing import DoseLevel
 
@@ -185,7 +185,7 @@ def derive_adex(
     study's unless given), PLDOSINT and RDI at ADSL's renal group."""
     if "EX" not in sdtm:
         raise EapError("EX is required to derive ADEX", dataset="EX", expected="an EX dataset")
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     if protocol is None:
         protocol = study.load_protocol()
     drug = study.treatments.study_drug

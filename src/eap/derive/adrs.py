@@ -24,14 +24,14 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.derive.common import as_adam, as_date, need_column, where
 from eap.errors import EapError, PlanError
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 
 def derive_adrs(
     sdtm: Mapping[str, Dataset], cutoff: dt.date, *, study: Study | None = None
 ) -> Dataset:
     """ADRS with BOR and RSP for every subject with at least one overall response record."""
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     rules = study.response
     if rules is None:
         raise PlanError(

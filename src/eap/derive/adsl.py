@@ -20,7 +20,7 @@ from eap.derive.adtte import last_alive
 from eap.derive.common import as_adam, as_date, filter_variables, iso_date, where
 from eap.errors import EapError
 from eap.plans.rules import AdslVariable
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 from eap.protocol import Protocol, cockcroft_gault
 from eap.protocol.dosing import renal_band
 
@@ -274,7 +274,7 @@ def derive_adsl(
     DM are used when present. ``protocol`` defaults to the study's (none: no RENALGR)."""
     if "DM" not in sdtm:
         raise EapError("DM is required to derive ADSL", dataset="DM", expected="a DM dataset")
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     if protocol is None:
         protocol = study.load_protocol()
     dm = sdtm["DM"].frame

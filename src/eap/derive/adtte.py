@@ -49,7 +49,7 @@ from eap.derive.common import (
 )
 from eap.errors import EapError, PlanError
 from eap.plans.rules import DateRule, Endpoint, TteSource
-from eap.plans.study import Study, load_study
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 UNIT_DAYS = {"DAYS": 1.0, "WEEKS": 7.0}
 
@@ -340,7 +340,7 @@ def derive_adtte(
     per subject and parameter; ADSL is derived when not given. ``paramcds`` selects
     endpoints; by default, every endpoint whose datasets are present
     (:func:`derivable_endpoints`)."""
-    study = study or load_study("mm024")
+    study = study or load_study(DEFAULT_STUDY)
     if not study.endpoints:
         raise PlanError(
             "the study defines no time-to-event endpoints",

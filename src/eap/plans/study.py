@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 BUILTIN_DIR = Path(__file__).parent
 BUILTIN = {"mm024": "mm024", "cdisc-pilot": "cdisc_pilot"}
+# The study eap derives and reports when none is named.
+DEFAULT_STUDY = "mm024"
 
 
 @dataclass(frozen=True)
