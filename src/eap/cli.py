@@ -186,29 +186,58 @@ def _dataset_files(folder: Path) -> list[Path]:
 @app.command()
 def derive(
     sdtm_dir: Annotated[
-        Path, typer.Argument(help="Folder of SDTM datasets (any format eap reads).")
-    ],
-    out: Annotated[Path, typer.Option(help="Output folder for the ADaM datasets.")],
-    cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
+        Path | None, typer.Argument(help="Folder of SDTM datasets (any format eap reads).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder for the ADaM datasets.")] = None,
+    study: Annotated[
+        str,
+        typer.Option(help="Study definition: mm024, cdisc-pilot, or a folder with study.toml."),
+    ] = "mm024",
+    cutoff: Annotated[
+        str | None,
+        typer.Option(
+            help="Data cutoff date, ISO 8601 (default: the study's; a study without one "
+            "uses the latest date in the data)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print the study's derivation rules and stop.")
+    ] = False,
 ) -> None:
-    """Derive ADSL, ADEX, ADTTE and ADRS from SDTM as of the data cutoff."""
+    """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff."""
     from eap.datasets.io import WRITABLE, read_folder, write_dataset
     from eap.datasets.model import Dataset
     from eap.derive import derive_all
+    from eap.plans import load_study
     from eap.report_console import progress_bar
 
+    definition = load_study(study)
+    if explain:
+        from eap.derive.docs import explain as explain_study
+
+        typer.echo(explain_study(definition))
+        return
+    if sdtm_dir is None:
+        raise EapError("a folder of SDTM datasets is needed", variable="SDTM_DIR")
+    if out is None:
+        raise EapError("an output folder is needed", variable="--out", expected="a folder path")
     if fmt not in WRITABLE:
         raise EapError(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
-    cut = _cutoff(cutoff)
+    cut = _cutoff(cutoff) if cutoff is not None else None
     sdtm = read_folder(sdtm_dir)
     with progress_bar(console, False) as bar:
         task = bar.add_task("deriving", total=None)
-        result = derive_all(sdtm, cut, progress=lambda what: bar.update(task, description=what))
+        result = derive_all(
+            sdtm, cut, progress=lambda what: bar.update(task, description=what), study=definition
+        )
         for name, ds in result.datasets.items():
             write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
+    if result.cutoff is not None:
+        where = "--cutoff" if result.cutoff_source == "given" else result.cutoff_source
+        console.print(f"Study {definition.id}; data cutoff {result.cutoff} ({where})")
     for name, ds in result.datasets.items():
         console.print(f"{name}: {ds.n_rows} rows -> {out / (name.lower() + '.' + fmt)}")
     for name, why in result.skipped.items():

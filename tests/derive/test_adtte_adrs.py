@@ -6,9 +6,11 @@ import polars as pl
 
 from eap.datasets.model import Dataset
 from eap.derive.adrs import derive_adrs
-from eap.derive.adtte import MAX_GAP_DAYS, derive_adtte
+from eap.derive.adtte import derive_adtte
+from eap.plans import load_study
 
 CUTOFF = dt.date(2014, 11, 5)
+MAX_GAP_DAYS = load_study("mm024").tte_sources["DEATH_NO_GAP"].max_gap_days
 
 
 def _sdtm() -> dict[str, Dataset]:
@@ -65,6 +67,7 @@ def test_event_and_censoring_sources() -> None:
     # Death 184 days after the last assessment (> 63, two missed visits): censored there.
     late = _row(adtte, "LATEDEATH", "PFS")
     assert (late["ADT"], late["CNSR"]) == (dt.date(2013, 3, 1), 1)
+    assert MAX_GAP_DAYS is not None
     assert (dt.date(2013, 9, 1) - dt.date(2013, 3, 1)).days > MAX_GAP_DAYS
     assert _row(adtte, "LATEDEATH", "OS")["CNSR"] == 0
     # No assessment at all: censored at the origin with its own code.

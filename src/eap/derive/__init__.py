@@ -1,13 +1,14 @@
 """ADaM derivations: pure functions from SDTM datasets to analysis datasets.
 
-``derive_all`` runs every derivation whose inputs are present and says which
+``derive_all`` runs every derivation whose inputs are present, by the rules of a
+study definition (eap.plans: ``study.toml``; MM-024 by default), and says which
 ones it skipped and why; each module derives one dataset:
 
-* adsl.py  ADSL  (DM; DS, EX, RS, LB, VS, CM, PR when present)
+* adsl.py  ADSL  (DM; EX, DS, SV and the datasets the study's variables name)
 * adae.py  ADAE  (AE, SUPPAE, ADSL)
-* adex.py  ADEX  (EX, DS, ADSL)
-* adtte.py ADTTE (DM, RS; DS, SV, EX for dates known alive)
-* adrs.py  ADRS  (RS)
+* adex.py  ADEX  (EX records of the study drug, DS, ADSL; the protocol when the study has one)
+* adtte.py ADTTE (the study's endpoints: DM, ADSL and the datasets their sources name)
+* adrs.py  ADRS  (RS, by the study's response criteria)
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
-from eap.derive.adsl import derive_adsl
-from eap.derive.adtte import derive_adtte
+from eap.derive.adsl import adsl_gaps, derive_adsl
+from eap.derive.adtte import derivable_endpoints, derive_adtte
 from eap.derive.checks import input_findings
+from eap.derive.common import latest_date
+from eap.errors import EapError
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 __all__ = [
     "Derived",
+    "data_cutoff",
     "derive_adae",
     "derive_adex",
     "derive_adrs",
@@ -38,43 +43,105 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Derived:
+    """The derived datasets, what was skipped and why, the input findings, and the
+    data cutoff used with where it came from."""
+
     datasets: dict[str, Dataset]
     skipped: dict[str, str] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
+    cutoff: dt.date | None = None
+    cutoff_source: str = ""
+
+
+def data_cutoff(
+    sdtm: Mapping[str, Dataset], cutoff: dt.date | None, study: Study
+) -> tuple[dt.date, str]:
+    """The data cutoff and where it comes from: ``cutoff`` when given, else the study's
+    (``[study] cutoff``), else the latest complete date in the data
+    (eap.derive.common.latest_date: every --DTC variable of the subject-level datasets
+    except DM.BRTHDTC), which excludes no record."""
+    if cutoff is not None:
+        return cutoff, "given"
+    if study.cutoff is not None:
+        return study.cutoff, f"study {study.id}: {study.file}"
+    latest = latest_date(sdtm)
+    if latest is None:
+        raise EapError(
+            "no data cutoff: the study sets none and the data hold no complete date",
+            file=study.file,
+            variable="study.cutoff",
+            expected="a cutoff in study.toml, a cutoff given, or complete --DTC dates",
+        )
+    return latest[0], f"latest date in the data ({latest[1]})"
 
 
 def derive_all(
     sdtm: Mapping[str, Dataset],
-    cutoff: dt.date,
+    cutoff: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    study: Study | None = None,
 ) -> Derived:
-    """Every ADaM dataset eap can derive from ``sdtm`` as of ``cutoff``."""
+    """Every ADaM dataset eap can derive from ``sdtm`` for ``study`` (default MM-024).
+
+    ``cutoff`` None: the study's data cutoff, or, when the study has none, the latest
+    complete date in the data (see :func:`data_cutoff`); ``Derived.cutoff`` and
+    ``Derived.cutoff_source`` say which date was used and why.
+    """
     say = progress or (lambda _: None)
+    study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
     findings = input_findings(sdtm)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
+    cut, source = data_cutoff(sdtm, cutoff, study)
     say("ADSL")
-    adsl = derive_adsl(sdtm, cutoff)
+    adsl = derive_adsl(sdtm, cut, study=study)
     out["ADSL"] = adsl
+    for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
+        skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm:
         say("ADAE")
-        out["ADAE"] = derive_adae(sdtm, adsl)
+        out["ADAE"] = derive_adae(sdtm, adsl, study=study)
     else:
         skipped["ADAE"] = "no AE dataset"
-    drug = "LENALIDOMIDE"
+    drug = study.treatments.study_drug
     if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
         say("ADEX")
-        out["ADEX"] = derive_adex(sdtm, adsl, cutoff)
+        out["ADEX"] = derive_adex(sdtm, adsl, cut, study=study)
     else:
-        skipped["ADEX"] = f"no EX records of {drug} (the protocol's dose-intensity rules need them)"
-    if "RS" in sdtm:
-        say("ADTTE")
-        out["ADTTE"] = derive_adtte(sdtm, cutoff)
+        skipped["ADEX"] = f"no EX records of the study drug {drug}"
+    _adtte(sdtm, cut, study, adsl, say, out, skipped)
+    if study.response is None:
+        skipped["ADRS"] = f"study {study.id} defines no response criteria ([response])"
+    elif study.response.dataset not in sdtm:
+        skipped["ADRS"] = f"no {study.response.dataset} dataset"
+    else:
         say("ADRS")
-        out["ADRS"] = derive_adrs(sdtm, cutoff)
-    else:
-        skipped["ADTTE"] = skipped["ADRS"] = "no RS dataset"
-    return Derived(out, skipped, tuple(findings))
+        out["ADRS"] = derive_adrs(sdtm, cut, study=study)
+    return Derived(out, skipped, tuple(findings), cut, source)
+
+
+def _adtte(
+    sdtm: Mapping[str, Dataset],
+    cut: dt.date,
+    study: Study,
+    adsl: Dataset,
+    say: Callable[[str], None],
+    out: dict[str, Dataset],
+    skipped: dict[str, str],
+) -> None:
+    """ADTTE with every endpoint whose datasets are present; the others named in skipped."""
+    if not study.endpoints:
+        skipped["ADTTE"] = f"study {study.id} defines no time-to-event endpoints ([endpoints])"
+        return
+    ready, lacking = derivable_endpoints(study, sdtm)
+    if ready:
+        say("ADTTE")
+        out["ADTTE"] = derive_adtte(sdtm, cut, study=study, adsl=adsl, paramcds=ready)
+    for paramcd, absent in lacking.items():
+        key = "ADTTE" if not ready else f"ADTTE {paramcd}"
+        text = f"{paramcd}: no {', '.join(absent)} dataset"
+        skipped[key] = f"{skipped[key]}; {text}" if key in skipped else text

@@ -9,22 +9,31 @@ Rules (one function each below):
   month is not called pre-treatment (the convention of admiral's
   ``derive_vars_dt(highest_imputation = "M", min_dates = TRTSDT)``). End dates
   are imputed to the last day of the period (AENDTF), never after death.
-* **TRTEMFL** "Y" when ASTDT >= TRTSDT and (``end_window_days`` is None or
-  ASTDT <= TRTEDT + ``end_window_days``; 28 by default, the MM-024 window), and
-  for every second primary malignancy (AECAT "SECOND PRIMARY MALIGNANCY"),
-  which the protocol follows for the whole study, only when ``spm_always_emergent``.
-  A missing start date counts as emergent (conservative; admiral's rule).
+* **TRTEMFL** "Y" when ASTDT >= TRTSDT and ASTDT <= TRTEDT + the study's
+  treatment-emergent window (``[adae] te_window_days``; MM-024: 28 days, so day 28
+  after the last dose is emergent and day 29 is not). A study without a window
+  (the CDISC pilot) counts every AE starting on or after the first dose, as the
+  pilot's ADAE does (TRTEMFL "Y" when ASTDT >= TRTSDT; its AEs starting up to 14
+  days after the last dose are emergent). AEs matching the study's
+  ``always_emergent`` filter are emergent from the first dose on, whatever the
+  window. A missing start date counts as emergent (conservative; admiral's rule).
+  Otherwise TRTEMFL is missing.
 * **ATOXGRN** the CTCAE grade as a number; **TOXG34FL** "Y" for grade 3 or 4.
 * **WORSTFL** "Y" on one record per subject and preferred term: the worst
   grade (or severity when there is no grade), earliest onset among ties, among
   treatment-emergent records. Tables that count a patient once per term at the
   highest grade select WORSTFL = "Y".
-* **SPMFL** "Y" for AECAT "SECOND PRIMARY MALIGNANCY".
-* **ACTLEN** action with lenalidomide: INTERRUPTED, REDUCED, WITHDRAWN or NONE
-  (from AEACN).
-* **APHASE** phase at onset: PARENT TRIAL (before EAP consent), TREATMENT
-  PHASE (on Rd after consent) or SAFETY FOLLOW-UP (on or after the date the
-  patient entered it); **ONTRTM** months from first dose to onset.
+* Study flags (``[adae.flags]``): "Y" where the study's filter holds (MM-024: SPMFL,
+  AECAT "SECOND PRIMARY MALIGNANCY").
+* The action taken with the study drug (``[adae] action_variable``; MM-024: ACTLEN):
+  INTERRUPTED, REDUCED, WITHDRAWN or NONE (from AEACN).
+* **ASTDY** the study day of onset: day 1 is the first dose and there is no day 0
+  (an AE the day before the first dose is on day -1), as the pilot's ADAE;
+  **ONTRTM** (ASTDT - TRTSDT + 1) days in months of the study's month length.
+* The phase at onset (``[adae.period]``; MM-024: APHASE): the value of the latest
+  listed ADSL start date on or before ASTDT (MM-024: TREATMENT PHASE from EAP
+  consent, SAFETY FOLLOW-UP from the date the patient entered it), the ``before``
+  value before the first (PARENT TRIAL).
 """
 
 from __future__ import annotations
@@ -34,8 +43,9 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import MONTH_DAYS, as_adam
+from eap.derive.common import as_adam, where
 from eap.errors import EapError
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
 ACTIONS = {
@@ -43,7 +53,13 @@ ACTIONS = {
     "DOSE REDUCED": "REDUCED",
     "DRUG WITHDRAWN": "WITHDRAWN",
 }
-SPM_CATEGORY = "SECOND PRIMARY MALIGNANCY"
+
+
+class _Default:
+    """The study's value (a keyword left out)."""
+
+
+STUDY_DEFAULT = _Default()
 
 
 def impute_start(dtc: pl.Expr, trtsdt: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -105,12 +121,20 @@ def derive_adae(
     sdtm: Mapping[str, Dataset],
     adsl: Dataset,
     *,
-    end_window_days: int | None = 28,
-    spm_always_emergent: bool = False,
+    study: Study | None = None,
+    end_window_days: int | _Default | None = STUDY_DEFAULT,
+    always_emergent: str | _Default | None = STUDY_DEFAULT,
 ) -> Dataset:
-    """ADAE from SDTM AE (and SUPPAE when present) and ADSL."""
+    """ADAE from SDTM AE (and SUPPAE when present) and ADSL, by the rules of ``study``
+    (default MM-024); ``end_window_days`` and ``always_emergent`` (a filter on AE)
+    override the study's treatment-emergent window and always-emergent events."""
     if "AE" not in sdtm:
         raise EapError("AE is required to derive ADAE", dataset="AE", expected="an AE dataset")
+    study = study or load_study(DEFAULT_STUDY)
+    rules = study.adae
+    window = study.te_window_days if isinstance(end_window_days, _Default) else end_window_days
+    always = rules.always_emergent if isinstance(always_emergent, _Default) else always_emergent
+    period_dates = [s.date for s in rules.period.starts] if rules.period else []
     ae = sdtm["AE"].frame
     subject_cols = [
         c
@@ -119,11 +143,10 @@ def derive_adae(
             "TRTSDT",
             "TRTEDT",
             "DTHDT",
-            "EAPDT",
-            "SFUDT",
+            *period_dates,
             "SAFFL",
-            "TCFL",
-            "TRT01A",
+            *(f.name for f in study.adsl_flags),
+            study.arms.actual,
         )
         if c in adsl.frame.columns
     ]
@@ -143,7 +166,7 @@ def derive_adae(
             found=", ".join(sorted(set(missing["USUBJID"].to_list()))[:5]),
         )
     frame = ae.join(adsl.frame.select(subject_cols), on="USUBJID", how="left")
-    for col in ("DTHDT", "EAPDT", "SFUDT"):
+    for col in ("DTHDT", *period_dates):
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
     for col in ("AETOXGR", "AECAT", "AEACN", "AESEV", "AEENDTC"):
@@ -154,40 +177,47 @@ def derive_adae(
     frame = frame.with_columns(
         astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
     )
-    spm = pl.col("AECAT") == SPM_CATEGORY
     in_window = pl.col("ASTDT") >= pl.col("TRTSDT")
-    if end_window_days is not None:
-        in_window = in_window & (
-            pl.col("ASTDT") <= pl.col("TRTEDT") + pl.duration(days=end_window_days)
-        )
+    if window is not None:
+        in_window = in_window & (pl.col("ASTDT") <= pl.col("TRTEDT") + pl.duration(days=window))
     emergent = (
         pl.when(pl.col("AESTDTC").is_null() & pl.col("TRTSDT").is_not_null())
         .then(True)
         .otherwise(in_window)
     )
-    if spm_always_emergent:
-        emergent = emergent | spm.fill_null(False)
+    if always is not None:
+        field = "adae.always_emergent"
+        condition = where(always, frame.columns, file=study.file, field=field).fill_null(False)
+        emergent = emergent | (condition & (pl.col("ASTDT") >= pl.col("TRTSDT")).fill_null(False))
+    flags = [
+        pl.when(
+            where(
+                f.where, frame.columns, file=study.file, field=f"adae.flags.{f.name}.where"
+            ).fill_null(False)
+        )
+        .then(pl.lit("Y"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(f.name)
+        for f in rules.flags
+    ]
+    action = (
+        [pl.col("AEACN").replace_strict(ACTIONS, default="NONE").alias(rules.action_variable)]
+        if rules.action_variable
+        else []
+    )
     frame = frame.with_columns(
         pl.when(emergent.fill_null(False))
         .then(pl.lit("Y"))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("TRTEMFL"),
         pl.col("AETOXGR").cast(pl.Int64, strict=False).alias("ATOXGRN"),
-        pl.when(spm.fill_null(False))
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("SPMFL"),
-        pl.col("AEACN").replace_strict(ACTIONS, default="NONE").alias("ACTLEN"),
-        ((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1).alias("ASTDY"),
-        (((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1) / MONTH_DAYS).alias("ONTRTM"),
-        pl.when(pl.col("SFUDT").is_not_null() & (pl.col("ASTDT") >= pl.col("SFUDT")))
-        .then(pl.lit("SAFETY FOLLOW-UP"))
-        .when(pl.col("EAPDT").is_not_null() & (pl.col("ASTDT") >= pl.col("EAPDT")))
-        .then(pl.lit("TREATMENT PHASE"))
-        .when(pl.col("EAPDT").is_not_null())
-        .then(pl.lit("PARENT TRIAL"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("APHASE"),
+        *flags,
+        *action,
+        _study_day("ASTDT", "TRTSDT").alias("ASTDY"),
+        (((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1) / study.month_days).alias(
+            "ONTRTM"
+        ),
+        *_period(study),
     ).with_columns(
         pl.when(pl.col("ATOXGRN").is_between(3, 4))
         .then(pl.lit("Y"))
@@ -223,7 +253,37 @@ def derive_adae(
                 pl.col("QVAL").alias("AETOXTRM"),
             )
             frame = frame.join(terms, on=["USUBJID", "AESEQ"], how="left")
-    return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, LABELS)
+    labels = LABELS | {f.name: f.label for f in rules.flags}
+    if rules.action_variable:
+        drug = study.treatments.study_drug.capitalize()
+        labels[rules.action_variable] = f"Action Taken with {drug}"
+    if rules.period:
+        labels[rules.period.name] = rules.period.label
+    return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, labels)
+
+
+def _study_day(date: str, reference: str) -> pl.Expr:
+    """The CDISC study day: day 1 is the reference date and there is no day 0 (the day
+    before is -1)."""
+    days = (pl.col(date) - pl.col(reference)).dt.total_days()
+    return pl.when(days >= 0).then(days + 1).otherwise(days)
+
+
+def _period(study: Study) -> list[pl.Expr]:
+    """The phase at onset: the latest listed ADSL start date on or before ASTDT."""
+    period = study.adae.period
+    if period is None:
+        return []
+    before = pl.lit(period.before) if period.before else pl.lit(None, dtype=pl.String)
+    expr = (
+        pl.when(pl.col(period.starts[0].date).is_not_null())
+        .then(before)
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    for start in period.starts:  # later starts take precedence
+        on = pl.col(start.date).is_not_null() & (pl.col("ASTDT") >= pl.col(start.date))
+        expr = pl.when(on).then(pl.lit(start.value)).otherwise(expr)
+    return [expr.alias(period.name)]
 
 
 LABELS = {
@@ -235,9 +295,6 @@ LABELS = {
     "ATOXGRN": "Analysis Toxicity Grade (N)",
     "TOXG34FL": "Grade 3-4 Flag",
     "WORSTFL": "Worst Grade per Subject and Term Flag",
-    "SPMFL": "Second Primary Malignancy Flag",
-    "ACTLEN": "Action Taken with Lenalidomide",
-    "APHASE": "Phase at Onset",
     "ASTDY": "Analysis Start Relative Day",
     "ONTRTM": "Time on Treatment at Onset (months)",
     "AETOXTRM": "CTCAE Term Used for Grading",

@@ -1,25 +1,31 @@
-"""ADEX: lenalidomide exposure and dose intensity per subject (one row per subject and parameter).
+"""ADEX: exposure to the study drug and dose intensity per subject (one row per subject
+and parameter), from EX records of the study drug (``[treatments] study_drug``).
 
-Rules (the MM-024 publication's definitions; month = 30.4375 days):
+Rules (the MM-024 publication's definitions; a month is the study's month length):
 
-* TRTDURM, treatment duration (months): (last dose - first dose + 1) / 30.4375,
+* TRTDURM, treatment duration (months): (last dose - first dose + 1) / month length,
   counted to the cutoff when on treatment at the cutoff.
-* CUMDOSE, cumulative dose (mg): sum of EXDOSE x administrations per EX record
-  (QD: every day of the record; QOD: every other day).
-* ADDOSE, average daily dose on dosing days (mg): CUMDOSE / days dosed.
-* DOSEINT, dose intensity (mg/day): CUMDOSE / treatment duration in days.
-* PLDOSINT, planned dose intensity (mg/day): the protocol calendar at the
-  renal starting dose (eap.protocol.planned_dose_intensity).
-* RDI, relative dose intensity: DOSEINT / PLDOSINT.
-* GT108WK, treated beyond 108 weeks (AVALC Y/N): duration in days > 756.
+* CUMDOSE, cumulative dose: sum of EXDOSE x administrations per EX record
+  (QOD: every other day of the record; any other frequency: every day). A record
+  without an end date ends the day before the subject's next record; the last one
+  at ADSL's TRTEDT (the disposition date, as in the CDISC pilot).
+* ADDOSE, average daily dose on dosing days: CUMDOSE / days dosed.
+* DOSEINT, dose intensity (per day): CUMDOSE / treatment duration in days.
+* PLDOSINT, planned dose intensity (per day): the protocol calendar at the
+  renal starting dose (eap.protocol.planned_dose_intensity); only for a study with
+  a protocol.
+* RDI, relative dose intensity: DOSEINT / PLDOSINT (with PLDOSINT).
+* GTnnWK, treated beyond nn weeks (AVALC Y/N): duration in days > nn x 7, for the
+  study's ``[adex] long_treatment_weeks`` (MM-024: GT108WK).
 * CYCLES: distinct EX cycles (VISITNUM).
-* NINTERR, interruptions: gaps inside a cycle between lenalidomide records.
-* NREDUC, reductions: decreases of EXDOSE between consecutive lenalidomide records.
-* LASTDOSE: EXDOSE of the last lenalidomide record by the cutoff (the current
-  dose of a patient still on treatment).
+* NINTERR, interruptions: gaps inside a cycle between records of the study drug.
+* NREDUC, reductions: decreases of EXDOSE between consecutive records.
+* LASTDOSE: EXDOSE of the last record by the cutoff (the current dose of a patient
+  still on treatment).
 
-A subject is on treatment at the cutoff when DS has no END OF TREATMENT
-record by then.
+A subject is on treatment at the cutoff when DS has no record matching the study's
+``[adex] end_of_treatment`` filter by then (MM-024: DSSCAT "END OF TREATMENT"); in a
+study without that filter, treatment ends at the last dose.
 """
 
 from __future__ import annotations
@@ -30,38 +36,82 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import MONTH_DAYS, as_adam, iso_date
+from eap.derive.common import as_adam, iso_date, where
 from eap.errors import EapError
-from eap.protocol import Protocol, load_protocol, planned_dose_intensity
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
+from eap.protocol import Protocol, planned_dose_intensity
 from eap.protocol.dosing import DoseLevel
 
 PARAMS = {
     "TRTDURM": "Treatment Duration (months)",
-    "CUMDOSE": "Cumulative Dose (mg)",
-    "ADDOSE": "Average Daily Dose on Dosing Days (mg)",
-    "DOSEINT": "Dose Intensity (mg/day)",
-    "PLDOSINT": "Planned Dose Intensity (mg/day)",
+    "CUMDOSE": "Cumulative Dose{unit}",
+    "ADDOSE": "Average Daily Dose on Dosing Days{unit}",
+    "DOSEINT": "Dose Intensity{unit_day}",
+    "PLDOSINT": "Planned Dose Intensity{unit_day}",
     "RDI": "Relative Dose Intensity",
-    "GT108WK": "Treated Beyond 108 Weeks",
     "CYCLES": "Number of Cycles Started",
     "NINTERR": "Number of Dose Interruptions",
     "NREDUC": "Number of Dose Reductions",
-    "LASTDOSE": "Dose of the Last Administration (mg)",
+    "LASTDOSE": "Dose of the Last Administration{unit}",
 }
-WEEKS_108 = 108 * 7
+
+
+def param_labels(unit: str | None) -> dict[str, str]:
+    """PARAM of each PARAMCD, with the dose unit (EXDOSU) where there is one."""
+    return {
+        code: label.format(
+            unit=f" ({unit})" if unit else "", unit_day=f" ({unit}/day)" if unit else " (per day)"
+        )
+        for code, label in PARAMS.items()
+    }
+
+
+def long_treatment(weeks: int) -> tuple[str, str]:
+    """PARAMCD and PARAM of the treated-beyond flag (GT108WK for 108 weeks)."""
+    return f"GT{weeks}WK", f"Treated Beyond {weeks} Weeks"
 
 
 def per_subject(
-    ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date, drug: str = "LENALIDOMIDE"
+    ex: pl.DataFrame,
+    ds: pl.DataFrame | None,
+    cutoff: dt.date,
+    drug: str,
+    *,
+    end_of_treatment: pl.Expr | None = None,
+    month_days: float = 365.25 / 12,
+    long_treatment_weeks: int | None = None,
+    last_exposure: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per subject with the exposure quantities above (wide form)."""
+    """One row per subject with the exposure quantities above (wide form).
+
+    ``last_exposure`` (USUBJID, TRTEDT from ADSL) closes a last EX record that has no
+    end date, as ADSL does.
+
+    ``end_of_treatment`` selects the DS records that end treatment: a subject without
+    one dated by the cutoff (or without any DS data) is on treatment at the cutoff.
+    Without ``end_of_treatment``, every subject's treatment ends at the last dose.
+    """
     records = (
         ex.filter(pl.col("EXTRT") == drug)
         .with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E"))
         .filter(pl.col("S") <= cutoff)
-        .with_columns(pl.min_horizontal("E", pl.lit(cutoff)).alias("E"))
         .sort("USUBJID", "S")
     )
+    if last_exposure is not None:
+        records = records.join(last_exposure.select("USUBJID", "TRTEDT"), on="USUBJID", how="left")
+    else:
+        records = records.with_columns(pl.lit(None, dtype=pl.Date).alias("TRTEDT"))
+    # A record without an end date ends the day before the subject's next record, the
+    # last one at TRTEDT (ADSL's imputation), else it runs to the cutoff.
+    next_start = pl.col("S").shift(-1).over("USUBJID") - pl.duration(days=1)
+    records = records.with_columns(
+        pl.min_horizontal(
+            pl.coalesce("E", next_start, "TRTEDT", pl.lit(cutoff)), pl.lit(cutoff)
+        ).alias("E")
+    )
+    for col, dtype in (("EXDOSFRQ", pl.String), ("VISITNUM", pl.Float64)):
+        if col not in records.columns:
+            records = records.with_columns(pl.lit(None, dtype=dtype).alias(col))
     span = (pl.col("E") - pl.col("S")).dt.total_days()
     records = records.with_columns(
         pl.when(pl.col("EXDOSFRQ") == "QOD").then(span // 2 + 1).otherwise(span + 1).alias("N"),
@@ -76,14 +126,16 @@ def per_subject(
         ).alias("GAP"),
         (pl.col("EXDOSE") < pl.col("EXDOSE").shift(1).over("USUBJID")).alias("DROP"),
     )
-    stopped = (
-        ds.filter((pl.col("DSSCAT") == "END OF TREATMENT") & (iso_date("DSSTDTC") <= cutoff))[
-            "USUBJID"
-        ]
-        if ds is not None
-        else pl.Series("USUBJID", [], dtype=pl.String)
-    )
-    return (
+    if end_of_treatment is None:
+        ongoing = pl.lit(False)
+    else:
+        stopped = (
+            ds.filter(end_of_treatment & (iso_date("DSSTDTC") <= cutoff))["USUBJID"]
+            if ds is not None
+            else pl.Series("USUBJID", [], dtype=pl.String)
+        )
+        ongoing = pl.col("USUBJID").is_in(stopped.implode()).not_()
+    wide = (
         records.group_by("USUBJID")
         .agg(
             pl.col("S").min().alias("FIRSTDT"),
@@ -95,7 +147,7 @@ def per_subject(
             pl.col("DROP").sum().cast(pl.Float64).alias("NREDUC"),
             pl.col("EXDOSE").last().alias("LASTDOSE"),
         )
-        .with_columns(pl.col("USUBJID").is_in(stopped.implode()).not_().alias("ONGOING"))
+        .with_columns(ongoing.alias("ONGOING"))
         .with_columns(
             (
                 (
@@ -106,15 +158,19 @@ def per_subject(
             ).alias("DURD")
         )
         .with_columns(
-            (pl.col("DURD") / MONTH_DAYS).alias("TRTDURM"),
+            (pl.col("DURD") / month_days).alias("TRTDURM"),
             (pl.col("CUMDOSE") / pl.col("DOSEDAYS")).alias("ADDOSE"),
             (pl.col("CUMDOSE") / pl.col("DURD")).alias("DOSEINT"),
-            pl.when(pl.col("DURD") > WEEKS_108)
-            .then(pl.lit("Y"))
-            .otherwise(pl.lit("N"))
-            .alias("GT108WK"),
         )
     )
+    if long_treatment_weeks is not None:
+        wide = wide.with_columns(
+            pl.when(pl.col("DURD") > long_treatment_weeks * 7)
+            .then(pl.lit("Y"))
+            .otherwise(pl.lit("N"))
+            .alias(long_treatment(long_treatment_weeks)[0])
+        )
+    return wide
 
 
 def derive_adex(
@@ -123,59 +179,96 @@ def derive_adex(
     cutoff: dt.date,
     *,
     protocol: Protocol | None = None,
+    study: Study | None = None,
 ) -> Dataset:
-    """ADEX (BDS) from EX and DS, with the planned intensity at ADSL's renal group."""
+    """ADEX (BDS) from EX and DS for ``study`` (default MM-024); with a protocol (the
+    study's unless given), PLDOSINT and RDI at ADSL's renal group."""
     if "EX" not in sdtm:
         raise EapError("EX is required to derive ADEX", dataset="EX", expected="an EX dataset")
-    protocol = protocol or load_protocol()
+    study = study or load_study(DEFAULT_STUDY)
+    if protocol is None:
+        protocol = study.load_protocol()
+    drug = study.treatments.study_drug
+    ex = sdtm["EX"].frame
     ds = sdtm["DS"].frame if "DS" in sdtm else None
-    wide = per_subject(sdtm["EX"].frame, ds, cutoff, protocol.regimen.lenalidomide.name)
-    bands = {b.label: b for b in protocol.regimen.lenalidomide.renal_bands}
-    full = {b.label: b for b in protocol.regimen.lenalidomide.renal_bands if b.crcl_min >= 60}
-    default = next(iter(full.values()))
-    planned = {
-        label: planned_dose_intensity(
-            protocol, DoseLevel(b.dose, b.frequency, protocol.regimen.lenalidomide.unit)
-        )
-        for label, b in bands.items()
-    }
-    renal = adsl.frame.select(
+    rule = study.adex.end_of_treatment
+    eot = None
+    if rule is not None:
+        columns = ds.columns if ds is not None else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
+        eot = where(rule, columns, file=study.file, field="adex.end_of_treatment")
+    weeks = study.adex.long_treatment_weeks
+    wide = per_subject(
+        ex,
+        ds,
+        cutoff,
+        drug,
+        end_of_treatment=eot,
+        month_days=study.month_days,
+        long_treatment_weeks=weeks,
+        last_exposure=adsl.frame.select("USUBJID", "TRTEDT")
+        if "TRTEDT" in adsl.frame.columns
+        else None,
+    )
+    units = (
+        ex.filter(pl.col("EXTRT") == drug)["EXDOSU"].drop_nulls()
+        if "EXDOSU" in ex.columns
+        else None
+    )
+    labels = param_labels(str(units[0]) if units is not None and units.len() else None)
+    numeric = [p for p in PARAMS if p not in ("PLDOSINT", "RDI")]
+    subjects = adsl.frame.select(
         "STUDYID", "USUBJID", "SAFFL", *(["RENALGR"] if "RENALGR" in adsl.frame.columns else [])
     )
-    if "RENALGR" not in renal.columns:
-        renal = renal.with_columns(pl.lit(default.label).alias("RENALGR"))
-    wide = (
-        wide.join(renal, on="USUBJID", how="left")
-        .with_columns(
-            pl.col("RENALGR")
-            .fill_null(default.label)
-            .replace_strict(planned, return_dtype=pl.Float64)
-            .alias("PLDOSINT")
-        )
-        .with_columns((pl.col("DOSEINT") / pl.col("PLDOSINT")).alias("RDI"))
-    )
-    numeric = [p for p in PARAMS if p != "GT108WK"]
+    wide = wide.join(subjects, on="USUBJID", how="left")
+    if protocol is not None:
+        wide = _planned(wide, study, protocol)
+        numeric = list(PARAMS)
     long = wide.unpivot(
         index=["STUDYID", "USUBJID", "SAFFL"],
         on=numeric,
         variable_name="PARAMCD",
         value_name="AVAL",
-    )
-    flags = wide.select(
-        "STUDYID",
-        "USUBJID",
-        "SAFFL",
-        pl.lit("GT108WK").alias("PARAMCD"),
-        pl.lit(None, dtype=pl.Float64).alias("AVAL"),
-        pl.col("GT108WK").alias("AVALC"),
-    )
+    ).with_columns(pl.lit(None, dtype=pl.String).alias("AVALC"))
+    parts = [long]
+    if weeks is not None:
+        code, label = long_treatment(weeks)
+        labels[code] = label
+        parts.append(
+            wide.select(
+                "STUDYID",
+                "USUBJID",
+                "SAFFL",
+                pl.lit(code).alias("PARAMCD"),
+                pl.lit(None, dtype=pl.Float64).alias("AVAL"),
+                pl.col(code).alias("AVALC"),
+            )
+        )
     frame = (
-        pl.concat([long.with_columns(pl.lit(None, dtype=pl.String).alias("AVALC")), flags])
+        pl.concat(parts)
         .with_columns(
-            pl.col("PARAMCD").replace_strict(PARAMS).alias("PARAM"),
+            pl.col("PARAMCD").replace_strict(labels).alias("PARAM"),
             pl.col("AVAL").cast(pl.Float64),
         )
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVAL", "AVALC", "SAFFL")
         .sort("USUBJID", "PARAMCD")
     )
     return as_adam("ADEX", "Exposure Analysis Dataset", frame, {})
+
+
+def _planned(wide: pl.DataFrame, study: Study, protocol: Protocol) -> pl.DataFrame:
+    """PLDOSINT at the subject's renal group (the full-dose band when unknown) and RDI."""
+    regimen = study.drug_regimen(protocol)
+    bands = {b.label: b for b in regimen.renal_bands}
+    default = next(b for b in regimen.renal_bands if b.crcl_min >= 60)
+    planned = {
+        label: planned_dose_intensity(protocol, DoseLevel(b.dose, b.frequency, regimen.unit))
+        for label, b in bands.items()
+    }
+    if "RENALGR" not in wide.columns:
+        wide = wide.with_columns(pl.lit(default.label).alias("RENALGR"))
+    return wide.with_columns(
+        pl.col("RENALGR")
+        .fill_null(default.label)
+        .replace_strict(planned, return_dtype=pl.Float64)
+        .alias("PLDOSINT")
+    ).with_columns((pl.col("DOSEINT") / pl.col("PLDOSINT")).alias("RDI"))

@@ -1,12 +1,13 @@
-"""ADRS: best overall response (IMWG) and responder flag, from RS.
+"""ADRS: best overall response and responder flag, from the study's ``[response]`` rules.
 
-* Records: RS with RSCAT "IMWG" and RSTESTCD "OVRLRESP", dated on or before the
-  cutoff, up to and including the first progression.
-* BOR (best overall response): the best category by the IMWG order sCR (7) >
-  CR (6) > VGPR (5) > PR (4) > MR (3) > SD (2) > PD (1); NE (8 in admiralonco's
-  coding, ranked below every evaluable response here) when no assessment is
-  evaluable. ADT is the first date the best category was recorded.
-* RSP (responder): Y when BOR is PR or better, else N.
+* Records: the overall response records of the response dataset (RS) that match the
+  study's filter (MM-024: RSCAT "IMWG" and RSTESTCD "OVRLRESP"), dated on or before the
+  cutoff, up to and including the first progression (the study's progression category).
+* BOR (best overall response): the best category in the study's order (MM-024, IMWG:
+  sCR (7) > CR (6) > VGPR (5) > PR (4) > MR (3) > SD (2) > PD (1) > NE (0); AVAL is the
+  rank, the last category listed ranks 0, as do values not listed). ADT is the first
+  date the best category was recorded.
+* RSP (responder): Y when BOR is one of the study's responder categories, else N.
 
 Confirmation of response (two consecutive assessments) is not applied: MM-024's
 publication reports no response rates, and its duration of response starts at
@@ -21,34 +22,49 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import as_adam
-from eap.errors import EapError
-
-ORDER = {"sCR": 7, "CR": 6, "VGPR": 5, "PR": 4, "MR": 3, "SD": 2, "PD": 1, "NE": 0}
-RESPONDERS = ("sCR", "CR", "VGPR", "PR")
+from eap.derive.common import as_adam, as_date, need_column, where
+from eap.errors import EapError, PlanError
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 
-def derive_adrs(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> Dataset:
-    """ADRS with BOR and RSP for every subject with at least one IMWG assessment."""
-    if "RS" not in sdtm:
-        raise EapError("RS is required to derive ADRS", dataset="RS", expected="an RS dataset")
-    frame = sdtm["RS"].frame
-    if "STUDYID" not in frame.columns:
-        study = sdtm["DM"].frame["STUDYID"][0] if "DM" in sdtm else None
-        frame = frame.with_columns(pl.lit(study, dtype=pl.String).alias("STUDYID"))
-    rs = (
-        frame.filter((pl.col("RSCAT") == "IMWG") & (pl.col("RSTESTCD") == "OVRLRESP"))
-        .with_columns(
-            pl.col("RSDTC").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("ADT")
+def derive_adrs(
+    sdtm: Mapping[str, Dataset], cutoff: dt.date, *, study: Study | None = None
+) -> Dataset:
+    """ADRS with BOR and RSP for every subject with at least one overall response record."""
+    study = study or load_study(DEFAULT_STUDY)
+    rules = study.response
+    if rules is None:
+        raise PlanError(
+            "the study defines no response criteria",
+            file=study.file,
+            variable="response",
+            expected="a [response] section",
         )
+    if rules.dataset not in sdtm:
+        raise EapError(
+            f"{rules.dataset} is required to derive ADRS",
+            dataset=rules.dataset,
+            expected=f"an {rules.dataset} dataset",
+        )
+    frame = sdtm[rules.dataset].frame
+    if "STUDYID" not in frame.columns:
+        studyid = sdtm["DM"].frame["STUDYID"][0] if "DM" in sdtm else None
+        frame = frame.with_columns(pl.lit(studyid, dtype=pl.String).alias("STUDYID"))
+    need_column(frame, rules.date, rules.dataset, file=study.file, field="response.date")
+    need_column(frame, "RSSTRESC", rules.dataset, file=study.file, field="response.dataset")
+    rs = (
+        frame.filter(where(rules.where, frame.columns, file=study.file, field="response.where"))
+        .with_columns(as_date(frame, rules.date).alias("ADT"))
         .filter(pl.col("ADT") <= cutoff)
         .with_columns(
-            pl.col("RSSTRESC").replace_strict(ORDER, default=0, return_dtype=pl.Int64).alias("RANK")
+            pl.col("RSSTRESC")
+            .replace_strict(rules.rank(), default=0, return_dtype=pl.Int64)
+            .alias("RANK")
         )
         .sort("USUBJID", "ADT")
     )
     first_pd = (
-        rs.filter(pl.col("RSSTRESC") == "PD")
+        rs.filter(pl.col("RSSTRESC") == rules.progression)
         .group_by("USUBJID")
         .agg(pl.col("ADT").min().alias("PDDT"))
     )
@@ -67,17 +83,16 @@ def derive_adrs(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> Dataset:
             "ADT",
         )
     )
-    bor = best.with_columns(
-        pl.lit("BOR").alias("PARAMCD"), pl.lit("Best Overall Response (IMWG)").alias("PARAM")
-    )
+    bor = best.with_columns(pl.lit("BOR").alias("PARAMCD"), pl.lit(rules.bor_label).alias("PARAM"))
+    responders = list(rules.responders)
     rsp = best.with_columns(
         pl.lit("RSP").alias("PARAMCD"),
-        pl.lit("Responder (PR or Better)").alias("PARAM"),
-        pl.when(pl.col("AVALC").is_in(RESPONDERS))
+        pl.lit(rules.rsp_label).alias("PARAM"),
+        pl.when(pl.col("AVALC").is_in(responders))
         .then(pl.lit("Y"))
         .otherwise(pl.lit("N"))
         .alias("AVALC"),
-        pl.when(pl.col("AVALC").is_in(RESPONDERS)).then(1.0).otherwise(0.0).alias("AVAL"),
+        pl.when(pl.col("AVALC").is_in(responders)).then(1.0).otherwise(0.0).alias("AVAL"),
     )
     frame = (
         pl.concat([bor, rsp.select(bor.columns)])

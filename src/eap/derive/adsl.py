@@ -1,11 +1,11 @@
-"""ADSL: one row per subject, from SDTM DM, DS, EX, RS, LB, VS (CM and PR when present).
+"""ADSL: one row per subject, from SDTM DM (EX, DS, SV and other datasets when present).
 
-Each variable's rule is in ``RULES`` (name, label, rule text, sources); the
-functions below implement them and docs/derivations.md lists them.
-
-Generic parts (any study): ITTFL, SAFFL, TRTSDT, TRTEDT, DTHDT, LSTALVDT,
-AGEGR1. MM-024 parts: the Treatment-Phase cohort and phase dates, the Table 1
-characteristics, creatinine clearance, end-of-treatment and end-of-study status.
+The generic rules (any study) are in ``RULES`` (name, label, rule text, sources); the
+study's own variables come from its ``study.toml``: ``[adsl.variables]`` (values merged
+from SDTM records), ``[adsl.groups]`` (categories), ``[adsl.flags]`` (Y/N filters on
+ADSL), in that order, and ``[adsl] order`` (the column order). CRCLBL is derived when
+the study defines WEIGHTBL and CREATBL, and RENALGR when its protocol has renal bands.
+docs/derivations.md lists them all.
 """
 
 from __future__ import annotations
@@ -17,43 +17,39 @@ import polars as pl
 
 from eap.datasets.model import Dataset
 from eap.derive.adtte import last_alive
-from eap.derive.common import as_adam, iso_date
+from eap.derive.common import as_adam, as_date, filter_variables, iso_date, where
 from eap.errors import EapError
-from eap.protocol import Protocol, cockcroft_gault, load_protocol
+from eap.plans.rules import AdslVariable
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
+from eap.protocol import Protocol, cockcroft_gault
+from eap.protocol.dosing import renal_band
 
 RULES: tuple[tuple[str, str, str, str], ...] = (
     (
         "ITTFL",
         "Intent-To-Treat Population Flag",
-        "Y when the EAP informed consent date (RFICDTC) is present, else N; in studies "
+        "Y when the informed consent date (RFICDTC) is present, else N; in studies "
         "without consent dates, Y when ARMCD is not SCRNFAIL or NOTASSGN",
         "DM.RFICDTC, DM.ARMCD",
     ),
     (
         "SAFFL",
         "Safety Population Flag",
-        "Y when the subject has at least one EX record (placebo included), else N",
+        "Y when the subject has at least one EX record with a dose (placebo included), else N",
         "EX.EXDOSE",
     ),
     (
-        "TCFL",
-        "Treatment Cohort Flag",
-        "Y when the subject entered the Treatment Phase (DM.ARMCD = TP)",
-        "DM.ARMCD",
+        "TRT01P",
+        "Planned Treatment for Period 01",
+        "the DM variable the study names ([arms] planned_from, ARM by default)",
+        "DM.ARM",
     ),
-    ("PHASE", "EAP Phase at Entry", "Treatment Phase or Safety Follow-Up Phase (DM.ARM)", "DM.ARM"),
     (
-        "ENRLDT",
-        "Parent-Trial Enrollment Date",
-        "DS record DSDECOD = ENROLLED IN PARENT TRIAL",
-        "DS.DSSTDTC",
-    ),
-    ("EAPDT", "EAP Consent Date", "DM.RFICDTC", "DM.RFICDTC"),
-    (
-        "SFUDT",
-        "Date Entered Safety Follow-Up Phase",
-        "DS record DSDECOD = ENTERED SAFETY FOLLOW-UP PHASE",
-        "DS.DSSTDTC",
+        "TRT01A",
+        "Actual Treatment for Period 01",
+        "the DM variable the study names ([arms] actual_from, ACTARM by default; ARM "
+        "when DM has no ACTARM)",
+        "DM.ACTARM",
     ),
     (
         "TRTSDT",
@@ -76,67 +72,18 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
         "SV, RS, EX, DS, DM",
     ),
     ("CUTOFFDT", "Data Cutoff Date", "the cutoff given to the derivation", "parameter"),
-    ("AGEGR1", "Pooled Age Group 1", "<=65 or >65 years (Table 1)", "DM.AGE"),
-    ("ECOGBL", "Baseline ECOG Performance Status", "RS RSTESTCD = ECOG", "RS.RSSTRESC"),
-    ("DSSTAGE", "Durie-Salmon Stage at Baseline", "RS RSTESTCD = DSSTAGE", "RS.RSSTRESC"),
-    (
-        "NPRIOR",
-        "Number of Prior Anti-Myeloma Therapies",
-        "CM records with CMCAT = PRIOR ANTI-MYELOMA THERAPY",
-        "CM.CMCAT",
-    ),
-    ("NPRIORGR", "Prior Therapies Group", "1, 2, 3, 4 or >=5", "NPRIOR"),
-    (
-        "PRIBORFL",
-        "Prior Bortezomib Flag",
-        "Y when a prior regimen's CMTRT names bortezomib",
-        "CM.CMTRT",
-    ),
-    (
-        "PRITHAFL",
-        "Prior Thalidomide Flag",
-        "Y when a prior regimen's CMTRT names thalidomide",
-        "CM.CMTRT",
-    ),
-    ("PRISURFL", "Prior Surgery Flag", "Y when PR has a prior cancer surgery", "PR.PRCAT"),
-    ("PRIRADFL", "Prior Radiation Flag", "Y when PR has prior radiation therapy", "PR.PRCAT"),
-    ("WEIGHTBL", "Baseline Weight (kg)", "VS WEIGHT with VSBLFL = Y", "VS.VSSTRESN"),
-    ("CREATBL", "Baseline Creatinine (umol/L)", "LB CREAT with LBBLFL = Y", "LB.LBSTRESN"),
     (
         "CRCLBL",
         "Baseline Creatinine Clearance (mL/min)",
-        "Cockcroft-Gault from AGE, SEX, WEIGHTBL, CREATBL (eap.protocol)",
-        "DM, VS, LB",
+        "Cockcroft-Gault from AGE, SEX, WEIGHTBL (kg) and CREATBL (umol/L) when the study "
+        "defines WEIGHTBL and CREATBL (eap.protocol.cockcroft_gault)",
+        "DM, WEIGHTBL, CREATBL",
     ),
     (
         "RENALGR",
         "Renal Function Group",
-        ">=60, 30-<60 or <30 mL/min (protocol renal bands)",
-        "CRCLBL",
-    ),
-    (
-        "EOTSTT",
-        "End of Treatment Status",
-        "DISCONTINUED when DS has an END OF TREATMENT record by the cutoff, else ONGOING",
-        "DS.DSSCAT",
-    ),
-    (
-        "DCTREAS",
-        "Reason for Discontinuation of Treatment",
-        "DSDECOD of the END OF TREATMENT record",
-        "DS.DSDECOD",
-    ),
-    (
-        "EOSSTT",
-        "End of Study Status",
-        "DISCONTINUED at death or loss to follow-up, else ONGOING",
-        "DS.DSDECOD",
-    ),
-    (
-        "DTHCAUS",
-        "Cause of Death",
-        "DSTERM of the END OF STUDY death record, without the DEATH DUE TO prefix",
-        "DS.DSTERM",
+        "the label of the protocol's renal band of the study drug that contains CRCLBL",
+        "CRCLBL, protocol",
     ),
 )
 LABELS = {name: label for name, label, _, _ in RULES}
@@ -194,59 +141,142 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
     )
 
 
-def _disposition(ds: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
-    # Studies without a DS subcategory have no separate end-of-treatment record.
-    if "DSSCAT" not in ds.columns:
-        ds = ds.with_columns(pl.lit(None, dtype=pl.String).alias("DSSCAT"))
-    d = ds.with_columns(iso_date("DSSTDTC").alias("D")).filter(pl.col("D") <= cutoff)
-    return d.group_by("USUBJID").agg(
-        pl.col("D").filter(pl.col("DSDECOD") == "ENROLLED IN PARENT TRIAL").first().alias("ENRLDT"),
-        pl.col("D")
-        .filter(pl.col("DSDECOD") == "ENTERED SAFETY FOLLOW-UP PHASE")
-        .first()
-        .alias("SFUDT"),
-        pl.col("DSDECOD").filter(pl.col("DSSCAT") == "END OF TREATMENT").first().alias("DCTREAS"),
-        pl.col("DSTERM")
-        .filter((pl.col("DSSCAT") == "END OF STUDY") & (pl.col("DSDECOD") == "DEATH"))
-        .first()
-        .str.replace("^DEATH DUE TO ", "")
-        .alias("DTHCAUS"),
-        (pl.col("DSDECOD") == "LOST TO FOLLOW-UP").any().alias("_LOST"),
-    )
+def variable_inputs(variable: AdslVariable) -> set[str]:
+    """The variables of its dataset that a study variable reads."""
+    names = filter_variables(variable.where) if variable.where else set()
+    names |= {col for col, _ in variable.contains}
+    names |= {c for c in (variable.date, variable.value) if c}
+    return names
 
 
-def _baseline_rs(rs: pl.DataFrame) -> pl.DataFrame:
-    base = rs.filter(pl.col("RSTESTCD").is_in(["ECOG", "DSSTAGE"]))
-    return base.pivot(
-        on="RSTESTCD", index="USUBJID", values="RSSTRESC", aggregate_function="first"
-    ).rename({"ECOG": "ECOGBL"}, strict=False)
+def missing_input(variable: AdslVariable, sdtm: Mapping[str, Dataset]) -> str | None:
+    """Why a study variable cannot be derived from these data (None: it can)."""
+    if variable.dataset not in sdtm:
+        return f"no {variable.dataset} dataset"
+    absent = sorted(variable_inputs(variable) - set(sdtm[variable.dataset].frame.columns))
+    if absent:
+        return f"{variable.dataset} has no {', '.join(absent)}"
+    return None
 
 
-def _prior_therapy(cm: pl.DataFrame) -> pl.DataFrame:
-    prior = cm.filter(pl.col("CMCAT") == "PRIOR ANTI-MYELOMA THERAPY")
-    trt = pl.col("CMTRT").str.to_uppercase()
-    return prior.group_by("USUBJID").agg(
-        pl.len().cast(pl.Int64).alias("NPRIOR"),
-        _flag(trt.str.contains("BORTEZOMIB").any()).alias("PRIBORFL"),
-        _flag(trt.str.contains("THALIDOMIDE").any()).alias("PRITHAFL"),
-    )
+def merged_variable(
+    variable: AdslVariable, sdtm: Mapping[str, Dataset], cutoff: dt.date, study: Study
+) -> pl.DataFrame | None:
+    """One study variable per subject (USUBJID and the variable); None when its dataset
+    or a variable it reads is absent (:func:`missing_input` says which)."""
+    if missing_input(variable, sdtm) is not None:
+        return None
+    field = f"adsl.variables.{variable.name}"
+    frame = sdtm[variable.dataset].frame
+    if variable.where:
+        frame = frame.filter(
+            where(variable.where, frame.columns, file=study.file, field=f"{field}.where")
+        )
+    for col, text in variable.contains:
+        frame = frame.filter(
+            pl.col(col).str.to_uppercase().str.contains(text.upper(), literal=True)
+        )
+    if variable.date:
+        frame = frame.with_columns(as_date(frame, variable.date).alias("_D")).filter(
+            pl.col("_D").is_null() | (pl.col("_D") <= cutoff)
+        )
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias("_D"))
+    name = variable.name
+    if variable.kind == "count":
+        return frame.group_by("USUBJID").agg(pl.len().cast(pl.Int64).alias(name))
+    if variable.kind == "exists":
+        return frame.select("USUBJID").unique().with_columns(pl.lit(variable.values[0]).alias(name))
+    value = variable.value or ""
+    expr = as_date(frame, value) if value.endswith("DTC") else pl.col(value)
+    if variable.strip_prefix:
+        expr = expr.str.strip_prefix(variable.strip_prefix)
+    ordered = frame.with_row_index("_ROW").sort("_D", "_ROW", nulls_last=True)
+    picked = expr.first() if variable.kind == "first" else expr.last()
+    return ordered.group_by("USUBJID", maintain_order=True).agg(picked.alias(name))
 
 
-def _procedures(pr: pl.DataFrame) -> pl.DataFrame:
-    cat = pl.col("PRCAT").str.to_uppercase()
-    return pr.group_by("USUBJID").agg(
-        _flag(cat.str.contains("SURG").any()).alias("PRISURFL"),
-        _flag(cat.str.contains("RADI").any()).alias("PRIRADFL"),
-    )
+def _study_variables(
+    adsl: pl.DataFrame, sdtm: Mapping[str, Dataset], cutoff: dt.date, study: Study
+) -> pl.DataFrame:
+    """ADSL with the study's merged variables (those whose inputs are present)."""
+    for variable in study.adsl_variables:
+        merged = merged_variable(variable, sdtm, cutoff, study)
+        if merged is None:
+            continue
+        adsl = adsl.join(merged, on="USUBJID", how="left")
+        if variable.kind == "count":
+            adsl = adsl.with_columns(pl.col(variable.name).fill_null(0))
+        elif variable.kind == "exists":
+            adsl = adsl.with_columns(pl.col(variable.name).fill_null(variable.values[1]))
+    return adsl
+
+
+def _on_adsl(adsl: pl.DataFrame, text: str, study: Study, field: str) -> pl.Expr | None:
+    """A filter on ADSL; None when it names a variable ADSL does not have."""
+    if filter_variables(text) - set(adsl.columns):
+        return None
+    return where(text, adsl.columns, file=study.file, field=field)
+
+
+def _groups_and_flags(adsl: pl.DataFrame, study: Study) -> pl.DataFrame:
+    for group in study.adsl_groups:
+        exprs = []
+        for i, level in enumerate(group.levels):
+            field = f"adsl.groups.{group.name}.levels[{i}].where"
+            expr = _on_adsl(adsl, level.where, study, field)
+            if expr is None:
+                break
+            exprs.append((expr.fill_null(False), level.value))
+        else:
+            # The first level that holds: build from the last level outwards.
+            category = pl.lit(None, dtype=pl.String)
+            for expr, value in reversed(exprs):
+                category = pl.when(expr).then(pl.lit(value)).otherwise(category)
+            adsl = adsl.with_columns(category.alias(group.name))
+    for flag in study.adsl_flags:
+        expr = _on_adsl(adsl, flag.where, study, f"adsl.flags.{flag.name}.where")
+        if expr is not None:
+            adsl = adsl.with_columns(_flag(expr.fill_null(False)).alias(flag.name))
+    return adsl
+
+
+def adsl_gaps(adsl: pl.DataFrame, sdtm: Mapping[str, Dataset], study: Study) -> dict[str, str]:
+    """The study's ADSL variables, groups and flags missing from a derived ADSL, and why."""
+    gaps: dict[str, str] = {}
+    for variable in study.adsl_variables:
+        reason = missing_input(variable, sdtm)
+        if reason and variable.name not in adsl.columns:
+            gaps[variable.name] = reason
+    named = [(g.name, [lv.where for lv in g.levels]) for g in study.adsl_groups]
+    named += [(f.name, [f.where]) for f in study.adsl_flags]
+    for name, filters in named:
+        if name in adsl.columns:
+            continue
+        absent = set().union(*(filter_variables(t) for t in filters)) - set(adsl.columns)
+        gaps[name] = f"ADSL has no {', '.join(sorted(absent))}"
+    return gaps
+
+
+def _ordered(adsl: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
+    first = [c for c in order if c in adsl.columns]
+    return adsl.select(first + [c for c in adsl.columns if c not in first])
 
 
 def derive_adsl(
-    sdtm: Mapping[str, Dataset], cutoff: dt.date, *, protocol: Protocol | None = None
+    sdtm: Mapping[str, Dataset],
+    cutoff: dt.date,
+    *,
+    protocol: Protocol | None = None,
+    study: Study | None = None,
 ) -> Dataset:
-    """ADSL from SDTM; datasets other than DM are used when present."""
+    """ADSL from SDTM as of ``cutoff`` for ``study`` (default MM-024); datasets other than
+    DM are used when present. ``protocol`` defaults to the study's (none: no RENALGR)."""
     if "DM" not in sdtm:
         raise EapError("DM is required to derive ADSL", dataset="DM", expected="a DM dataset")
-    protocol = protocol or load_protocol()
+    study = study or load_study(DEFAULT_STUDY)
+    if protocol is None:
+        protocol = study.load_protocol()
     dm = sdtm["DM"].frame
     keep = [
         c
@@ -272,26 +302,20 @@ def derive_adsl(
     if "RFICDTC" not in dm.columns or dm["RFICDTC"].is_null().all():
         # No consent dates collected (SDTMIG before 3.1.3): ITT = assigned to an arm.
         consented = ~pl.col("ARMCD").str.to_uppercase().is_in(["SCRNFAIL", "NOTASSGN", ""])
+    arms = study.arms
+    arm_vars = []
+    if arms.planned_from in dm.columns:
+        actual = arms.actual_from if arms.actual_from in dm.columns else arms.planned_from
+        arm_vars = [
+            pl.col(arms.planned_from).alias(arms.planned),
+            pl.col(actual).alias(arms.actual),
+        ]
     adsl = dm.with_columns(
         _flag(consented).alias("ITTFL"),
-        rfic.alias("EAPDT"),
         pl.when(death <= cutoff).then(death).alias("DTHDT"),
         pl.lit(cutoff).alias("CUTOFFDT"),
-    ).select(*keep, "ITTFL", "EAPDT", "DTHDT", "CUTOFFDT")
-    if "ARMCD" in adsl.columns:
-        adsl = adsl.with_columns(
-            _flag(pl.col("ARMCD") == "TP").alias("TCFL"),
-            pl.col("ARM").alias("PHASE"),
-            pl.col("ARM").alias("TRT01P"),
-            pl.col("ARM").alias("TRT01A"),
-        )
-    if "AGE" in adsl.columns:
-        adsl = adsl.with_columns(
-            pl.when(pl.col("AGE") <= 65)
-            .then(pl.lit("<=65"))
-            .otherwise(pl.lit(">65"))
-            .alias("AGEGR1")
-        )
+        *arm_vars,
+    ).select(*keep, "ITTFL", "DTHDT", "CUTOFFDT", *(e.meta.output_name() for e in arm_vars))
     if "EX" in sdtm:
         ds_frame = sdtm["DS"].frame if "DS" in sdtm else None
         exposure = exposure_dates(sdtm["EX"].frame, ds_frame, cutoff)
@@ -301,61 +325,32 @@ def derive_adsl(
     else:
         adsl = adsl.with_columns(pl.lit("N").alias("SAFFL"))
     adsl = adsl.join(last_alive(sdtm, cutoff), on="USUBJID", how="left")
-    if "DS" in sdtm:
-        disp = _disposition(sdtm["DS"].frame, cutoff)
-        adsl = (
-            adsl.join(disp, on="USUBJID", how="left")
-            .with_columns(
-                pl.when(pl.col("DCTREAS").is_not_null())
-                .then(pl.lit("DISCONTINUED"))
-                .otherwise(pl.lit("ONGOING"))
-                .alias("EOTSTT"),
-                pl.when(pl.col("DTHDT").is_not_null() | pl.col("_LOST").fill_null(False))
-                .then(pl.lit("DISCONTINUED"))
-                .otherwise(pl.lit("ONGOING"))
-                .alias("EOSSTT"),
-            )
-            .drop("_LOST")
-        )
-    if "RS" in sdtm:
-        adsl = adsl.join(_baseline_rs(sdtm["RS"].frame), on="USUBJID", how="left")
-    if "CM" in sdtm and "CMCAT" in sdtm["CM"].frame.columns:
-        adsl = adsl.join(_prior_therapy(sdtm["CM"].frame), on="USUBJID", how="left").with_columns(
-            pl.when(pl.col("NPRIOR") >= 5)
-            .then(pl.lit(">=5"))
-            .otherwise(pl.col("NPRIOR").cast(pl.String))
-            .alias("NPRIORGR")
-        )
-    if "PR" in sdtm and "PRCAT" in sdtm["PR"].frame.columns:
-        adsl = adsl.join(_procedures(sdtm["PR"].frame), on="USUBJID", how="left").with_columns(
-            pl.col("PRISURFL", "PRIRADFL").fill_null("N")
-        )
-    adsl = _renal(adsl, sdtm, protocol)
-    return as_adam("ADSL", "Subject-Level Analysis Dataset", adsl.sort("USUBJID"), LABELS)
+    adsl = _study_variables(adsl, sdtm, cutoff, study)
+    adsl = _groups_and_flags(adsl, study)
+    adsl = _renal(adsl, study, protocol)
+    labels = (
+        LABELS
+        | {v.name: v.label for v in study.adsl_variables}
+        | {g.name: g.label for g in study.adsl_groups}
+        | {f.name: f.label for f in study.adsl_flags}
+    )
+    adsl = _ordered(adsl.sort("USUBJID"), study.adsl_order)
+    return as_adam("ADSL", "Subject-Level Analysis Dataset", adsl, labels)
 
 
-def _renal(adsl: pl.DataFrame, sdtm: Mapping[str, Dataset], protocol: Protocol) -> pl.DataFrame:
-    if "LB" not in sdtm or "VS" not in sdtm:
+def _renal(adsl: pl.DataFrame, study: Study, protocol: Protocol | None) -> pl.DataFrame:
+    """CRCLBL from AGE, SEX, WEIGHTBL and CREATBL; RENALGR from the protocol's bands."""
+    if not {"AGE", "SEX", "WEIGHTBL", "CREATBL"} <= set(adsl.columns):
         return adsl
-    lb = sdtm["LB"].frame.filter((pl.col("LBTESTCD") == "CREAT") & (pl.col("LBBLFL") == "Y"))
-    vs = sdtm["VS"].frame.filter((pl.col("VSTESTCD") == "WEIGHT") & (pl.col("VSBLFL") == "Y"))
-    adsl = adsl.join(
-        lb.select("USUBJID", pl.col("LBSTRESN").alias("CREATBL")), on="USUBJID", how="left"
-    ).join(vs.select("USUBJID", pl.col("VSSTRESN").alias("WEIGHTBL")), on="USUBJID", how="left")
     crcl = [
         cockcroft_gault(a, w, s, c, "umol/L") if None not in (a, w, s, c) else None
         for a, w, s, c in zip(
             adsl["AGE"], adsl["WEIGHTBL"], adsl["SEX"], adsl["CREATBL"], strict=True
         )
     ]
-    bands = protocol.regimen.lenalidomide.renal_bands
-    group: list[str | None] = []
-    for value in crcl:
-        if value is None:
-            group.append(None)
-            continue
-        band = next(b for b in bands if b.contains(value))
-        group.append(band.label)
-    return adsl.with_columns(
-        pl.Series("CRCLBL", crcl, dtype=pl.Float64), pl.Series("RENALGR", group, dtype=pl.String)
-    )
+    adsl = adsl.with_columns(pl.Series("CRCLBL", crcl, dtype=pl.Float64))
+    if protocol is None:
+        return adsl
+    study.drug_regimen(protocol)
+    group = [None if value is None else renal_band(protocol, value).label for value in crcl]
+    return adsl.with_columns(pl.Series("RENALGR", group, dtype=pl.String))

@@ -1,188 +1,92 @@
-"""ADTTE: progression-free survival, time to progression, overall survival, duration of
-response and follow-up, from SDTM DM, DS, RS, SV and EX.
+"""ADTTE: time-to-event parameters from the study's endpoints (``[endpoints]`` in study.toml).
 
-The rules are ordered, named event and censoring sources, as data (``PARAMETERS``),
-in the manner of admiral's ``derive_param_tte``:
+An endpoint is an origin, ordered and named event and censoring sources, and an
+optional truncation, in the manner of admiral's ``derive_param_tte`` with
+``event_source`` and ``censor_source`` (eap.plans.rules holds the kinds of source):
 
-1. Every record dated after the data cutoff is dropped first.
-2. Among a parameter's event sources, the earliest date wins (a tie goes to the
-   source listed first); an event makes CNSR 0.
-3. Without an event, the first censoring source that has a date gives ADT and a
-   positive CNSR code (one code per censoring reason).
-4. AVAL = (ADT - STARTDT + 1) / 30.4375, in months (a month is 365.25 / 12 days,
-   as the MM-024 publication prints 108 weeks as 24.8 months).
+1. Every record dated after the data cutoff is dropped first; so is every record
+   dated on or after the subject's truncation date (the first record of the
+   endpoint's ``truncate`` rule, e.g. a new anticancer therapy), when there is one
+   (data without that dataset, or without the variables the rule names, truncate
+   nothing).
+2. A subject enters the parameter when the origin has a date (STARTDT).
+3. Among the event sources, the earliest date wins (a tie goes to the source listed
+   first); an event makes CNSR 0 and its description goes to EVNTDESC.
+4. Without an event, the first censoring source listed that has a date gives ADT,
+   CNSR (the source's code) and CNSDTDSC. admiral's ``derive_param_tte`` takes the
+   latest censoring date instead; eap's order of censoring sources is a priority,
+   which is how the FDA censoring table reads (new anticancer therapy before the
+   last adequate assessment).
+5. AVAL = ADT - STARTDT + 1 days, in the endpoint's unit (months of the study's
+   month length, by default).
 
-Sources (FDA guidance, Clinical Trial Endpoints for the Approval of Cancer Drugs
-and Biologics, 2018, censoring table):
-
-* PD: first IMWG overall response "PD" in RS (RSCAT "IMWG", RSTESTCD "OVRLRESP").
-* DEATH_NO_GAP: death no later than ``MAX_GAP_DAYS`` (63: two missed 28-day
-  assessments plus a 7-day window) after the last adequate assessment; a death
-  after a longer gap censors at the last adequate assessment.
-* LASTASMT: the last IMWG assessment that is not PD (adequate assessment).
-* NEWTHER: a new anticancer therapy (CM with CMCAT in ``NEW_THERAPY_CATEGORIES``)
-  before progression: assessments and deaths from its start on are ignored and
-  the subject is censored at the last adequate assessment before it (CNSR 3).
-* START: the origin, when there is no assessment.
-* DEATH: any death (OS); LSTALV: last date known alive (OS censoring).
-
-Origins: PFS, TTP and OS start at the first Rd dose (DM.RFXSTDTC, the first dose
-in the parent trial); duration of response at the first IMWG response of PR or
-better (responders only); follow-up (FUP) at parent-trial enrollment (DS
-"ENROLLED IN PARENT TRIAL").
+A source of kind ``record`` takes the first (or last) record of a dataset matching
+its filter; ``before`` keeps only records before the subject's date of another
+source (the last adequate assessment before progression); ``max_gap_days`` with
+``gap_from`` counts the picked date only when it is at most that many days after
+the subject's date of another source, else after the origin (death counted only
+within two missed assessments of the last adequate one); kind ``truncation`` gives,
+for a truncated subject, the date of its ``at`` source, else the origin; kinds
+``origin`` and ``cutoff`` give those dates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import MONTH_DAYS, as_adam, iso_date
-from eap.errors import EapError
-
-MAX_GAP_DAYS = 63
-NEW_THERAPY_CATEGORIES = ("SUBSEQUENT ANTI-MYELOMA THERAPY", "NEW ANTICANCER THERAPY")
-RESPONSES = ("sCR", "CR", "VGPR", "PR")
-
-
-@dataclass(frozen=True)
-class Source:
-    """One event or censoring rule: its code, CNSR value and the text that explains it."""
-
-    name: str
-    cnsr: int
-    description: str
-    srcdom: str
-    srcvar: str
-
-
-PD = Source("PD", 0, "Disease progression (IMWG)", "RS", "RSDTC")
-DEATH_NO_GAP = Source("DEATH_NO_GAP", 0, "Death without prior progression", "DM", "DTHDTC")
-DEATH = Source("DEATH", 0, "Death", "DM", "DTHDTC")
-LASTASMT = Source("LASTASMT", 1, "Censored at last adequate assessment", "RS", "RSDTC")
-NEWTHER = Source(
-    "NEWTHER",
-    3,
-    "Censored at last adequate assessment before new anticancer therapy",
-    "RS",
-    "RSDTC",
+from eap.derive.common import (
+    as_adam,
+    as_date,
+    filter_variables,
+    iso_date,
+    need_column,
+    where,
 )
-START = Source("START", 2, "Censored at origin: no adequate assessment", "DM", "RFXSTDTC")
-LSTALV = Source("LSTALV", 1, "Censored at last date known alive", "ADSL", "LSTALVDT")
-FUP_ALIVE = Source("FUP_ALIVE", 0, "Follow-up to data cutoff, alive", "DS", "DSSTDTC")
-FUP_DEATH = Source("FUP_DEATH", 1, "Follow-up ended by death", "DM", "DTHDTC")
-FUP_LOST = Source("FUP_LOST", 2, "Follow-up ended at last contact (lost)", "ADSL", "LSTALVDT")
+from eap.errors import EapError, PlanError
+from eap.plans.rules import DateRule, Endpoint, TteSource
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
+
+UNIT_DAYS = {"DAYS": 1.0, "WEEKS": 7.0}
 
 
-@dataclass(frozen=True)
-class Parameter:
-    paramcd: str
-    param: str
-    origin: str
-    events: tuple[Source, ...]
-    censors: tuple[Source, ...]
+def endpoint_datasets(endpoint: Endpoint, sources: Mapping[str, TteSource]) -> set[str]:
+    """The datasets an endpoint reads (SDTM domains and ADSL), referenced sources included."""
+    needed = {endpoint.origin.dataset}
+    todo = list(endpoint.sources())
+    todo += [sources[r] for r in (endpoint.origin.before,) if r and r in sources]
+    seen: set[str] = set()
+    while todo:
+        source = todo.pop()
+        if source.name in seen:
+            continue
+        seen.add(source.name)
+        if source.kind == "record" and source.dataset:
+            needed.add(source.dataset)
+            if (source.date or "").startswith("ADSL."):
+                needed.add("ADSL")
+        todo += [sources[r] for r in source.references() if r in sources]
+    return needed
 
 
-PARAMETERS: tuple[Parameter, ...] = (
-    Parameter(
-        "PFS",
-        "Progression-Free Survival (months)",
-        "first dose",
-        (PD, DEATH_NO_GAP),
-        (NEWTHER, LASTASMT, START),
-    ),
-    Parameter(
-        "TTP", "Time to Progression (months)", "first dose", (PD,), (NEWTHER, LASTASMT, START)
-    ),
-    Parameter("OS", "Overall Survival (months)", "first dose", (DEATH,), (LSTALV,)),
-    Parameter(
-        "DOR",
-        "Duration of Response (months)",
-        "first response",
-        (PD, DEATH_NO_GAP),
-        (NEWTHER, LASTASMT),
-    ),
-)
-
-
-def subject_dates(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
-    """Per subject: origin, death, PD, last adequate assessment, first response, last alive."""
-    for name in ("DM", "RS"):
-        if name not in sdtm:
-            raise EapError(f"{name} is required to derive ADTTE", dataset=name)
-    dm = (
-        sdtm["DM"]
-        .frame.select(
-            "USUBJID",
-            iso_date("RFXSTDTC").alias("TRTSDT"),
-            iso_date("DTHDTC").alias("DTHDT"),
-        )
-        .with_columns(pl.when(pl.col("DTHDT") <= cutoff).then(pl.col("DTHDT")).alias("DTHDT"))
-    )
-    new_therapy = pl.DataFrame(schema={"USUBJID": pl.String, "NACTDT": pl.Date})
-    if "CM" in sdtm and "CMCAT" in sdtm["CM"].frame.columns:
-        new_therapy = (
-            sdtm["CM"]
-            .frame.filter(pl.col("CMCAT").is_in(NEW_THERAPY_CATEGORIES))
-            .with_columns(iso_date("CMSTDTC").alias("NACTDT"))
-            .filter(pl.col("NACTDT") <= cutoff)
-            .group_by("USUBJID")
-            .agg(pl.col("NACTDT").min())
-        )
-    rs = (
-        sdtm["RS"]
-        .frame.filter(pl.col("RSTESTCD") == "OVRLRESP")
-        .select("USUBJID", "RSSEQ", "RSSTRESC", iso_date("RSDTC").alias("RSDT"))
-        .filter(pl.col("RSDT") <= cutoff)
-        .join(new_therapy, on="USUBJID", how="left")
-        # Assessments on or after a new anticancer therapy no longer describe Rd.
-        .filter(pl.col("NACTDT").is_null() | (pl.col("RSDT") < pl.col("NACTDT")))
-        .drop("NACTDT")
-    )
-    first_pd = (
-        rs.filter(pl.col("RSSTRESC") == "PD")
-        .sort("RSDT", "RSSEQ")
-        .group_by("USUBJID")
-        .agg(pl.col("RSDT").first().alias("PDDT"), pl.col("RSSEQ").first().alias("PDSEQ"))
-    )
-    before_pd = rs.join(first_pd, on="USUBJID", how="left").filter(
-        pl.col("PDDT").is_null() | (pl.col("RSDT") < pl.col("PDDT"))
-    )
-    last_adequate = (
-        before_pd.filter(pl.col("RSSTRESC") != "PD")
-        .sort("RSDT", "RSSEQ")
-        .group_by("USUBJID")
-        .agg(pl.col("RSDT").last().alias("LASTADT"), pl.col("RSSEQ").last().alias("LASTSEQ"))
-    )
-    first_response = (
-        before_pd.filter(pl.col("RSSTRESC").is_in(RESPONSES))
-        .sort("RSDT", "RSSEQ")
-        .group_by("USUBJID")
-        .agg(pl.col("RSDT").first().alias("RESPDT"))
-    )
-    alive = last_alive(sdtm, cutoff)
-    enrolled = pl.DataFrame(schema={"USUBJID": pl.String, "ENRLDT": pl.Date, "LOST": pl.Boolean})
-    if "DS" in sdtm:
-        ds = sdtm["DS"].frame.with_columns(iso_date("DSSTDTC").alias("DSSTDT"))
-        enrolled = ds.group_by("USUBJID").agg(
-            pl.col("DSSTDT")
-            .filter(pl.col("DSDECOD") == "ENROLLED IN PARENT TRIAL")
-            .first()
-            .alias("ENRLDT"),
-            (pl.col("DSDECOD") == "LOST TO FOLLOW-UP").any().alias("LOST"),
-        )
-    return (
-        dm.join(new_therapy, on="USUBJID", how="left")
-        .join(first_pd, on="USUBJID", how="left")
-        .join(last_adequate, on="USUBJID", how="left")
-        .join(first_response, on="USUBJID", how="left")
-        .join(alive, on="USUBJID", how="left")
-        .join(enrolled, on="USUBJID", how="left")
-    )
+def derivable_endpoints(
+    study: Study, sdtm: Mapping[str, Dataset]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The endpoints whose datasets are all present, and for the others the absent ones."""
+    ready: list[str] = []
+    lacking: dict[str, list[str]] = {}
+    for paramcd, endpoint in study.endpoints.items():
+        needed = endpoint_datasets(endpoint, study.tte_sources)
+        absent = sorted(d for d in needed if d != "ADSL" and d not in sdtm)
+        if absent:
+            lacking[paramcd] = absent
+        else:
+            ready.append(paramcd)
+    return ready, lacking
 
 
 def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
@@ -204,6 +108,8 @@ def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
         for col in cols:
             if col in frame.columns:
                 parts.append(frame.select("USUBJID", iso_date(col).alias("D")))
+    if not parts:
+        return pl.DataFrame(schema={"USUBJID": pl.String, "LSTALVDT": pl.Date})
     return (
         pl.concat(parts)
         .filter(pl.col("D") <= cutoff)
@@ -212,139 +118,276 @@ def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     )
 
 
-def _rows(
-    paramcd: str,
-    subjects: pl.DataFrame,
-    start: str,
-    adt: pl.Expr,
-    source: Source,
-    seq: pl.Expr | None,
-) -> pl.DataFrame:
-    return subjects.select(
-        "USUBJID",
-        pl.lit(paramcd).alias("PARAMCD"),
-        pl.col(start).alias("STARTDT"),
-        adt.alias("ADT"),
-        pl.lit(source.cnsr, dtype=pl.Int64).alias("CNSR"),
-        pl.lit(source.description if source.cnsr == 0 else None, dtype=pl.String).alias("EVNTDESC"),
-        pl.lit(source.description if source.cnsr != 0 else None, dtype=pl.String).alias("CNSDTDSC"),
-        pl.lit(source.srcdom).alias("SRCDOM"),
-        pl.lit(source.srcvar).alias("SRCVAR"),
-        (seq if seq is not None else pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("SRCSEQ"),
-    )
+_DATES = {"USUBJID": pl.String, "ADT": pl.Date, "SEQ": pl.Int64}
 
 
-def _event_dates(source: Source, s: pl.DataFrame) -> tuple[pl.Expr, pl.Expr | None]:
-    """The candidate date of a source for each subject (null where it does not apply)."""
-    if source is PD:
-        return pl.col("PDDT"), pl.col("PDSEQ")
-    if source is DEATH_NO_GAP:
-        reference = pl.coalesce("LASTADT", "TRTSDT")
-        ok = (
-            pl.col("PDDT").is_null()
-            & (pl.col("DTHDT") <= reference + pl.duration(days=MAX_GAP_DAYS))
-            & (pl.col("NACTDT").is_null() | (pl.col("DTHDT") < pl.col("NACTDT")))
-        )
-        return pl.when(ok).then(pl.col("DTHDT")), None
-    if source is DEATH:
-        return pl.col("DTHDT"), None
-    if source is NEWTHER:
-        before = pl.coalesce("LASTADT", "TRTSDT")
-        return pl.when(pl.col("NACTDT").is_not_null()).then(before), pl.col("LASTSEQ")
-    if source is LASTASMT:
-        return pl.col("LASTADT"), pl.col("LASTSEQ")
-    if source is START:
-        return pl.col("TRTSDT"), None
-    if source is LSTALV:
-        return pl.col("LSTALVDT"), None
-    raise EapError(f"unknown source {source.name}")
+@dataclass
+class _Endpoint:
+    """The per-subject dates of one endpoint's sources, computed once each."""
 
+    endpoint: Endpoint
+    sdtm: Mapping[str, Dataset]
+    adsl: pl.DataFrame
+    cutoff: dt.date
+    study: Study
+    cache: dict[str, pl.DataFrame] = field(default_factory=dict)
+    busy: set[str] = field(default_factory=set)
 
-def derive_parameter(p: Parameter, subjects: pl.DataFrame) -> pl.DataFrame:
-    """ADTTE rows of one parameter: the earliest event, else the first available censoring."""
-    origin = "RESPDT" if p.origin == "first response" else "TRTSDT"
-    s = subjects.filter(pl.col(origin).is_not_null())
-    candidates: list[pl.DataFrame] = []
-    for rank, source in enumerate(p.events):
-        date, seq = _event_dates(source, s)
-        candidates.append(
-            _rows(p.paramcd, s, origin, date, source, seq).with_columns(pl.lit(rank).alias("_RANK"))
-        )
-    for rank, source in enumerate(p.censors, start=len(p.events)):
-        date, seq = _event_dates(source, s)
-        candidates.append(
-            _rows(p.paramcd, s, origin, date, source, seq).with_columns(
-                pl.lit(1000 + rank).alias("_RANK")
+    @property
+    def prefix(self) -> str:
+        return f"endpoints.{self.endpoint.paramcd}"
+
+    def frame(self, dataset: str) -> pl.DataFrame:
+        if dataset == "ADSL":
+            return self.adsl
+        if dataset not in self.sdtm:
+            raise EapError(
+                f"endpoint {self.endpoint.paramcd} needs the {dataset} dataset",
+                dataset=dataset,
+                expected=f"a {dataset} dataset",
             )
+        return self.sdtm[dataset].frame
+
+    def truncation(self) -> pl.DataFrame | None:
+        rule = self.endpoint.truncate
+        if rule is None:
+            return None
+        if rule.dataset != "ADSL" and rule.dataset not in self.sdtm:
+            return None  # no such records: nothing is truncated
+        columns = set(self.frame(rule.dataset).columns)
+        if filter_variables(rule.where or "") - columns or rule.date not in columns:
+            return None
+        if "truncate" not in self.cache:
+            dates = self._records(rule, f"{self.prefix}.truncate", truncate=False)
+            self.cache["truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
+        return self.cache["truncate"]
+
+    def origin(self) -> pl.DataFrame:
+        if "origin" not in self.cache:
+            if "origin" in self.busy:
+                raise PlanError(
+                    "the origin depends on itself through its sources",
+                    file=self.study.file,
+                    variable=f"{self.prefix}.origin",
+                )
+            self.busy.add("origin")
+            self.cache["origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+        return self.cache["origin"]
+
+    def dates(self, name: str) -> pl.DataFrame:
+        """USUBJID, ADT and SEQ of a named source (subjects without a date left out)."""
+        if name not in self.cache:
+            source = self.study.tte_sources[name]
+            self.cache[name] = self._source(source)
+        return self.cache[name]
+
+    def _source(self, source: TteSource) -> pl.DataFrame:
+        if source.kind == "origin":
+            return self.origin()
+        if source.kind == "cutoff":
+            return self.adsl.select(
+                "USUBJID",
+                pl.lit(self.cutoff).alias("ADT"),
+                pl.lit(None, dtype=pl.Int64).alias("SEQ"),
+            )
+        if source.kind == "truncation":
+            truncated = self.truncation()
+            if truncated is None:
+                return pl.DataFrame(schema=_DATES)
+            at = self.dates(source.at) if source.at else pl.DataFrame(schema=_DATES)
+            return (
+                truncated.select("USUBJID")
+                .join(at, on="USUBJID", how="left")
+                .join(
+                    self.origin().select("USUBJID", pl.col("ADT").alias("_O")),
+                    on="USUBJID",
+                    how="left",
+                )
+                .select("USUBJID", pl.coalesce("ADT", "_O").alias("ADT"), "SEQ")
+                .filter(pl.col("ADT").is_not_null())
+            )
+        table = f"{source.role}_sources.{source.name}"
+        return self._records(source, f"{table} (endpoint {self.endpoint.paramcd})")
+
+    def _records(
+        self, rule: TteSource | DateRule, field: str, *, truncate: bool = True
+    ) -> pl.DataFrame:
+        """The first or last record of a rule's dataset, after cutoff, truncation, before."""
+        dataset = rule.dataset or ""
+        frame = self.frame(dataset)
+        file = self.study.file
+        if rule.where:
+            frame = frame.filter(where(rule.where, frame.columns, file=file, field=field))
+        date = rule.date or ""
+        if date.startswith("ADSL.") and dataset != "ADSL":
+            col = date.removeprefix("ADSL.")
+            need_column(self.adsl, col, "ADSL", file=file, field=field)
+            frame = frame.join(
+                self.adsl.select("USUBJID", pl.col(col).alias("_ADSLDT")), on="USUBJID", how="left"
+            )
+            adt = pl.col("_ADSLDT")
+        else:
+            date = date.removeprefix("ADSL.")
+            need_column(frame, date, dataset, file=file, field=field)
+            adt = as_date(frame, date)
+        seq_col = rule.seq if isinstance(rule, TteSource) else None
+        if seq_col:
+            need_column(frame, seq_col, dataset, file=file, field=field)
+        seq = pl.col(seq_col).cast(pl.Int64) if seq_col else pl.lit(None, dtype=pl.Int64)
+        records = (
+            frame.with_row_index("_ROW")
+            .select("USUBJID", adt.alias("ADT"), seq.alias("SEQ"), "_ROW")
+            .filter(pl.col("ADT").is_not_null() & (pl.col("ADT") <= self.cutoff))
         )
-    allc = pl.concat(candidates).filter(pl.col("ADT").is_not_null())
-    events = (
-        allc.filter(pl.col("CNSR") == 0).sort("USUBJID", "ADT", "_RANK").group_by("USUBJID").first()
-    )
-    censors = (
-        allc.filter((pl.col("CNSR") != 0) & ~pl.col("USUBJID").is_in(events["USUBJID"].implode()))
-        .sort("USUBJID", "_RANK")
-        .group_by("USUBJID")
-        .first()
-    )
-    return pl.concat([events, censors]).drop("_RANK")
+        truncated = self.truncation() if truncate else None
+        if truncated is not None:
+            records = records.join(truncated, on="USUBJID", how="left").filter(
+                pl.col("_T").is_null() | (pl.col("ADT") < pl.col("_T"))
+            )
+        if rule.before:
+            limit = self.dates(rule.before).select("USUBJID", pl.col("ADT").alias("_B"))
+            records = records.join(limit, on="USUBJID", how="left").filter(
+                pl.col("_B").is_null() | (pl.col("ADT") < pl.col("_B"))
+            )
+        picked = (
+            records.sort("ADT", "SEQ", "_ROW", nulls_last=True)
+            .group_by("USUBJID", maintain_order=True)
+            .agg(pl.all().first() if rule.pick == "first" else pl.all().last())
+            .select("USUBJID", "ADT", "SEQ")
+        )
+        gap = rule.max_gap_days if isinstance(rule, TteSource) else None
+        if gap is not None and isinstance(rule, TteSource):
+            ref = self.dates(rule.gap_from) if rule.gap_from else pl.DataFrame(schema=_DATES)
+            origin = self.origin().select("USUBJID", pl.col("ADT").alias("_O"))
+            picked = (
+                picked.join(
+                    ref.select("USUBJID", pl.col("ADT").alias("_R")), on="USUBJID", how="left"
+                )
+                .join(origin, on="USUBJID", how="left")
+                .filter(pl.col("ADT") <= pl.coalesce("_R", "_O") + pl.duration(days=gap))
+                .select("USUBJID", "ADT", "SEQ")
+            )
+        return picked
 
 
-def derive_follow_up(subjects: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
-    """FUP: parent-trial enrollment to death, to the cutoff, or to last contact when lost."""
-    s = subjects.filter(pl.col("ENRLDT").is_not_null())
-    return s.select(
+def _rows(e: _Endpoint, subjects: pl.DataFrame, source: TteSource, rank: int) -> pl.DataFrame:
+    dates = e.dates(source.name)
+    described = pl.lit(source.description, dtype=pl.String)
+    missing = pl.lit(None, dtype=pl.String)
+    return subjects.join(dates, on="USUBJID", how="inner").select(
         "USUBJID",
-        pl.lit("FUP").alias("PARAMCD"),
-        pl.col("ENRLDT").alias("STARTDT"),
-        pl.when(pl.col("DTHDT").is_not_null())
-        .then(pl.col("DTHDT"))
-        .when(pl.col("LOST").fill_null(False))
-        .then(pl.col("LSTALVDT"))
-        .otherwise(pl.lit(cutoff))
-        .alias("ADT"),
-        pl.when(pl.col("DTHDT").is_not_null())
-        .then(1)
-        .when(pl.col("LOST").fill_null(False))
-        .then(2)
-        .otherwise(0)
-        .cast(pl.Int64)
-        .alias("CNSR"),
-        pl.lit(None, dtype=pl.String).alias("EVNTDESC"),
-        pl.when(pl.col("DTHDT").is_not_null())
-        .then(pl.lit(FUP_DEATH.description))
-        .when(pl.col("LOST").fill_null(False))
-        .then(pl.lit(FUP_LOST.description))
-        .otherwise(pl.lit(FUP_ALIVE.description))
-        .alias("CNSDTDSC"),
-        pl.lit("DS").alias("SRCDOM"),
-        pl.lit("DSSTDTC").alias("SRCVAR"),
-        pl.lit(None, dtype=pl.Int64).alias("SRCSEQ"),
+        pl.lit(e.endpoint.paramcd).alias("PARAMCD"),
+        "STARTDT",
+        "ADT",
+        pl.lit(source.cnsr, dtype=pl.Int64).alias("CNSR"),
+        (described if source.role == "event" else missing).alias("EVNTDESC"),
+        (described if source.role != "event" else missing).alias("CNSDTDSC"),
+        pl.lit(source.source_domain, dtype=pl.String).alias("SRCDOM"),
+        pl.lit(source.source_variable, dtype=pl.String).alias("SRCVAR"),
+        pl.col("SEQ").alias("SRCSEQ"),
+        pl.lit(rank).alias("_RANK"),
     )
 
 
-PARAM_LABELS = {p.paramcd: p.param for p in PARAMETERS} | {
-    "FUP": "Follow-up from Parent-Trial Enrollment (months)"
-}
+def derive_endpoint(
+    endpoint: Endpoint,
+    sdtm: Mapping[str, Dataset],
+    adsl: pl.DataFrame,
+    cutoff: dt.date,
+    study: Study,
+) -> pl.DataFrame:
+    """ADTTE rows of one endpoint: the earliest event, else the first censoring with a date."""
+    e = _Endpoint(endpoint, sdtm, adsl, cutoff, study)
+    subjects = (
+        adsl.select("USUBJID")
+        .join(e.origin().select("USUBJID", pl.col("ADT").alias("STARTDT")), on="USUBJID")
+        .filter(pl.col("STARTDT").is_not_null())
+    )
+    events = [_rows(e, subjects, s, rank) for rank, s in enumerate(endpoint.events)]
+    censors = [_rows(e, subjects, s, 1000 + rank) for rank, s in enumerate(endpoint.censors)]
+    first_event = (
+        pl.concat(events).sort("USUBJID", "ADT", "_RANK").group_by("USUBJID").first()
+        if events
+        else None
+    )
+    rows = [first_event] if first_event is not None else []
+    if censors:
+        done = (
+            first_event["USUBJID"].implode()
+            if first_event is not None
+            else pl.Series([], dtype=pl.String).implode()
+        )
+        rows.append(
+            pl.concat(censors)
+            .filter(~pl.col("USUBJID").is_in(done))
+            .sort("USUBJID", "_RANK")
+            .group_by("USUBJID")
+            .first()
+        )
+    return pl.concat(rows).drop("_RANK")
 
 
 def derive_adtte(
-    sdtm: Mapping[str, Dataset], cutoff: dt.date, *, studyid: str | None = None
+    sdtm: Mapping[str, Dataset],
+    cutoff: dt.date,
+    *,
+    studyid: str | None = None,
+    study: Study | None = None,
+    adsl: Dataset | None = None,
+    paramcds: Sequence[str] | None = None,
 ) -> Dataset:
-    """ADTTE with PFS, TTP, OS, DOR and FUP (one row per subject and parameter)."""
-    subjects = subject_dates(sdtm, cutoff)
-    frames = [derive_parameter(p, subjects) for p in PARAMETERS] + [
-        derive_follow_up(subjects, cutoff)
-    ]
-    study = studyid or str(sdtm["DM"].frame["STUDYID"][0])
+    """ADTTE with the study's endpoints (default MM-024: PFS, TTP, OS, DOR, FUP), one row
+    per subject and parameter; ADSL is derived when not given. ``paramcds`` selects
+    endpoints; by default, every endpoint whose datasets are present
+    (:func:`derivable_endpoints`)."""
+    study = study or load_study(DEFAULT_STUDY)
+    if not study.endpoints:
+        raise PlanError(
+            "the study defines no time-to-event endpoints",
+            file=study.file,
+            variable="endpoints",
+            expected="[endpoints.PARAMCD] sections",
+        )
+    if "DM" not in sdtm:
+        raise EapError("DM is required to derive ADTTE", dataset="DM")
+    if adsl is None:
+        from eap.derive.adsl import derive_adsl
+
+        adsl = derive_adsl(sdtm, cutoff, study=study)
+    if paramcds is None:
+        paramcds, lacking = derivable_endpoints(study, sdtm)
+        if not paramcds:
+            first = next(iter(lacking.values()))
+            raise EapError(
+                "no endpoint of the study can be derived from these data",
+                dataset=first[0],
+                expected="the datasets of at least one endpoint",
+                found="; ".join(f"{p}: no {', '.join(d)}" for p, d in lacking.items()),
+            )
+    unknown = [p for p in paramcds if p not in study.endpoints]
+    if unknown:
+        raise PlanError(
+            "unknown endpoint",
+            file=study.file,
+            variable="endpoints",
+            expected="one of " + ", ".join(study.endpoints),
+            found=", ".join(unknown),
+        )
+    chosen = [study.endpoints[p] for p in paramcds]
+    name = studyid or str(sdtm["DM"].frame["STUDYID"][0])
+    frames = []
+    for ep in chosen:
+        days = UNIT_DAYS.get(ep.unit, study.month_days * (12 if ep.unit == "YEARS" else 1))
+        frames.append(
+            derive_endpoint(ep, sdtm, adsl.frame, cutoff, study).with_columns(
+                pl.lit(name).alias("STUDYID"),
+                pl.lit(ep.param).alias("PARAM"),
+                (((pl.col("ADT") - pl.col("STARTDT")).dt.total_days() + 1) / days).alias("AVAL"),
+                pl.lit(ep.unit).alias("AVALU"),
+            )
+        )
     frame = (
         pl.concat(frames)
-        .with_columns(
-            pl.lit(study).alias("STUDYID"),
-            pl.col("PARAMCD").replace_strict(PARAM_LABELS).alias("PARAM"),
-            (((pl.col("ADT") - pl.col("STARTDT")).dt.total_days() + 1) / MONTH_DAYS).alias("AVAL"),
-            pl.lit("MONTHS").alias("AVALU"),
-        )
         .select(
             "STUDYID",
             "USUBJID",

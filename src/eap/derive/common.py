@@ -1,20 +1,95 @@
-"""Pieces every derivation shares: ISO 8601 text to dates, months, ADaM metadata."""
+"""Pieces every derivation shares: ISO 8601 text to dates, filters, the cutoff, ADaM metadata."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
 from eap.datasets import specs
 from eap.datasets.model import ColumnMeta, Dataset, Kind
-
-MONTH_DAYS = 30.4375  # 365.25 / 12: the publication prints 108 weeks as 24.8 months
+from eap.errors import EapError, PlanError
 
 
 def iso_date(col: str) -> pl.Expr:
     """The complete date part of an ISO 8601 --DTC text column (null when partial)."""
     return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+
+def as_date(frame: pl.DataFrame, col: str) -> pl.Expr:
+    """A column as a date: --DTC text through :func:`iso_date`, a date column as it is."""
+    if frame.schema[col] == pl.String:
+        return iso_date(col)
+    return pl.col(col).cast(pl.Date)
+
+
+def where(text: str, columns: Sequence[str], *, file: Path | str, field: str) -> pl.Expr:
+    """A study-file filter as a Polars expression; errors name the file and the field."""
+    from eap.stats.frame import parse_where
+
+    try:
+        return parse_where(text, columns)
+    except EapError as exc:
+        raise PlanError(
+            f"filter {text!r} does not fit the data: {exc.problem}",
+            file=file,
+            variable=field,
+            expected=exc.expected,
+            found=exc.found or exc.variable,
+        ) from None
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NUMBER = re.compile(r"\b\d+(?:\.\d*)?(?:[eE][-+]?\d+)?\b")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_KEYWORDS = {"and", "or", "not", "in", "is", "null"}
+
+
+def filter_variables(text: str) -> set[str]:
+    """The variable names a filter mentions (quoted strings and keywords left out)."""
+    bare = _NUMBER.sub(" ", _QUOTED.sub(" ", text))
+    return {m for m in _NAME.findall(bare) if m.lower() not in _KEYWORDS}
+
+
+def need_column(
+    frame: pl.DataFrame, col: str, dataset: str, *, file: Path | str, field: str
+) -> None:
+    """A PlanError naming the study file's field when ``col`` is not in the dataset."""
+    if col not in frame.columns:
+        raise PlanError(
+            f"{dataset} has no variable {col}",
+            file=file,
+            variable=field,
+            expected="one of " + ", ".join(frame.columns),
+            found=col,
+        )
+
+
+def latest_date(sdtm: Mapping[str, Dataset]) -> tuple[dt.date, str] | None:
+    """The latest complete date in the SDTM data and where it is (``AE.AEENDTC``).
+
+    The rule: every variable whose name ends in ``DTC`` (the ISO 8601 dates of events,
+    interventions, findings, visits, disposition and DM's reference dates) in every
+    dataset with subject records (a USUBJID column), except DM.BRTHDTC; the date part of
+    complete values only (YYYY-MM-DD, any time part ignored; partial dates are skipped).
+    Since every date a derivation compares with the cutoff comes from these variables,
+    a cutoff at this date excludes no record. None when the data hold no complete date.
+    """
+    best: tuple[dt.date, str] | None = None
+    for name in sorted(sdtm):
+        frame = sdtm[name].frame
+        if "USUBJID" not in frame.columns:
+            continue
+        for col in frame.columns:
+            if not col.endswith("DTC") or col == "BRTHDTC" or frame.schema[col] != pl.String:
+                continue
+            value = frame.select(iso_date(col).max()).item()
+            if value is not None and (best is None or value > best[0]):
+                best = (value, f"{name}.{col}")
+    return best
 
 
 def kind_of(dtype: pl.DataType) -> Kind:

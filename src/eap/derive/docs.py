@@ -1,20 +1,133 @@
-"""docs/derivations.md, generated from the derivations' own metadata.
+"""docs/derivations.md, generated from the derivations' own metadata and the studies' files.
 
 ``python -m eap.derive.docs > docs/derivations.md`` writes it; a test fails when
-the file and the code disagree, so the documentation cannot drift.
+the file and the code disagree, so the documentation cannot drift. :func:`explain`
+gives one study's rules as text (``eap derive --study NAME --explain``).
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
-from eap.derive import adae, adex, adrs, adsl, adtte
+from eap import derive as derive_package
+from eap.derive import adae, adex, adrs, adsl, adtte, common
+from eap.plans.study import BUILTIN, Study, load_study
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
     return out
+
+
+def _cutoff_rule(study: Study) -> str:
+    if study.cutoff is not None:
+        return f"{study.cutoff} (study.toml), unless one is given"
+    return "none in study.toml: the latest complete date in the data, unless one is given"
+
+
+def _adsl_rows(study: Study) -> list[tuple[str, str, str]]:
+    rows = [(v.name, v.label, v.describe()) for v in study.adsl_variables]
+    rows += [(g.name, g.label, g.describe()) for g in study.adsl_groups]
+    rows += [(f.name, f.label, f"Y when {f.where}, else N") for f in study.adsl_flags]
+    return rows
+
+
+def _adae_rows(study: Study) -> list[tuple[str, str, str]]:
+    rule = (
+        f"ASTDT >= TRTSDT and ASTDT <= TRTEDT + {study.te_window_days} days"
+        if study.te_window_days is not None
+        else "ASTDT >= TRTSDT (no window after the last dose)"
+    )
+    rows = [("TRTEMFL", "Treatment Emergent Analysis Flag", rule)]
+    if study.adae.always_emergent:
+        rows.append(("TRTEMFL", "", f"also when {study.adae.always_emergent} (from TRTSDT on)"))
+    rows += [(f.name, f.label, f"Y when {f.where}") for f in study.adae.flags]
+    if study.adae.action_variable:
+        drug = study.treatments.study_drug.capitalize()
+        rows.append(
+            (
+                study.adae.action_variable,
+                f"Action Taken with {drug}",
+                "INTERRUPTED, REDUCED, WITHDRAWN or NONE from AEACN",
+            )
+        )
+    if study.adae.period:
+        p = study.adae.period
+        rows.append((p.name, p.label, p.describe()))
+    return rows
+
+
+def _endpoint_markdown(study: Study) -> list[str]:
+    lines: list[str] = []
+    for ep in study.endpoints.values():
+        head = (
+            f"**{ep.paramcd}**, {ep.param}: AVAL in {ep.unit.lower()} from {ep.origin.describe()}"
+        )
+        if ep.truncate:
+            head += f"; truncated at {ep.truncate.describe()}"
+        rows: list[tuple[str, ...]] = []
+        for kind, sources in (("event", ep.events), ("censoring", ep.censors)):
+            for s in sources:
+                src = f"{s.source_domain}.{s.source_variable}" if s.source_domain else ""
+                rows.append((kind, s.name, str(s.cnsr), s.date_rule(), s.description, src))
+        lines += [head + ".", ""]
+        lines += _table(("Kind", "Source", "CNSR", "Date", "Description", "SRCDOM.SRCVAR"), rows)
+        lines.append("")
+    return lines
+
+
+def study_markdown(study: Study) -> list[str]:
+    """The rules a study's files set, as Markdown."""
+    lines = [
+        f"### {study.id} (`--study {_builtin_name(study)}`)",
+        "",
+        f"- Study drug: {study.treatments.study_drug}; treatments: "
+        + ", ".join(study.treatments.extrt),
+        f"- Data cutoff: {_cutoff_rule(study)}",
+        f"- Month: {study.month_days} days",
+        f"- Protocol: {study.protocol or 'none (no planned dose intensity in ADEX)'}",
+        f"- Arms: {study.arms.planned} from DM.{study.arms.planned_from}, "
+        f"{study.arms.actual} from DM.{study.arms.actual_from}",
+        "",
+    ]
+    if _adsl_rows(study):
+        lines += ["ADSL study variables:", ""]
+        lines += [*_table(("Variable", "Label", "Rule"), _adsl_rows(study)), ""]
+    lines += ["ADAE:", "", *_table(("Variable", "Label", "Rule"), _adae_rows(study)), ""]
+    adex_rules = study.adex
+    if adex_rules.end_of_treatment or adex_rules.long_treatment_weeks:
+        lines += [
+            f"ADEX: end of treatment: {adex_rules.end_of_treatment or 'the last dose'}; "
+            f"treated beyond {adex_rules.long_treatment_weeks or '-'} weeks.",
+            "",
+        ]
+    if study.response:
+        r = study.response
+        lines += [
+            f"ADRS ({r.criteria}): {r.dataset} records where {r.where}; order "
+            + " > ".join(r.order)
+            + f"; responders {', '.join(r.responders)}; progression {r.progression}.",
+            "",
+        ]
+    if study.endpoints:
+        lines += [
+            "ADTTE endpoints (events: the earliest wins; censorings: the first listed with",
+            "a date; CNSR 0 = event, positive = censoring reason):",
+            "",
+        ]
+        lines += _endpoint_markdown(study)
+    else:
+        lines += ["No time-to-event endpoints.", ""]
+    return lines
+
+
+def _builtin_name(study: Study) -> str:
+    for name, folder in BUILTIN.items():
+        if study.folder.name == folder:
+            return name
+    return str(study.folder)
 
 
 def derivations_markdown() -> str:
@@ -22,12 +135,25 @@ def derivations_markdown() -> str:
     lines = [
         "# ADaM derivations",
         "",
-        "Generated from the code (`python -m eap.derive.docs > docs/derivations.md`);",
-        "every rule below is the one the functions in `src/eap/derive/` apply.",
-        "`eap derive SDTM_DIR --out ADAM_DIR [--cutoff 2014-11-05]` runs them all.",
+        "Generated from the code and the built-in study files",
+        "(`python -m eap.derive.docs > docs/derivations.md`); every rule below is the one",
+        "the functions in `src/eap/derive/` apply. `eap derive SDTM_DIR --out ADAM_DIR",
+        "[--study mm024|cdisc-pilot|FOLDER] [--cutoff DATE]` runs them all;",
+        "`eap derive --study NAME --explain` prints one study's rules. The study definition",
+        "(`study.toml`, see docs/plans.md) supplies what is specific to a study; the code",
+        "holds the generic kinds of rule.",
+        "",
+        "## Data cutoff",
+        "",
+        inspect.cleandoc(derive_package.data_cutoff.__doc__ or ""),
+        "",
+        inspect.cleandoc(common.latest_date.__doc__ or ""),
+        "",
         "Records dated after the data cutoff are excluded everywhere.",
         "",
         "## ADSL (`eap.derive.adsl`)",
+        "",
+        inspect.cleandoc(adsl.__doc__ or ""),
         "",
         *_table(("Variable", "Label", "Rule", "Source"), [tuple(r) for r in adsl.RULES]),
         "",
@@ -45,38 +171,49 @@ def derivations_markdown() -> str:
         "",
         inspect.cleandoc(adtte.__doc__ or ""),
         "",
-        "Parameters and their ordered sources (CNSR 0 = event; positive = censoring reason):",
+        "## ADRS (`eap.derive.adrs`)",
+        "",
+        inspect.cleandoc(adrs.__doc__ or ""),
+        "",
+        "## The built-in studies",
         "",
     ]
-    rows: list[tuple[str, ...]] = []
-    for p in adtte.PARAMETERS:
-        for kind, sources in (("event", p.events), ("censoring", p.censors)):
-            for s in sources:
-                rows.append(
-                    (
-                        p.paramcd,
-                        p.origin,
-                        kind,
-                        s.name,
-                        str(s.cnsr),
-                        s.description,
-                        f"{s.srcdom}.{s.srcvar}",
-                    )
-                )
-    rows.append(
-        (
-            "FUP",
-            "parent-trial enrollment",
-            "end",
-            "death / lost / cutoff",
-            "1 / 2 / 0",
-            "Follow-up ended by death, last contact when lost, else the cutoff",
-            "DS, DM",
-        )
-    )
-    lines += _table(("PARAMCD", "Origin", "Kind", "Source", "CNSR", "Description", "From"), rows)
-    lines += ["", "## ADRS (`eap.derive.adrs`)", "", inspect.cleandoc(adrs.__doc__ or ""), ""]
+    for name in BUILTIN:
+        lines += study_markdown(load_study(name))
     return "\n".join(lines)
+
+
+def explain(study: Study) -> str:
+    """One study's derivation rules as plain text (``eap derive --explain``)."""
+    out = [
+        f"{study.id}: {study.title}",
+        f"study file: {study.file}",
+        f"study drug: {study.treatments.study_drug}",
+        f"data cutoff: {_cutoff_rule(study)}",
+        f"month: {study.month_days} days",
+        f"protocol: {study.protocol or 'none'}",
+        f"arms: {study.arms.planned} from DM.{study.arms.planned_from}, "
+        f"{study.arms.actual} from DM.{study.arms.actual_from}",
+    ]
+    if _adsl_rows(study):
+        out.append("ADSL:")
+        out += [f"  {name} ({label}): {rule}" for name, label, rule in _adsl_rows(study)]
+    out.append("ADAE:")
+    out += [f"  {name}: {rule}" for name, _, rule in _adae_rows(study)]
+    if study.response:
+        r = study.response
+        out.append(
+            f"ADRS: {r.criteria}, {r.dataset} records where {r.where}; "
+            + " > ".join(r.order)
+            + f"; responders {', '.join(r.responders)}"
+        )
+    if study.endpoints:
+        out.append("ADTTE:")
+        for ep in study.endpoints.values():
+            out += ["  " + line for line in ep.describe().splitlines()]
+    else:
+        out.append("ADTTE: no endpoints")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

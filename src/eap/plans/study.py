@@ -10,7 +10,13 @@ A study is a folder of files (``study.toml`` and ``plan.toml``); the built-in on
   order with their labels, and whether a Total column is shown;
 * ``[populations.NAME]``: a label and a filter on ADSL (``SAFFL == 'Y'``);
 * ``[adsl.flags.NAME]``: study-specific ADSL flags as filters on ADSL;
-* ``[adae]``: the treatment-emergent window after the last dose (days).
+* ``[adsl.variables.NAME]``, ``[adsl.groups.NAME]``, ``[adsl] order``: study-specific
+  ADSL variables merged from SDTM records, categories, and the column order;
+* ``[adae]``: the treatment-emergent window after the last dose (days), AE flags, the
+  action taken with the study drug, the phase at onset;
+* ``[adex]``, ``[response]``: exposure and response rules;
+* ``[event_sources.NAME]``, ``[censor_sources.NAME]``, ``[endpoints.PARAMCD]``: the
+  time-to-event endpoints (see eap.plans.rules).
 
 Filters use the language of ``eap km --where`` (``==``, ``!=``, ``<``, ``<=``, ``>``,
 ``>=``, ``and``, ``or``, ``not``, parentheses, quoted strings and numbers).
@@ -23,12 +29,33 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eap.errors import PlanError
+from eap.plans.rules import (
+    AdaeRules,
+    AdexRules,
+    AdslGroup,
+    AdslVariable,
+    Endpoint,
+    ResponseRules,
+    TteSource,
+    parse_adae,
+    parse_adex,
+    parse_adsl_groups,
+    parse_adsl_variables,
+    parse_endpoints,
+    parse_response,
+)
+
+if TYPE_CHECKING:
+    from eap.protocol import Protocol
+    from eap.protocol.model import Lenalidomide
 
 BUILTIN_DIR = Path(__file__).parent
 BUILTIN = {"mm024": "mm024", "cdisc-pilot": "cdisc_pilot"}
+# The study eap derives and reports when none is named.
+DEFAULT_STUDY = "mm024"
 
 
 @dataclass(frozen=True)
@@ -48,13 +75,19 @@ class ArmLevel:
 
 @dataclass(frozen=True)
 class Arms:
-    """The treatment arms: ADSL variables, levels in display order, the Total column."""
+    """The treatment arms: ADSL variables, levels in display order, the Total column.
+
+    ``planned_from``/``actual_from``: the DM variables that ADSL's planned and actual
+    arm variables copy (ARM and ACTARM; ARM when DM has no ACTARM).
+    """
 
     planned: str
     actual: str
     levels: tuple[ArmLevel, ...]
     total: bool
     total_label: str = "Total"
+    planned_from: str = "ARM"
+    actual_from: str = "ACTARM"
 
     def label(self, value: str) -> str:
         for level in self.levels:
@@ -95,6 +128,53 @@ class Study:
     te_window_days: int | None = None
     adsl_flags: tuple[AdslFlag, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    adsl_variables: tuple[AdslVariable, ...] = ()
+    adsl_groups: tuple[AdslGroup, ...] = ()
+    adsl_order: tuple[str, ...] = ()
+    adae: AdaeRules = field(default_factory=AdaeRules)
+    adex: AdexRules = field(default_factory=AdexRules)
+    response: ResponseRules | None = None
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    tte_sources: Mapping[str, TteSource] = field(default_factory=dict)
+
+    @property
+    def file(self) -> Path:
+        return self.folder / "study.toml"
+
+    def load_protocol(self) -> Protocol | None:
+        """The study's protocol (``[study] protocol``): a file beside study.toml or a
+        built-in protocol name (``mm024``); None when the study names none."""
+        if self.protocol is None:
+            return None
+        from eap.protocol import load_protocol
+        from eap.protocol.model import BUILTIN_NAME
+
+        path = self.folder / self.protocol
+        if path.is_file():
+            return load_protocol(path)
+        if f"{self.protocol}.toml" == BUILTIN_NAME:
+            return load_protocol()
+        raise PlanError(
+            "no such protocol",
+            file=self.file,
+            variable="study.protocol",
+            expected=f"a file beside study.toml or a built-in protocol ({BUILTIN_NAME[:-5]})",
+            found=repr(self.protocol),
+        )
+
+    def drug_regimen(self, protocol: Protocol) -> Lenalidomide:
+        """The protocol's regimen of the study drug (renal bands, dose unit); a PlanError
+        when the protocol's drug is not the study drug."""
+        regimen = protocol.regimen.lenalidomide
+        if regimen.name.upper() != self.treatments.study_drug.upper():
+            raise PlanError(
+                "the protocol's study drug is not the study's",
+                file=self.file,
+                variable="treatments.study_drug",
+                expected=regimen.name,
+                found=self.treatments.study_drug,
+            )
+        return regimen
 
     def population(self, name: str) -> Population:
         if name not in self.populations:
@@ -229,7 +309,9 @@ class Fields:
 
 
 def _arms(f: Fields) -> Arms:
-    f.unknown(("planned", "actual", "levels", "total", "total_label"))
+    f.unknown(
+        ("planned", "actual", "levels", "total", "total_label", "planned_from", "actual_from")
+    )
     levels = []
     for entry in f.tables("levels"):
         entry.unknown(("value", "label"))
@@ -241,6 +323,8 @@ def _arms(f: Fields) -> Arms:
         levels=tuple(levels),
         total=f.flag("total", False),
         total_label=f.text("total_label", "Total"),
+        planned_from=f.text("planned_from", "ARM"),
+        actual_from=f.text("actual_from", "ACTARM"),
     )
 
 
@@ -266,14 +350,15 @@ def load_study(name_or_path: str | Path) -> Study:
         populations[name] = Population(name, p.text("label", name), p.text("where"))
     flags: list[AdslFlag] = []
     adsl = top.table("adsl", {})
-    adsl.unknown(("flags",))
+    adsl.unknown(("flags", "variables", "groups", "order"))
     flag_tables = adsl.table("flags", {})
     for name in flag_tables.data:
         g = flag_tables.table(name)
         g.unknown(("label", "where"))
         flags.append(AdslFlag(name, g.text("label", name), g.text("where")))
     adae = top.table("adae", {})
-    adae.unknown(("te_window_days",))
+    adae.unknown(("te_window_days", "flags", "always_emergent", "action_variable", "period"))
+    endpoints, tte_sources = parse_endpoints(top)
     study_drug = treat.text("study_drug")
     extrt = treat.texts("extrt", (study_drug,))
     if study_drug not in extrt:
@@ -298,4 +383,12 @@ def load_study(name_or_path: str | Path) -> Study:
         te_window_days=adae.integer("te_window_days"),
         adsl_flags=tuple(flags),
         raw=data,
+        adsl_variables=parse_adsl_variables(adsl.table("variables", {})),
+        adsl_groups=parse_adsl_groups(adsl.table("groups", {})),
+        adsl_order=adsl.texts("order", ()),
+        adae=parse_adae(adae),
+        adex=parse_adex(top.table("adex", {})),
+        response=parse_response(top.table("response")) if "response" in data else None,
+        endpoints=endpoints,
+        tte_sources=tte_sources,
     )

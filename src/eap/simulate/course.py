@@ -40,8 +40,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from eap.derive.common import MONTH_DAYS
+from eap.plans.study import load_study
 
+# The MM-024 study's month (365.25 / 12 days: the publication prints 108 weeks as 24.8 months).
+MONTH_DAYS = load_study("mm024").month_days
 CUTOFF = dt.date(2014, 11, 5)
 EAP_START = dt.date(2012, 9, 1)
 MM021_FIRST_DOSE = dt.date(2010, 9, 27)

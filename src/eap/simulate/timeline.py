@@ -33,10 +33,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from eap.derive.common import MONTH_DAYS
 from eap.protocol import Protocol, treatment_eligible_from
 from eap.protocol.schedule import target_dates
-from eap.simulate.course import CUTOFF, EAP_START, MM021_FIRST_DOSE, MM021_LAST_DOSE
+from eap.simulate.course import (
+    CUTOFF,
+    EAP_START,
+    MM021_FIRST_DOSE,
+    MM021_LAST_DOSE,
+    MONTH_DAYS,
+)
 from eap.simulate.exact import pin_median
 
 ONGOING = ("ongoing_pf", "ongoing_pd")
