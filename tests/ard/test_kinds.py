@@ -39,12 +39,26 @@ kind = "summary"
 title = "Demographics"
 population = "all"
 group = "TRT01A"
-variables = [
-    { name = "AGE", label = "Age", display = ["n", "mean_sd", "median", "q1_q3", "min_max"] },
-    { name = "SEX", label = "Sex (of those known)", type = "categorical", levels = ["F", "M", "X"] },
-    { name = "SEXP", label = "Sex (of all)", type = "categorical", levels = ["F", "M"], denominator = "population" },
-    { name = "OLD", label = "Age >= 50", type = "flag", where = "AGE >= 50" },
-]
+[[outputs.variables]]
+name = "AGE"
+label = "Age"
+display = ["n", "mean_sd", "median", "q1_q3", "min_max"]
+[[outputs.variables]]
+name = "SEX"
+label = "Sex (of those known)"
+type = "categorical"
+levels = ["F", "M", "X"]
+[[outputs.variables]]
+name = "SEXP"
+label = "Sex (of all)"
+type = "categorical"
+levels = ["F", "M"]
+denominator = "population"
+[[outputs.variables]]
+name = "OLD"
+label = "Age >= 50"
+type = "flag"
+where = "AGE >= 50"
 
 [[outputs]]
 id = "AE"

@@ -110,7 +110,7 @@ def test_pilot_report_writes_every_output(tmp_path: Path) -> None:
 
     log = json.loads((tmp_path / "run_log.json").read_text(encoding="utf-8"))
     assert log["study"] == "CDISCPILOT01" and log["cutoff"] is None
-    assert log["command"].startswith("eap ")
+    assert log["command"].startswith("eap")
     listed = {Path(i["path"]).name: i["sha256"] for i in log["inputs"]}
     for name in ("adsl.xpt", "adae.xpt", "adtte.xpt"):
         assert listed[name] == hashlib.sha256((DATA / "adam" / name).read_bytes()).hexdigest()

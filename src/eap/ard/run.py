@@ -17,6 +17,7 @@ import polars as pl
 from eap.ard import flow, incidence, intervals, listing, summary, swimmer, tte
 from eap.ard.cards import Rows, empty_ard
 from eap.ard.columns import columns as output_columns
+from eap.ard.summary import NOT_IN_DATA
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import COMMON, Output, Plan
@@ -171,6 +172,11 @@ def run_plan(
         so_far = pl.concat([empty_ard(), *built.values()])
         try:
             built[output.id] = analyse(output, plan, adam, so_far).frame()
+            absent = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
+            for variable, why in absent.select("variable", "warning").unique(
+                maintain_order=True
+            ).iter_rows():
+                skipped[f"{output.id} {variable}"] = why
         except PlanError as exc:
             if output.kind not in LATE:
                 raise

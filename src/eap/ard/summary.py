@@ -32,11 +32,12 @@ from eap.ard.columns import Column, dataset, where
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
-from eap.plans.study import Fields
+from eap.stats.frame import filter_variables
 
 CONTINUOUS_STATS = ("n", "mean", "sd", "median", "p25", "p75", "min", "max")
 DISPLAY_ROWS = ("n", "mean_sd", "median", "q1_q3", "min_max", "median_range", "mean_range")
 DEFAULT_DATASET = {"summary": "ADSL", "disposition": "ADSL", "exposure": "ADEX"}
+NOT_IN_DATA = "not in the data"
 
 
 @dataclass(frozen=True)
@@ -220,14 +221,15 @@ def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
     all_subjects = pl.concat([c.adsl.select("USUBJID") for c in columns]).unique()
     population = data.join(all_subjects, on="USUBJID", how="semi")
     for v in specs:
-        if v.type != "flag" and v.name not in data.columns:
-            raise PlanError(
-                f"variable {v.name} is not in the data",
-                file=output.fields.file,
-                variable=f"{v.prefix}.name",
-                expected="one of " + ", ".join(data.columns),
-                found=v.name,
-            )
+        named = [v.name] if v.type != "flag" else []
+        named += filter_variables(v.where) if v.where else []
+        if any(name not in data.columns for name in named):
+            # Shown as absent (and listed by the report and run log), never left out quietly.
+            for column in columns:
+                cell = column.cell(output.id, variable=v.name, context="summary")
+                absent = ", ".join(n for n in named if n not in data.columns)
+                rows.add(cell, "n", None, fmt="xx", warning=f"{NOT_IN_DATA}: no {absent}")
+            continue
         levels = _levels(v, population) if v.type == "categorical" else []
         for column in columns:
             mine = column.adsl.select("USUBJID").join(data, on="USUBJID", how="left")
@@ -239,6 +241,3 @@ def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
                 _flag(rows, column, output, v, mine)
     return rows
 
-
-def check_fields(fields: Fields) -> None:
-    fields.unknown(("variables", "merge"))

@@ -28,6 +28,8 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
+    # SVG element ids from a fixed salt, not a random one: the same figure, the same bytes.
+    matplotlib.rcParams["svg.hashsalt"] = "eap"
     import matplotlib.pyplot as plt
 
     return plt

@@ -109,8 +109,10 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
         col: html.escape(header)
         for col, header in zip(table.body.columns, table.headers, strict=True)
     }
+    # A fixed id (great_tables draws a random one): the same ARD gives the same bytes.
+    gt_id = "t-" + "".join(ch if ch.isalnum() else "-" for ch in table.id).lower()
     gt = (
-        GT(pl.DataFrame(cells))
+        GT(pl.DataFrame(cells), id=gt_id)
         .fmt(lambda v: v)  # the cells are HTML already (escaped above)
         .cols_label(**labels)
         .opt_stylize(style=1)
@@ -168,7 +170,7 @@ def render_html(
     if skipped:
         lines = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in skipped.items())
         not_made = (
-            f"<section id='not-produced' class='skipped'><h2>Outputs not produced</h2>"
+            f"<section id='not-produced' class='skipped'><h2>Not produced</h2>"
             f"<ul>{lines}</ul></section>"
         )
     doc = (

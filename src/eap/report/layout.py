@@ -160,7 +160,7 @@ def _continuous_cell(
 
 
 def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
-    from eap.ard.summary import variables
+    from eap.ard.summary import NOT_IN_DATA, variables
 
     cols = display_columns(output, rows, study)
     cells = Cells(rows)
@@ -172,7 +172,13 @@ def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTa
         indent.append(level)
 
     seen_levels = rows.filter(pl.col("context") == "tabulate")
+    absent = set(
+        rows.filter(pl.col("warning").str.starts_with(NOT_IN_DATA))["variable"].to_list()
+    )
     for v in variables(output):
+        if v.name in absent:
+            add(v.label, [NOT_IN_DATA for _ in cols])
+            continue
         if v.type == "continuous":
             if len(v.display) == 1:
                 add(

@@ -186,6 +186,15 @@ class _Parser:
         return compare[op]
 
 
+def filter_variables(text: str) -> list[str]:
+    """The variables a filter names, in order.
+
+    >>> filter_variables("PARAMCD == 'OS' and AVAL < 2")
+    ['PARAMCD', 'AVAL']
+    """
+    return [value for kind, value in _tokenize(text) if kind == "name"]
+
+
 def parse_where(text: str, columns: Sequence[str]) -> pl.Expr:
     """Parse a filter such as ``PARAMCD == 'PFS' and SAFFL == "Y"`` into a Polars expression.
 
