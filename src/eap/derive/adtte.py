@@ -206,33 +206,40 @@ class _Endpoint:
                 .select("USUBJID", pl.coalesce("ADT", "_O").alias("ADT"), "SEQ")
                 .filter(pl.col("ADT").is_not_null())
             )
-        table = f"{source.role}_sources.{source.name}"
-        return self._records(source, f"{table} (endpoint {self.endpoint.paramcd})")
+        return self._records(source, f"{source.role}_sources.{source.name}")
+
+    def _name(self, table: str, key: str) -> str:
+        """``event_sources.PD.where (endpoint PFS)``, ``endpoints.PFS.origin.date``."""
+        if table.startswith("endpoints."):
+            return f"{table}.{key}"
+        return f"{table}.{key} (endpoint {self.endpoint.paramcd})"
 
     def _records(
-        self, rule: TteSource | DateRule, field: str, *, truncate: bool = True
+        self, rule: TteSource | DateRule, table: str, *, truncate: bool = True
     ) -> pl.DataFrame:
         """The first or last record of a rule's dataset, after cutoff, truncation, before."""
         dataset = rule.dataset or ""
         frame = self.frame(dataset)
         file = self.study.file
         if rule.where:
-            frame = frame.filter(where(rule.where, frame.columns, file=file, field=field))
+            frame = frame.filter(
+                where(rule.where, frame.columns, file=file, field=self._name(table, "where"))
+            )
         date = rule.date or ""
         if date.startswith("ADSL.") and dataset != "ADSL":
             col = date.removeprefix("ADSL.")
-            need_column(self.adsl, col, "ADSL", file=file, field=field)
+            need_column(self.adsl, col, "ADSL", file=file, field=self._name(table, "date"))
             frame = frame.join(
                 self.adsl.select("USUBJID", pl.col(col).alias("_ADSLDT")), on="USUBJID", how="left"
             )
             adt = pl.col("_ADSLDT")
         else:
             date = date.removeprefix("ADSL.")
-            need_column(frame, date, dataset, file=file, field=field)
+            need_column(frame, date, dataset, file=file, field=self._name(table, "date"))
             adt = as_date(frame, date)
         seq_col = rule.seq if isinstance(rule, TteSource) else None
         if seq_col:
-            need_column(frame, seq_col, dataset, file=file, field=field)
+            need_column(frame, seq_col, dataset, file=file, field=self._name(table, "seq"))
         seq = pl.col(seq_col).cast(pl.Int64) if seq_col else pl.lit(None, dtype=pl.Int64)
         records = (
             frame.with_row_index("_ROW")
