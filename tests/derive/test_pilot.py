@@ -145,15 +145,17 @@ def test_extra_domains_in_the_sdtm_folder_change_nothing() -> None:
         "TA": pl.DataFrame(
             {"STUDYID": ["CDISCPILOT01"], "ARMCD": ["Pbo"], "ETCD": ["SCRN"], "TAETORD": [1]}
         ),
+        # A relationship between records of a subject, and one between datasets (RELTYPE
+        # set, no subject).
         "RELREC": pl.DataFrame(
             {
-                "STUDYID": ["CDISCPILOT01"],
-                "RDOMAIN": ["AE"],
-                "USUBJID": [subject],
-                "IDVAR": ["AESEQ"],
-                "IDVARVAL": ["1"],
-                "RELTYPE": [""],
-                "RELID": ["1"],
+                "STUDYID": ["CDISCPILOT01"] * 2,
+                "RDOMAIN": ["AE", "CM"],
+                "USUBJID": [subject, ""],
+                "IDVAR": ["AESEQ", "CMSPID"],
+                "IDVARVAL": ["1", ""],
+                "RELTYPE": ["", "ONE"],
+                "RELID": ["1", "2"],
             }
         ),
         "SUPPAE": pl.DataFrame(
@@ -172,6 +174,7 @@ def test_extra_domains_in_the_sdtm_folder_change_nothing() -> None:
     more = {**sdtm, **{k: Dataset.from_frame(k, v) for k, v in extra.items()}}
     result = derive_all(more, study=load_study("cdisc-pilot"))
     base = _derived()
+    assert not [f for f in result.findings if f.check == "subject-not-in-dm"]
     assert result.cutoff == base.cutoff  # TS's TSVAL is not a --DTC variable
     assert set(result.datasets) == set(base.datasets)
     for name, ds in base.datasets.items():
