@@ -157,13 +157,13 @@ class _Endpoint:
         columns = set(self.frame(rule.dataset).columns)
         if filter_variables(rule.where or "") - columns or rule.date not in columns:
             return None
-        if "truncate" not in self.cache:
+        if "\0truncate" not in self.cache:
             dates = self._records(rule, f"{self.prefix}.truncate", truncate=False)
-            self.cache["truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
-        return self.cache["truncate"]
+            self.cache["\0truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
+        return self.cache["\0truncate"]
 
     def origin(self) -> pl.DataFrame:
-        if "origin" not in self.cache:
+        if "\0origin" not in self.cache:
             if "origin" in self.busy:
                 raise PlanError(
                     "the origin depends on itself through its sources",
@@ -171,8 +171,8 @@ class _Endpoint:
                     variable=f"{self.prefix}.origin",
                 )
             self.busy.add("origin")
-            self.cache["origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
-        return self.cache["origin"]
+            self.cache["\0origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+        return self.cache["\0origin"]
 
     def dates(self, name: str) -> pl.DataFrame:
         """USUBJID, ADT and SEQ of a named source (subjects without a date left out)."""
