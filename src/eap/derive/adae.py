@@ -1,4 +1,4 @@
-"""ADAE: treatment-emergent adverse events with worst grade, grade 3-4, SPM and action flags.
+"""ADAE: treatment-emergent adverse events with worst grade, grade 3-4 and the study's flags.
 
 Rules (one function each below):
 

@@ -298,10 +298,15 @@ def derive_adsl(
     missing_date = pl.lit(None, dtype=pl.Date)
     rfic = iso_date("RFICDTC") if "RFICDTC" in dm.columns else missing_date
     death = iso_date("DTHDTC") if "DTHDTC" in dm.columns else missing_date
-    consented = rfic.is_not_null()
+    ittfl = _flag(rfic.is_not_null())
     if "RFICDTC" not in dm.columns or dm["RFICDTC"].is_null().all():
-        # No consent dates collected (SDTMIG before 3.1.3): ITT = assigned to an arm.
-        consented = ~pl.col("ARMCD").str.to_uppercase().is_in(["SCRNFAIL", "NOTASSGN", ""])
+        # No consent dates collected (SDTMIG before 3.1.3): ITT = assigned to an arm;
+        # without ARMCD either, ITTFL is unknown (missing).
+        ittfl = (
+            _flag(~pl.col("ARMCD").str.to_uppercase().is_in(["SCRNFAIL", "NOTASSGN", ""]))
+            if "ARMCD" in dm.columns
+            else pl.lit(None, dtype=pl.String)
+        )
     arms = study.arms
     arm_vars = []
     if arms.planned_from in dm.columns:
@@ -311,7 +316,7 @@ def derive_adsl(
             pl.col(actual).alias(arms.actual),
         ]
     adsl = dm.with_columns(
-        _flag(consented).alias("ITTFL"),
+        ittfl.alias("ITTFL"),
         pl.when(death <= cutoff).then(death).alias("DTHDT"),
         pl.lit(cutoff).alias("CUTOFFDT"),
         *arm_vars,

@@ -157,13 +157,13 @@ class _Endpoint:
         columns = set(self.frame(rule.dataset).columns)
         if filter_variables(rule.where or "") - columns or rule.date not in columns:
             return None
-        if "truncate" not in self.cache:
+        if "\0truncate" not in self.cache:
             dates = self._records(rule, f"{self.prefix}.truncate", truncate=False)
-            self.cache["truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
-        return self.cache["truncate"]
+            self.cache["\0truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
+        return self.cache["\0truncate"]
 
     def origin(self) -> pl.DataFrame:
-        if "origin" not in self.cache:
+        if "\0origin" not in self.cache:
             if "origin" in self.busy:
                 raise PlanError(
                     "the origin depends on itself through its sources",
@@ -171,8 +171,8 @@ class _Endpoint:
                     variable=f"{self.prefix}.origin",
                 )
             self.busy.add("origin")
-            self.cache["origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
-        return self.cache["origin"]
+            self.cache["\0origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+        return self.cache["\0origin"]
 
     def dates(self, name: str) -> pl.DataFrame:
         """USUBJID, ADT and SEQ of a named source (subjects without a date left out)."""
@@ -206,33 +206,40 @@ class _Endpoint:
                 .select("USUBJID", pl.coalesce("ADT", "_O").alias("ADT"), "SEQ")
                 .filter(pl.col("ADT").is_not_null())
             )
-        table = f"{source.role}_sources.{source.name}"
-        return self._records(source, f"{table} (endpoint {self.endpoint.paramcd})")
+        return self._records(source, f"{source.role}_sources.{source.name}")
+
+    def _name(self, table: str, key: str) -> str:
+        """``event_sources.PD.where (endpoint PFS)``, ``endpoints.PFS.origin.date``."""
+        if table.startswith("endpoints."):
+            return f"{table}.{key}"
+        return f"{table}.{key} (endpoint {self.endpoint.paramcd})"
 
     def _records(
-        self, rule: TteSource | DateRule, field: str, *, truncate: bool = True
+        self, rule: TteSource | DateRule, table: str, *, truncate: bool = True
     ) -> pl.DataFrame:
         """The first or last record of a rule's dataset, after cutoff, truncation, before."""
         dataset = rule.dataset or ""
         frame = self.frame(dataset)
         file = self.study.file
         if rule.where:
-            frame = frame.filter(where(rule.where, frame.columns, file=file, field=field))
+            frame = frame.filter(
+                where(rule.where, frame.columns, file=file, field=self._name(table, "where"))
+            )
         date = rule.date or ""
         if date.startswith("ADSL.") and dataset != "ADSL":
             col = date.removeprefix("ADSL.")
-            need_column(self.adsl, col, "ADSL", file=file, field=field)
+            need_column(self.adsl, col, "ADSL", file=file, field=self._name(table, "date"))
             frame = frame.join(
                 self.adsl.select("USUBJID", pl.col(col).alias("_ADSLDT")), on="USUBJID", how="left"
             )
             adt = pl.col("_ADSLDT")
         else:
             date = date.removeprefix("ADSL.")
-            need_column(frame, date, dataset, file=file, field=field)
+            need_column(frame, date, dataset, file=file, field=self._name(table, "date"))
             adt = as_date(frame, date)
         seq_col = rule.seq if isinstance(rule, TteSource) else None
         if seq_col:
-            need_column(frame, seq_col, dataset, file=file, field=field)
+            need_column(frame, seq_col, dataset, file=file, field=self._name(table, "seq"))
         seq = pl.col(seq_col).cast(pl.Int64) if seq_col else pl.lit(None, dtype=pl.Int64)
         records = (
             frame.with_row_index("_ROW")

@@ -58,6 +58,9 @@ def input_findings(sdtm: Mapping[str, Dataset]) -> list[Finding]:
             if name == "DM" or "USUBJID" not in ds.frame.columns:
                 continue
             absent = ~ds.frame["USUBJID"].is_in(subjects)
+            if name == "RELREC":
+                # Relationships between datasets (RELTYPE set) have no subject.
+                absent = absent & ds.frame["USUBJID"].fill_null("").str.strip_chars().ne("")
             if absent.any():
                 out.append(
                     Finding(

@@ -505,7 +505,16 @@ def _source(f: Fields, name: str, role: str) -> TteSource:
         date = f.text("date")
     gap = f.integer("max_gap_days")
     if kind != "record":
-        for key in ("dataset", "where", "date", "before", "max_gap_days", "gap_from"):
+        for key in (
+            "dataset",
+            "where",
+            "date",
+            "pick",
+            "seq",
+            "before",
+            "max_gap_days",
+            "gap_from",
+        ):
             if key in f.data:
                 raise f._fail(key, f"nothing: a {kind} source has no {key}")
     if kind != "truncation" and "at" in f.data:

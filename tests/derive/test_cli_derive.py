@@ -1,0 +1,94 @@
+"""eap derive: the study, the cutoff and where it came from, --explain, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from eap.cli import app
+from eap.errors import PlanError
+from eap.plans import load_study
+from tests.conftest import PILOT
+
+runner = CliRunner()
+
+
+def test_pilot_study_uses_the_latest_date_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "adam"
+    result = runner.invoke(
+        app,
+        [
+            "derive",
+            str(PILOT / "sdtm"),
+            "--out",
+            str(out),
+            "--study",
+            "cdisc-pilot",
+            "--format",
+            "parquet",
+        ],
+    )
+    assert result.exit_code == 0, result.stdout
+    text = " ".join(result.stdout.split())
+    assert "Study CDISCPILOT01; data cutoff 2015-03-05 (latest date in the data (CM.CMDTC))" in text
+    assert "ADTTE not derived: study CDISCPILOT01 defines no time-to-event endpoints" in text
+    assert sorted(p.name for p in out.iterdir()) == ["adae.parquet", "adex.parquet", "adsl.parquet"]
+
+
+def test_cutoff_given_on_the_command_line_wins(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "derive",
+            str(PILOT / "sdtm"),
+            "--out",
+            str(tmp_path),
+            "--study",
+            "cdisc-pilot",
+            "--cutoff",
+            "2014-01-31",
+        ],
+    )
+    assert result.exit_code == 0, result.stdout
+    assert "data cutoff 2014-01-31 (--cutoff)" in " ".join(result.stdout.split())
+
+
+def test_default_study_is_mm024_with_its_cutoff(tmp_path: Path) -> None:
+    sdtm = tmp_path / "sdtm"
+    assert runner.invoke(app, ["simulate", "--out", str(sdtm)]).exit_code == 0
+    result = runner.invoke(app, ["derive", str(sdtm), "--out", str(tmp_path / "adam")])
+    assert result.exit_code == 0, result.stdout
+    text = " ".join(result.stdout.split())
+    # The cutoff comes from the study file (the path may wrap on the console).
+    assert "Study MM-024; data cutoff 2014-11-05 (study MM-024: " in text
+    assert str(load_study("mm024").file).replace(" ", "") in result.stdout.replace(
+        "\n", ""
+    ).replace(" ", "")
+
+
+def test_explain_prints_the_rules_without_data() -> None:
+    result = runner.invoke(app, ["derive", "--study", "mm024", "--explain"])
+    assert result.exit_code == 0, result.stdout
+    assert "study drug: LENALIDOMIDE" in result.stdout
+    assert "2. DEATH_NO_GAP (event, CNSR 0): DM.DTHDTC, before PD, only when at most 63 days" in (
+        result.stdout
+    )
+    pilot = runner.invoke(app, ["derive", "--study", "cdisc-pilot", "--explain"])
+    assert "TRTEMFL: ASTDT >= TRTSDT (no window after the last dose)" in pilot.stdout
+    assert "ADTTE: no endpoints" in pilot.stdout
+
+
+def test_a_broken_study_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text('[study]\nid = "X"\ntitle = "X"\n[treatments]\n')
+    result = runner.invoke(app, ["derive", "--study", str(tmp_path), "--explain"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, PlanError)
+    assert str(tmp_path / "study.toml") in str(result.exception)
+    assert "populations: invalid field" in str(result.exception)
+
+
+def test_without_data_or_output_folder_it_says_what_is_missing() -> None:
+    result = runner.invoke(app, ["derive", "--study", "mm024"])
+    assert result.exit_code != 0
+    assert "a folder of SDTM datasets is needed" in str(result.exception)
