@@ -172,10 +172,10 @@ def run_plan(
         so_far = pl.concat([empty_ard(), *built.values()])
         try:
             built[output.id] = analyse(output, plan, adam, so_far).frame()
-            absent = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
-            for variable, why in absent.select("variable", "warning").unique(
-                maintain_order=True
-            ).iter_rows():
+            lacking = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
+            for variable, why in (
+                lacking.select("variable", "warning").unique(maintain_order=True).iter_rows()
+            ):
                 skipped[f"{output.id} {variable}"] = why
         except PlanError as exc:
             if output.kind not in LATE:

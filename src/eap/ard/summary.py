@@ -240,4 +240,3 @@ def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
             else:
                 _flag(rows, column, output, v, mine)
     return rows
-

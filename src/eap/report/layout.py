@@ -172,9 +172,7 @@ def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTa
         indent.append(level)
 
     seen_levels = rows.filter(pl.col("context") == "tabulate")
-    absent = set(
-        rows.filter(pl.col("warning").str.starts_with(NOT_IN_DATA))["variable"].to_list()
-    )
+    absent = set(rows.filter(pl.col("warning").str.starts_with(NOT_IN_DATA))["variable"].to_list())
     for v in variables(output):
         if v.name in absent:
             add(v.label, [NOT_IN_DATA for _ in cols])
