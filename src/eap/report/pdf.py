@@ -15,6 +15,9 @@ from eap.report.figures import ReportFigure
 from eap.report.tables import DisplayTable, column_widths
 
 
+PAGE_HEIGHT = 640.0  # points of an A4 page's frame left for a table under its title
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -22,7 +25,14 @@ def _escape(text: str) -> str:
 def _table_flowables(table: DisplayTable, styles: object) -> list[object]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        CondPageBreak,
+        KeepTogether,
+        Paragraph,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     sheet = styles  # reportlab StyleSheet1
     # A wide table (a listing) is set smaller, so that words are not split. Paragraphs
@@ -62,18 +72,19 @@ def _table_flowables(table: DisplayTable, styles: object) -> list[object]:
     heading.keepWithNext = 1  # a table's title never ends a page alone
     note = sheet["Italic"]  # type: ignore[index]
     note.fontSize, note.leading = 7, 9
-    # Title, table and footnotes stay on one page when they fit on one; a longer table
-    # splits (its header row repeats) and its footnotes follow its last row.
-    return [
-        KeepTogether(
-            [
-                Paragraph(_escape(f"{table.title} [{table.id}]"), sheet["Heading3"]),  # type: ignore[index]
-                grid,
-                *[Paragraph(_escape(f), note) for f in table.footnotes],
-            ]
-        ),
-        Spacer(1, 12),
-    ]
+    # Title, table and footnotes stay on one page when they fit on one. A table longer
+    # than a page is not kept together (reportlab would leave a blank page before it): it
+    # splits, its header row repeats, its title stays with its first rows and its
+    # footnotes follow its last row.
+    _, height = grid.wrap(470.0, 10_000.0)
+    title = f"{table.title} [{table.id}]"
+    notes = [Paragraph(_escape(f), note) for f in table.footnotes]
+    if height < PAGE_HEIGHT:
+        return [KeepTogether([Paragraph(_escape(title), heading), grid, *notes]), Spacer(1, 12)]
+    # keepWithNext would wrap the title and the whole table in one KeepTogether, which
+    # reportlab cannot place on any page: start on a page with room for a few rows.
+    loose = ParagraphStyle(f"{heading.name}-loose", parent=heading, keepWithNext=0)
+    return [CondPageBreak(160), Paragraph(_escape(title), loose), grid, *notes, Spacer(1, 12)]
 
 
 def _figure_flowables(figure: ReportFigure, png: Path, styles: object) -> list[object]:
