@@ -16,6 +16,7 @@ from eap.errors import EapError
 
 if TYPE_CHECKING:
     from eap.datasets.model import Dataset
+    from eap.plans.study import Study, StudyData
 
 app = typer.Typer(
     name="eap",
@@ -269,15 +270,27 @@ DbSource = Annotated[
 
 
 def _study_input(
-    adam: Path | None, sdtm: Path | None, db: str | None, seed: int
+    adam: Path | None,
+    sdtm: Path | None,
+    db: str | None,
+    seed: int,
+    study: Study | None = None,
 ) -> tuple[dict[str, Dataset], bool, str]:
-    """The datasets a report or reproduction starts from, whether they are SDTM, and a label."""
+    """The datasets a report or reproduction starts from, whether they are SDTM, and a label.
+
+    Without --adam, --sdtm or --db: the study's own data (``[data]`` in study.toml),
+    MM-024's being its virtual cohort.
+    """
     from sqlalchemy.engine import make_url
 
     from eap.datasets.io import read_folder
+    from eap.plans.study import DEFAULT_STUDY, load_study
     from eap.simulate import simulate as run
     from eap.store.db import normalize_url
     from eap.store.export import sdtm_from_url
+
+    def study_name(own: StudyData) -> str:
+        return f"the study's own data ({own.folder})"
 
     given = [n for n, v in (("--adam", adam), ("--sdtm", sdtm), ("--db", db)) if v is not None]
     if len(given) > 1:
@@ -289,7 +302,19 @@ def _study_input(
     if db is not None:
         shown = make_url(normalize_url(db)).render_as_string(hide_password=True)
         return sdtm_from_url(db), True, f"study database {shown}"
-    return run(seed, 1), True, f"virtual MM-024 cohort, seed {seed}"
+    own = load_study(DEFAULT_STUDY).data if study is None else study.data
+    if own is None or own.kind == "virtual-cohort":
+        if own is None:
+            assert study is not None
+            raise EapError(
+                f"study {study.id} has no data of its own",
+                file=study.folder / "study.toml",
+                variable="--adam/--sdtm/--db",
+                expected="a folder of ADaM or SDTM datasets, or a [data] section",
+            )
+        return run(seed, 1), True, f"virtual MM-024 cohort, seed {seed}"
+    assert own.folder is not None
+    return read_folder(own.folder), own.kind == "sdtm", f"{own.kind.upper()} of {study_name(own)}"
 
 
 def _cutoff(cutoff: str) -> dt.date:
@@ -378,7 +403,8 @@ def report(
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
     The outputs are the study's analysis plan (or --plan FILE). Without --adam, --sdtm
-    or --db, the built-in MM-024 virtual cohort (seed 2014) is used.
+    or --db, the study's own data: MM-024's virtual cohort (seed 2014), the CDISC
+    pilot's published ADaM.
     """
     from eap.ard.run import run_plan
     from eap.derive import derive_all
@@ -399,19 +425,13 @@ def report(
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
     cut = _cutoff(cutoff) if cutoff else the_plan.study.cutoff
-    if adam is None and sdtm is None and db is None and the_plan.study.id != "MM-024":
-        raise EapError(
-            f"study {the_plan.study.id} has no built-in data",
-            variable="--adam/--sdtm",
-            expected="a folder of ADaM or SDTM datasets",
-        )
     with progress_bar(console, False) as bar:
         task = bar.add_task("reading the data", total=None)
 
         def say(what: str) -> None:
             bar.update(task, description=what)
 
-        datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed)
+        datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed, the_plan.study)
         findings: tuple[object, ...] = ()
         if is_sdtm:
             derived = derive_all(datasets, cut, progress=say, study=the_plan.study)
@@ -432,6 +452,8 @@ def report(
             metadata=result.metadata,
         )
         given = adam or sdtm
+        if given is None and db is None and the_plan.study.data is not None:
+            given = the_plan.study.data.folder  # the study's own data (None: virtual cohort)
         paths["run log"] = write_run_log(
             out,
             inputs=input_files([given]) if given is not None else source,

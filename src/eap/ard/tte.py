@@ -212,7 +212,8 @@ def _tests(rows: Rows, output: Output, arms: list[Column], frame: pl.DataFrame, 
                         )
                         rows.add(cell, "estimate", None, warning=str(exc))
                 continue
-            for term in fit.terms:
+            by_level = {term.level: term for term in fit.terms}
+            for term in (by_level[level] for level in levels if level in by_level):
                 cell = base.at(
                     group1=group, group1_level=term.level, variable=f"cox_{ties}", context="coxph"
                 )

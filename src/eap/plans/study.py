@@ -136,6 +136,7 @@ class Study:
     response: ResponseRules | None = None
     endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
     tte_sources: Mapping[str, TteSource] = field(default_factory=dict)
+    data: StudyData | None = None
 
     @property
     def file(self) -> Path:
@@ -328,6 +329,37 @@ def _arms(f: Fields) -> Arms:
     )
 
 
+@dataclass(frozen=True)
+class StudyData:
+    """The study's own data, used when a command is given none: ``kind`` is ``adam``,
+    ``sdtm`` (a folder, relative to study.toml) or ``virtual-cohort`` (eap.simulate)."""
+
+    kind: str
+    folder: Path | None = None
+
+
+def _data(top: Fields, folder: Path) -> StudyData | None:
+    if "data" not in top.data:
+        return None
+    f = top.table("data")
+    f.unknown(("adam", "sdtm", "virtual_cohort"))
+    given = [k for k in ("adam", "sdtm", "virtual_cohort") if k in f.data]
+    if len(given) != 1:
+        raise PlanError(
+            "name one source of data",
+            file=f.file,
+            variable="data",
+            expected="adam, sdtm or virtual_cohort",
+            found=", ".join(given) or "none",
+        )
+    if given[0] == "virtual_cohort":
+        return StudyData("virtual-cohort") if f.flag("virtual_cohort", True) else None
+    path = folder / f.text(given[0])
+    if not path.is_dir():
+        raise PlanError("no such folder", file=f.file, variable=f"data.{given[0]}", found=str(path))
+    return StudyData(given[0], path)
+
+
 def load_study(name_or_path: str | Path) -> Study:
     """Read a study definition: a built-in name or a folder (or its ``study.toml``).
 
@@ -359,6 +391,22 @@ def load_study(name_or_path: str | Path) -> Study:
     adae = top.table("adae", {})
     adae.unknown(("te_window_days", "flags", "always_emergent", "action_variable", "period"))
     endpoints, tte_sources = parse_endpoints(top)
+    top.unknown(
+        (
+            "study",
+            "treatments",
+            "arms",
+            "populations",
+            "adsl",
+            "adae",
+            "adex",
+            "response",
+            "endpoints",
+            "event_sources",
+            "censor_sources",
+            "data",
+        )
+    )
     study_drug = treat.text("study_drug")
     extrt = treat.texts("extrt", (study_drug,))
     if study_drug not in extrt:
@@ -389,6 +437,7 @@ def load_study(name_or_path: str | Path) -> Study:
         adae=parse_adae(adae),
         adex=parse_adex(top.table("adex", {})),
         response=parse_response(top.table("response")) if "response" in data else None,
+        data=_data(top, folder),
         endpoints=endpoints,
         tte_sources=tte_sources,
     )

@@ -73,6 +73,18 @@ def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
             for t, v in mine.filter(pl.col("stat_name") == "n.risk").select("T", "stat").iter_rows()
         }
         risk_rows.append((name, color, counts))
+    tests = _test_lines(rows, param)
+    if tests:
+        ax.text(
+            0.98,
+            0.98,
+            "\n".join(tests),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "#bbb", "boxstyle": "round,pad=0.4"},
+        )
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("Probability")
     ax.set_title(str(f.data.get("labels", {}).get(param, param)))
@@ -102,6 +114,37 @@ def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
         ax.set_xticks(times)
     fig.tight_layout()
     return fig
+
+
+def _test_lines(rows: pl.DataFrame, param: str) -> list[str]:
+    """The log-rank p-value and Cox hazard ratios of a figure's ARD rows, as text lines."""
+    from eap.report.tables import interval, number, p_value
+
+    mine = rows.filter(pl.col("group2_level") == param)
+    lines = []
+    overall = mine.filter((pl.col("variable") == "logrank") & (pl.col("stat_name") == "p.value"))
+    if overall.height:
+        shown = p_value(overall["stat"][0])
+        lines.append(f"Log-rank p {shown}" if shown.startswith("<") else f"Log-rank p = {shown}")
+    cox = mine.filter(pl.col("context") == "coxph")
+    for variable in cox["variable"].unique(maintain_order=True).to_list():
+        ties = variable.removeprefix("cox_").capitalize()
+        lines.append(f"Hazard ratio (95% CI), Cox, {ties} ties:")
+        for level in cox.filter(pl.col("variable") == variable)["group1_level"].unique(
+            maintain_order=True
+        ):
+            stats = dict(
+                cox.filter((pl.col("variable") == variable) & (pl.col("group1_level") == level))
+                .select("stat_name", "stat")
+                .rows()
+            )
+            shown = interval(
+                number(stats.get("estimate"), "xx.xx"),
+                number(stats.get("conf.low"), "xx.xx"),
+                number(stats.get("conf.high"), "xx.xx"),
+            )
+            lines.append(f"  {level}: {shown}")
+    return lines
 
 
 def intervals_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:

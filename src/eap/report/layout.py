@@ -32,6 +32,7 @@ from eap.report.tables import (
     interval,
     n_pct,
     number,
+    p_value,
     table,
 )
 
@@ -367,7 +368,7 @@ def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
             target = _sort_column(cols)
             add(
                 "Log-rank test, all arms: p",
-                [number(p, "xx.xxxx") if c is target else "" for c in cols],
+                [p_value(p) if c is target else "" for c in cols],
             )
         for variable in tests["variable"].unique(maintain_order=True).to_list():
             if variable.startswith("logrank_vs_"):
@@ -375,7 +376,7 @@ def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
                 values = [
                     ""
                     if c.level in (None, reference)
-                    else number(cells.get(c, variable, "p.value", outer=param), "xx.xxxx")
+                    else p_value(cells.get(c, variable, "p.value", outer=param))
                     for c in cols
                 ]
                 add(f"Log-rank test vs {reference}: p", values)

@@ -14,7 +14,6 @@ from eap.datasets.atomic import write_atomic
 from eap.report.figures import ReportFigure
 from eap.report.tables import DisplayTable, column_widths
 
-
 PAGE_HEIGHT = 640.0  # points of an A4 page's frame left for a table under its title
 
 

@@ -41,6 +41,17 @@ def number(value: float | None, fmt: str | None = "xx.x", digits: int | None = N
     return str(round_half_up(float(value), places))
 
 
+def p_value(value: float | None) -> str:
+    """A p-value at four decimals; below 0.0001 as ``<0.0001`` (SAS prints ``<.0001``).
+
+    >>> p_value(0.04567), p_value(3e-14)
+    ('0.0457', '<0.0001')
+    """
+    if value is None or value != value:
+        return NE
+    return "<0.0001" if value < 0.0001 else number(value, "x.xxxx")
+
+
 def n_pct(n: float | None, p: float | None) -> str:
     """``n (%)`` with the percent at one decimal; a zero count is ``0``."""
     if n is None:
