@@ -16,9 +16,18 @@ import pytest
 
 from eap.stats import kaplan_meier, kaplan_meier_from_counts
 from eap.stats.cox import cox_ph
+from eap.stats.followup import median_follow_up_reverse_km, median_observation_time
 from eap.stats.km import BEYOND_FOLLOW_UP, CARRIED_FORWARD, aggregate
 from eap.stats.logrank import logrank_test, logrank_test_from_counts
-from eap.stats.rates import incidence_by_interval, time_at_risk
+from eap.stats.rates import (
+    CrudeIncidence,
+    IncidenceRate,
+    crude_incidence,
+    exposure_adjusted_incidence_rate,
+    incidence_by_interval,
+    poisson_rate,
+    time_at_risk,
+)
 
 # --------------------------------------------------------------------------- risk sets
 
@@ -279,3 +288,70 @@ def test_incidence_interval_boundaries() -> None:
 def test_time_at_risk_is_the_onset_when_there_is_one() -> None:
     got = time_at_risk([10.0, 10.0, 0.0], [np.nan, 0.0, np.nan])
     assert got.tolist() == [10.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- empty and zero
+
+
+def test_zero_denominators_say_why_there_is_no_value() -> None:
+    assert crude_incidence(0, 0) == CrudeIncidence(0, 0, None, "no subjects in the denominator")
+    assert crude_incidence(3, 3) == CrudeIncidence(3, 3, 100.0, None)
+    rate = poisson_rate(2, 0.0, per=1000.0, conf_level=0.9)
+    assert rate == IncidenceRate(2, 0.0, None, None, None, 1000.0, 0.9, reason="no time at risk")
+    # 2 events in 4 years per 1000: 500; 90% limits qchisq(0.05, 4) / 2 / 4 * 1000 and
+    # qchisq(0.95, 6) / 2 / 4 * 1000.
+    rate = poisson_rate(2, 4.0, per=1000.0, conf_level=0.9)
+    assert (rate.events, rate.time_at_risk, rate.rate, rate.per, rate.conf_level) == (
+        2,
+        4.0,
+        500.0,
+        1000.0,
+        0.9,
+    )
+    assert rate.lower == pytest.approx(0.710723 / 2 / 4 * 1000, rel=1e-5)
+    assert rate.upper == pytest.approx(12.59159 / 2 / 4 * 1000, rel=1e-5)
+    assert rate.reason is None
+
+
+def test_eair_passes_per_and_conf_level_on() -> None:
+    # Two subjects with an event among three, 1.5 + 2.5 + 4 = 8 years at risk.
+    got = exposure_adjusted_incidence_rate([1, 0, 1], [1.5, 2.5, 4.0], per=10.0, conf_level=0.9)
+    assert got == poisson_rate(2, 8.0, per=10.0, conf_level=0.9)
+    assert got.rate == pytest.approx(2.5)
+
+
+def test_an_interval_nobody_is_at_risk_in_has_no_percentage() -> None:
+    # Exposure 0 for everyone: at risk at 0 (the first boundary always), nobody after.
+    first, second = incidence_by_interval([np.nan, np.nan], [0.0, 0.0], [0, 1])
+    assert (first.n_at_risk, first.n_onset, first.percent) == (2, 0, 0.0)
+    assert (second.n_at_risk, second.n_onset, second.percent) == (0, 0, None)
+
+
+def test_median_observation_time_of_nobody_and_of_everyone() -> None:
+    empty = median_observation_time([])
+    assert (empty.method, empty.n, empty.median, empty.reason) == (
+        "median observation time",
+        0,
+        None,
+        "no patients",
+    )
+    assert (empty.lower, empty.upper, empty.conf_type, empty.conf_level) == (None,) * 4
+    # Events and censored times alike: the median of 1, 2, 4, 10 is 3.
+    got = median_observation_time([4.0, 1.0, 10.0, 2.0])
+    assert (got.method, got.n, got.median, got.reason) == ("median observation time", 4, 3.0, None)
+
+
+def test_reverse_km_follow_up_passes_its_method_on() -> None:
+    # Censored times become the events: 2 (censored) and 5 (censored) among 1, 2, 3, 5, 6.
+    time, event = [1, 2, 3, 5, 6], [1, 0, 1, 0, 1]
+    got = median_follow_up_reverse_km(time, event, conf_type="plain", conf_level=0.8)
+    fit = kaplan_meier(time, [0, 1, 0, 1, 0], conf_type="plain", conf_level=0.8).curves[0]
+    assert (got.method, got.n) == ("reverse Kaplan-Meier", 5)
+    assert (got.median, got.lower, got.upper) == (
+        fit.median.estimate,
+        fit.median.lower,
+        fit.median.upper,
+    )
+    assert (got.conf_type, got.conf_level, got.convention) == ("plain", 0.8, "R")
+    sas = median_follow_up_reverse_km(time, event, convention="SAS")
+    assert (sas.conf_type, sas.conf_level, sas.convention) == ("log-log", 0.95, "SAS")
