@@ -18,7 +18,7 @@ from eap.derive.adae import derive_adae
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
-from eap.derive.adtte import derive_adtte
+from eap.derive.adtte import censoring_summary, derive_adtte
 from eap.derive.common import latest_date
 from eap.plans import load_study
 from tests.conftest import DATA
@@ -654,3 +654,22 @@ def test_latest_date_a_tie_keeps_the_first_dataset_and_variable() -> None:
         ),
     )
     assert latest_date(sdtm) == (D(2020, 2, 10), "AE.AESTDTC")
+
+
+def test_censoring_summary_counts_each_reason_in_parameter_and_cnsr_order() -> None:
+    adtte = pl.DataFrame(
+        {
+            "PARAMCD": ["PFS", "OS", "PFS", "OS", "PFS", "OS"],
+            "CNSR": [1, 1, 0, 0, 1, 0],
+            "EVNTDESC": [None, None, "Progression", "Death", None, "Death"],
+            "CNSDTDSC": ["Last assessment", "Alive", None, None, "Last assessment", None],
+        }
+    )
+    got = censoring_summary(adtte)
+    assert got.rows() == [
+        ("OS", 0, "Death", 2),
+        ("OS", 1, "Alive", 1),
+        ("PFS", 0, "Progression", 1),
+        ("PFS", 1, "Last assessment", 2),
+    ]
+    assert got.columns == ["PARAMCD", "CNSR", "REASON", "N"]
