@@ -215,3 +215,183 @@ censors = ["TRUNC", "CUT"]
     # S1 is censored at the origin (no `at`): day 1, CNSR 3. S2 is not truncated.
     assert (rows[("C", "S1")]["ADT"], rows[("C", "S1")]["CNSR"]) == (D(2020, 1, 1), 3)
     assert (rows[("C", "S2")]["ADT"], rows[("C", "S2")]["CNSR"]) == (CUTOFF, 1)
+
+
+RELAPSE_STUDY = """
+[event_sources.RELAPSE]
+description = "Relapse"
+dataset = "MB"
+where = "MBTESTCD == 'RELAPSE'"
+date = "MBDTC"
+seq = "MBSEQ"
+
+[event_sources.DEATH]
+description = "Death"
+dataset = "DM"
+date = "DTHDTC"
+srcdom = "DS"
+srcvar = "DSSTDTC"
+
+[censor_sources.LAST]
+cnsr = 1
+description = "Last test"
+dataset = "MB"
+date = "MBDTC"
+pick = "last"
+seq = "MBSEQ"
+
+[endpoints.TTR]
+param = "Time to relapse or death (years)"
+unit = "YEARS"
+origin = { label = "start", dataset = "DM", date = "RFSTDTC" }
+truncate = { label = "new therapy", dataset = "CM", date = "CMSTDTC" }
+events = ["RELAPSE", "DEATH"]
+censors = ["LAST"]
+
+[endpoints.AAA]
+param = "Time to death (days)"
+unit = "DAYS"
+origin = { label = "start", dataset = "DM", date = "RFSTDTC" }
+events = ["DEATH"]
+censors = ["LAST"]
+"""
+
+
+def test_earliest_event_ties_by_sequence_and_subjects_without_truncation(
+    tmp_path: Path,
+) -> None:
+    folder = _study(tmp_path, RELAPSE_STUDY)
+    dm = pl.DataFrame(
+        {
+            "STUDYID": ["STUDY1"] * 3,
+            "USUBJID": ["S3", "S1", "S2"],
+            "RFSTDTC": ["2020-01-01"] * 3,
+            # S1 dies before its relapse: the death (listed second) is the earliest event.
+            "DTHDTC": [None, "2020-02-01", None],
+        }
+    )
+    mb = pl.DataFrame(
+        {
+            "USUBJID": ["S1", "S2", "S2", "S3", "S3", "S3"],
+            # S2: two relapses on one day, the one with the lower MBSEQ written second.
+            # S3: tests only; its last two on one day, the higher MBSEQ written first
+            # and a record without MBSEQ, which sorts last.
+            "MBSEQ": [1, 7, 3, 9, 4, None],
+            "MBTESTCD": ["RELAPSE", "RELAPSE", "RELAPSE", "TEST", "TEST", "TEST"],
+            "MBDTC": [
+                "2020-03-01",
+                "2020-04-01",
+                "2020-04-01",
+                "2020-05-01",
+                "2020-05-01",
+                "2020-05-01",
+            ],
+        },
+        schema_overrides={"MBSEQ": pl.Int64},
+    )
+    # Only S3 starts a new therapy (after its tests): S1 and S2 keep every record.
+    cm = pl.DataFrame({"USUBJID": ["S3"], "CMSTDTC": ["2020-06-01"]})
+    sdtm = _sdtm(DM=dm, MB=mb, CM=cm)
+    frame = derive_adtte(sdtm, CUTOFF, study=load_study(folder)).frame
+    # One row per subject and parameter, by USUBJID then PARAMCD.
+    assert frame.select("USUBJID", "PARAMCD").rows() == [
+        ("S1", "AAA"),
+        ("S1", "TTR"),
+        ("S2", "AAA"),
+        ("S2", "TTR"),
+        ("S3", "AAA"),
+        ("S3", "TTR"),
+    ]
+    # The study id comes from DM.
+    assert set(frame["STUDYID"]) == {"STUDY1"}
+    rows = {(r["USUBJID"], r["PARAMCD"]): r for r in frame.iter_rows(named=True)}
+    s1 = rows[("S1", "TTR")]
+    assert (s1["ADT"], s1["CNSR"], s1["EVNTDESC"], s1["CNSDTDSC"]) == (
+        D(2020, 2, 1),
+        0,
+        "Death",
+        None,
+    )
+    assert (s1["SRCDOM"], s1["SRCVAR"], s1["SRCSEQ"]) == ("DS", "DSSTDTC", None)
+    # 2020-01-01 .. 2020-02-01 is day 32, in years of 12 x 30.4375 days.
+    assert s1["AVAL"] == pytest.approx(32 / 365.25)
+    assert s1["AVALU"] == "YEARS"
+    s2 = rows[("S2", "TTR")]
+    assert (s2["ADT"], s2["CNSR"], s2["SRCSEQ"]) == (D(2020, 4, 1), 0, 3)
+    assert (s2["SRCDOM"], s2["SRCVAR"]) == ("MB", "MBDTC")
+    s3 = rows[("S3", "TTR")]
+    # The last test: 2020-05-01, the highest MBSEQ (the record without one sorts last
+    # among the day's records and is picked by "last").
+    assert (s3["ADT"], s3["CNSR"], s3["EVNTDESC"], s3["CNSDTDSC"]) == (
+        D(2020, 5, 1),
+        1,
+        None,
+        "Last test",
+    )
+    assert s3["SRCSEQ"] is None
+    # AAA: S2 is censored at its last MB record, 2020-04-01: day 31 + 29 + 31 + 1 = 92.
+    assert rows[("S2", "AAA")]["AVAL"] == 92.0
+
+
+def test_a_missing_seq_or_adsl_variable_names_its_source(tmp_path: Path) -> None:
+    folder = _study(
+        tmp_path,
+        """
+[event_sources.E]
+description = "E"
+dataset = "DM"
+date = "DTHDTC"
+seq = "DMSEQ"
+
+[event_sources.F]
+description = "F"
+dataset = "DM"
+date = "ADSL.RANDDT"
+
+[endpoints.X]
+param = "X"
+origin = { label = "o", dataset = "DM", date = "RFSTDTC" }
+events = ["E"]
+
+[endpoints.Y]
+param = "Y"
+origin = { label = "o", dataset = "DM", date = "RFSTDTC" }
+events = ["F"]
+""",
+    )
+    study = load_study(folder)
+    with pytest.raises(PlanError) as info:
+        derive_adtte(_sdtm(DM=DM), CUTOFF, study=study, paramcds=["X"])
+    assert str(info.value).startswith(
+        f"{folder / 'study.toml'}: event_sources.E.seq (endpoint X): DM has no variable DMSEQ;"
+    )
+    with pytest.raises(PlanError) as info:
+        derive_adtte(_sdtm(DM=DM), CUTOFF, study=study, paramcds=["Y"])
+    assert str(info.value).startswith(
+        f"{folder / 'study.toml'}: event_sources.F.date (endpoint Y): ADSL has no variable RANDDT;"
+    )
+
+
+def test_adsl_is_derived_by_the_studys_own_rules(tmp_path: Path) -> None:
+    # The origin is a study variable of ADSL (RANDDT): ADSL must be derived with this
+    # study's rules, not MM-024's.
+    folder = _study(
+        tmp_path,
+        """
+[adsl.variables.RANDDT]
+label = "Randomisation Date"
+dataset = "DS"
+where = "DSDECOD == 'RANDOMIZED'"
+value = "DSSTDTC"
+
+[endpoints.X]
+param = "X"
+unit = "DAYS"
+origin = { label = "randomisation", dataset = "ADSL", date = "RANDDT" }
+events = [{ name = "D", description = "Death", dataset = "DM", date = "DTHDTC" }]
+""",
+    )
+    ds = pl.DataFrame({"USUBJID": ["S1"], "DSDECOD": ["RANDOMIZED"], "DSSTDTC": ["2020-01-31"]})
+    frame = derive_adtte(_sdtm(DM=DM, DS=ds), CUTOFF, study=load_study(folder)).frame
+    # S1 randomised 2020-01-31, dead 2020-03-01: day 31 (29 + 1 + 1). S2 has no origin.
+    assert frame.select("USUBJID", "AVAL", "CNSR").rows() == [("S1", 31.0, 0)]
