@@ -673,3 +673,74 @@ def test_censoring_summary_counts_each_reason_in_parameter_and_cnsr_order() -> N
         ("PFS", 1, "Last assessment", 2),
     ]
     assert got.columns == ["PARAMCD", "CNSR", "REASON", "N"]
+
+
+# --------------------------------------------------------------------------- partial dates
+
+
+@pytest.mark.parametrize(
+    ("aestdtc", "trtsdt", "astdt", "astdtf"),
+    [
+        # A full date (any time part ignored) is taken as it is.
+        ("2020-03-15T10:30", D(2020, 3, 10), D(2020, 3, 15), None),
+        # Year and month: the first of the month, or the first dose when the AE started
+        # in the month of the first dose (then it is not imputed before the dose).
+        ("2020-03", D(2020, 3, 10), D(2020, 3, 10), "D"),
+        ("2020-03", D(2020, 2, 10), D(2020, 3, 1), "D"),
+        ("2020-03", D(2021, 3, 10), D(2020, 3, 1), "D"),  # same month, another year
+        ("2020-02", D(2020, 3, 10), D(2020, 2, 1), "D"),
+        ("2020-03---15", D(2020, 5, 1), D(2020, 3, 1), "D"),
+        ("2020-03", None, D(2020, 3, 1), "D"),
+        # Year only: 1 January, or the first dose in the year of the first dose.
+        ("2020", D(2020, 3, 10), D(2020, 3, 10), "M"),
+        ("2021", D(2020, 3, 10), D(2021, 1, 1), "M"),
+        ("2019", D(2020, 3, 10), D(2019, 1, 1), "M"),
+        ("2020", None, D(2020, 1, 1), "M"),
+        (None, D(2020, 3, 10), None, None),
+    ],
+)
+def test_ae_start_imputation(
+    aestdtc: str | None, trtsdt: dt.date | None, astdt: dt.date | None, astdtf: str | None
+) -> None:
+    ae = pl.DataFrame(
+        {"USUBJID": ["A"], "AESEQ": [1], "AEDECOD": ["X"], "AESTDTC": [aestdtc]},
+        schema_overrides={"AESTDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A"], "TRTSDT": [trtsdt], "TRTEDT": [D(2021, 12, 31)]},
+            schema_overrides={"TRTSDT": pl.Date},
+        ),
+    )
+    row = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame.row(0, named=True)
+    assert (row["ASTDT"], row["ASTDTF"]) == (astdt, astdtf)
+
+
+@pytest.mark.parametrize(
+    ("aeendtc", "aendt", "aendtf"),
+    [
+        ("2020-02-10T08:00", D(2020, 2, 10), None),
+        ("2020-02", D(2020, 2, 29), "D"),  # the last day of the month (a leap year)
+        ("2021-02", D(2021, 2, 28), "D"),
+        ("2020", D(2020, 12, 31), "M"),
+        (None, None, None),
+    ],
+)
+def test_ae_end_imputation(aeendtc: str | None, aendt: dt.date | None, aendtf: str | None) -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "AESEQ": [1],
+            "AEDECOD": ["X"],
+            "AESTDTC": ["2020-01-05"],
+            "AEENDTC": [aeendtc],
+        },
+        schema_overrides={"AEENDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame({"USUBJID": ["A"], "TRTSDT": [D(2020, 1, 1)], "TRTEDT": [D(2020, 1, 31)]}),
+    )
+    row = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame.row(0, named=True)
+    assert (row["AENDT"], row["AENDTF"]) == (aendt, aendtf)
