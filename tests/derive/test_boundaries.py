@@ -9,6 +9,7 @@ shows up here as well as in the values. Dates are worked out in the comments.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -744,3 +745,62 @@ def test_ae_end_imputation(aeendtc: str | None, aendt: dt.date | None, aendtf: s
     )
     row = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame.row(0, named=True)
     assert (row["AENDT"], row["AENDTF"]) == (aendt, aendtf)
+
+
+def test_period_without_a_before_value_and_without_the_first_start(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(
+        """
+[study]
+id = "T"
+title = "T"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{ value = "A" }]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+
+[adae.period]
+variable = "APERIOD"
+label = "Period"
+starts = [{ date = "RANDDT", value = "DOUBLE-BLIND" }, { date = "OLEDT", value = "OPEN" }]
+"""
+    )
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A", "B"],
+            "AESEQ": [1, 2, 1],
+            "AEDECOD": ["X", "Y", "X"],
+            "AESTDTC": ["2020-01-05", "2020-01-20", "2020-03-01"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {
+                "USUBJID": ["A", "B"],
+                "TRTSDT": [D(2020, 1, 1)] * 2,
+                "TRTEDT": [D(2020, 3, 31)] * 2,
+                "SAFFL": ["Y", "N"],
+                "RANDDT": [D(2020, 1, 10), None],
+                "OLEDT": [None, D(2020, 2, 1)],
+            }
+        ),
+    )
+    frame = derive_adae(_sdtm(AE=ae), adsl, study=load_study(tmp_path)).frame
+    # A: before randomisation there is no period (no `before` value); after, DOUBLE-BLIND.
+    # B: never randomised (no first start), but a later start applies from its date.
+    assert frame.select("USUBJID", "AESEQ", "APERIOD", "SAFFL").rows() == [
+        ("A", 1, None, "Y"),
+        ("A", 2, "DOUBLE-BLIND", "Y"),
+        ("B", 1, "OPEN", "N"),
+    ]
+    # MM-024: without a consent date (EAPDT, the first start) an AE before the safety
+    # follow-up is in no phase, not in the parent trial.
+    mm = _adae("mm024", [0, 10], EAPDT=None, SFUDT=D(2020, 2, 10))
+    assert mm["APHASE"].to_list() == [None, "SAFETY FOLLOW-UP"]
