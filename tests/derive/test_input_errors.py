@@ -181,3 +181,60 @@ events = [{ name = "X", description = "X", dataset = "LB", date = "LBDTC" }]
         "MB: no endpoint of the study can be derived from these data; "
         "expected the datasets of at least one endpoint, found TTR: no MB; TTX: no EX, LB"
     )
+
+
+def test_adae_filters_that_do_not_fit_name_the_study_file_field(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(
+        """
+[study]
+id = "T"
+title = "T"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{ value = "A" }]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+
+[adae]
+always_emergent = "AESPECIAL == 'Y'"
+
+[adae.flags.XFL]
+label = "X"
+where = "AEXYZ == 'Y'"
+"""
+    )
+    study = load_study(tmp_path)
+    ae = AE.filter(pl.col("USUBJID") == "A")
+    with pytest.raises(PlanError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL, study=study)
+    assert (info.value.file, info.value.variable) == (
+        str(tmp_path / "study.toml"),
+        "adae.always_emergent",
+    )
+    with pytest.raises(PlanError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL, study=study, always_emergent=None)
+    assert (info.value.file, info.value.variable) == (
+        str(tmp_path / "study.toml"),
+        "adae.flags.XFL.where",
+    )
+
+
+def test_unknown_ae_subjects_name_the_first_five() -> None:
+    ids = ["A", "F", "E", "D", "C", "B", "G"]
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ids,
+            "AESEQ": [1] * 7,
+            "AEDECOD": ["X"] * 7,
+            "AESTDTC": ["2020-01-02"] * 7,
+        }
+    )
+    with pytest.raises(EapError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL)
+    assert (info.value.rows, info.value.found) == ([2, 3, 4, 5, 6, 7], "B, C, D, E, F")
