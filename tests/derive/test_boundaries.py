@@ -804,3 +804,95 @@ starts = [{ date = "RANDDT", value = "DOUBLE-BLIND" }, { date = "OLEDT", value =
     # follow-up is in no phase, not in the parent trial.
     mm = _adae("mm024", [0, 10], EAPDT=None, SFUDT=D(2020, 2, 10))
     assert mm["APHASE"].to_list() == [None, "SAFETY FOLLOW-UP"]
+
+
+def test_worst_grade_per_term_ties_sequence_and_supplemental_terms() -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["B", "A", "A", "A", "A", "A", "A", "A"],
+            "AESEQ": [1, 7, 2, 3, 4, 5, 6, 8],
+            "AEDECOD": ["X", "X", "X", "X", "Y", "Y", "Z", "Z"],
+            # X: grades 3 (twice) and 2: the earlier grade 3 is the worst. Y: no grade:
+            # severity ranks (SEVERE > MILD). Z: an unreadable grade ("NA") is missing.
+            "AETOXGR": ["1", "3", "3", "2", None, None, "NA", "1"],
+            "AESEV": [None, None, None, None, "MILD", "SEVERE", "SEVERE", None],
+            "AESTDTC": [
+                "2020-01-05",
+                "2020-01-09",
+                "2020-01-10",
+                "2020-01-03",
+                "2020-01-04",
+                "2020-01-06",
+                "UNK",
+                "2020-01-07",
+            ],
+        }
+    )
+    supp = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A"],
+            "QNAM": ["AETOXTRM", "OTHER"],
+            "IDVARVAL": ["7", "3"],
+            "QVAL": ["Neutrophil count decreased", "x"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A", "B"], "TRTSDT": [D(2020, 1, 1)] * 2, "TRTEDT": [D(2020, 1, 31)] * 2}
+        ),
+    )
+    result = derive_adae(_sdtm(AE=ae, SUPPAE=supp), adsl, study=MM024)
+    assert (result.name, result.label) == ("ADAE", "Adverse Events Analysis Dataset")
+    frame = result.frame
+    # Sorted by subject, then AESEQ.
+    assert frame.select("USUBJID", "AESEQ").rows() == [
+        ("A", 2),
+        ("A", 3),
+        ("A", 4),
+        ("A", 5),
+        ("A", 6),
+        ("A", 7),
+        ("A", 8),
+        ("B", 1),
+    ]
+    worst = dict(zip(frame["AESEQ"].to_list(), frame["WORSTFL"].to_list(), strict=True))
+    assert [worst[i] for i in (7, 2, 3, 4, 5, 6, 8)] == [
+        "Y",  # X: grade 3 on 2020-01-09, before AESEQ 2's grade 3 on 2020-01-10
+        None,
+        None,
+        None,
+        "Y",  # Y: SEVERE over MILD
+        None,  # Z: an unreadable start date ("UNK") is not emergent, so not the worst
+        "Y",
+    ]
+    assert frame.filter(pl.col("AESEQ") == 6).row(0, named=True)["ATOXGRN"] is None
+    assert frame.filter(pl.col("AESEQ") == 6).row(0, named=True)["ASTDT"] is None
+    # The supplemental CTCAE term of AESEQ 7 (QNAM AETOXTRM only).
+    assert frame["AETOXTRM"].to_list() == [None] * 5 + ["Neutrophil count decreased", None, None]
+
+
+def test_always_emergent_needs_a_first_dose() -> None:
+    # A subject never treated (no TRTSDT) has no emergent AE, always-emergent or not,
+    # with a start date or without one.
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A"],
+            "AESEQ": [1, 2],
+            "AEDECOD": ["X", "X"],
+            "AECAT": ["SECOND PRIMARY MALIGNANCY"] * 2,
+            "AESTDTC": ["2020-01-05", None],
+        },
+        schema_overrides={"AESTDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A"], "TRTSDT": [None], "TRTEDT": [None]},
+            schema_overrides={"TRTSDT": pl.Date, "TRTEDT": pl.Date},
+        ),
+    )
+    frame = derive_adae(
+        _sdtm(AE=ae), adsl, study=MM024, always_emergent="AECAT == 'SECOND PRIMARY MALIGNANCY'"
+    ).frame
+    assert frame["TRTEMFL"].to_list() == [None, None]
