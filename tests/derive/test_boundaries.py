@@ -896,3 +896,23 @@ def test_always_emergent_needs_a_first_dose() -> None:
         _sdtm(AE=ae), adsl, study=MM024, always_emergent="AECAT == 'SECOND PRIMARY MALIGNANCY'"
     ).frame
     assert frame["TRTEMFL"].to_list() == [None, None]
+
+
+def test_worst_grade_prefers_a_graded_record_and_then_the_lower_sequence() -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"] * 4,
+            "AESEQ": [4, 3, 2, 1],
+            "AEDECOD": ["X", "X", "Y", "Y"],
+            # X: a record without grade or severity never outranks a graded one.
+            # Y: the same grade on the same day: the lower AESEQ is the worst.
+            "AETOXGR": [None, "1", "2", "2"],
+            "AESTDTC": ["2020-01-02", "2020-01-03", "2020-01-04", "2020-01-04"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame({"USUBJID": ["A"], "TRTSDT": [D(2020, 1, 1)], "TRTEDT": [D(2020, 1, 31)]}),
+    )
+    frame = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame
+    assert frame.select("AESEQ", "WORSTFL").rows() == [(1, "Y"), (2, None), (3, "Y"), (4, None)]
