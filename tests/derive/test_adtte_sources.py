@@ -100,12 +100,18 @@ date = "LBDTC"
 [endpoints.X]
 param = "X"
 origin = { label = "o", dataset = "EX", date = "EXSTDTC", before = "REL" }
-events = ["REL"]
+events = [{ name = "DTH", description = "Death", dataset = "DM", date = "DTHDTC" }]
 """,
         )
     )
-    # The origin (EX) is taken before REL (MB), which is taken before LAB (LB).
-    assert endpoint_datasets(study.endpoints["X"], study.tte_sources) == {"EX", "MB", "LB"}
+    # The origin (EX) is taken before REL (MB), which is taken before LAB (LB); REL is
+    # no event or censoring of the endpoint, only the origin names it.
+    assert endpoint_datasets(study.endpoints["X"], study.tte_sources) == {
+        "EX",
+        "DM",
+        "MB",
+        "LB",
+    }
 
 
 def test_an_origin_that_depends_on_itself_is_an_error(tmp_path: Path) -> None:
@@ -433,3 +439,23 @@ def test_adtte_dataset_name_and_label() -> None:
     dm = DM.with_columns(pl.col("RFSTDTC").alias("RFXSTDTC"))
     result = derive_adtte(_sdtm(DM=dm), CUTOFF, study=MM024, paramcds=["OS"])
     assert (result.name, result.label) == ("ADTTE", "Time-to-Event Analysis Dataset")
+
+
+def test_the_first_record_is_the_earliest_date_whatever_its_sequence(tmp_path: Path) -> None:
+    folder = _study(
+        tmp_path,
+        """
+[endpoints.X]
+param = "X"
+unit = "DAYS"
+origin = { label = "o", dataset = "DM", date = "RFSTDTC" }
+events = [{ name = "R", description = "Relapse", dataset = "MB", date = "MBDTC", seq = "MBSEQ" }]
+""",
+    )
+    mb = pl.DataFrame(
+        {"USUBJID": ["S1", "S1"], "MBSEQ": [1, 9], "MBDTC": ["2020-04-01", "2020-03-01"]}
+    )
+    frame = derive_adtte(_sdtm(DM=DM, MB=mb), CUTOFF, study=load_study(folder)).frame
+    row = frame.filter(pl.col("USUBJID") == "S1").row(0, named=True)
+    # 2020-03-01 (MBSEQ 9) comes before 2020-04-01 (MBSEQ 1): day 61 (31 + 29 + 1).
+    assert (row["ADT"], row["SRCSEQ"], row["AVAL"]) == (D(2020, 3, 1), 9, 61.0)

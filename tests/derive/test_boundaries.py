@@ -725,6 +725,7 @@ def test_ae_start_imputation(
         ("2020-02", D(2020, 2, 29), "D"),  # the last day of the month (a leap year)
         ("2021-02", D(2021, 2, 28), "D"),
         ("2020", D(2020, 12, 31), "M"),
+        ("UNK", None, None),
         (None, None, None),
     ],
 )
@@ -830,10 +831,10 @@ def test_worst_grade_per_term_ties_sequence_and_supplemental_terms() -> None:
     )
     supp = pl.DataFrame(
         {
-            "USUBJID": ["A", "A"],
-            "QNAM": ["AETOXTRM", "OTHER"],
-            "IDVARVAL": ["7", "3"],
-            "QVAL": ["Neutrophil count decreased", "x"],
+            "USUBJID": ["A", "A", "A"],
+            "QNAM": ["AETOXTRM", "OTHER", "AETOXTRM"],
+            "IDVARVAL": ["7", "3", ""],  # a record without AESEQ matches no AE
+            "QVAL": ["Neutrophil count decreased", "x", "y"],
         }
     )
     adsl = Dataset.from_frame(
@@ -904,9 +905,10 @@ def test_worst_grade_prefers_a_graded_record_and_then_the_lower_sequence() -> No
             "USUBJID": ["A"] * 4,
             "AESEQ": [4, 3, 2, 1],
             "AEDECOD": ["X", "X", "Y", "Y"],
-            # X: a record without grade or severity never outranks a graded one.
+            # X: a record without grade or known severity never outranks a graded one.
             # Y: the same grade on the same day: the lower AESEQ is the worst.
             "AETOXGR": [None, "1", "2", "2"],
+            "AESEV": ["UNKNOWN", None, None, None],
             "AESTDTC": ["2020-01-02", "2020-01-03", "2020-01-04", "2020-01-04"],
         }
     )
