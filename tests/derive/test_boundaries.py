@@ -918,3 +918,32 @@ def test_worst_grade_prefers_a_graded_record_and_then_the_lower_sequence() -> No
     )
     frame = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame
     assert frame.select("AESEQ", "WORSTFL").rows() == [(1, "Y"), (2, None), (3, "Y"), (4, None)]
+
+
+def test_adrs_study_id_unknown_results_ties_and_layout() -> None:
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["B", "B", "B", "A", "A"],
+            "RSCAT": ["IMWG"] * 5,
+            "RSTESTCD": ["OVRLRESP"] * 5,
+            # B: two PRs: the first one's date; A: an unknown result ranks with NE (0),
+            # below SD.
+            "RSSTRESC": ["PR", "PR", "SD", "UNK", "SD"],
+            "RSDTC": ["2014-03-01", "2014-02-01", "2014-01-01", "2014-01-01", "2014-02-01"],
+        }
+    )
+    dm = pl.DataFrame({"STUDYID": ["MM-024", "MM-024"], "USUBJID": ["A", "B"]})
+    result = derive_adrs(_sdtm(RS=rs, DM=dm), CUTOFF, study=MM024)
+    assert (result.name, result.label) == ("ADRS", "Response Analysis Dataset")
+    assert result.frame.rows() == [
+        ("MM-024", "A", "BOR", "Best Overall Response (IMWG)", "SD", 2.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "A", "RSP", "Responder (PR or Better)", "N", 0.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "BOR", "Best Overall Response (IMWG)", "PR", 4.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "RSP", "Responder (PR or Better)", "Y", 1.0, D(2014, 2, 1), "Y"),
+    ]
+    # Without STUDYID in RS or a DM, STUDYID is missing; an unknown result alone is 0.
+    alone = derive_adrs(_sdtm(RS=rs.filter(pl.col("RSSTRESC") == "UNK")), CUTOFF, study=MM024)
+    assert alone.frame.select("STUDYID", "AVALC", "AVAL").rows() == [
+        (None, "UNK", 0.0),
+        (None, "N", 0.0),
+    ]
