@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -297,6 +297,35 @@ class Fields:
         if not isinstance(value, list):
             raise self._fail(key, "a list of tables")
         return [Fields(v, self.file, f"{self._name(key)}[{i}]") for i, v in enumerate(value)]
+
+    def choice(self, key: str, allowed: Sequence[str], default: str | None = None) -> str:
+        """A string that must be one of ``allowed``."""
+        value = self.text(key, default)
+        if value not in allowed:
+            raise PlanError(
+                f"unknown {key}",
+                file=self.file,
+                variable=self._name(key),
+                expected="one of " + ", ".join(allowed),
+                found=repr(value),
+            )
+        return value
+
+    def choices(
+        self, key: str, allowed: Sequence[str], default: tuple[str, ...] | None = None
+    ) -> tuple[str, ...]:
+        """A list of strings, each one of ``allowed``."""
+        values = self.texts(key, default)
+        for value in values:
+            if value not in allowed:
+                raise PlanError(
+                    f"unknown {key} entry",
+                    file=self.file,
+                    variable=self._name(key),
+                    expected="one of " + ", ".join(allowed),
+                    found=repr(value),
+                )
+        return values
 
     def unknown(self, allowed: tuple[str, ...]) -> None:
         for key in self.data:
