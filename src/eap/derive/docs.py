@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Sequence
 
 from eap import derive as derive_package
-from eap.derive import adae, adex, adrs, adsl, adtte, common
+from eap.derive import adae, adcm, adex, adrs, adsl, adtte, common
 from eap.plans.study import BUILTIN, Study, load_study
 
 
@@ -162,6 +162,12 @@ def derivations_markdown() -> str:
         inspect.cleandoc(adae.__doc__ or ""),
         "",
         *_table(("Variable", "Label"), sorted(adae.LABELS.items())),
+        "",
+        "## ADCM (`eap.derive.adcm`)",
+        "",
+        inspect.cleandoc(adcm.__doc__ or ""),
+        "",
+        *_table(("Variable", "Label"), sorted(adcm.LABELS.items())),
         "",
         "## ADEX (`eap.derive.adex`)",
         "",
