@@ -100,7 +100,8 @@ def study_markdown(study: Study) -> list[str]:
     if adex_rules.end_of_treatment or adex_rules.long_treatment_weeks:
         lines += [
             f"ADEX: end of treatment: {adex_rules.end_of_treatment or 'the last dose'}; "
-            f"treated beyond {adex_rules.long_treatment_weeks or '-'} weeks.",
+            f"treated beyond {adex_rules.long_treatment_weeks or '-'} weeks; "
+            f"{_cycle_rule(study)}.",
             "",
         ]
     if study.response:
@@ -121,6 +122,21 @@ def study_markdown(study: Study) -> list[str]:
     else:
         lines += ["No time-to-event endpoints.", ""]
     return lines
+
+
+def _cycle_rule(study: Study) -> str:
+    """Where NINTERR's planned cycle length comes from, in words."""
+    if study.adex.cycle_days is not None:
+        days, source = study.adex.cycle_days, "study.toml [adex] cycle_days"
+    else:
+        protocol = study.load_protocol()
+        if protocol is None:
+            return "no cycle length: NINTERR counts only gaps inside a cycle"
+        days, source = protocol.regimen.cycle_days, f"protocol {study.protocol}"
+    return (
+        f"cycles of {days} days ({source}): a dosed cycle starting {2 * days} days or more "
+        "after the previous one adds one interruption"
+    )
 
 
 def _builtin_name(study: Study) -> str:
@@ -206,6 +222,7 @@ def explain(study: Study) -> str:
         out += [f"  {name} ({label}): {rule}" for name, label, rule in _adsl_rows(study)]
     out.append("ADAE:")
     out += [f"  {name}: {rule}" for name, _, rule in _adae_rows(study)]
+    out.append(f"ADEX: {_cycle_rule(study)}")
     if study.response:
         r = study.response
         out.append(
