@@ -95,7 +95,7 @@ def derive_all(
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
-    findings = input_findings(sdtm)
+    findings = input_findings(sdtm, study)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))

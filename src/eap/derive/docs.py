@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Sequence
 
 from eap import derive as derive_package
-from eap.derive import adae, adcm, adex, adrs, adsl, adtte, common
+from eap.derive import adae, adcm, adex, adrs, adsl, adtte, checks, common
 from eap.plans.study import BUILTIN, Study, load_study
 
 
@@ -124,6 +124,16 @@ def study_markdown(study: Study) -> list[str]:
     return lines
 
 
+def _check_rows() -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [
+        (r.check, r.severity, f"{r.dataset}.{r.variable}", f"after DM.DTHDTC: {r.message}")
+        for r in checks.AFTER_DEATH
+    ]
+    r = checks.DOSE_BEFORE_CONSENT
+    rows.append((r.check, r.severity, f"{r.dataset}.{r.variable}", r.message))
+    return rows
+
+
 def _cycle_rule(study: Study) -> str:
     """Where NINTERR's planned cycle length comes from, in words."""
     if study.adex.cycle_days is not None:
@@ -166,6 +176,12 @@ def derivations_markdown() -> str:
         inspect.cleandoc(common.latest_date.__doc__ or ""),
         "",
         "Records dated after the data cutoff are excluded everywhere.",
+        "",
+        "## Input findings (`eap.derive.checks`)",
+        "",
+        inspect.cleandoc(checks.__doc__ or ""),
+        "",
+        *_table(("Check", "Severity", "Variable", "Finding"), _check_rows()),
         "",
         "## ADSL (`eap.derive.adsl`)",
         "",
