@@ -33,7 +33,12 @@ def test_pilot_study_uses_the_latest_date_and_says_so(tmp_path: Path) -> None:
     text = " ".join(result.stdout.split())
     assert "Study CDISCPILOT01; data cutoff 2015-03-05 (latest date in the data (CM.CMDTC))" in text
     assert "ADTTE not derived: study CDISCPILOT01 defines no time-to-event endpoints" in text
-    assert sorted(p.name for p in out.iterdir()) == ["adae.parquet", "adex.parquet", "adsl.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "adae.parquet",
+        "adcm.parquet",
+        "adex.parquet",
+        "adsl.parquet",
+    ]
 
 
 def test_cutoff_given_on_the_command_line_wins(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import as_adam, where
+from eap.derive.common import as_adam, require_subjects, where
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -150,21 +150,7 @@ def derive_adae(
         )
         if c in adsl.frame.columns
     ]
-    missing = ae.filter(~pl.col("USUBJID").is_in(adsl.frame["USUBJID"].implode()))
-    if missing.height:
-        raise EapError(
-            "AE records of subjects absent from ADSL",
-            dataset="AE",
-            variable="USUBJID",
-            rows=[
-                i + 1
-                for i in ae.with_row_index()
-                .filter(pl.col("USUBJID").is_in(missing["USUBJID"].implode()))["index"]
-                .to_list()
-            ],
-            expected="every AE subject in DM/ADSL",
-            found=", ".join(sorted(set(missing["USUBJID"].to_list()))[:5]),
-        )
+    require_subjects(ae, adsl.frame, "AE")
     frame = ae.join(adsl.frame.select(subject_cols), on="USUBJID", how="left")
     for col in ("DTHDT", *period_dates):
         if col not in frame.columns:
@@ -213,7 +199,7 @@ def derive_adae(
         pl.col("AETOXGR").cast(pl.Int64, strict=False).alias("ATOXGRN"),
         *flags,
         *action,
-        _study_day("ASTDT", "TRTSDT").alias("ASTDY"),
+        study_day("ASTDT", "TRTSDT").alias("ASTDY"),
         (((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1) / study.month_days).alias(
             "ONTRTM"
         ),
@@ -262,7 +248,7 @@ def derive_adae(
     return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, labels)
 
 
-def _study_day(date: str, reference: str) -> pl.Expr:
+def study_day(date: str, reference: str) -> pl.Expr:
     """The CDISC study day: day 1 is the reference date and there is no day 0 (the day
     before is -1)."""
     days = (pl.col(date) - pl.col(reference)).dt.total_days()
