@@ -239,9 +239,13 @@ def check_codelists(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         )
 
 
-def iso8601_problems(s: pl.Series) -> pl.Series:
-    """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
-    text = s.cast(pl.String)
+def iso8601_valid(text: pl.Expr) -> pl.Expr:
+    """True where ISO 8601 text is an SDTM date/time that exists (null stays null).
+
+    Partial dates (``2013``, ``2013-03``) and ``-`` for unknown parts are valid; a
+    complete date must exist (``2014-02-30`` does not), a month be 1-12, an hour 0-23
+    and a minute 0-59.
+    """
     shape_ok = text.str.contains(ISO8601_RE)
     full = text.str.slice(0, 10)
     has_full_date = full.str.contains(r"^\d{4}-\d{2}-\d{2}$")
@@ -251,8 +255,15 @@ def iso8601_problems(s: pl.Series) -> pl.Series:
     hour = text.str.extract(r"T(\d{2})", 1).cast(pl.Int32, strict=False)
     minute = text.str.extract(r"T(?:\d{2}|-):(\d{2})", 1).cast(pl.Int32, strict=False)
     time_ok = (hour.is_null() | (hour < 24)) & (minute.is_null() | (minute < 60))
-    ok = shape_ok & (~has_full_date | real_date) & month_ok & time_ok
-    return text.is_not_null() & ~ok.fill_null(False)
+    return (shape_ok & (~has_full_date | real_date) & month_ok & time_ok).fill_null(False) | (
+        text.is_null()
+    )
+
+
+def iso8601_problems(s: pl.Series) -> pl.Series:
+    """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
+    text = pl.DataFrame({"v": s.cast(pl.String)})
+    return text.select(~iso8601_valid(pl.col("v"))).to_series().alias(s.name)
 
 
 def check_iso8601(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
@@ -390,18 +401,19 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
     return Report(tuple(findings), tuple(datasets))
 
 
-def validate_folder(
+def read_datasets(
     folder: Path | str,
     *,
     progress: Callable[[Path], None] | None = None,
     encoding: str | None = None,
-) -> Report:
-    """Read every dataset file in ``folder`` and validate the lot.
+) -> tuple[dict[str, Dataset], dict[str, Path], list[Finding]]:
+    """Every dataset file of ``folder`` that can be read, by dataset name, with the file
+    each came from; a file that cannot be read (or a second file of one dataset) is an
+    ``unreadable-file`` error finding instead of an exception.
 
-    A file that cannot be read is an ``unreadable-file`` error, not an
-    exception, so one bad file does not hide the findings of the others.
-    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
-    an unknown name raises DatasetReadError before any file is read.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected); an
+    unknown name raises DatasetReadError before any file is read, as does a folder that
+    does not exist.
     """
     encoding = normalize_encoding(encoding)
     datasets: dict[str, Dataset] = {}
@@ -430,12 +442,33 @@ def validate_folder(
             continue
         datasets[ds.name] = ds
         origins[ds.name] = path
-    report = validate_datasets(datasets)
-    located = tuple(
+    return datasets, origins, findings
+
+
+def locate(findings: tuple[Finding, ...], origins: Mapping[str, Path]) -> tuple[Finding, ...]:
+    """The findings, each naming the file its dataset came from (when it names none)."""
+    return tuple(
         f if f.file or f.dataset not in origins else _with_file(f, origins[f.dataset])
-        for f in report.findings
+        for f in findings
     )
-    return Report(tuple(findings) + located, report.datasets)
+
+
+def validate_folder(
+    folder: Path | str,
+    *,
+    progress: Callable[[Path], None] | None = None,
+    encoding: str | None = None,
+) -> Report:
+    """Read every dataset file in ``folder`` and validate the lot.
+
+    A file that cannot be read is an ``unreadable-file`` error, not an
+    exception, so one bad file does not hide the findings of the others.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
+    an unknown name raises DatasetReadError before any file is read.
+    """
+    datasets, origins, findings = read_datasets(folder, progress=progress, encoding=encoding)
+    report = validate_datasets(datasets)
+    return Report(tuple(findings) + locate(report.findings, origins), report.datasets)
 
 
 def _with_file(f: Finding, path: Path) -> Finding:

@@ -24,8 +24,8 @@ from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
-from eap.derive.checks import input_findings
 from eap.derive.common import latest_date
+from eap.derive.inputs import derive_findings
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -92,7 +92,7 @@ def derive_all(
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
-    findings = input_findings(sdtm)
+    findings = derive_findings(sdtm)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
