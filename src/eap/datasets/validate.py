@@ -313,6 +313,9 @@ def check_date_order(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         if (s.dtype == pl.String) != (e.dtype == pl.String):
             continue
         bad = _end_before_start(s, e)
+        if s.dtype == pl.String:
+            # A value that is no ISO 8601 date is an iso8601 finding, not an order one.
+            bad = bad & ~iso8601_problems(s) & ~iso8601_problems(e)
         if bad.any():
             first = int(bad.arg_true()[0])
             yield Finding(
