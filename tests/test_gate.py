@@ -146,7 +146,9 @@ def test_allow_invalid_goes_on_and_lists_both_records_in_the_report_and_run_log(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "data issues: 1 errors (2 records" in _flat(result.output)
+    assert "data issues: 1 error (2 records), gone on with (--allow-invalid)" in _flat(
+        result.output
+    )
     # The two records have no usable start date: not treatment-emergent, so the patient's
     # only grade 3-4 TEAE is not counted (48 - 1), and the report says so.
     assert _aet04_any(out) == 47
@@ -253,7 +255,7 @@ def test_the_pilot_with_allow_invalid_is_derived_and_the_duplicate_named(tmp_pat
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     assert "error SV.USUBJID, VISITNUM rows 2555, 2556 duplicate-key" in text
-    assert "data issues: 1 errors (2 records" in text
+    assert "data issues: 1 error (2 records), gone on with (--allow-invalid)" in text
     log = json.loads((out / "run_log.json").read_text())
     dup = next(f for f in log["findings"] if f["check"] == "duplicate-key")
     assert dup["values"] == [

@@ -259,10 +259,16 @@ def _say_issues(checked: Checked, where: str) -> None:
     if not errors and not warnings:
         return
     records = sum(i.records for i in checked.issues if i.finding.severity == "error")
-    style = "red" if errors else "yellow"
+    parts = []
+    if errors:
+        parts.append(
+            f"{errors} error{'' if errors == 1 else 's'} ({records} "
+            f"record{'' if records == 1 else 's'}), gone on with (--allow-invalid)"
+        )
+    if warnings:
+        parts.append(f"{warnings} warning{'' if warnings == 1 else 's'}")
     console.print(
-        f"[{style}]data issues:[/] {errors} errors ({records} records, gone on with: "
-        f"--allow-invalid), {warnings} warnings; listed in {where}",
+        f"[{'red' if errors else 'yellow'}]data issues:[/] {', '.join(parts)}; listed in {where}",
         highlight=False,
         soft_wrap=True,
     )

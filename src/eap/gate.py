@@ -11,14 +11,23 @@ An error stops the run before anything is written, unless the user allows invali
 input (``--allow-invalid``). Then the run goes on and every finding becomes a
 :class:`DataIssue`: the finding, how many records it concerns and each of them (row,
 USUBJID, value), for the report's "Data issues" section and the run log. What the run
-did with the records is said too: they are kept as they are, except the records of
-subjects absent from DM, which no derivation can use and which are left out of the
-SDTM (their rows listed). A file that cannot be read stops the run even then: there
-are no records to go on with.
+did with the records is said too. They are kept as they are, except:
+
+* records of subjects absent from DM, which no derivation can use, are left out of the
+  SDTM (their rows listed);
+* a required variable that is absent (or one the derivations read, eap.derive.inputs)
+  is added, missing on every record (each record counted);
+* a variable of the wrong type is read as the type its specification declares (text
+  as a number or an ISO 8601 date, a SAS date number as a date); a value that is not
+  one becomes missing, and its rows are listed;
+* a NaN or infinite number becomes missing.
+
+A file that cannot be read stops the run even then: there are no records to go on with.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,12 +35,16 @@ from typing import Any
 
 import polars as pl
 
-from eap.datasets.model import Dataset
+from eap.datasets import specs
+from eap.datasets.model import POLARS_TYPE, ColumnMeta, Dataset, Kind
 from eap.datasets.validate import Finding, Report, locate, validate_datasets
 from eap.errors import EapError
 
 ALWAYS_STOPS = frozenset({"unreadable-file", "derive-checks-failed"})
-WHOLE_DATASET = frozenset({"missing-required-variable", "missing-expected-variable", "wrong-type"})
+# Findings about a whole variable: every record of the dataset is affected.
+WHOLE_DATASET = frozenset({"missing-required-variable", "derive-needs-variable", "wrong-type"})
+# With --allow-invalid, the absent variable these name is added, missing on every record.
+ADDED = frozenset({"missing-required-variable", "derive-needs-variable"})
 LEFT_OUT = "left out: a subject absent from DM cannot be derived"
 KEPT = "kept as they are"
 
@@ -168,13 +181,23 @@ def check_input(
     checked = Checked(report, dict(datasets), allow_invalid)
     if checked.stops:
         return checked
+    actions: dict[Finding, str] = {}
+    kept = dict(datasets)
+    if allow_invalid:
+        for name, ds in kept.items():
+            kept[name] = _conform(ds, [f for f in report.findings if f.dataset == name], actions)
     orphans = _orphan_rows(report) if sdtm else {}
-    kept = {
-        name: replace(ds, frame=_without(ds.frame, orphans[name])) if name in orphans else ds
-        for name, ds in datasets.items()
-    }
+    for name, rows in orphans.items():
+        if name in kept:
+            kept[name] = replace(kept[name], frame=_without(kept[name].frame, rows))
     issues = tuple(
-        _issue(f, datasets.get(f.dataset), orphans.get(f.dataset, set()), consequences.get(f))
+        _issue(
+            f,
+            datasets.get(f.dataset),
+            orphans.get(f.dataset, set()),
+            consequences.get(f),
+            actions.get(f),
+        )
         for f in report.findings
     )
     return Checked(report, kept, allow_invalid, issues)
@@ -210,15 +233,103 @@ def _without(frame: pl.DataFrame, rows: set[int]) -> pl.DataFrame:
     return frame.filter(keep)
 
 
+SAS_EPOCH = pl.lit(dt.date(1960, 1, 1))
+
+
+def _as_kind(frame: pl.DataFrame, column: str, kind: Kind) -> pl.Expr:
+    """``column`` read as ``kind``; a value that is not one becomes missing."""
+    col = pl.col(column)
+    dtype = frame.schema[column]
+    target = POLARS_TYPE[kind]
+    if kind == "string":
+        return col.cast(pl.String)
+    if dtype == pl.String:
+        text = col.str.strip_chars()
+        if kind == "date":
+            return text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        if kind == "datetime":
+            return text.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+        if kind == "time":
+            return text.str.to_time("%H:%M:%S", strict=False)
+        number = text.cast(pl.Float64, strict=False)
+    elif dtype.is_numeric():
+        number = col.cast(pl.Float64)
+    else:
+        return col.cast(target, strict=False)
+    finite = number.is_finite()
+    if kind == "integer":
+        return pl.when(finite & (number == number.round(0)) & (number.abs() < 2.0**53)).then(
+            number.cast(pl.Int64, strict=False)
+        )
+    if kind == "double":
+        return number
+    if kind == "date":
+        # A SAS date: days from 1960-01-01 (years 1582 to 9999, as SAS).
+        days = pl.when(finite & number.is_between(-138_061, 2_936_547)).then(number)
+        return SAS_EPOCH + pl.duration(days=days.floor().cast(pl.Int64))
+    if kind == "datetime":
+        seconds = pl.when(finite & (number.abs() < 2.5e11)).then(number)
+        start = pl.lit(dt.datetime(1960, 1, 1), dtype=pl.Datetime("us"))
+        return start + pl.duration(microseconds=(seconds * 1e6).cast(pl.Int64))
+    seconds = pl.when(finite & number.is_between(0, 86_399)).then(number)
+    return (pl.lit(dt.time(0), dtype=pl.Time) + pl.duration(seconds=seconds.cast(pl.Int64))).cast(
+        pl.Time
+    )
+
+
+def _conform(ds: Dataset, findings: list[Finding], actions: dict[Finding, str]) -> Dataset:
+    """``ds`` as its specification declares it: an absent required variable added
+    (missing everywhere), a variable of the wrong type read as the declared type."""
+    frame = ds.frame
+    for f in findings:
+        if f.check == "not-a-number" and f.variable in frame.columns:
+            col = pl.col(f.variable)
+            frame = frame.with_columns(pl.when(col.is_finite()).then(col).alias(f.variable))
+            actions[f] = "made missing"
+    spec = specs.get(ds.name)
+    if spec is None:
+        return ds if frame is ds.frame else replace(ds, frame=frame)
+    meta = {c.name: c for c in ds.columns}
+    for f in findings:
+        variable = spec.variable(f.variable or "")
+        if variable is None:
+            continue
+        name, kind = variable.name, variable.kind
+        if f.check in ADDED and name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=POLARS_TYPE[kind]).alias(name))
+            meta[name] = ColumnMeta(name, variable.label, kind)
+            actions[f] = f"added: {name} missing on every record"
+        elif f.check == "wrong-type" and not f.rows and name in frame.columns:
+            before = frame[name]
+            frame = frame.with_columns(_as_kind(frame, name, kind).alias(name))
+            lost = (before.is_not_null() & frame[name].is_null()).arg_true().to_list()
+            old = meta[name]
+            fmt = "DATE9." if kind == "date" else old.display_format
+            meta[name] = ColumnMeta(name, old.label, kind, old.length, fmt)
+            rows = ", ".join(str(i + 1) for i in lost[:10]) + (" ..." if len(lost) > 10 else "")
+            actions[f] = f"read as {kind}" + (
+                f"; {len(lost)} values that are not became missing (rows {rows})" if lost else ""
+            )
+    if frame is ds.frame:
+        return ds
+    return Dataset.from_frame(ds.name, frame, label=ds.label, meta=meta)
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
 def _issue(
-    f: Finding, ds: Dataset | None, left_out: set[int], consequence: str | None
+    f: Finding,
+    ds: Dataset | None,
+    left_out: set[int],
+    consequence: str | None,
+    done: str | None = None,
 ) -> DataIssue:
     """The finding with its records: each row's subject and value."""
     action = LEFT_OUT if f.check == "subject-not-in-dm" and f.rows and left_out else KEPT
+    if done:
+        action = done
     if consequence:
         action = f"{action}; {consequence}"
     if ds is None:

@@ -19,6 +19,7 @@ duplicate-key              error     two or more rows share the dataset's keys
 codelist                   error     value outside a non-extensible codelist
 codelist-extensible        warning   value outside an extensible codelist
 iso8601                    error     an SDTM --DTC value is not ISO 8601
+not-a-number               error     NaN or an infinite value in a numeric variable
 subject-not-in-dm          error     USUBJID absent from DM (SDTM) or ADSL (ADaM)
 no-subject-reference       warning   DM or ADSL is not in the folder
 end-before-start           error     an end date earlier than its start date
@@ -266,6 +267,26 @@ def iso8601_problems(s: pl.Series) -> pl.Series:
     return text.select(~iso8601_valid(pl.col("v"))).to_series().alias(s.name)
 
 
+def check_numbers(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
+    """No NaN or infinite values: SAS has none (a missing number is missing, not NaN)."""
+    for col in ds.columns:
+        s = ds.frame[col.name]
+        if not s.dtype.is_float():
+            continue
+        bad = (s.is_nan() | s.is_infinite()).fill_null(False)
+        if bad.any():
+            yield Finding(
+                "error",
+                "not-a-number",
+                ds.name,
+                f"{col.name} holds NaN or infinite values",
+                variable=col.name,
+                rows=_rows(bad),
+                expected="a finite number, or a missing value",
+                found=_values(s.filter(bad)),
+            )
+
+
 def check_iso8601(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
     for col in ds.columns:
         if col.kind != "string" or not col.name.endswith("DTC"):
@@ -337,6 +358,7 @@ DATASET_CHECKS: tuple[DatasetCheck, ...] = (
     check_required_values,
     check_keys,
     check_codelists,
+    check_numbers,
     check_iso8601,
     check_date_order,
 )
@@ -391,7 +413,7 @@ def validate_dataset(ds: Dataset) -> list[Finding]:
                 found=ds.name,
             )
         ]
-        return found + list(check_iso8601(ds, None))
+        return found + list(check_numbers(ds, None)) + list(check_iso8601(ds, None))
     return [f for check in DATASET_CHECKS for f in check(ds, spec)]
 
 

@@ -102,11 +102,11 @@ def derive_all(
     out["ADSL"] = adsl
     for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
         skipped[f"ADSL.{name}"] = why
-    if "AE" in sdtm:
+    if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
         out["ADAE"] = derive_adae(sdtm, adsl, study=study)
     else:
-        skipped["ADAE"] = "no AE dataset"
+        skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     drug = study.treatments.study_drug
     if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
         say("ADEX")

@@ -9,6 +9,11 @@ date without its year) cannot be imputed: ADAE has no ASTDT for it and the recor
 not treatment-emergent, and the finding ``ae-start-unusable`` (error) lists those
 records.
 
+The derivations read some variables that SDTM calls expected or permissible rather
+than required (the dates of EX and DS, DS.DSCAT, EX.EXDOSE, AE.AESTDTC, SUPPAE's
+IDVARVAL): a dataset without one of them cannot be derived, and the finding
+``derive-needs-variable`` (error) names it (``NEEDED``).
+
 The checks run on what they can read: a dataset without a variable they use is left to
 validation (``missing-required-variable``), a variable of the wrong type is read as
 text, and checks that cannot run at all are one error finding, never an exception.
@@ -25,6 +30,13 @@ from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, iso8601_valid
 from eap.derive.checks import input_findings
 
+# Variables the derivations read whatever the study, beyond each dataset's Req ones.
+NEEDED = {
+    "AE": ("AESTDTC",),
+    "DS": ("DSCAT", "DSSTDTC"),
+    "EX": ("EXDOSE", "EXSTDTC", "EXENDTC"),
+    "SUPPAE": ("QNAM", "IDVARVAL", "QVAL"),
+}
 # Variables input_findings reads, by dataset (text variables: cast to text when not).
 _TEXT = {"AE": ("AESTDTC",), "DM": ("USUBJID", "DTHDTC"), "EX": ("USUBJID", "EXSTDTC")}
 _NEEDED = {"AE": ("AESTDTC",), "DM": ("USUBJID",), "EX": ("USUBJID", "EXSTDTC")}
@@ -67,8 +79,31 @@ def ae_start_dates(ae: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     return kinds["partial"], kinds["unusable"]
 
 
+def needed_variables(sdtm: Mapping[str, Dataset]) -> list[Finding]:
+    """An error for each variable of ``NEEDED`` a dataset lacks."""
+    return [
+        Finding(
+            "error",
+            "derive-needs-variable",
+            name,
+            f"{name} has no {variable}, which the derivations read",
+            variable=variable,
+            expected=f"{variable} in {name} (see docs/derivations.md)",
+            found="no such column",
+        )
+        for name, variables in NEEDED.items()
+        if name in sdtm
+        for variable in variables
+        if variable not in sdtm[name].frame.columns
+    ]
+
+
 def derive_findings(sdtm: Mapping[str, Dataset]) -> list[Finding]:
     """The derivations' findings about ``sdtm`` (see the module docstring)."""
+    return needed_variables(sdtm) + _input_findings(sdtm)
+
+
+def _input_findings(sdtm: Mapping[str, Dataset]) -> list[Finding]:
     readable = _readable(sdtm)
     try:
         found = input_findings(readable)

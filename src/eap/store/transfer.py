@@ -78,7 +78,13 @@ class LoadSummary:
 
 
 def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
+    """The complete date of ISO 8601 text; None when partial or no date (2014-02-30)."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def _require(sdtm: Mapping[str, Dataset], name: str, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -169,18 +175,24 @@ def _missing(row: dict[str, Any], what: str, dataset: str, variable: str) -> Eap
     )
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def patient_values(row: dict[str, Any]) -> dict[str, Any]:
     """The registration form's values of one subject, from :func:`registration_facts`."""
     assessed = _date(row["ASSESSDTC"])
     if assessed is None:
         raise _missing(row, "rollover assessment date", "DM", "RFICDTC")
-    if row["WEIGHT"] is None:
+    if not _finite(row["WEIGHT"]):
         raise _missing(row, "baseline weight", "VS", "VSSTRESN")
-    if row["CREAT"] is None:
+    if not _finite(row["CREAT"]):
         raise _missing(row, "baseline serum creatinine", "LB", "LBSTRESN")
     start = _date(row["LENASTDTC"]) or _date(row.get("RFXSTDTC"))
     if start is None:
         raise _missing(row, "lenalidomide start", "EX", "EXSTDTC")
+    if not _finite(row["AGE"]):
+        raise _missing(row, "age", "DM", "AGE")
     unit = row["CREAT_UNIT"]
     if unit not in ("mg/dL", "umol/L"):
         raise EapError(
