@@ -229,7 +229,7 @@ def patient_values(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
@@ -271,18 +271,49 @@ def load_sdtm_session(
             rows=[r["ROW"] for r in again],
             found=", ".join(r["USUBJID"] for r in again[:5]),
         )
-    dm_ids = set(facts["USUBJID"])
+    for variable in ("USUBJID", "SITEID"):
+        blank = facts.filter(pl.col(variable).is_null())
+        if blank.height:
+            raise EapError(
+                f"DM records without {variable}",
+                dataset="DM",
+                variable=variable,
+                rows=blank["ROW"].to_list(),
+                expected=f"a {variable} on every DM record",
+            )
+    twice = facts.filter(pl.col("USUBJID").is_duplicated())
+    if twice.height:
+        raise EapError(
+            "a subject has more than one DM record",
+            dataset="DM",
+            variable="USUBJID",
+            rows=twice["ROW"].to_list(),
+            expected="one DM record per subject",
+            found=", ".join(sorted(set(twice["USUBJID"].cast(pl.String)))[:5]),
+        )
+    dm_ids = pl.Series(facts["USUBJID"].cast(pl.String)).implode()
     for name, ds in sdtm.items():
         if "USUBJID" not in ds.frame.columns:
             raise EapError("no USUBJID variable", dataset=name, expected="USUBJID")
-        stray = ds.frame.with_row_index("ROW", offset=1).filter(~pl.col("USUBJID").is_in(dm_ids))
+        subject = pl.col("USUBJID").cast(pl.String)
+        rows = ds.frame.with_row_index("ROW", offset=1)
+        blank = rows.filter(subject.is_null())
+        if blank.height:
+            raise EapError(
+                "records without a subject",
+                dataset=name,
+                variable="USUBJID",
+                rows=blank["ROW"].to_list(),
+                expected="a USUBJID on every record",
+            )
+        stray = rows.filter(~subject.is_in(dm_ids))
         if stray.height:
             raise EapError(
                 "subjects not in DM",
                 dataset=name,
                 variable="USUBJID",
                 rows=stray["ROW"].to_list(),
-                found=", ".join(sorted(set(stray["USUBJID"]))[:5]),
+                found=", ".join(sorted({str(u) for u in stray["USUBJID"]})[:5]),
             )
     site_ids, added = _site_ids(db, facts["SITEID"].to_list())
     set_actor(db, username)
