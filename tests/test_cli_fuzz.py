@@ -505,3 +505,148 @@ def test_db_load(base: Base, scratch: Callable[[], Path], plan: tuple, allow: bo
         # The gate stopped the load: the database is as it was, and no log was written.
         assert db.read_bytes() == base.database.read_bytes()
         assert not (into / "logs").exists()
+
+
+# --------------------------------------------------------------------------- found
+
+
+@dataclass(frozen=True)
+class Found:
+    """A traceback the cases above found, and what the verb says instead now."""
+
+    what: str
+    args: tuple[str, ...]  # {data} is the broken folder, {out} a new folder
+    source: str  # "toy" or "mm024"
+    plan: dict[str, list[tuple[object, ...]]]
+    drop: frozenset[str]
+    exit_code: int
+    says: str
+
+
+FOUND = [
+    Found(
+        "adex.py: ColumnNotFoundError STUDYID (DM's header not UTF-8, --allow-invalid)",
+        (
+            "report",
+            "--study",
+            str(TOY),
+            "--sdtm",
+            "{data}",
+            "--out",
+            "{out}",
+            "--formats",
+            "html",
+            "--allow-invalid",
+        ),
+        "toy",
+        {"dm": [("cp1252",)]},
+        frozenset(),
+        0,
+        "added: STUDYID missing on every record",
+    ),
+    Found(
+        "adae.py: ColumnNotFoundError TRTSDT (no EX dataset)",
+        ("derive", "{data}", "--out", "{out}"),
+        "mm024",
+        {},
+        frozenset({"ex"}),
+        0,
+        "ADAE not derived: no first dose (ADSL.TRTSDT)",
+    ),
+    Found(
+        "adae.py: ColumnNotFoundError TRTSDT (no EX dataset, a study whose endpoint needs it)",
+        ("derive", "{data}", "--study", str(TOY), "--out", "{out}"),
+        "toy",
+        {},
+        frozenset({"ex"}),
+        1,
+        "endpoints.TTDEATH.origin.date: ADSL has no variable TRTSDT",
+    ),
+    Found(
+        "adsl.py: ColumnNotFoundError DSCAT (DS without DSCAT)",
+        ("derive", "{data}", "--study", str(TOY), "--out", "{out}"),
+        "toy",
+        {"ds": [("drop", 6)]},
+        frozenset(),
+        1,
+        "error DS.DSCAT derive-needs-variable",
+    ),
+    Found(
+        "adsl.py: ColumnNotFoundError EXSTDTC (EX without EXSTDTC, --allow-invalid)",
+        ("derive", "{data}", "--study", str(TOY), "--out", "{out}", "--allow-invalid"),
+        "toy",
+        {"ex": [("drop", 9)]},
+        frozenset(),
+        0,
+        "added: EXSTDTC missing on every record",
+    ),
+    Found(
+        "reproduce.py: ZeroDivisionError (EX with no rows)",
+        ("reproduce", "--sdtm", "{data}", "--allow-invalid"),
+        "mm024",
+        {"ex": [("header-only",)]},
+        frozenset(),
+        1,
+        "255 figures compared",
+    ),
+    Found(
+        "transfer.py: ValueError int(NaN) (DM.AGE NaN)",
+        ("db", "load", "{data}", "--db", "sqlite:///{out}.db"),
+        "mm024",
+        {"dm": [("column", 13, "NaN")]},
+        frozenset(),
+        1,
+        "error DM.AGE rows 1, 2, 3 not-a-number",
+    ),
+    Found(
+        "transfer.py: KeyError None (AE without USUBJID, --allow-invalid)",
+        ("db", "load", "{data}", "--db", "sqlite:///{out}.db", "--allow-invalid"),
+        "mm024",
+        {"ae": [("drop", 2)]},
+        frozenset(),
+        1,
+        "AE.USUBJID (rows 1, 2, 3, 4, 5, 6): records without a subject",
+    ),
+    Found(
+        "transfer.py: ValueError fromisoformat (DM.RFICDTC 2014-02-30, --allow-invalid)",
+        ("db", "load", "{data}", "--db", "sqlite:///{out}.db", "--allow-invalid"),
+        "mm024",
+        {"dm": [("column", 8, "2014-02-30")]},
+        frozenset(),
+        1,
+        "has no rollover assessment date",
+    ),
+]
+
+
+@pytest.mark.parametrize("found", FOUND, ids=[f.what.split(":")[0] for f in FOUND])
+def test_tracebacks_found_stay_fixed(base: Base, scratch: Callable[[], Path], found: Found) -> None:
+    into = scratch()
+    source = base.toy_csv if found.source == "toy" else base.mm024
+    folder = broken_folder(source, into, found.plan, set(found.drop))
+    args = [a.format(data=folder, out=into / "out") for a in found.args]
+    result = runner.invoke(app, args)
+    ok(result, found.what)
+    assert result.exit_code == found.exit_code, result.output[-3000:]
+    said = " ".join(result.output.split()) + " " + str(result.exception or "")
+    log = into / "out" / "run_log.json"
+    if log.exists():
+        said += " " + log.read_text(encoding="utf-8")
+    assert found.says in said, said[-3000:]
+
+
+def test_an_xpt_format_name_that_is_not_text_is_named(base: Base, tmp_path: Path) -> None:
+    # A blank format name with its first byte 0xDF (a case found by flipping a byte):
+    # ReadStat decodes it as UTF-8 whatever the encoding, and raised UnicodeDecodeError
+    # from inside pyreadstat.
+    raw = (base.toy_xpt / "ae.xpt").read_bytes()
+    at = raw.index(b"AETERM  ") + 8 + 40  # the format name follows the name and the label
+    assert raw[at : at + 8] == b" " * 8
+    (tmp_path / "ae.xpt").write_bytes(raw[:at] + b"\xdf" + raw[at + 1 :])
+    result = runner.invoke(app, ["info", str(tmp_path / "ae.xpt")])
+    ok(result, "info")
+    assert isinstance(result.exception, EapError)
+    assert "a variable's name, label or format is not text" in str(result.exception)
+    assert "found byte 0xdf" in str(result.exception)
+    checked = runner.invoke(app, ["validate", str(tmp_path)])
+    assert checked.exit_code == 1 and "unreadable-file" in checked.output

@@ -94,11 +94,11 @@ def read_xpt(path: Path, *, encoding: str | None = None) -> Dataset:
         try:
             pdf, meta = _read_xport(path, "LATIN1")
         except UnicodeDecodeError as exc:
-            # ReadStat decodes variable names as UTF-8 whatever the encoding given.
+            # ReadStat decodes some header fields as UTF-8 whatever the encoding given.
             raise DatasetReadError(
-                "malformed SAS transport file: a variable name is not text",
+                "malformed SAS transport file: a variable's name, label or format is not text",
                 file=path,
-                expected="names of letters, digits and underscores",
+                expected="text in the variable descriptors (NAMESTR records)",
                 found=f"byte 0x{exc.object[exc.start]:02x}",
             ) from exc
     _check_not_truncated(path, raw, meta)
