@@ -68,8 +68,9 @@ def write_run_log(
     skipped: Mapping[str, str] | None = None,
     outputs: Mapping[str, Path] | None = None,
     extra: Mapping[str, Any] | None = None,
+    name: str = NAME,
 ) -> Path:
-    """Write ``run_log.json`` in ``folder`` and return its path."""
+    """Write ``run_log.json`` (or ``name``) in ``folder`` and return its path."""
     log = {
         "eap_version": __version__,
         "command": " ".join(["eap", *sys.argv[1:]]),
@@ -82,7 +83,7 @@ def write_run_log(
         **dict(extra or {}),
     }
     text = json.dumps(log, indent=2, default=str)
-    path = folder / NAME
+    path = folder / name
 
     def write(target: Path) -> None:
         target.write_text(text, encoding="utf-8")

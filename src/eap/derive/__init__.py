@@ -26,8 +26,8 @@ from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
-from eap.derive.checks import input_findings
 from eap.derive.common import latest_date
+from eap.derive.inputs import derive_findings
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -95,7 +95,7 @@ def derive_all(
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
-    findings = input_findings(sdtm, study)
+    findings = derive_findings(sdtm, study)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
@@ -105,11 +105,11 @@ def derive_all(
     out["ADSL"] = adsl
     for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
         skipped[f"ADSL.{name}"] = why
-    if "AE" in sdtm:
+    if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
         out["ADAE"] = derive_adae(sdtm, adsl, study=study)
     else:
-        skipped["ADAE"] = "no AE dataset"
+        skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     if "CM" in sdtm:
         say("ADCM")
         out["ADCM"] = derive_adcm(sdtm, adsl, study=study)

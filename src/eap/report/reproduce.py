@@ -88,7 +88,8 @@ def _n_pct(cid: str, pub: dict[str, Any], n: int, total: int) -> list[Comparison
 
 
 def _pct(cid: str, pub_pct: float, n: int, total: int) -> Comparison:
-    pct = float(round_half_up(100.0 * n / total, 1))
+    # No patients in the population (no doses, say): no percentage, a failed comparison.
+    pct = float(round_half_up(100.0 * n / total, 1)) if total else None
     return Comparison(f"{cid}.pct", pub_pct, pct, "exact at 1 decimal", pub_pct == pct)
 
 
