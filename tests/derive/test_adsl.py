@@ -93,6 +93,7 @@ def test_cli_derive_writes_valid_adam(tmp_path: Path) -> None:
         "adsl.parquet",
         "adtte.parquet",
         "adtte_censoring.csv",
+        "run_log.json",
     ]
     assert runner.invoke(app, ["validate", str(adam)]).exit_code == 0
     bad = runner.invoke(app, ["derive", str(sdtm), "--out", str(adam), "--cutoff", "5/11/2014"])
