@@ -453,3 +453,41 @@ def test_the_output_of_derive_is_input_for_report_adam(tmp_path: Path) -> None:
     args = ["report", "--study", str(toy), "--adam", str(adam), "--out", str(tmp_path / "r")]
     result = runner.invoke(app, [*args, "--formats", "html"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_data_issues_section_lists_errors_first_and_counts_whole_variables() -> None:
+    from eap.datasets.validate import Finding
+    from eap.gate import DataIssue, Record
+    from eap.report.issues import finding_rows, introduction, record_rows
+
+    unknown = Finding("warning", "unknown-dataset", "TS", "no specification", found="TS")
+    absent = Finding("error", "missing-required-variable", "DM", "absent", variable="COUNTRY")
+    dates = Finding("error", "iso8601", "AE", "not ISO", variable="AESTDTC", rows=(1, 2))
+    issues = [
+        DataIssue(unknown, 0),
+        DataIssue(absent, 80, action="added: COUNTRY missing on every record"),
+        DataIssue(dates, 2, (Record(1, "A", "05OCT2011"), Record(2, "A", "2011-13-45"))),
+    ]
+    rows = finding_rows(issues)
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in rows] == [
+        (
+            "error",
+            "missing-required-variable",
+            "DM.COUNTRY",
+            "all 80",
+            "added: COUNTRY missing on every record",
+        ),
+        ("error", "iso8601", "AE.AESTDTC", "2", "kept as they are"),
+        ("warning", "unknown-dataset", "TS", "0", ""),
+    ]
+    assert record_rows(issues) == [
+        ("AE", "AESTDTC", "1", "A", "05OCT2011", "iso8601"),
+        ("AE", "AESTDTC", "2", "A", "2011-13-45", "iso8601"),
+    ]
+    # 80 + 2 records of errors; one warning.
+    assert "found 2 errors and 1 warning. The report was made with --allow-invalid: 82 records" in (
+        introduction(issues)
+    )
+    assert introduction(issues[:1]) == (
+        "The input checks (eap validate's, and the derivations' own) found 0 errors and 1 warning."
+    )
