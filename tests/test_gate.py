@@ -491,3 +491,17 @@ def test_the_data_issues_section_lists_errors_first_and_counts_whole_variables()
     assert introduction(issues[:1]) == (
         "The input checks (eap validate's, and the derivations' own) found 0 errors and 1 warning."
     )
+
+
+def test_gate_raises_naming_the_first_error_and_passes_clean_input() -> None:
+    from eap.errors import EapError
+    from eap.gate import InvalidInputError, gate
+
+    sdtm = simulate(2014)
+    assert gate(sdtm, sdtm=True).report.findings == ()
+    ae = _with_column(sdtm["AE"], "AESTDTC", BAD)
+    with pytest.raises(InvalidInputError) as caught:
+        gate({**sdtm, "AE": ae}, sdtm=True)
+    assert isinstance(caught.value, EapError)
+    assert str(caught.value).startswith("AE.AESTDTC (rows 1, 2): the input has 1 error")
+    assert len(gate({**sdtm, "AE": ae}, sdtm=True, allow_invalid=True).issues) == 1
