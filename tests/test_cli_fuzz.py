@@ -8,7 +8,7 @@ absurd dates (0000-00-00, 9999-99-99, 2014-02-30); duplicated keys; NaN and infi
 numbers. Whatever the input, each verb ends with exit status 0, 1 or 2, and the only
 exceptions allowed are eap's own (EapError, which names the file, dataset, variable and
 rows) and SystemExit (typer.Exit, and Click's usage errors). ``CASES`` counts the
-generated cases per verb (2,200 in all).
+generated cases per verb (2,300 in all).
 """
 
 from __future__ import annotations
@@ -46,13 +46,14 @@ CASES = {
     "convert": 250,
     "km": 450,
     "km options": 150,
+    "--encoding": 100,
     "derive": 250,
     "report --sdtm": 45,
     "report --adam": 45,
     "reproduce --sdtm": 30,
     "db load": 30,
 }
-assert sum(CASES.values()) == 2200
+assert sum(CASES.values()) == 2300
 
 
 # EAP_FUZZ_SCALE=10 runs ten times as many cases, and EAP_FUZZ_RANDOM=1 other cases at
@@ -464,6 +465,27 @@ def test_km_options(
     ok(runner.invoke(app, args), f"km {args}")
 
 
+CODECS = ["utf-16", "utf-32", "ascii", "utf_8_sig", "rot13", "base64", "hex", "zlib", "idna"]
+CODECS += ["punycode", "undefined", "unicode_escape", "utf-7", "cp037", "shift_jis", "latin-1"]
+
+
+@_settings("--encoding")
+@given(
+    encoding=st.one_of(st.text(max_size=12), st.sampled_from(CODECS)),
+    verb=st.sampled_from(["validate", "info", "convert"]),
+    xpt=st.booleans(),
+)
+def test_encoding_names(
+    base: Base, scratch: Callable[[], Path], encoding: str, verb: str, xpt: bool
+) -> None:
+    folder = base.toy_xpt if xpt else base.toy_csv
+    target = folder if verb == "validate" else folder / ("ae.xpt" if xpt else "ae.csv")
+    args = [verb, str(target), "--encoding", encoding]
+    if verb == "convert":
+        args += ["--to", "csv", "--out", str(scratch())]
+    ok(runner.invoke(app, args), f"{args}")
+
+
 @_settings("derive")
 @given(
     plan=folder_plans(TOY_NAMES),
@@ -624,6 +646,15 @@ FOUND = [
         frozenset(),
         1,
         "the status variable USUBJID is not numeric: 7 rows not a number",
+    ),
+    Found(
+        "encoding.py: UnicodeError (eap info --encoding punycode)",
+        ("info", "{data}/ae.csv", "--encoding", "punycode"),
+        "toy",
+        {},
+        frozenset(),
+        1,
+        "ae.csv: the text is not punycode",
     ),
     Found(
         "reproduce.py: ZeroDivisionError (EX with no rows)",
