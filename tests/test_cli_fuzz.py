@@ -8,7 +8,7 @@ absurd dates (0000-00-00, 9999-99-99, 2014-02-30); duplicated keys; NaN and infi
 numbers. Whatever the input, each verb ends with exit status 0, 1 or 2, and the only
 exceptions allowed are eap's own (EapError, which names the file, dataset, variable and
 rows) and SystemExit (typer.Exit, and Click's usage errors). ``CASES`` counts the
-generated cases per verb (2,050 in all).
+generated cases per verb (2,465 in all).
 """
 
 from __future__ import annotations
@@ -41,17 +41,19 @@ TOY = DATA / "toy_study"
 runner = CliRunner()
 
 CASES = {
-    "validate": 500,
-    "info": 450,
+    "validate": 420,
+    "info": 520,
     "convert": 250,
-    "km": 450,
-    "derive": 250,
-    "report --sdtm": 45,
+    "km": 520,
+    "km options": 250,
+    "--encoding": 150,
+    "derive": 220,
+    "report --sdtm": 35,
     "report --adam": 45,
-    "reproduce --sdtm": 30,
+    "reproduce --sdtm": 25,
     "db load": 30,
 }
-assert sum(CASES.values()) == 2050
+assert sum(CASES.values()) == 2465
 
 
 # EAP_FUZZ_SCALE=10 runs ten times as many cases, and EAP_FUZZ_RANDOM=1 other cases at
@@ -428,6 +430,62 @@ def test_km(
     ok(result, f"km {fmt} {muts} {options}")
 
 
+TOKENS = ["AVAL", "CNSR", "PARAMCD", "TRTA", "==", "!=", ">", "<", ">=", "and", "or", "not"]
+TOKENS += ["in", "(", ")", "'X'", "1", "1.5", "null", "is", "[", "]", ",", "'", '"', "nan", "1e999"]
+variables = st.sampled_from(["AVAL", "CNSR", "TRTA", "TRT01A", "USUBJID", "PARAMCD", "ADT", "X"])
+
+
+@_settings("km options")
+@given(
+    time=variables,
+    status=st.tuples(st.sampled_from(["--censor", "--event"]), variables),
+    by=st.one_of(st.none(), variables, st.text(max_size=6)),
+    where=st.one_of(
+        st.text(max_size=20), st.lists(st.sampled_from(TOKENS), max_size=8).map(" ".join)
+    ),
+    at=st.one_of(st.none(), st.text(max_size=10), st.just("0,30,1e999,-5")),
+    conf=st.tuples(
+        st.sampled_from(["log-log", "log", "plain", "logit", "arcsin", "x"]),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+        st.sampled_from(["R", "SAS", "x"]),
+    ),
+)
+def test_km_options(
+    base: Base,
+    time: str,
+    status: tuple[str, str],
+    by: str | None,
+    where: str,
+    at: str | None,
+    conf: tuple[str, str, str],
+) -> None:
+    args = ["km", str(base.toy_adam / "adtte.csv"), "--time", time, *status, "--where", where]
+    args += ["--conf-type", conf[0], "--conf-level", conf[1], "--convention", conf[2]]
+    args += [*(["--by", by] if by is not None else []), *(["--at", at] if at is not None else [])]
+    ok(runner.invoke(app, args), f"km {args}")
+
+
+CODECS = ["utf-16", "utf-32", "ascii", "utf_8_sig", "rot13", "base64", "hex", "zlib", "idna"]
+CODECS += ["punycode", "undefined", "unicode_escape", "utf-7", "cp037", "shift_jis", "latin-1"]
+
+
+@_settings("--encoding")
+@given(
+    encoding=st.one_of(st.text(max_size=12), st.sampled_from(CODECS)),
+    verb=st.sampled_from(["validate", "info", "convert"]),
+    xpt=st.booleans(),
+)
+def test_encoding_names(
+    base: Base, scratch: Callable[[], Path], encoding: str, verb: str, xpt: bool
+) -> None:
+    folder = base.toy_xpt if xpt else base.toy_csv
+    target = folder if verb == "validate" else folder / ("ae.xpt" if xpt else "ae.csv")
+    args = [verb, str(target), "--encoding", encoding]
+    if verb == "convert":
+        args += ["--to", "csv", "--out", str(scratch())]
+    ok(runner.invoke(app, args), f"{args}")
+
+
 @_settings("derive")
 @given(
     plan=folder_plans(TOY_NAMES),
@@ -516,7 +574,7 @@ class Found:
 
     what: str
     args: tuple[str, ...]  # {data} is the broken folder, {out} a new folder
-    source: str  # "toy" or "mm024"
+    source: str  # "toy", "toy adam" or "mm024"
     plan: dict[str, list[tuple[object, ...]]]
     drop: frozenset[str]
     exit_code: int
@@ -581,6 +639,24 @@ FOUND = [
         "added: EXSTDTC missing on every record",
     ),
     Found(
+        "frame.py: InvalidOperationError (eap km --censor on a text variable)",
+        ("km", "{data}/adtte.csv", "--time", "AVAL", "--censor", "USUBJID"),
+        "toy adam",
+        {},
+        frozenset(),
+        1,
+        "the status variable USUBJID is not numeric: 7 rows not a number",
+    ),
+    Found(
+        "encoding.py: UnicodeError (eap info --encoding punycode)",
+        ("info", "{data}/ae.csv", "--encoding", "punycode"),
+        "toy",
+        {},
+        frozenset(),
+        1,
+        "ae.csv: the text is not punycode",
+    ),
+    Found(
         "reproduce.py: ZeroDivisionError (EX with no rows)",
         ("reproduce", "--sdtm", "{data}", "--allow-invalid"),
         "mm024",
@@ -622,7 +698,7 @@ FOUND = [
 @pytest.mark.parametrize("found", FOUND, ids=[f.what.split(":")[0] for f in FOUND])
 def test_tracebacks_found_stay_fixed(base: Base, scratch: Callable[[], Path], found: Found) -> None:
     into = scratch()
-    source = base.toy_csv if found.source == "toy" else base.mm024
+    source = {"toy": base.toy_csv, "toy adam": base.toy_adam, "mm024": base.mm024}[found.source]
     folder = broken_folder(source, into, found.plan, set(found.drop))
     args = [a.format(data=folder, out=into / "out") for a in found.args]
     result = runner.invoke(app, args)

@@ -10,6 +10,7 @@ counted 47 patients with a grade 3-4 TEAE instead of 48, silently.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
@@ -350,3 +351,157 @@ def test_db_load_stops_on_an_error_and_goes_on_with_allow_invalid(tmp_path: Path
     (finding,) = json.loads(log_file.read_text())["findings"]
     usubjid = subset["AE"].frame["USUBJID"][0]
     assert finding["values"] == [{"row": 1, "usubjid": usubjid, "value": "05OCT2011"}]
+
+
+# --------------------------------------------------------------------------- eap.gate
+
+
+def _ae_frame() -> Dataset:
+    return Dataset.from_frame(
+        "AE",
+        pl.DataFrame(
+            {
+                "STUDYID": ["S"] * 3,
+                "DOMAIN": ["AE"] * 3,
+                "USUBJID": ["A", "A", "B"],
+                "AESEQ": ["1", "x", "3"],  # text where an integer is declared
+                "AETERM": ["T"] * 3,
+                "AEDECOD": ["T"] * 3,
+                "AESTDTC": ["2014-01-02"] * 3,
+            }
+        ),
+    )
+
+
+def test_allow_invalid_reads_a_wrong_type_as_declared_and_lists_what_it_lost() -> None:
+    from eap.gate import check_input
+
+    stopped = check_input({"AE": _ae_frame()}, sdtm=False)
+    assert stopped.stops and stopped.datasets["AE"].frame["AESEQ"].dtype == pl.String
+    checked = check_input({"AE": _ae_frame()}, sdtm=False, allow_invalid=True)
+    assert not checked.stops
+    assert checked.datasets["AE"].frame["AESEQ"].to_list() == [1, None, 3]
+    assert checked.datasets["AE"].column("AESEQ").kind == "integer"
+    issue = next(i for i in checked.issues if i.finding.check == "wrong-type")
+    assert issue.records == 3  # every record of the variable
+    assert issue.action == "read as integer; 1 values that are not became missing (rows 2)"
+
+
+def test_allow_invalid_adds_an_absent_required_variable_and_clears_nan() -> None:
+    from eap.gate import check_input
+
+    frame = pl.DataFrame(
+        {
+            "STUDYID": ["S", "S"],
+            "USUBJID": ["A", "B"],
+            "SUBJID": ["1", "2"],
+            "SITEID": ["01", "01"],
+            "SEX": ["F", "M"],
+            "ARMCD": ["X", "X"],
+            "ARM": ["X", "X"],
+            "COUNTRY": ["CHN", "CHN"],
+            "AGE": [61.0, float("nan")],
+        }
+    )
+    dm = Dataset.from_frame("DM", frame.drop("COUNTRY"))
+    checked = check_input({"DM": dm}, sdtm=True, allow_invalid=True)
+    out = checked.datasets["DM"].frame
+    assert out["COUNTRY"].to_list() == [None, None]
+    assert out["AGE"].to_list() == [61.0, None]
+    by_check = {i.finding.check: i for i in checked.issues if i.finding.severity == "error"}
+    assert by_check["missing-required-variable"].action == "added: COUNTRY missing on every record"
+    assert by_check["missing-required-variable"].records == 2
+    nan = by_check["not-a-number"]
+    assert (nan.action, nan.records, nan.listed[0].row, nan.listed[0].value) == (
+        "made missing",
+        1,
+        2,
+        "nan",
+    )
+
+
+def test_a_sas_date_number_without_its_format_is_read_as_a_date() -> None:
+    from eap.gate import check_input
+
+    # 2014-01-01 is day 19,724 from 1960-01-01: 54 years of 365 days and 14 leap days
+    # (1960, 1964, ..., 2012). Day 0 is 1960-01-01; text in ISO 8601 is read too.
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {
+                "STUDYID": ["S"] * 3,
+                "USUBJID": ["A", "B", "C"],
+                "TRTSDT": [19724.0, 0.0, None],
+                "TRTEDT": ["2014-01-02", "not a date", None],
+            }
+        ),
+    )
+    checked = check_input({"ADSL": adsl}, sdtm=False, allow_invalid=True)
+    out = checked.datasets["ADSL"].frame
+    assert out["TRTSDT"].to_list() == [dt.date(2014, 1, 1), dt.date(1960, 1, 1), None]
+    assert out["TRTEDT"].to_list() == [dt.date(2014, 1, 2), None, None]
+
+
+def test_the_output_of_derive_is_input_for_report_adam(tmp_path: Path) -> None:
+    toy = PILOT.parent / "toy_study"
+    adam = tmp_path / "adam"
+    derived = runner.invoke(
+        app, ["derive", str(toy / "sdtm"), "--study", str(toy), "--out", str(adam)]
+    )
+    assert derived.exit_code == 0, derived.output
+    assert (adam / "run_log.json").is_file()
+    args = ["report", "--study", str(toy), "--adam", str(adam), "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, [*args, "--formats", "html"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_data_issues_section_lists_errors_first_and_counts_whole_variables() -> None:
+    from eap.datasets.validate import Finding
+    from eap.gate import DataIssue, Record
+    from eap.report.issues import finding_rows, introduction, record_rows
+
+    unknown = Finding("warning", "unknown-dataset", "TS", "no specification", found="TS")
+    absent = Finding("error", "missing-required-variable", "DM", "absent", variable="COUNTRY")
+    dates = Finding("error", "iso8601", "AE", "not ISO", variable="AESTDTC", rows=(1, 2))
+    issues = [
+        DataIssue(unknown, 0),
+        DataIssue(absent, 80, action="added: COUNTRY missing on every record"),
+        DataIssue(dates, 2, (Record(1, "A", "05OCT2011"), Record(2, "A", "2011-13-45"))),
+    ]
+    rows = finding_rows(issues)
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in rows] == [
+        (
+            "error",
+            "missing-required-variable",
+            "DM.COUNTRY",
+            "all 80",
+            "added: COUNTRY missing on every record",
+        ),
+        ("error", "iso8601", "AE.AESTDTC", "2", "kept as they are"),
+        ("warning", "unknown-dataset", "TS", "0", ""),
+    ]
+    assert record_rows(issues) == [
+        ("AE", "AESTDTC", "1", "A", "05OCT2011", "iso8601"),
+        ("AE", "AESTDTC", "2", "A", "2011-13-45", "iso8601"),
+    ]
+    # 80 + 2 records of errors; one warning.
+    assert "found 2 errors and 1 warning. The report was made with --allow-invalid: 82 records" in (
+        introduction(issues)
+    )
+    assert introduction(issues[:1]) == (
+        "The input checks (eap validate's, and the derivations' own) found 0 errors and 1 warning."
+    )
+
+
+def test_gate_raises_naming_the_first_error_and_passes_clean_input() -> None:
+    from eap.errors import EapError
+    from eap.gate import InvalidInputError, gate
+
+    sdtm = simulate(2014)
+    assert gate(sdtm, sdtm=True).report.findings == ()
+    ae = _with_column(sdtm["AE"], "AESTDTC", BAD)
+    with pytest.raises(InvalidInputError) as caught:
+        gate({**sdtm, "AE": ae}, sdtm=True)
+    assert isinstance(caught.value, EapError)
+    assert str(caught.value).startswith("AE.AESTDTC (rows 1, 2): the input has 1 error")
+    assert len(gate({**sdtm, "AE": ae}, sdtm=True, allow_invalid=True).issues) == 1

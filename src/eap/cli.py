@@ -597,7 +597,7 @@ def report(
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
     for output_id, reason in result.skipped.items():
-        console.print(f"[yellow]{output_id} not produced:[/] {reason}")
+        console.print(f"[yellow]{output_id} not produced:[/] {escape(reason)}", highlight=False)
     _say_issues(
         checked, f"{paths.get('html', paths.get('pdf', out))} (Data issues) and run_log.json"
     )

@@ -97,11 +97,6 @@ class Checked:
             for f in self.report.findings
         )
 
-    @property
-    def errors_allowed(self) -> int:
-        """How many error findings the run goes on with."""
-        return len(self.report.errors) if self.allowed and not self.stops else 0
-
 
 class InvalidInputError(EapError):
     """The input has errors and the run was not allowed to go on with them."""
@@ -111,8 +106,8 @@ class InvalidInputError(EapError):
         errors = checked.report.errors
         first = errors[0] if errors else None
         super().__init__(
-            f"the input has {len(errors)} error{'' if len(errors) == 1 else 's'}; "
-            "nothing was written (--allow-invalid goes on and lists them)",
+            f"the input has {len(errors)} error{'' if len(errors) == 1 else 's'} (the first "
+            "named here); allow_invalid=True goes on and lists them",
             file=first.file if first else None,
             dataset=first.dataset if first else None,
             variable=first.variable if first else None,

@@ -3,7 +3,8 @@
 The same text in HTML and PDF: an introduction (how many errors and warnings, and
 whether the report was made with ``--allow-invalid``), one row per finding
 (severity, check, where, how many records, the finding, what eap did with the
-records) and one row per record (dataset, variable, row, USUBJID, value, check).
+records) and one row per record (dataset, variable, row, USUBJID, value, check);
+errors first, then warnings, each in the order the checks found them.
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ def introduction(issues: Sequence[DataIssue]) -> str:
     return text
 
 
+def ordered(issues: Sequence[DataIssue]) -> list[DataIssue]:
+    """Errors first, then warnings (a stable sort: the checks' order within each)."""
+    return sorted(issues, key=lambda i: i.finding.severity != "error")
+
+
 def finding_rows(issues: Sequence[DataIssue]) -> list[tuple[str, ...]]:
     """One row per finding."""
     rows: list[tuple[str, ...]] = []
-    for issue in issues:
+    for issue in ordered(issues):
         f = issue.finding
         where = f.dataset + (f".{f.variable}" if f.variable else "")
         detail = [f.message]
@@ -52,7 +58,8 @@ def finding_rows(issues: Sequence[DataIssue]) -> list[tuple[str, ...]]:
         count = str(issue.records)
         if issue.records and not f.rows:
             count = f"all {issue.records}"
-        rows.append((f.severity, f.check, where, count, "; ".join(detail), issue.action))
+        action = issue.action if issue.records else ""  # no records, nothing done to them
+        rows.append((f.severity, f.check, where, count, "; ".join(detail), action))
     return rows
 
 
@@ -67,6 +74,6 @@ def record_rows(issues: Sequence[DataIssue]) -> list[tuple[str, ...]]:
             "" if record.value is None else record.value,
             issue.finding.check,
         )
-        for issue in issues
+        for issue in ordered(issues)
         for record in issue.listed
     ]

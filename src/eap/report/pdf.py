@@ -149,6 +149,7 @@ def _issues_flowables(issues: Sequence[DataIssue], styles: object) -> list[objec
     story: list[object] = [
         Paragraph("Data issues", sheet["Heading2"]),  # type: ignore[index]
         Paragraph(_escape(introduction(issues)), sheet["BodyText"]),  # type: ignore[index]
+        Spacer(1, 4),
         grid(FINDING_HEADERS, finding_rows(issues), [40, 70, 70, 40, 150, 100]),
     ]
     records = record_rows(issues)
