@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test bench lint typecheck unit clean
+.PHONY: demo test bench lint typecheck unit mutation mutation-modules mutation-clean clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,27 @@ unit: $(VENV)/.installed-dev
 
 test: lint typecheck unit
 
+# Mutation testing of src/eap/stats and src/eap/derive against tests/stats and
+# tests/derive (mutmut; [tool.mutmut] in pyproject.toml; docs/testing.md). Not part of
+# `make test`: a full run takes hours on 2 shared cores. Results accumulate in mutants/
+# (a second run tests only what has no result; `make mutation-clean` starts over).
+# MUTANTS selects some by mutmut's names with wildcards (they are tested again):
+#   make mutation MUTANTS='eap.stats.km.*'
+# `make mutation-modules` runs module by module, each to the end, with its score.
+MUTANTS ?=
+mutation: $(VENV)/.installed-dev
+	nice -n 19 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut export-cicd-stats
+	$(BIN)/python tools/mutation_score.py mutants/mutmut-cicd-stats.json
+
+mutation-modules: $(VENV)/.installed-dev
+	nice -n 19 $(BIN)/python tools/mutation_modules.py $(MODULES)
+
+mutation-clean:
+	rm -rf mutants
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_OUT) mutants .pytest_cache .mypy_cache .ruff_cache .hypothesis
