@@ -244,7 +244,7 @@ def test_the_published_pilot_sdtm_stop_derive_on_the_sv_duplicate(tmp_path: Path
     assert result.exit_code == 1, result.output
     text = _flat(result.output)
     assert "error SV.USUBJID, VISITNUM rows 2555, 2556 duplicate-key" in text
-    assert "18 datasets checked: 1 errors, 11 warnings" in text
+    assert "18 datasets checked: 1 errors, 12 warnings" in text
     assert not out.exists()
     assert _left_behind(tmp_path) == []
 
@@ -271,7 +271,7 @@ def test_the_pilot_with_allow_invalid_is_derived_and_the_duplicate_named(tmp_pat
     adsl_sha = hashlib.sha256((PILOT / "sdtm" / "dm.xpt").read_bytes()).hexdigest()
     assert {Path(i["path"]).name: i["sha256"] for i in log["inputs"]}["dm.xpt"] == adsl_sha
     assert log["study"] == "CDISCPILOT01" and log["skipped"]["ADRS"].startswith("study")
-    assert sorted(log["outputs"]) == ["ADAE", "ADEX", "ADSL", "run log"]
+    assert sorted(log["outputs"]) == ["ADAE", "ADCM", "ADEX", "ADSL", "run log"]
 
 
 def test_a_staged_output_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:

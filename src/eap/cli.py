@@ -219,7 +219,9 @@ def _read_input(folder: Path, is_sdtm: bool, label: str) -> _Input:
     return _Input(datasets, is_sdtm, label, folder, origins, tuple(unreadable))
 
 
-def _gate(given: _Input, allow_invalid: bool, *, as_json: bool = False) -> Checked:
+def _gate(
+    given: _Input, allow_invalid: bool, *, as_json: bool = False, study: Study | None = None
+) -> Checked:
     """The validation gate (eap.gate): on an error not allowed, the findings printed as
     ``eap validate`` prints them, and exit status 1 before anything is written."""
     from eap.gate import ALWAYS_STOPS, check_input
@@ -231,6 +233,7 @@ def _gate(given: _Input, allow_invalid: bool, *, as_json: bool = False) -> Check
         allow_invalid=allow_invalid,
         origins=given.origins,
         unreadable=given.unreadable,
+        study=study,
     )
     if not checked.stops:
         return checked
@@ -328,7 +331,7 @@ def derive(
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
     given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
-    checked = _gate(given, allow_invalid)
+    checked = _gate(given, allow_invalid, study=definition)
     written: dict[str, Path] = {}
     with progress_bar(console, False) as bar:
         task = bar.add_task("deriving", total=None)
@@ -556,7 +559,7 @@ def report(
             bar.update(task, description=what)
 
         given = _study_input(adam, sdtm, db, seed, the_plan.study)
-        checked = _gate(given, allow_invalid)
+        checked = _gate(given, allow_invalid, study=the_plan.study)
         datasets = checked.datasets
         if given.is_sdtm:
             derived = derive_all(datasets, cut, progress=say, study=the_plan.study)

@@ -38,6 +38,7 @@ import polars as pl
 from eap.datasets import specs
 from eap.datasets.model import POLARS_TYPE, ColumnMeta, Dataset, Kind
 from eap.datasets.validate import Finding, Report, locate, validate_datasets
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 from eap.errors import EapError
 
 ALWAYS_STOPS = frozenset({"unreadable-file", "derive-checks-failed"})
@@ -133,6 +134,7 @@ def findings_of(
     sdtm: bool,
     origins: Mapping[str, Path] | None = None,
     unreadable: Sequence[Finding] = (),
+    study: Study | None = None,
 ) -> tuple[Report, dict[Finding, str]]:
     """The validator's findings and, for SDTM, the derivations' (duplicates left out);
     for each validation error that covers a derivation finding, that finding's message
@@ -144,7 +146,7 @@ def findings_of(
     consequences: dict[Finding, str] = {}
     if sdtm:
         errors = [f for f in findings if f.severity == "error"]
-        for f in derive_findings(datasets):
+        for f in derive_findings(datasets, study or load_study(DEFAULT_STUDY)):
             cover = next((e for e in errors if _covers(e, f)), None)
             if cover is None:
                 findings.append(f)
@@ -166,13 +168,16 @@ def check_input(
     allow_invalid: bool = False,
     origins: Mapping[str, Path] | None = None,
     unreadable: Sequence[Finding] = (),
+    study: Study | None = None,
 ) -> Checked:
     """Check ``datasets`` (SDTM when ``sdtm``, else ADaM) and say whether the run goes on.
 
     ``unreadable`` are the findings about files that could not be read
     (:func:`eap.datasets.validate.read_datasets`); ``origins`` the file of each dataset.
     """
-    report, consequences = findings_of(datasets, sdtm=sdtm, origins=origins, unreadable=unreadable)
+    report, consequences = findings_of(
+        datasets, sdtm=sdtm, origins=origins, unreadable=unreadable, study=study
+    )
     checked = Checked(report, dict(datasets), allow_invalid)
     if checked.stops:
         return checked
@@ -205,10 +210,16 @@ def gate(
     allow_invalid: bool = False,
     origins: Mapping[str, Path] | None = None,
     unreadable: Sequence[Finding] = (),
+    study: Study | None = None,
 ) -> Checked:
     """:func:`check_input`, raising :class:`InvalidInputError` when the run must stop."""
     checked = check_input(
-        datasets, sdtm=sdtm, allow_invalid=allow_invalid, origins=origins, unreadable=unreadable
+        datasets,
+        sdtm=sdtm,
+        allow_invalid=allow_invalid,
+        origins=origins,
+        unreadable=unreadable,
+        study=study,
     )
     if checked.stops:
         raise InvalidInputError(checked)
