@@ -38,8 +38,8 @@ import polars as pl
 from eap.datasets import specs
 from eap.datasets.model import POLARS_TYPE, ColumnMeta, Dataset, Kind
 from eap.datasets.validate import Finding, Report, locate, validate_datasets
-from eap.plans.study import DEFAULT_STUDY, Study, load_study
 from eap.errors import EapError
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 ALWAYS_STOPS = frozenset({"unreadable-file", "derive-checks-failed"})
 # Findings about a whole variable: every record of the dataset is affected.
