@@ -657,6 +657,15 @@ FOUND = [
         "ae.csv: the text is not punycode",
     ),
     Found(
+        "adtte.py: IndexError (DM without records, --allow-invalid)",
+        ("derive", "{data}", "--study", str(TOY), "--out", "{out}", "--allow-invalid"),
+        "toy",
+        {"dm": [("header-only",)], "ae": [("drop", 0), ("drop", 0), ("drop", 0)]},
+        frozenset(),
+        0,
+        "ADTTE: 0 rows",
+    ),
+    Found(
         "reproduce.py: ZeroDivisionError (EX with no rows)",
         ("reproduce", "--sdtm", "{data}", "--allow-invalid"),
         "mm024",
