@@ -5,17 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from eap import __version__
 from eap.errors import EapError
 
 if TYPE_CHECKING:
     from eap.datasets.model import Dataset
+    from eap.datasets.validate import Finding
+    from eap.gate import Checked
     from eap.plans.study import Study, StudyData
 
 app = typer.Typer(
@@ -184,6 +188,95 @@ def _dataset_files(folder: Path) -> list[Path]:
     return dataset_files(folder)
 
 
+AllowInvalid = Annotated[
+    bool,
+    typer.Option(
+        "--allow-invalid",
+        help="Go on when the input has errors (malformed dates, missing variables, wrong "
+        "types, duplicate keys): every affected record is listed in the run log (and the "
+        "report's Data issues section). Without it an error stops the run, nothing written.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class _Input:
+    """The datasets a run starts from, read leniently, and what they are."""
+
+    datasets: dict[str, Dataset]
+    is_sdtm: bool
+    label: str
+    folder: Path | None = None
+    origins: dict[str, Path] = field(default_factory=dict)
+    unreadable: tuple[Finding, ...] = ()
+
+
+def _read_input(folder: Path, is_sdtm: bool, label: str) -> _Input:
+    """Every readable dataset of ``folder``; a file that cannot be read is a finding."""
+    from eap.datasets.validate import read_datasets
+
+    datasets, origins, unreadable = read_datasets(folder)
+    return _Input(datasets, is_sdtm, label, folder, origins, tuple(unreadable))
+
+
+def _gate(
+    given: _Input, allow_invalid: bool, *, as_json: bool = False, study: Study | None = None
+) -> Checked:
+    """The validation gate (eap.gate): on an error not allowed, the findings printed as
+    ``eap validate`` prints them, and exit status 1 before anything is written."""
+    from eap.gate import ALWAYS_STOPS, check_input
+    from eap.report_console import print_findings
+
+    checked = check_input(
+        given.datasets,
+        sdtm=given.is_sdtm,
+        allow_invalid=allow_invalid,
+        origins=given.origins,
+        unreadable=given.unreadable,
+        study=study,
+    )
+    if not checked.stops:
+        return checked
+    if as_json:
+        typer.echo(json.dumps(checked.report.to_json(), indent=2))
+        raise typer.Exit(1)
+    print_findings(console, checked.report)
+    errors = len(checked.report.errors)
+    if allow_invalid:
+        why = "a file that cannot be read stops the run even with --allow-invalid"
+    else:
+        why = "give --allow-invalid to go on with them (every affected record is listed)"
+    unread = [f for f in checked.report.errors if f.check in ALWAYS_STOPS]
+    console.print(
+        f"[red]stopped:[/] {given.label} has {errors} error{'' if errors == 1 else 's'}"
+        f"{f' ({len(unread)} unreadable)' if unread else ''}; nothing was written; {why}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
+def _say_issues(checked: Checked, where: str) -> None:
+    """One line on the findings a run went on with, and where they are listed."""
+    errors, warnings = len(checked.report.errors), len(checked.report.warnings)
+    if not errors and not warnings:
+        return
+    records = sum(i.records for i in checked.issues if i.finding.severity == "error")
+    parts = []
+    if errors:
+        parts.append(
+            f"{errors} error{'' if errors == 1 else 's'} ({records} "
+            f"record{'' if records == 1 else 's'}), gone on with (--allow-invalid)"
+        )
+    if warnings:
+        parts.append(f"{warnings} warning{'' if warnings == 1 else 's'}")
+    console.print(
+        f"[{'red' if errors else 'yellow'}]data issues:[/] {', '.join(parts)}; listed in {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command()
 def derive(
     sdtm_dir: Annotated[
@@ -205,13 +298,22 @@ def derive(
     explain: Annotated[
         bool, typer.Option("--explain", help="Print the study's derivation rules and stop.")
     ] = False,
+    allow_invalid: AllowInvalid = False,
 ) -> None:
-    """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff."""
-    from eap.datasets.io import WRITABLE, read_folder, write_dataset
+    """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff.
+
+    The SDTM are validated first (as by eap validate, plus the derivations' own input
+    checks): an error stops the run with exit status 1 and nothing written, unless
+    --allow-invalid. The output folder gets run_log.json (inputs with SHA-256, findings
+    with every affected record, imputations, what was not derived).
+    """
+    from eap.datasets.atomic import staged_folder
+    from eap.datasets.io import WRITABLE, write_dataset
     from eap.datasets.model import Dataset
     from eap.derive import derive_all
     from eap.plans import load_study
-    from eap.report_console import progress_bar
+    from eap.report_console import print_findings, progress_bar
+    from eap.runlog import imputed, input_files, write_run_log
 
     definition = load_study(study)
     if explain:
@@ -228,36 +330,57 @@ def derive(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
-    sdtm = read_folder(sdtm_dir)
+    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
+    checked = _gate(given, allow_invalid, study=definition)
+    written: dict[str, Path] = {}
     with progress_bar(console, False) as bar:
         task = bar.add_task("deriving", total=None)
         result = derive_all(
-            sdtm, cut, progress=lambda what: bar.update(task, description=what), study=definition
+            checked.datasets,
+            cut,
+            progress=lambda what: bar.update(task, description=what),
+            study=definition,
         )
-        for name, ds in result.datasets.items():
-            write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
+        with staged_folder(out) as stage:
+            for name, ds in result.datasets.items():
+                file = f"{name.lower()}.{fmt}"
+                write_dataset(ds, stage / file, format=fmt)  # type: ignore[arg-type]
+                written[name] = out / file
+            if "ADTTE" in result.datasets:
+                from eap.derive.adtte import censoring_summary
+
+                summary = censoring_summary(result.datasets["ADTTE"].frame)
+                censoring = Dataset.from_frame("ADTTECNS", summary)
+                write_dataset(censoring, stage / "adtte_censoring.csv", format="csv")
+                written["ADTTE censoring"] = out / "adtte_censoring.csv"
+            written["run log"] = out / "run_log.json"
+            write_run_log(
+                stage,
+                inputs=input_files([sdtm_dir]),
+                findings=checked.issues,
+                imputations=imputed(result.datasets),
+                skipped=result.skipped,
+                outputs=written,
+                extra={
+                    "study": definition.id,
+                    "cutoff": result.cutoff,
+                    "cutoff_source": result.cutoff_source,
+                    "allow_invalid": allow_invalid,
+                },
+            )
     if result.cutoff is not None:
         where = "--cutoff" if result.cutoff_source == "given" else result.cutoff_source
         console.print(f"Study {definition.id}; data cutoff {result.cutoff} ({where})")
     for name, ds in result.datasets.items():
-        console.print(f"{name}: {ds.n_rows} rows -> {out / (name.lower() + '.' + fmt)}")
+        console.print(f"{name}: {ds.n_rows} rows -> {written[name]}")
     for name, why in result.skipped.items():
-        console.print(f"[yellow]{name} not derived:[/] {why}")
-    if result.findings:
-        from eap.datasets.validate import Report
-        from eap.report_console import print_findings
-
-        print_findings(console, Report(result.findings, tuple(sdtm)))
-        if any(f.severity == "error" for f in result.findings):
-            raise typer.Exit(1)
-    if "ADTTE" in result.datasets:
-        from eap.derive.adtte import censoring_summary
-
-        summary = censoring_summary(result.datasets["ADTTE"].frame)
-        write_dataset(
-            Dataset.from_frame("ADTTECNS", summary), out / "adtte_censoring.csv", format="csv"
-        )
-        console.print(f"ADTTE events and censoring reasons -> {out / 'adtte_censoring.csv'}")
+        console.print(f"[yellow]{name} not derived:[/] {escape(why)}", highlight=False)
+    if checked.report.findings:
+        print_findings(console, checked.report)
+        _say_issues(checked, str(written["run log"]))
+    if "ADTTE censoring" in written:
+        console.print(f"ADTTE events and censoring reasons -> {written['ADTTE censoring']}")
+    console.print(f"run log -> {written['run log']}")
 
 
 DbSource = Annotated[
@@ -275,15 +398,15 @@ def _study_input(
     db: str | None,
     seed: int,
     study: Study | None = None,
-) -> tuple[dict[str, Dataset], bool, str]:
-    """The datasets a report or reproduction starts from, whether they are SDTM, and a label.
+) -> _Input:
+    """The datasets a report or reproduction starts from, whether they are SDTM, a label,
+    and the folder they were read from (files that cannot be read are findings).
 
     Without --adam, --sdtm or --db: the study's own data (``[data]`` in study.toml),
     MM-024's being its virtual cohort.
     """
     from sqlalchemy.engine import make_url
 
-    from eap.datasets.io import read_folder
     from eap.plans.study import DEFAULT_STUDY, load_study
     from eap.simulate import simulate as run
     from eap.store.db import normalize_url
@@ -296,12 +419,12 @@ def _study_input(
     if len(given) > 1:
         raise EapError("give one source of data", variable="/".join(given), expected="one of them")
     if adam is not None:
-        return read_folder(adam), False, f"ADaM from {adam}"
+        return _read_input(adam, False, f"ADaM from {adam}")
     if sdtm is not None:
-        return read_folder(sdtm), True, f"SDTM from {sdtm}"
+        return _read_input(sdtm, True, f"SDTM from {sdtm}")
     if db is not None:
         shown = make_url(normalize_url(db)).render_as_string(hide_password=True)
-        return sdtm_from_url(db), True, f"study database {shown}"
+        return _Input(sdtm_from_url(db), True, f"study database {shown}")
     own = load_study(DEFAULT_STUDY).data if study is None else study.data
     if own is None or own.kind == "virtual-cohort":
         if own is None:
@@ -312,9 +435,9 @@ def _study_input(
                 variable="--adam/--sdtm/--db",
                 expected="a folder of ADaM or SDTM datasets, or a [data] section",
             )
-        return run(seed, 1), True, f"virtual MM-024 cohort, seed {seed}"
+        return _Input(run(seed, 1), True, f"virtual MM-024 cohort, seed {seed}")
     assert own.folder is not None
-    return read_folder(own.folder), own.kind == "sdtm", f"{own.kind.upper()} of {study_name(own)}"
+    return _read_input(own.folder, own.kind == "sdtm", f"{own.kind.upper()} of {study_name(own)}")
 
 
 def _cutoff(cutoff: str) -> dt.date:
@@ -399,14 +522,18 @@ def report(
             help="Row threshold of an incidence output in percent, e.g. AET04=5 (repeatable)."
         ),
     ] = None,
+    allow_invalid: AllowInvalid = False,
 ) -> None:
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
     The outputs are the study's analysis plan (or --plan FILE). Without --adam, --sdtm
     or --db, the study's own data: MM-024's virtual cohort (seed 2014), the CDISC
-    pilot's published ADaM.
+    pilot's published ADaM. The data are validated first: an error stops the run with
+    exit status 1 and nothing written, unless --allow-invalid (then the report's Data
+    issues section and run_log.json list every affected record).
     """
     from eap.ard.run import run_plan
+    from eap.datasets.atomic import staged_folder
     from eap.derive import derive_all
     from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
@@ -431,42 +558,52 @@ def report(
         def say(what: str) -> None:
             bar.update(task, description=what)
 
-        datasets, is_sdtm, source = _study_input(adam, sdtm, db, seed, the_plan.study)
-        findings: tuple[object, ...] = ()
-        if is_sdtm:
+        given = _study_input(adam, sdtm, db, seed, the_plan.study)
+        checked = _gate(given, allow_invalid, study=the_plan.study)
+        datasets = checked.datasets
+        if given.is_sdtm:
             derived = derive_all(datasets, cut, progress=say, study=the_plan.study)
-            cut, findings = derived.cutoff, derived.findings
+            cut = derived.cutoff
             # SDTM domains an analysis reads directly (CM) stay beside the ADaM.
             datasets = {**{k: v for k, v in datasets.items() if k == "CM"}, **derived.datasets}
         result = run_plan(the_plan, datasets, progress=say)
         shown_cut = f"Data cutoff {cut}" if cut else "No data cutoff"
-        paths = write_report(
-            result.ard,
-            out,
-            the_plan,
-            subtitle=f"{the_plan.study.id}. {shown_cut}; {source}.",
-            formats=chosen,
-            progress=say,
-            thresholds=cuts,
-            skipped=result.skipped,
-            metadata=result.metadata,
-        )
-        given = adam or sdtm
-        if given is None and db is None and the_plan.study.data is not None:
-            given = the_plan.study.data.folder  # the study's own data (None: virtual cohort)
-        paths["run log"] = write_run_log(
-            out,
-            inputs=input_files([given]) if given is not None else source,
-            findings=findings,
-            imputations=imputed(datasets),
-            skipped=result.skipped,
-            outputs=paths,
-            extra={"study": the_plan.study.id, "plan": str(the_plan.file), "cutoff": cut},
-        )
+        with staged_folder(out) as stage:
+            staged = write_report(
+                result.ard,
+                stage,
+                the_plan,
+                subtitle=f"{the_plan.study.id}. {shown_cut}; {given.label}.",
+                formats=chosen,
+                progress=say,
+                thresholds=cuts,
+                skipped=result.skipped,
+                metadata=result.metadata,
+                data_issues=checked.issues,
+            )
+            paths = {kind: out / path.relative_to(stage) for kind, path in staged.items()}
+            paths["run log"] = out / "run_log.json"
+            write_run_log(
+                stage,
+                inputs=input_files([given.folder]) if given.folder is not None else given.label,
+                findings=checked.issues,
+                imputations=imputed(datasets),
+                skipped=result.skipped,
+                outputs=paths,
+                extra={
+                    "study": the_plan.study.id,
+                    "plan": str(the_plan.file),
+                    "cutoff": cut,
+                    "allow_invalid": allow_invalid,
+                },
+            )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
     for output_id, reason in result.skipped.items():
-        console.print(f"[yellow]{output_id} not produced:[/] {reason}")
+        console.print(f"[yellow]{output_id} not produced:[/] {escape(reason)}", highlight=False)
+    _say_issues(
+        checked, f"{paths.get('html', paths.get('pdf', out))} (Data issues) and run_log.json"
+    )
 
 
 @app.command()
@@ -479,19 +616,23 @@ def reproduce(
     seed: Annotated[int, typer.Option(help="Seed of the built-in virtual cohort.")] = 2014,
     cutoff: Annotated[str, typer.Option(help="Data cutoff date, ISO 8601.")] = "2014-11-05",
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
+    allow_invalid: AllowInvalid = False,
 ) -> None:
     """Every published MM-024 number beside eap's, with its tolerance; exit 1 on any failure.
 
     Without --adam, --sdtm or --db, the built-in virtual cohort (seed 2014) is used.
     Counts and percentages must match exactly; medians within 0.5 month; CI
-    bounds within 1.5 months. The ARD is the built-in MM-024 plan's.
+    bounds within 1.5 months. The ARD is the built-in MM-024 plan's. The data are
+    validated first: an error stops with exit status 1, unless --allow-invalid.
     """
     from eap.report.reproduce import compare, mm024_ard, reproduce_sdtm
-    from eap.report_console import comparison_table
+    from eap.report_console import comparison_table, print_findings
 
     cut = _cutoff(cutoff)
-    datasets, is_sdtm, _source = _study_input(adam, sdtm, db, seed)
-    results = reproduce_sdtm(datasets, cut) if is_sdtm else compare(mm024_ard(datasets))
+    given = _study_input(adam, sdtm, db, seed)
+    checked = _gate(given, allow_invalid, as_json=as_json)
+    datasets = checked.datasets
+    results = reproduce_sdtm(datasets, cut) if given.is_sdtm else compare(mm024_ard(datasets))
     failed = [r for r in results if not r.ok]
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2, default=str))
@@ -501,6 +642,9 @@ def reproduce(
             f"{len(results)} figures compared: {len(results) - len(failed)} ok, "
             f"{len(failed)} failed"
         )
+        if checked.report.findings:
+            print_findings(console, checked.report)
+            _say_issues(checked, "the findings above")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -798,26 +942,66 @@ def db_load(
     transfer: Annotated[
         str | None, typer.Option(help="Name of the transfer, kept with every record.")
     ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the load's run log (default: the SQLite database file's "
+            "folder; the current folder for a database server)."
+        ),
+    ] = None,
+    allow_invalid: AllowInvalid = False,
 ) -> None:
     """Register every DM subject and keep every SDTM row of a data transfer (one transaction).
 
-    The schema is created first when the database is new. See docs/web.md.
+    The schema is created first when the database is new. The transfer is validated
+    first: an error stops the load with exit status 1 and nothing stored, unless
+    --allow-invalid. Each load writes a run log, <database>.load-<UTC time>.json (inputs
+    with SHA-256, findings with every affected record, what was stored). See docs/web.md.
     """
-    from eap.datasets.io import read_folder
-    from eap.report_console import progress_bar
+    from sqlalchemy.engine import make_url
+
+    from eap.report_console import print_findings, progress_bar
+    from eap.runlog import input_files, write_run_log
     from eap.store.bootstrap import init_study
+    from eap.store.db import normalize_url
     from eap.store.transfer import load_sdtm
 
-    sdtm = read_folder(sdtm_dir)
+    url = make_url(normalize_url(db))
+    sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
+    if log is not None:
+        log_dir = log
+    elif sqlite_file and sqlite_file != ":memory:":
+        log_dir = Path(sqlite_file).parent
+    else:
+        log_dir = Path.cwd()
+    base = Path(sqlite_file).name if sqlite_file else (url.database or url.get_backend_name())
+    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
+    checked = _gate(given, allow_invalid)
     init_study(db)
     with progress_bar(console, False) as bar:
         task = bar.add_task("loading", total=None)
         summary = load_sdtm(
             db,
-            sdtm,
+            checked.datasets,
             transfer=transfer or f"SDTM from {sdtm_dir}",
             progress=lambda what: bar.update(task, description=what),
         )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    written = write_run_log(
+        log_dir,
+        inputs=input_files([sdtm_dir]),
+        findings=checked.issues,
+        outputs={},
+        extra={
+            "database": url.render_as_string(hide_password=True),
+            "transfer": transfer or f"SDTM from {sdtm_dir}",
+            "patients": summary.patients,
+            "records": summary.records,
+            "sites_added": list(summary.sites_added),
+            "allow_invalid": allow_invalid,
+        },
+        name=f"{base}.load-{stamp}.json",
+    )
     console.print(
         f"{summary.patients} patients registered; "
         + ", ".join(f"{n} {k}" for k, n in summary.records.items())
@@ -825,6 +1009,10 @@ def db_load(
     )
     if summary.sites_added:
         console.print(f"sites added: {', '.join(summary.sites_added)}")
+    if checked.report.findings:
+        print_findings(console, checked.report)
+        _say_issues(checked, str(written))
+    console.print(f"run log -> {written}")
 
 
 @users_app.command("add")

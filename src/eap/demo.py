@@ -77,7 +77,9 @@ def run_demo(out: Path, console: Console) -> None:
         + ("equals the cohort, value for value" if same else "[red]differs from the cohort[/]")
     )
 
-    console.rule("5. ADaM from the database: ADSL, ADAE, ADEX, ADTTE, ADRS at cutoff 2014-11-05")
+    console.rule(
+        "5. ADaM from the database: ADSL, ADAE, ADCM, ADEX, ADTTE, ADRS at cutoff 2014-11-05"
+    )
     derived = derive_all(stored, CUTOFF)
     for name, ds in derived.datasets.items():
         write_dataset(ds, out / "adam" / f"{name.lower()}.xpt")
@@ -86,8 +88,7 @@ def run_demo(out: Path, console: Console) -> None:
         console.print(f"{name} not derived: {why}")
     console.rule("6. report from the database, and every published figure beside eap's")
     plan = load_plan("mm024")
-    inputs = {**({"CM": stored["CM"]} if "CM" in stored else {}), **derived.datasets}
-    result = run_plan(plan, inputs)
+    result = run_plan(plan, derived.datasets)
     paths = write_report(
         result.ard,
         out / "report",

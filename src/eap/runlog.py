@@ -5,6 +5,11 @@ file with its size and SHA-256 (a database by its URL without password), the
 validation findings, what was imputed (per dataset, the records whose date
 imputation flag, a ``--DTF`` variable, is set) and what was skipped, and the outputs
 written. A reviewer can tell from it alone whether two reports came from the same data.
+
+``eap report`` and ``eap derive`` write it in their output folder; ``eap db load`` beside
+the SQLite database file as ``<file>.load-<UTC time>.json`` (``--log FOLDER`` elsewhere).
+Its findings are the validation gate's (eap.gate.DataIssue): each with the number of
+records it concerns, what the run did with them and every record (row, USUBJID, value).
 """
 
 from __future__ import annotations
@@ -68,8 +73,9 @@ def write_run_log(
     skipped: Mapping[str, str] | None = None,
     outputs: Mapping[str, Path] | None = None,
     extra: Mapping[str, Any] | None = None,
+    name: str = NAME,
 ) -> Path:
-    """Write ``run_log.json`` in ``folder`` and return its path."""
+    """Write ``run_log.json`` (or ``name``) in ``folder`` and return its path."""
     log = {
         "eap_version": __version__,
         "command": " ".join(["eap", *sys.argv[1:]]),
@@ -82,7 +88,7 @@ def write_run_log(
         **dict(extra or {}),
     }
     text = json.dumps(log, indent=2, default=str)
-    path = folder / NAME
+    path = folder / name
 
     def write(target: Path) -> None:
         target.write_text(text, encoding="utf-8")

@@ -12,6 +12,7 @@ from eap.ard import run_plan
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import load_plan
+from tests.ard.stat import one_stat
 
 STUDY = """
 [study]
@@ -124,21 +125,6 @@ def ard(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     return run_plan(load_plan(folder), _adam()).ard
 
 
-def _stat(
-    ard: pl.DataFrame, output: str, arm: str | None, variable: str, stat: str, **more: str
-) -> float | None:
-    f = ard.filter(
-        (pl.col("output") == output)
-        & (pl.col("group1_level").is_null() if arm is None else pl.col("group1_level") == arm)
-        & (pl.col("variable") == variable)
-        & (pl.col("stat_name") == stat)
-    )
-    for column, value in more.items():
-        f = f.filter(pl.col(column) == value)
-    assert f.height == 1, (output, arm, variable, stat, more, f.height)
-    return f["stat"][0]
-
-
 def test_continuous_statistics_by_hand(ard: pl.DataFrame) -> None:
     # Arm A: 30, 40, 50 (S7 is outside the population). sd = sqrt((100 + 0 + 100) / 2) = 10.
     # R quantile type 7: h = (n - 1) p; Q1 = 30 + 0.5 * (40 - 30) = 35, Q3 = 45.
@@ -153,45 +139,47 @@ def test_continuous_statistics_by_hand(ard: pl.DataFrame) -> None:
         "max": 50,
     }
     for stat, value in expected_a.items():
-        assert _stat(ard, "DEM", "A", "AGE", stat) == pytest.approx(value)
+        assert one_stat(ard, "DEM", "A", "AGE", stat) == pytest.approx(value)
     # Arm B: 20, 60 (S6 missing): sd = sqrt(800 / 1); Q1 = 20 + 0.25 * 40 = 30.
-    assert _stat(ard, "DEM", "B", "AGE", "n") == 2
-    assert _stat(ard, "DEM", "B", "AGE", "sd") == pytest.approx(math.sqrt(800))
-    assert _stat(ard, "DEM", "B", "AGE", "p25") == pytest.approx(30)
+    assert one_stat(ard, "DEM", "B", "AGE", "n") == 2
+    assert one_stat(ard, "DEM", "B", "AGE", "sd") == pytest.approx(math.sqrt(800))
+    assert one_stat(ard, "DEM", "B", "AGE", "p25") == pytest.approx(30)
     # Total: 20, 30, 40, 50, 60: sd = sqrt(1000 / 4); Q1 at h = 1 is 30, Q3 at h = 3 is 50.
-    assert _stat(ard, "DEM", None, "AGE", "sd") == pytest.approx(math.sqrt(250))
-    assert _stat(ard, "DEM", None, "AGE", "p75") == pytest.approx(50)
-    assert _stat(ard, "DEM", "A", "BIGN", "N") == 3 and _stat(ard, "DEM", None, "BIGN", "N") == 6
+    assert one_stat(ard, "DEM", None, "AGE", "sd") == pytest.approx(math.sqrt(250))
+    assert one_stat(ard, "DEM", None, "AGE", "p75") == pytest.approx(50)
+    assert (
+        one_stat(ard, "DEM", "A", "BIGN", "N") == 3 and one_stat(ard, "DEM", None, "BIGN", "N") == 6
+    )
 
 
 def test_categorical_levels_zero_rows_and_denominators(ard: pl.DataFrame) -> None:
     lv = {"variable_level": "F"}
-    assert _stat(ard, "DEM", "A", "SEX", "n", **lv) == 2
-    assert _stat(ard, "DEM", "A", "SEX", "p", **lv) == pytest.approx(2 / 3)
+    assert one_stat(ard, "DEM", "A", "SEX", "n", **lv) == 2
+    assert one_stat(ard, "DEM", "A", "SEX", "p", **lv) == pytest.approx(2 / 3)
     # A level of the plan's list that nobody has is kept, with n 0.
-    assert _stat(ard, "DEM", "B", "SEX", "n", variable_level="X") == 0
+    assert one_stat(ard, "DEM", "B", "SEX", "n", variable_level="X") == 0
     # Arm B: S6's sex is missing. Non-missing denominator: M is 2 of 2; population: 2 of 3.
-    assert _stat(ard, "DEM", "B", "SEX", "N", variable_level="M") == 2
-    assert _stat(ard, "DEM", "B", "SEX", "p", variable_level="M") == pytest.approx(1.0)
-    assert _stat(ard, "DEM", "B", "SEXP", "p", variable_level="M") == pytest.approx(2 / 3)
+    assert one_stat(ard, "DEM", "B", "SEX", "N", variable_level="M") == 2
+    assert one_stat(ard, "DEM", "B", "SEX", "p", variable_level="M") == pytest.approx(1.0)
+    assert one_stat(ard, "DEM", "B", "SEXP", "p", variable_level="M") == pytest.approx(2 / 3)
     # Flags count subjects where the filter holds, of the column N: ages 50 and 60.
-    assert _stat(ard, "DEM", None, "OLD", "n") == 2
-    assert _stat(ard, "DEM", None, "OLD", "p") == pytest.approx(2 / 6)
+    assert one_stat(ard, "DEM", None, "OLD", "n") == 2
+    assert one_stat(ard, "DEM", None, "OLD", "p") == pytest.approx(2 / 6)
 
 
 def test_hierarchical_incidence_by_hand(ard: pl.DataFrame) -> None:
     # Arm A: S1 (SOC1/PT1 twice, SOC1/PT2), S2 (SOC2/PT3); S7 is outside the population.
-    assert _stat(ard, "AE", "A", "ANY", "n") == 2
-    assert _stat(ard, "AE", "A", "ANY", "events") == 4
-    assert _stat(ard, "AE", "A", "AEBODSYS", "n", variable_level="SOC1") == 1
-    assert _stat(ard, "AE", "A", "AEBODSYS", "events", variable_level="SOC1") == 3
+    assert one_stat(ard, "AE", "A", "ANY", "n") == 2
+    assert one_stat(ard, "AE", "A", "ANY", "events") == 4
+    assert one_stat(ard, "AE", "A", "AEBODSYS", "n", variable_level="SOC1") == 1
+    assert one_stat(ard, "AE", "A", "AEBODSYS", "events", variable_level="SOC1") == 3
     pt1 = {"variable_level": "PT1", "group2_level": "SOC1"}
-    assert _stat(ard, "AE", "A", "AEDECOD", "events", **pt1) == 2
+    assert one_stat(ard, "AE", "A", "AEDECOD", "events", **pt1) == 2
     # Arm B: S4's SOC2 record is not treatment-emergent: SOC2 and PT3 are zero rows.
-    assert _stat(ard, "AE", "B", "AEBODSYS", "n", variable_level="SOC2") == 0
-    assert _stat(ard, "AE", "B", "AEDECOD", "n", variable_level="PT3", group2_level="SOC2") == 0
-    assert _stat(ard, "AE", None, "AEDECOD", "n", **pt1) == 2
-    assert _stat(ard, "AE", None, "AEDECOD", "p", **pt1) == pytest.approx(2 / 6)
+    assert one_stat(ard, "AE", "B", "AEBODSYS", "n", variable_level="SOC2") == 0
+    assert one_stat(ard, "AE", "B", "AEDECOD", "n", variable_level="PT3", group2_level="SOC2") == 0
+    assert one_stat(ard, "AE", None, "AEDECOD", "n", **pt1) == 2
+    assert one_stat(ard, "AE", None, "AEDECOD", "p", **pt1) == pytest.approx(2 / 6)
     subjects = ard.filter(
         (pl.col("output") == "AE")
         & pl.col("group1_level").is_null()
@@ -205,21 +193,21 @@ def test_time_to_event_by_hand(ard: pl.DataFrame) -> None:
     # Arm A: events at 1, 2, 3: S = 2/3, 1/3, 0; median = first t with S <= 0.5 = 2.
     # Arm B: event at 2, censored at 4, event at 5: S(2) = 2/3, S(5) = 0; median 5.
     t = {"group2_level": "T"}
-    assert _stat(ard, "KM", "A", "prob", "estimate", variable_level="0.5", **t) == 2
-    assert _stat(ard, "KM", "B", "prob", "estimate", variable_level="0.5", **t) == 5
-    assert _stat(ard, "KM", "A", "time", "estimate", variable_level="2.5", **t) == pytest.approx(
+    assert one_stat(ard, "KM", "A", "prob", "estimate", variable_level="0.5", **t) == 2
+    assert one_stat(ard, "KM", "B", "prob", "estimate", variable_level="0.5", **t) == 5
+    assert one_stat(ard, "KM", "A", "time", "estimate", variable_level="2.5", **t) == pytest.approx(
         1 / 3
     )
-    assert _stat(ard, "KM", "B", "time", "n.risk", variable_level="2.5", **t) == 2
+    assert one_stat(ard, "KM", "B", "time", "n.risk", variable_level="2.5", **t) == 2
     # Log-rank A vs B. Event times (d; at risk A, all): 1 (1; 3, 6), 2 (2; 2, 5),
     # 3 (1; 1, 3), 5 (1; 0, 1). O_A = 3, E_A = 1/2 + 4/5 + 1/3 = 49/30;
     # V = 1/4 + 2 (2/5)(3/5)(3/4) + (1/3)(2/3) = 1/4 + 9/25 + 2/9.
     observed, expected = 3, 0.5 + 0.8 + 1 / 3
     variance = 0.25 + 2 * 0.4 * 0.6 * 0.75 + (1 / 3) * (2 / 3)
     chisq = (observed - expected) ** 2 / variance
-    assert _stat(ard, "KM", None, "logrank", "statistic", **t) == pytest.approx(chisq, rel=1e-12)
-    assert _stat(ard, "KM", None, "logrank", "df", **t) == 1
-    pair = _stat(ard, "KM", "B", "logrank_vs_A", "statistic", **t)
+    assert one_stat(ard, "KM", None, "logrank", "statistic", **t) == pytest.approx(chisq, rel=1e-12)
+    assert one_stat(ard, "KM", None, "logrank", "df", **t) == 1
+    pair = one_stat(ard, "KM", "B", "logrank_vs_A", "statistic", **t)
     assert pair == pytest.approx(chisq, rel=1e-12)
 
 

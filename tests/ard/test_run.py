@@ -18,7 +18,7 @@ from eap.simulate import simulate
 @pytest.fixture(scope="module")
 def adam_and_ard():  # type: ignore[no-untyped-def]
     sdtm = simulate(2014)
-    adam = {"CM": sdtm["CM"], **derive_all(sdtm, dt.date(2014, 11, 5)).datasets}
+    adam = derive_all(sdtm, dt.date(2014, 11, 5)).datasets
     return adam, run_plan(load_plan("mm024"), adam)
 
 
@@ -90,9 +90,9 @@ def test_two_runs_give_byte_identical_parquet(adam_and_ard) -> None:  # type: ig
 
 def test_an_output_without_its_dataset_is_skipped_with_the_reason(adam_and_ard) -> None:  # type: ignore[no-untyped-def]
     adam, _result = adam_and_ard
-    without_cm = {k: v for k, v in adam.items() if k != "CM"}
+    without_cm = {k: v for k, v in adam.items() if k != "ADCM"}
     result = run_plan(load_plan("mm024"), without_cm)
-    assert result.skipped == {"CMT01": "no CM dataset in the input"}
+    assert result.skipped == {"CMT01": "no ADCM dataset in the input"}
     assert "CMT01" not in set(result.ard["output"])
 
 

@@ -355,3 +355,40 @@ def test_every_specified_dataset_empty_or_all_null(kind: str) -> None:
             datasets = {name: Dataset.from_frame(name, frame)}
             datasets.setdefault(reference, Dataset.from_frame(reference, frame.select([])))
             validate_datasets(datasets)  # no exception
+
+
+def test_a_start_that_is_no_date_is_an_iso8601_finding_not_an_order_one() -> None:
+    # 2011-13-45 reads as year 2011, month 13 > 12 and would seem to end before its end
+    # date in December 2011; 2011-12-13 is a real date, later than its end on 2011-12-12.
+    ae = _ae(
+        AESTDTC=["2011-13-45", "2011-12-13", "2011-12-12"],
+        AEENDTC=["2011-12-12", "2011-12-12", "2011-12-12"],
+    )
+    findings = validate_datasets({"AE": ae}).findings
+    assert _only(findings, "iso8601").rows == (1,)
+    assert _only(findings, "end-before-start").rows == (2,)
+
+
+def test_nan_and_infinite_numbers_are_errors_with_their_rows() -> None:
+    dm = _dm(["S-001", "S-002", "S-003", "S-004"])
+    ages = [59.0, float("nan"), float("inf"), -float("inf")]
+    report = validate_datasets({"DM": dm.with_frame(dm.frame.with_columns(AGE=pl.Series(ages)))})
+    f = _only(report.findings, "not-a-number")
+    assert (f.severity, f.variable, f.rows) == ("error", "AGE", (2, 3, 4))
+    assert f.found == "nan, inf, -inf"
+    # The largest finite double and a missing age are numbers, or missing: no finding.
+    fine = dm.frame.with_columns(AGE=pl.Series([59.0, 1.7976931348623157e308, None, 0.0]))
+    assert not [
+        x
+        for x in validate_datasets({"DM": dm.with_frame(fine)}).findings
+        if x.check == "not-a-number"
+    ]
+
+
+def test_the_run_log_beside_datasets_is_not_a_dataset(tmp_path: Path) -> None:
+    io.write_dataset(_ae(), tmp_path / "ae.json")
+    (tmp_path / "run_log.json").write_text('{"eap_version": "0"}', encoding="utf-8")
+    (tmp_path / "other.json").write_text('{"eap_version": "0"}', encoding="utf-8")
+    assert [p.name for p in io.dataset_files(tmp_path)] == ["ae.json", "other.json"]
+    report = validate_folder(tmp_path)
+    assert [f.dataset for f in report.findings if f.check == "unreadable-file"] == ["OTHER"]

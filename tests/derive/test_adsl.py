@@ -64,14 +64,14 @@ def test_adsl_needs_dm() -> None:
 def test_derive_all_skips_what_it_cannot_derive_and_says_why() -> None:
     sdtm = read_folder(PILOT / "sdtm")
     result = derive_all(sdtm, study=load_study("cdisc-pilot"))
-    assert set(result.datasets) == {"ADSL", "ADAE", "ADEX"}
+    assert set(result.datasets) == {"ADSL", "ADAE", "ADCM", "ADEX"}
     assert result.skipped == {
         "ADTTE": "study CDISCPILOT01 defines no time-to-event endpoints ([endpoints])",
         "ADRS": "study CDISCPILOT01 defines no response criteria ([response])",
     }
     # MM-024's rules on the pilot's data: what the data lack is named, not guessed.
     mm024 = derive_all(sdtm, dt.date(2016, 1, 1))
-    assert set(mm024.datasets) == {"ADSL", "ADAE", "ADTTE"}
+    assert set(mm024.datasets) == {"ADSL", "ADAE", "ADCM", "ADTTE"}
     assert mm024.skipped["ADEX"] == "no EX records of the study drug LENALIDOMIDE"
     assert mm024.skipped["ADRS"] == "no RS dataset"
     assert mm024.skipped["ADTTE PFS"] == "PFS: no RS dataset"
@@ -88,11 +88,13 @@ def test_cli_derive_writes_valid_adam(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stdout
     assert sorted(p.name for p in adam.iterdir()) == [
         "adae.parquet",
+        "adcm.parquet",
         "adex.parquet",
         "adrs.parquet",
         "adsl.parquet",
         "adtte.parquet",
         "adtte_censoring.csv",
+        "run_log.json",
     ]
     assert runner.invoke(app, ["validate", str(adam)]).exit_code == 0
     bad = runner.invoke(app, ["derive", str(sdtm), "--out", str(adam), "--cutoff", "5/11/2014"])

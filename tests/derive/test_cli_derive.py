@@ -15,6 +15,8 @@ runner = CliRunner()
 
 
 def test_pilot_study_uses_the_latest_date_and_says_so(tmp_path: Path) -> None:
+    # The published pilot SDTM hold one error (SV rows 2555-2556 share their key):
+    # --allow-invalid goes on with it (tests/test_gate.py checks the stop without it).
     out = tmp_path / "adam"
     result = runner.invoke(
         app,
@@ -27,13 +29,20 @@ def test_pilot_study_uses_the_latest_date_and_says_so(tmp_path: Path) -> None:
             "cdisc-pilot",
             "--format",
             "parquet",
+            "--allow-invalid",
         ],
     )
     assert result.exit_code == 0, result.stdout
     text = " ".join(result.stdout.split())
     assert "Study CDISCPILOT01; data cutoff 2015-03-05 (latest date in the data (CM.CMDTC))" in text
     assert "ADTTE not derived: study CDISCPILOT01 defines no time-to-event endpoints" in text
-    assert sorted(p.name for p in out.iterdir()) == ["adae.parquet", "adex.parquet", "adsl.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "adae.parquet",
+        "adcm.parquet",
+        "adex.parquet",
+        "adsl.parquet",
+        "run_log.json",
+    ]
 
 
 def test_cutoff_given_on_the_command_line_wins(tmp_path: Path) -> None:
@@ -48,6 +57,7 @@ def test_cutoff_given_on_the_command_line_wins(tmp_path: Path) -> None:
             "cdisc-pilot",
             "--cutoff",
             "2014-01-31",
+            "--allow-invalid",
         ],
     )
     assert result.exit_code == 0, result.stdout

@@ -56,6 +56,7 @@ def test_explain_and_markdown_of_a_study_folder(tmp_path: Path) -> None:
         "ADAE:",
         "  TRTEMFL: ASTDT >= TRTSDT and ASTDT <= TRTEDT + 0 days",
         "  TRTEMFL: also when AECAT == 'X' | AECAT == 'Y' (from TRTSDT on)",
+        "ADEX: no cycle length: NINTERR counts only gaps inside a cycle",
         "ADTTE:",
         "  TTR: Time to relapse; AVAL in months from start (DM.RFXSTDTC)",
         "    events (the earliest wins; a tie goes to the one listed first):",
@@ -82,7 +83,8 @@ def test_explain_and_markdown_of_a_study_folder(tmp_path: Path) -> None:
         # A | inside a cell would split the Markdown table: it is written as /.
         "| TRTEMFL |  | also when AECAT == 'X' / AECAT == 'Y' (from TRTSDT on) |",
         "",
-        "ADEX: end of treatment: the last dose; treated beyond 52 weeks.",
+        "ADEX: end of treatment: the last dose; treated beyond 52 weeks; no cycle length: "
+        "NINTERR counts only gaps inside a cycle.",
         "",
         "ADTTE endpoints (events: the earliest wins; censorings: the first listed with",
         "a date; CNSR 0 = event, positive = censoring reason):",
@@ -98,11 +100,12 @@ def test_explain_and_markdown_of_a_study_folder(tmp_path: Path) -> None:
 
 def test_explain_of_the_toy_study_and_the_pilot() -> None:
     toy = load_study(DATA / "toy_study")
-    assert explain(toy).splitlines()[5:10] == [
+    assert explain(toy).splitlines()[5:11] == [
         "protocol: none",
         "arms: TRT01P from DM.ARM, TRT01A from DM.ACTARM",
         "ADAE:",
         "  TRTEMFL: ASTDT >= TRTSDT and ASTDT <= TRTEDT + 7 days",
+        "ADEX: no cycle length: NINTERR counts only gaps inside a cycle",
         "ADTTE:",
     ]
     pilot = load_study("cdisc-pilot")
@@ -114,6 +117,7 @@ def test_explain_of_the_toy_study_and_the_pilot() -> None:
         "AGE <= 80; '>80' when AGE > 80",
         "ADAE:",
         "  TRTEMFL: ASTDT >= TRTSDT (no window after the last dose)",
+        "ADEX: no cycle length: NINTERR counts only gaps inside a cycle",
         "ADTTE: no endpoints",
     ]
 

@@ -180,3 +180,17 @@ def test_extra_domains_in_the_sdtm_folder_change_nothing() -> None:
     assert set(result.datasets) == set(base.datasets)
     for name, ds in base.datasets.items():
         assert result.datasets[name].frame.equals(ds.frame), name
+
+
+def test_the_pilots_visit_the_day_after_a_death_is_a_warning_not_an_error() -> None:
+    # 01-710-1083 died on 2013-08-02 (DM.DTHDTC); SV has its WEEK 2 visit on 2013-08-03.
+    # A visit may be dated by the site after the death it records: a warning, so
+    # `eap derive` on the pilot still succeeds.
+    findings = _derived().findings
+    visit = next(f for f in findings if f.check == "visit-after-death")
+    sv = read_folder(PILOT / "sdtm")["SV"].frame
+    row = sv.row(visit.rows[0] - 1, named=True)
+    assert (row["USUBJID"], row["VISIT"], row["SVSTDTC"]) == ("01-710-1083", "WEEK 2", "2013-08-03")
+    assert (visit.severity, visit.dataset, len(visit.rows)) == ("warning", "SV", 1)
+    assert visit.found == "1 records: 01-710-1083 2013-08-03 (died 2013-08-02)"
+    assert [f.check for f in findings if f.severity == "error"] == []

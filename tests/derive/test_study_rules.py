@@ -501,6 +501,8 @@ censors = ["LASTNEG"]
             "adsl.variables.V.kind",
             "invalid field",
         ),
+        ("[adex]\ncycle_days = 0\n", "adex.cycle_days", "invalid field"),
+        ("[adex]\ncycle_days = 28.5\n", "adex.cycle_days", "invalid field"),
     ],
 )
 def test_study_file_errors_name_the_file_and_field(
@@ -584,3 +586,10 @@ def test_truncation_ignores_records_on_or_after_the_new_therapy() -> None:
     # Overall survival has no truncation; duration of response starts at the PR.
     dor = same.filter(pl.col("PARAMCD") == "DOR").row(0, named=True)
     assert (dor["STARTDT"], dor["ADT"], dor["CNSR"]) == (D(2013, 2, 26), D(2013, 2, 26), 3)
+
+
+def test_adex_cycle_days_is_a_whole_number_of_days_from_one(tmp_path: Path) -> None:
+    # 0 is refused (above); 1 is the shortest cycle; absent: the protocol's.
+    assert load_study(_study(tmp_path, "[adex]\ncycle_days = 1\n")).adex.cycle_days == 1
+    assert load_study(_study(tmp_path, "[adex]\ncycle_days = 21\n")).adex.cycle_days == 21
+    assert load_study(_study(tmp_path, "")).adex.cycle_days is None

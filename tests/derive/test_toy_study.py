@@ -41,7 +41,10 @@ def test_the_cutoff_is_the_latest_date_in_the_data() -> None:
         "latest date in the data (DS.DSSTDTC)",
     )
     assert set(result.datasets) == {"ADSL", "ADAE", "ADEX", "ADTTE"}
-    assert result.skipped == {"ADRS": "study TOY-01 defines no response criteria ([response])"}
+    assert result.skipped == {
+        "ADCM": "no CM dataset",
+        "ADRS": "study TOY-01 defines no response criteria ([response])",
+    }
 
 
 def test_adsl_arms_populations_and_exposure_dates() -> None:

@@ -24,7 +24,7 @@ PLAN = load_plan("mm024")
 @cache
 def _ard() -> pl.DataFrame:
     sdtm = simulate(2014)
-    adam = {"CM": sdtm["CM"], **derive_all(sdtm, dt.date(2014, 11, 5)).datasets}
+    adam = derive_all(sdtm, dt.date(2014, 11, 5)).datasets
     return run_plan(PLAN, adam).ard
 
 

@@ -42,13 +42,38 @@ def test_a_wrong_number_is_caught() -> None:
     assert failed == {"ae.table3.Pneumonia.n", "ae.table3.Pneumonia.pct"}
 
 
-def test_concomitant_medications_reach_the_ard_from_an_adam_folder(tmp_path: Path) -> None:
-    # A folder of ADaM datasets with the SDTM CM beside them: the CMT01 comparisons pass.
+def test_an_adam_folder_written_by_eap_derive_reproduces_every_figure(tmp_path: Path) -> None:
+    # eap simulate -> eap derive -> eap reproduce --adam: no SDTM beside the ADaM, the
+    # concomitant medications come from ADCM (CMT01 reads it), and all 255 figures match.
+    from eap.ard.run import run_plan
+    from eap.datasets.io import read_folder
+    from eap.plans.plan import load_plan
+
+    runner = CliRunner()
+    sdtm, adam = tmp_path / "sdtm", tmp_path / "adam"
+    assert runner.invoke(app, ["simulate", "--out", str(sdtm)]).exit_code == 0
+    derived = runner.invoke(app, ["derive", str(sdtm), "--out", str(adam)])
+    assert derived.exit_code == 0, derived.stdout
+    assert (adam / "adcm.xpt").is_file() and not (adam / "cm.xpt").exists()
+    result = runner.invoke(app, ["reproduce", "--adam", str(adam), "--json"])
+    assert result.exit_code == 0, result.stdout[-2000:]
+    doc = json.loads(result.stdout)
+    assert len(doc) == 255 and [d["id"] for d in doc if not d["ok"]] == []
+    cm = [d for d in doc if d["id"].startswith("concomitant_medications")]
+    assert len(cm) == 10
+    # eap report --adam: CMT01 is produced (not listed as lacking its data).
+    assert "CMT01" not in run_plan(load_plan("mm024"), read_folder(adam)).skipped
+
+
+def test_adam_without_adcm_but_with_sdtm_cm_beside_still_reproduces_cm(tmp_path: Path) -> None:
+    # A folder of ADaM from elsewhere (no ADCM) with the SDTM CM beside them: ADCM is
+    # derived from that CM and ADSL, and the CMT01 comparisons pass.
     from eap.datasets.io import read_folder, write_dataset
 
     sdtm = simulate(2014)
     for name, ds in derive_all(sdtm, CUTOFF).datasets.items():
-        write_dataset(ds, tmp_path / f"{name.lower()}.xpt")
+        if name != "ADCM":
+            write_dataset(ds, tmp_path / f"{name.lower()}.xpt")
     write_dataset(sdtm["CM"], tmp_path / "cm.xpt")
     results = compare(mm024_ard(read_folder(tmp_path)))
     cm = [r for r in results if r.id.startswith("concomitant_medications")]

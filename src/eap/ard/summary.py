@@ -73,34 +73,9 @@ def variables(output: Output) -> list[Variable]:
                 "where",
             )
         )
-        kind = f.text("type", "continuous")
-        if kind not in ("continuous", "categorical", "flag"):
-            raise PlanError(
-                "unknown variable type",
-                file=f.file,
-                variable=f"{f.prefix}.type",
-                expected="continuous, categorical or flag",
-                found=repr(kind),
-            )
-        display = f.texts("display", ("n", "mean_sd", "median", "min_max"))
-        for row in display:
-            if row not in DISPLAY_ROWS:
-                raise PlanError(
-                    "unknown display row",
-                    file=f.file,
-                    variable=f"{f.prefix}.display",
-                    expected="one of " + ", ".join(DISPLAY_ROWS),
-                    found=repr(row),
-                )
-        denominator = f.text("denominator", "nonmissing")
-        if denominator not in ("nonmissing", "population"):
-            raise PlanError(
-                "unknown denominator",
-                file=f.file,
-                variable=f"{f.prefix}.denominator",
-                expected="nonmissing or population",
-                found=repr(denominator),
-            )
+        kind = f.choice("type", ("continuous", "categorical", "flag"), "continuous")
+        display = f.choices("display", DISPLAY_ROWS, ("n", "mean_sd", "median", "min_max"))
+        denominator = f.choice("denominator", ("nonmissing", "population"), "nonmissing")
         if kind == "flag" and "where" not in f.data:
             raise PlanError(
                 "a flag needs a where filter", file=f.file, variable=f"{f.prefix}.where"

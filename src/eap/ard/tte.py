@@ -148,15 +148,7 @@ def _tests(rows: Rows, output: Output, arms: list[Column], frame: pl.DataFrame, 
             found=strata_var,
         )
     levels = [c.level for c in arms if c.level is not None]
-    reference = f.text("reference", levels[0])
-    if reference not in levels:
-        raise PlanError(
-            "the reference is not an arm of the output",
-            file=f.file,
-            variable=f"{f.prefix}.reference",
-            expected="one of " + ", ".join(levels),
-            found=repr(reference),
-        )
+    reference = f.choice("reference", levels, levels[0])
     base = Cell(output.id, arms[0].population, group2="PARAMCD", group2_level=param)
 
     def test(data: pl.DataFrame, cell: Cell) -> None:

@@ -52,7 +52,7 @@ def normalize_encoding(name: str | None, *, file: Path | str | None = None) -> s
         return None
     try:
         codec = codecs.lookup(name.strip())
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with a NUL character
         raise DatasetReadError(
             "unknown text encoding",
             file=file,
@@ -94,6 +94,10 @@ def decode_bytes(raw: bytes, encoding: str | None, *, file: Path | str) -> tuple
             expected=f"{enc} text" + (" (or give the file's encoding)" if encoding else ""),
             found=f"byte 0x{raw[exc.start]:02x} at offset {exc.start}",
         ) from exc
+    except UnicodeError as exc:  # codecs such as punycode or idna say no more than this
+        raise DatasetReadError(
+            f"the text is not {enc}", file=file, expected=f"{enc} text", found=str(exc)
+        ) from exc
 
 
 # --- values read byte for byte ------------------------------------------------
@@ -125,7 +129,7 @@ def redecode(
             continue
         try:
             out.append(v.encode("latin-1").decode(encoding))
-        except UnicodeDecodeError:
+        except UnicodeError:
             failed.append(i)
             out.append(None)
     if failed:
@@ -146,6 +150,13 @@ def redecode_text(text: str, encoding: str, *, file: Path | str, what: str) -> s
             expected=f"{encoding} text",
             found=f"byte 0x{text.encode('latin-1')[exc.start]:02x} in {text!r}",
         ) from exc
+    except UnicodeError as exc:
+        raise DatasetReadError(
+            f"the {what} is not {encoding} text",
+            file=file,
+            expected=f"{encoding} text",
+            found=repr(text),
+        ) from exc
 
 
 def _undecodable(
@@ -159,6 +170,8 @@ def _undecodable(
         found = repr(first)
     except UnicodeDecodeError as exc:
         found = f"byte 0x{raw[exc.start]:02x} in {first!r}"
+    except UnicodeError:
+        found = repr(first)
     raise DatasetReadError(
         f"value is not {encoding} text",
         file=file,

@@ -191,12 +191,21 @@ def write_dataset(ds: Dataset, path: Path | str, *, format: Format | None = None
     return path
 
 
+# Files eap writes beside datasets that are not datasets: the run log (eap.runlog).
+NOT_DATASETS = frozenset({"run_log.json"})
+
+
 def dataset_files(folder: Path | str) -> list[Path]:
-    """The dataset files in a folder (by extension), sorted by name."""
+    """The dataset files in a folder (by extension), sorted by name; eap's run log
+    (``run_log.json``, written beside the datasets ``eap derive`` writes) is not one."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetReadError("no such folder", file=folder)
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and p.name.lower() not in NOT_DATASETS
+    )
 
 
 def read_folder(folder: Path | str, *, encoding: str | None = None) -> dict[str, Dataset]:

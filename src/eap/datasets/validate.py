@@ -19,6 +19,7 @@ duplicate-key              error     two or more rows share the dataset's keys
 codelist                   error     value outside a non-extensible codelist
 codelist-extensible        warning   value outside an extensible codelist
 iso8601                    error     an SDTM --DTC value is not ISO 8601
+not-a-number               error     NaN or an infinite value in a numeric variable
 subject-not-in-dm          error     USUBJID absent from DM (SDTM) or ADSL (ADaM)
 no-subject-reference       warning   DM or ADSL is not in the folder
 end-before-start           error     an end date earlier than its start date
@@ -239,9 +240,13 @@ def check_codelists(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         )
 
 
-def iso8601_problems(s: pl.Series) -> pl.Series:
-    """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
-    text = s.cast(pl.String)
+def iso8601_valid(text: pl.Expr) -> pl.Expr:
+    """True where ISO 8601 text is an SDTM date/time that exists (null stays null).
+
+    Partial dates (``2013``, ``2013-03``) and ``-`` for unknown parts are valid; a
+    complete date must exist (``2014-02-30`` does not), a month be 1-12, an hour 0-23
+    and a minute 0-59.
+    """
     shape_ok = text.str.contains(ISO8601_RE)
     full = text.str.slice(0, 10)
     has_full_date = full.str.contains(r"^\d{4}-\d{2}-\d{2}$")
@@ -251,8 +256,35 @@ def iso8601_problems(s: pl.Series) -> pl.Series:
     hour = text.str.extract(r"T(\d{2})", 1).cast(pl.Int32, strict=False)
     minute = text.str.extract(r"T(?:\d{2}|-):(\d{2})", 1).cast(pl.Int32, strict=False)
     time_ok = (hour.is_null() | (hour < 24)) & (minute.is_null() | (minute < 60))
-    ok = shape_ok & (~has_full_date | real_date) & month_ok & time_ok
-    return text.is_not_null() & ~ok.fill_null(False)
+    return (shape_ok & (~has_full_date | real_date) & month_ok & time_ok).fill_null(False) | (
+        text.is_null()
+    )
+
+
+def iso8601_problems(s: pl.Series) -> pl.Series:
+    """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
+    text = pl.DataFrame({"v": s.cast(pl.String)})
+    return text.select(~iso8601_valid(pl.col("v"))).to_series().alias(s.name)
+
+
+def check_numbers(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
+    """No NaN or infinite values: SAS has none (a missing number is missing, not NaN)."""
+    for col in ds.columns:
+        s = ds.frame[col.name]
+        if not s.dtype.is_float():
+            continue
+        bad = (s.is_nan() | s.is_infinite()).fill_null(False)
+        if bad.any():
+            yield Finding(
+                "error",
+                "not-a-number",
+                ds.name,
+                f"{col.name} holds NaN or infinite values",
+                variable=col.name,
+                rows=_rows(bad),
+                expected="a finite number, or a missing value",
+                found=_values(s.filter(bad)),
+            )
 
 
 def check_iso8601(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:
@@ -302,6 +334,9 @@ def check_date_order(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         if (s.dtype == pl.String) != (e.dtype == pl.String):
             continue
         bad = _end_before_start(s, e)
+        if s.dtype == pl.String:
+            # A value that is no ISO 8601 date is an iso8601 finding, not an order one.
+            bad = bad & ~iso8601_problems(s) & ~iso8601_problems(e)
         if bad.any():
             first = int(bad.arg_true()[0])
             yield Finding(
@@ -323,6 +358,7 @@ DATASET_CHECKS: tuple[DatasetCheck, ...] = (
     check_required_values,
     check_keys,
     check_codelists,
+    check_numbers,
     check_iso8601,
     check_date_order,
 )
@@ -377,7 +413,7 @@ def validate_dataset(ds: Dataset) -> list[Finding]:
                 found=ds.name,
             )
         ]
-        return found + list(check_iso8601(ds, None))
+        return found + list(check_numbers(ds, None)) + list(check_iso8601(ds, None))
     return [f for check in DATASET_CHECKS for f in check(ds, spec)]
 
 
@@ -390,18 +426,19 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
     return Report(tuple(findings), tuple(datasets))
 
 
-def validate_folder(
+def read_datasets(
     folder: Path | str,
     *,
     progress: Callable[[Path], None] | None = None,
     encoding: str | None = None,
-) -> Report:
-    """Read every dataset file in ``folder`` and validate the lot.
+) -> tuple[dict[str, Dataset], dict[str, Path], list[Finding]]:
+    """Every dataset file of ``folder`` that can be read, by dataset name, with the file
+    each came from; a file that cannot be read (or a second file of one dataset) is an
+    ``unreadable-file`` error finding instead of an exception.
 
-    A file that cannot be read is an ``unreadable-file`` error, not an
-    exception, so one bad file does not hide the findings of the others.
-    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
-    an unknown name raises DatasetReadError before any file is read.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected); an
+    unknown name raises DatasetReadError before any file is read, as does a folder that
+    does not exist.
     """
     encoding = normalize_encoding(encoding)
     datasets: dict[str, Dataset] = {}
@@ -430,12 +467,33 @@ def validate_folder(
             continue
         datasets[ds.name] = ds
         origins[ds.name] = path
-    report = validate_datasets(datasets)
-    located = tuple(
+    return datasets, origins, findings
+
+
+def locate(findings: tuple[Finding, ...], origins: Mapping[str, Path]) -> tuple[Finding, ...]:
+    """The findings, each naming the file its dataset came from (when it names none)."""
+    return tuple(
         f if f.file or f.dataset not in origins else _with_file(f, origins[f.dataset])
-        for f in report.findings
+        for f in findings
     )
-    return Report(tuple(findings) + located, report.datasets)
+
+
+def validate_folder(
+    folder: Path | str,
+    *,
+    progress: Callable[[Path], None] | None = None,
+    encoding: str | None = None,
+) -> Report:
+    """Read every dataset file in ``folder`` and validate the lot.
+
+    A file that cannot be read is an ``unreadable-file`` error, not an
+    exception, so one bad file does not hide the findings of the others.
+    ``encoding`` is the text encoding of the XPT and CSV files (None: detected);
+    an unknown name raises DatasetReadError before any file is read.
+    """
+    datasets, origins, findings = read_datasets(folder, progress=progress, encoding=encoding)
+    report = validate_datasets(datasets)
+    return Report(tuple(findings) + locate(report.findings, origins), report.datasets)
 
 
 def _with_file(f: Finding, path: Path) -> Finding:

@@ -91,7 +91,16 @@ def read_xpt(path: Path, *, encoding: str | None = None) -> Dataset:
         except UnicodeDecodeError:
             byte_for_byte = True  # not UTF-8: read each byte as one character, decide below
     if byte_for_byte:
-        pdf, meta = _read_xport(path, "LATIN1")
+        try:
+            pdf, meta = _read_xport(path, "LATIN1")
+        except UnicodeDecodeError as exc:
+            # ReadStat decodes some header fields as UTF-8 whatever the encoding given.
+            raise DatasetReadError(
+                "malformed SAS transport file: a variable's name, label or format is not text",
+                file=path,
+                expected="text in the variable descriptors (NAMESTR records)",
+                found=f"byte 0x{exc.object[exc.start]:02x}",
+            ) from exc
     _check_not_truncated(path, raw, meta)
     name = (meta.table_name or path.stem).upper()
     labels = {n: meta.column_names_to_labels.get(n) or "" for n in meta.column_names}

@@ -6,6 +6,7 @@ ones it skipped and why; each module derives one dataset:
 
 * adsl.py  ADSL  (DM; EX, DS, SV and the datasets the study's variables name)
 * adae.py  ADAE  (AE, SUPPAE, ADSL)
+* adcm.py  ADCM  (CM, ADSL)
 * adex.py  ADEX  (EX records of the study drug, DS, ADSL; the protocol when the study has one)
 * adtte.py ADTTE (the study's endpoints: DM, ADSL and the datasets their sources name)
 * adrs.py  ADRS  (RS, by the study's response criteria)
@@ -20,12 +21,13 @@ from dataclasses import dataclass, field
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
+from eap.derive.adcm import derive_adcm
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
-from eap.derive.checks import input_findings
 from eap.derive.common import latest_date
+from eap.derive.inputs import derive_findings
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -33,6 +35,7 @@ __all__ = [
     "Derived",
     "data_cutoff",
     "derive_adae",
+    "derive_adcm",
     "derive_adex",
     "derive_adrs",
     "derive_adsl",
@@ -92,7 +95,7 @@ def derive_all(
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
-    findings = input_findings(sdtm)
+    findings = derive_findings(sdtm, study)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
@@ -102,11 +105,16 @@ def derive_all(
     out["ADSL"] = adsl
     for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
         skipped[f"ADSL.{name}"] = why
-    if "AE" in sdtm:
+    if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
         out["ADAE"] = derive_adae(sdtm, adsl, study=study)
     else:
-        skipped["ADAE"] = "no AE dataset"
+        skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
+    if "CM" in sdtm:
+        say("ADCM")
+        out["ADCM"] = derive_adcm(sdtm, adsl, study=study)
+    else:
+        skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug
     if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
         say("ADEX")

@@ -8,7 +8,10 @@ Rules (one function each below):
   dose, the start is imputed to the first dose instead, so that an event of that
   month is not called pre-treatment (the convention of admiral's
   ``derive_vars_dt(highest_imputation = "M", min_dates = TRTSDT)``). End dates
-  are imputed to the last day of the period (AENDTF), never after death.
+  are imputed to the last day of the period (AENDTF), never after death. Only valid
+  ISO 8601 partial dates are imputed (``2011``, ``2011-10``): a value that is no ISO
+  8601 date (``05OCT2011``, ``2011-13-45``, ``2014-02-30``) gives no date and no flag,
+  and the input finding ``ae-start-unusable`` lists its records.
 * **TRTEMFL** "Y" when ASTDT >= TRTSDT and ASTDT <= TRTEDT + the study's
   treatment-emergent window (``[adae] te_window_days``; MM-024: 28 days, so day 28
   after the last dose is emergent and day 29 is not). A study without a window
@@ -43,7 +46,8 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.common import as_adam, where
+from eap.datasets.validate import iso8601_valid
+from eap.derive.common import as_adam, require_subjects, where
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -62,14 +66,27 @@ class _Default:
 STUDY_DEFAULT = _Default()
 
 
+def _date_parts(dtc: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The complete date, and the first of the month and of the year a partial date
+    gives. The partial parts only of a valid ISO 8601 value (``2011-10``, ``2011``):
+    ``05OCT2011``, ``2011-13-45`` or ``2014-02-30`` give no date at all, and no flag."""
+    valid = iso8601_valid(dtc)
+    full = dtc.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    month = pl.when(valid & dtc.str.contains(r"^\d{4}-\d{2}")).then(
+        dtc.str.slice(0, 7).str.to_date("%Y-%m", strict=False)
+    )
+    year = pl.when(valid & dtc.str.contains(r"^\d{4}")).then(
+        dtc.str.slice(0, 4).str.to_date("%Y", strict=False)
+    )
+    return full, month, year
+
+
 def impute_start(dtc: pl.Expr, trtsdt: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """ASTDT and ASTDTF from ISO 8601 text (see the module docstring)."""
-    full = dtc.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    month = dtc.str.slice(0, 7).str.to_date("%Y-%m", strict=False)
-    year = dtc.str.slice(0, 4).str.to_date("%Y", strict=False)
+    full, month, year = _date_parts(dtc)
     same_month = (month.dt.year() == trtsdt.dt.year()) & (month.dt.month() == trtsdt.dt.month())
     same_year = year.dt.year() == trtsdt.dt.year()
-    has_month = dtc.str.contains(r"^\d{4}-\d{2}")
+    has_month = month.is_not_null()
     date = (
         pl.when(full.is_not_null())
         .then(full)
@@ -94,9 +111,7 @@ def impute_start(dtc: pl.Expr, trtsdt: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 def impute_end(dtc: pl.Expr, death: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """AENDT and AENDTF: the last day of a partial period, never after death."""
-    full = dtc.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    month = dtc.str.slice(0, 7).str.to_date("%Y-%m", strict=False)
-    year = dtc.str.slice(0, 4).str.to_date("%Y", strict=False)
+    full, month, year = _date_parts(dtc)
     last_of_month = month.dt.month_end()
     last_of_year = year.dt.offset_by("1y") - pl.duration(days=1)
     guess = (
@@ -150,21 +165,7 @@ def derive_adae(
         )
         if c in adsl.frame.columns
     ]
-    missing = ae.filter(~pl.col("USUBJID").is_in(adsl.frame["USUBJID"].implode()))
-    if missing.height:
-        raise EapError(
-            "AE records of subjects absent from ADSL",
-            dataset="AE",
-            variable="USUBJID",
-            rows=[
-                i + 1
-                for i in ae.with_row_index()
-                .filter(pl.col("USUBJID").is_in(missing["USUBJID"].implode()))["index"]
-                .to_list()
-            ],
-            expected="every AE subject in DM/ADSL",
-            found=", ".join(sorted(set(missing["USUBJID"].to_list()))[:5]),
-        )
+    require_subjects(ae, adsl.frame, "AE")
     frame = ae.join(adsl.frame.select(subject_cols), on="USUBJID", how="left")
     for col in ("DTHDT", *period_dates):
         if col not in frame.columns:
@@ -213,7 +214,7 @@ def derive_adae(
         pl.col("AETOXGR").cast(pl.Int64, strict=False).alias("ATOXGRN"),
         *flags,
         *action,
-        _study_day("ASTDT", "TRTSDT").alias("ASTDY"),
+        study_day("ASTDT", "TRTSDT").alias("ASTDY"),
         (((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1) / study.month_days).alias(
             "ONTRTM"
         ),
@@ -262,7 +263,7 @@ def derive_adae(
     return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, labels)
 
 
-def _study_day(date: str, reference: str) -> pl.Expr:
+def study_day(date: str, reference: str) -> pl.Expr:
     """The CDISC study day: day 1 is the reference date and there is no day 0 (the day
     before is -1)."""
     days = (pl.col(date) - pl.col(reference)).dt.total_days()

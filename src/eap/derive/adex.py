@@ -18,7 +18,21 @@ Rules (the MM-024 publication's definitions; a month is the study's month length
 * GTnnWK, treated beyond nn weeks (AVALC Y/N): duration in days > nn x 7, for the
   study's ``[adex] long_treatment_weeks`` (MM-024: GT108WK).
 * CYCLES: distinct EX cycles (VISITNUM).
-* NINTERR, interruptions: gaps inside a cycle between records of the study drug.
+* NINTERR, interruptions: (a) gaps inside a cycle (EX VISITNUM) between records of
+  the study drug longer than the dosing step (a day; two for QOD); (b) whole planned
+  cycles without a dose. The planned calendar has the study's cycle length (``[adex]
+  cycle_days``, else the protocol's ``[regimen] cycle_days``; MM-024: 28 days) and is
+  re-anchored at each dosed cycle's first dose: the next cycle is due ``cycle_days``
+  later. A dosed cycle starting 2 x ``cycle_days`` days or more after the previous
+  dosed cycle started (MM-024: 56) means at least one planned cycle passed without a
+  dose, and counts as one interruption, however many cycles were skipped (two
+  consecutive skipped cycles, 84 days apart, are one interruption of two cycles). A
+  later start short of that (29 to 55 days) is a delayed cycle, not an interruption.
+  Cycles are told apart by VISITNUM but the calendar decides, not the numbering.
+  A study with neither cycle length counts (a) only. Doses held at the end of a cycle,
+  or at the start of the next, look in EX like a cycle that ended early or started
+  late, and are not counted: a delay of a few days is common and is not an
+  interruption.
 * NREDUC, reductions: decreases of EXDOSE between consecutive records.
 * LASTDOSE: EXDOSE of the last record by the cutoff (the current dose of a patient
   still on treatment).
@@ -81,6 +95,7 @@ def per_subject(
     month_days: float = 365.25 / 12,
     long_treatment_weeks: int | None = None,
     last_exposure: pl.DataFrame | None = None,
+    cycle_days: int | None = None,
 ) -> pl.DataFrame:
     """One row per subject with the exposure quantities above (wide form).
 
@@ -90,6 +105,10 @@ def per_subject(
     ``end_of_treatment`` selects the DS records that end treatment: a subject without
     one dated by the cutoff (or without any DS data) is on treatment at the cutoff.
     Without ``end_of_treatment``, every subject's treatment ends at the last dose.
+
+    ``cycle_days``: the planned cycle length; a whole planned cycle without a dose
+    between two dosed cycles adds one interruption (see NINTERR above). None: only
+    gaps inside a cycle count.
     """
     records = (
         ex.filter(pl.col("EXTRT") == drug)
@@ -163,6 +182,11 @@ def per_subject(
             (pl.col("CUMDOSE") / pl.col("DURD")).alias("DOSEINT"),
         )
     )
+    if cycle_days is not None:
+        wide = wide.join(_skipped_cycles(records, cycle_days), on="USUBJID", how="left")
+        wide = wide.with_columns(
+            (pl.col("NINTERR") + pl.col("SKIPPED").fill_null(0)).alias("NINTERR")
+        ).drop("SKIPPED")
     if long_treatment_weeks is not None:
         wide = wide.with_columns(
             pl.when(pl.col("DURD") > long_treatment_weeks * 7)
@@ -171,6 +195,22 @@ def per_subject(
             .alias(long_treatment(long_treatment_weeks)[0])
         )
     return wide
+
+
+def _skipped_cycles(records: pl.DataFrame, cycle_days: int) -> pl.DataFrame:
+    """USUBJID and SKIPPED: how many times a dosed cycle (EX VISITNUM) started 2 x
+    ``cycle_days`` or more after the previous dosed cycle started, i.e. after at least one
+    whole planned cycle without a dose."""
+    starts = (
+        records.filter(pl.col("VISITNUM").is_not_null())
+        .group_by("USUBJID", "VISITNUM")
+        .agg(pl.col("S").min().alias("CYCLESDT"))
+        .sort("USUBJID", "CYCLESDT")
+    )
+    apart = (pl.col("CYCLESDT") - pl.col("CYCLESDT").shift(1).over("USUBJID")).dt.total_days()
+    return starts.group_by("USUBJID").agg(
+        (apart >= 2 * cycle_days).fill_null(False).sum().cast(pl.Float64).alias("SKIPPED")
+    )
 
 
 def derive_adex(
@@ -197,6 +237,9 @@ def derive_adex(
         columns = ds.columns if ds is not None else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
         eot = where(rule, columns, file=study.file, field="adex.end_of_treatment")
     weeks = study.adex.long_treatment_weeks
+    cycle_days = study.adex.cycle_days
+    if cycle_days is None and protocol is not None:
+        cycle_days = protocol.regimen.cycle_days
     wide = per_subject(
         ex,
         ds,
@@ -208,6 +251,7 @@ def derive_adex(
         last_exposure=adsl.frame.select("USUBJID", "TRTEDT")
         if "TRTEDT" in adsl.frame.columns
         else None,
+        cycle_days=cycle_days,
     )
     units = (
         ex.filter(pl.col("EXTRT") == drug)["EXDOSU"].drop_nulls()

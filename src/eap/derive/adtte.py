@@ -381,7 +381,8 @@ def derive_adtte(
             found=", ".join(unknown),
         )
     chosen = [study.endpoints[p] for p in paramcds]
-    name = studyid or str(sdtm["DM"].frame["STUDYID"][0])
+    ids = sdtm["DM"].frame["STUDYID"].drop_nulls()
+    name = studyid or (str(ids[0]) if ids.len() else "")  # DM without records: no name
     frames = []
     for ep in chosen:
         days = UNIT_DAYS.get(ep.unit, study.month_days * (12 if ep.unit == "YEARS" else 1))

@@ -68,6 +68,20 @@ def need_column(
         )
 
 
+def require_subjects(frame: pl.DataFrame, adsl: pl.DataFrame, dataset: str) -> None:
+    """An EapError naming the rows of ``frame`` whose subjects are absent from ADSL."""
+    absent = ~frame["USUBJID"].is_in(adsl["USUBJID"].implode())
+    if absent.any():
+        raise EapError(
+            f"{dataset} records of subjects absent from ADSL",
+            dataset=dataset,
+            variable="USUBJID",
+            rows=[i + 1 for i in absent.arg_true().to_list()],
+            expected=f"every {dataset} subject in DM/ADSL",
+            found=", ".join(sorted(set(frame.filter(absent)["USUBJID"].to_list()))[:5]),
+        )
+
+
 def latest_date(sdtm: Mapping[str, Dataset]) -> tuple[dt.date, str] | None:
     """The latest complete date in the SDTM data and where it is (``AE.AEENDTC``).
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Sequence
 
 from eap import derive as derive_package
-from eap.derive import adae, adex, adrs, adsl, adtte, common
+from eap.derive import adae, adcm, adex, adrs, adsl, adtte, checks, common
 from eap.plans.study import BUILTIN, Study, load_study
 
 
@@ -100,7 +100,8 @@ def study_markdown(study: Study) -> list[str]:
     if adex_rules.end_of_treatment or adex_rules.long_treatment_weeks:
         lines += [
             f"ADEX: end of treatment: {adex_rules.end_of_treatment or 'the last dose'}; "
-            f"treated beyond {adex_rules.long_treatment_weeks or '-'} weeks.",
+            f"treated beyond {adex_rules.long_treatment_weeks or '-'} weeks; "
+            f"{_cycle_rule(study)}.",
             "",
         ]
     if study.response:
@@ -121,6 +122,31 @@ def study_markdown(study: Study) -> list[str]:
     else:
         lines += ["No time-to-event endpoints.", ""]
     return lines
+
+
+def _check_rows() -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [
+        (r.check, r.severity, f"{r.dataset}.{r.variable}", f"after DM.DTHDTC: {r.message}")
+        for r in checks.AFTER_DEATH
+    ]
+    r = checks.DOSE_BEFORE_CONSENT
+    rows.append((r.check, r.severity, f"{r.dataset}.{r.variable}", r.message))
+    return rows
+
+
+def _cycle_rule(study: Study) -> str:
+    """Where NINTERR's planned cycle length comes from, in words."""
+    if study.adex.cycle_days is not None:
+        days, source = study.adex.cycle_days, "study.toml [adex] cycle_days"
+    else:
+        protocol = study.load_protocol()
+        if protocol is None:
+            return "no cycle length: NINTERR counts only gaps inside a cycle"
+        days, source = protocol.regimen.cycle_days, f"protocol {study.protocol}"
+    return (
+        f"cycles of {days} days ({source}): a dosed cycle starting {2 * days} days or more "
+        "after the previous one adds one interruption"
+    )
 
 
 def _builtin_name(study: Study) -> str:
@@ -151,6 +177,12 @@ def derivations_markdown() -> str:
         "",
         "Records dated after the data cutoff are excluded everywhere.",
         "",
+        "## Input findings (`eap.derive.checks`)",
+        "",
+        inspect.cleandoc(checks.__doc__ or ""),
+        "",
+        *_table(("Check", "Severity", "Variable", "Finding"), _check_rows()),
+        "",
         "## ADSL (`eap.derive.adsl`)",
         "",
         inspect.cleandoc(adsl.__doc__ or ""),
@@ -162,6 +194,12 @@ def derivations_markdown() -> str:
         inspect.cleandoc(adae.__doc__ or ""),
         "",
         *_table(("Variable", "Label"), sorted(adae.LABELS.items())),
+        "",
+        "## ADCM (`eap.derive.adcm`)",
+        "",
+        inspect.cleandoc(adcm.__doc__ or ""),
+        "",
+        *_table(("Variable", "Label"), sorted(adcm.LABELS.items())),
         "",
         "## ADEX (`eap.derive.adex`)",
         "",
@@ -200,6 +238,7 @@ def explain(study: Study) -> str:
         out += [f"  {name} ({label}): {rule}" for name, label, rule in _adsl_rows(study)]
     out.append("ADAE:")
     out += [f"  {name}: {rule}" for name, _, rule in _adae_rows(study)]
+    out.append(f"ADEX: {_cycle_rule(study)}")
     if study.response:
         r = study.response
         out.append(

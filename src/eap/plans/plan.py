@@ -101,15 +101,7 @@ def _output(f: Fields, study: Study, ids: set[str]) -> Output:
     output_id = f.text("id")
     if output_id in ids:
         raise PlanError("duplicate output id", file=f.file, variable=f.prefix, found=output_id)
-    kind = f.text("kind")
-    if kind not in KINDS:
-        raise PlanError(
-            "unknown analysis kind",
-            file=f.file,
-            variable=f"{f.prefix}.kind",
-            expected="one of " + ", ".join(KINDS),
-            found=repr(kind),
-        )
+    kind = f.choice("kind", KINDS)
     if "population" in f.data and "populations" in f.data:
         raise PlanError("give population or populations, not both", file=f.file, variable=f.prefix)
     if "populations" in f.data:

@@ -10,7 +10,8 @@ the rule in words for docs/derivations.md and ``eap derive --explain``.
   ``derive_var_merged_exist_flag`` do.
 * ``[adsl.groups.NAME]``: a categorical ADSL variable from ordered filters on ADSL.
 * ``[adae]``: flags, the variable of the action taken with the study drug, the phase at onset.
-* ``[adex]``: the end-of-treatment disposition records, the long-treatment threshold.
+* ``[adex]``: the end-of-treatment disposition records, the long-treatment threshold,
+  the cycle length.
 * ``[response]``: the overall response records and the order of the response categories.
 * ``[event_sources.NAME]``, ``[censor_sources.NAME]`` and ``[endpoints.PARAMCD]``:
   time-to-event endpoints built from ordered, named event and censoring sources, in the
@@ -159,10 +160,13 @@ class AdaeRules:
 @dataclass(frozen=True)
 class AdexRules:
     """``end_of_treatment``: a filter on DS whose records end treatment (without one, a
-    subject's treatment ends at the last dose); ``long_treatment_weeks``: the GTnnWK flag."""
+    subject's treatment ends at the last dose); ``long_treatment_weeks``: the GTnnWK flag;
+    ``cycle_days``: the planned cycle length for NINTERR's skipped cycles (None: the
+    protocol's ``[regimen] cycle_days``, if the study has a protocol)."""
 
     end_of_treatment: str | None = None
     long_treatment_weeks: int | None = None
+    cycle_days: int | None = None
 
 
 # --------------------------------------------------------------------------- ADRS
@@ -432,10 +436,14 @@ def parse_adae(f: Fields) -> AdaeRules:
 
 
 def parse_adex(f: Fields) -> AdexRules:
-    f.unknown(("end_of_treatment", "long_treatment_weeks"))
+    f.unknown(("end_of_treatment", "long_treatment_weeks", "cycle_days"))
+    cycle_days = f.integer("cycle_days")
+    if cycle_days == 0:
+        raise f._fail("cycle_days", "a whole number of days > 0")
     return AdexRules(
         end_of_treatment=f.optional_text("end_of_treatment"),
         long_treatment_weeks=f.integer("long_treatment_weeks"),
+        cycle_days=cycle_days,
     )
 
 

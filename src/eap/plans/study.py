@@ -5,7 +5,8 @@ A study is a folder of files (``study.toml`` and ``plan.toml``); the built-in on
 
 * ``[study]``: id, title, the protocol file (operational rules, optional), the
   default data cutoff (none: the latest date in the data) and the month length in days;
-* ``[treatments]``: the EXTRT values of the study and which one is the study drug;
+* ``[treatments]``: the EXTRT values of the study, which one is the study drug, and
+  whether EX holds doses given before the study's consent (a parent trial's);
 * ``[arms]``: the planned and actual arm variables of ADSL, the levels in display
   order with their labels, and whether a Total column is shown;
 * ``[populations.NAME]``: a label and a filter on ADSL (``SAFFL == 'Y'``);
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,8 +99,13 @@ class Arms:
 
 @dataclass(frozen=True)
 class Treatments:
+    """``doses_before_consent``: EX holds doses given before the study's informed consent
+    (DM.RFICDTC), a parent trial's in a rollover study; derive then does not report
+    them as doses before consent."""
+
     study_drug: str
     extrt: tuple[str, ...]
+    doses_before_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,35 @@ class Fields:
             raise self._fail(key, "a list of tables")
         return [Fields(v, self.file, f"{self._name(key)}[{i}]") for i, v in enumerate(value)]
 
+    def choice(self, key: str, allowed: Sequence[str], default: str | None = None) -> str:
+        """A string that must be one of ``allowed``."""
+        value = self.text(key, default)
+        if value not in allowed:
+            raise PlanError(
+                f"unknown {key}",
+                file=self.file,
+                variable=self._name(key),
+                expected="one of " + ", ".join(allowed),
+                found=repr(value),
+            )
+        return value
+
+    def choices(
+        self, key: str, allowed: Sequence[str], default: tuple[str, ...] | None = None
+    ) -> tuple[str, ...]:
+        """A list of strings, each one of ``allowed``."""
+        values = self.texts(key, default)
+        for value in values:
+            if value not in allowed:
+                raise PlanError(
+                    f"unknown {key} entry",
+                    file=self.file,
+                    variable=self._name(key),
+                    expected="one of " + ", ".join(allowed),
+                    found=repr(value),
+                )
+        return values
+
     def unknown(self, allowed: tuple[str, ...]) -> None:
         for key in self.data:
             if key not in allowed:
@@ -373,7 +408,7 @@ def load_study(name_or_path: str | Path) -> Study:
     head = top.table("study")
     head.unknown(("id", "title", "protocol", "cutoff", "month_days"))
     treat = top.table("treatments")
-    treat.unknown(("study_drug", "extrt"))
+    treat.unknown(("study_drug", "extrt", "doses_before_consent"))
     pops = top.table("populations")
     populations: dict[str, Population] = {}
     for name in pops.data:
@@ -422,7 +457,7 @@ def load_study(name_or_path: str | Path) -> Study:
         name=folder.name,
         title=head.text("title"),
         folder=folder,
-        treatments=Treatments(study_drug, extrt),
+        treatments=Treatments(study_drug, extrt, treat.flag("doses_before_consent", default=False)),
         arms=_arms(top.table("arms")),
         populations=populations,
         cutoff=head.date("cutoff"),

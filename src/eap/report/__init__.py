@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
 from eap.plans.plan import Plan
+
+if TYPE_CHECKING:
+    from eap.gate import DataIssue
 
 FORMATS = ("html", "pdf", "rtf")
 
@@ -43,12 +46,16 @@ def write_report(
     thresholds: Mapping[str, float] | None = None,
     skipped: Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    data_issues: Sequence[DataIssue] = (),
 ) -> dict[str, Path]:
     """Write the ARD (Parquet, JSON, metadata), figure files and the report in ``formats``.
 
     Every output of ``plan`` that was produced appears in plan order; ``skipped`` (id
     -> reason) are listed in the report as not produced. ``thresholds`` overrides the
-    row threshold (percent) of incidence outputs by id.
+    row threshold (percent) of incidence outputs by id. ``data_issues`` (the validation
+    gate's findings with their records, eap.gate) are the report's "Data issues"
+    section in HTML and PDF: each finding, how many records, what was done with them,
+    and every record (dataset, variable, row, USUBJID, value).
     """
     from eap.report.figures import report_figures, write_figures
     from eap.report.html import render_html
@@ -77,11 +84,23 @@ def write_report(
         say("writing HTML")
         svgs = {stem: files["svg"] for stem, files in drawn.items()}
         paths["html"] = render_html(
-            out / "report.html", items, svgs, title=plan.title, subtitle=subtitle, skipped=not_made
+            out / "report.html",
+            items,
+            svgs,
+            title=plan.title,
+            subtitle=subtitle,
+            skipped=not_made,
+            data_issues=data_issues,
         )
     if "pdf" in formats:
         say("writing PDF")
         paths["pdf"] = write_pdf(
-            out / "report.pdf", items, pngs, title=plan.title, subtitle=subtitle, skipped=not_made
+            out / "report.pdf",
+            items,
+            pngs,
+            title=plan.title,
+            subtitle=subtitle,
+            skipped=not_made,
+            data_issues=data_issues,
         )
     return paths

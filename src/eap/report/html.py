@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
 from eap.report.figures import ReportFigure
 from eap.report.tables import DisplayTable
+
+if TYPE_CHECKING:
+    from eap.gate import DataIssue
 
 HOVER_MAX = 20
 STYLE = """
@@ -34,6 +38,10 @@ nav li { margin: 0.2em 0; } .meta { color: #555; font-size: 0.9em; }
 .indent1 { padding-left: 1.5em; display: inline-block; }
 .indent2 { padding-left: 3em; display: inline-block; }
 .skipped { color: #7a4b00; }
+.issues table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
+.issues th, .issues td { border-bottom: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left;
+  vertical-align: top; }
+.issues .error { color: #a00000; font-weight: bold; } .issues .warning { color: #7a4b00; }
 @media print { #subjects { display: none !important; } .n { border: none; } }
 """
 SCRIPT = """
@@ -132,6 +140,48 @@ def _figure_section(figure: ReportFigure, svg_text: str) -> str:
     )
 
 
+def _plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def issues_html(issues: Sequence[DataIssue]) -> str:
+    """The "Data issues" section: the findings, then every record they concern."""
+    from eap.report.issues import (
+        FINDING_HEADERS,
+        RECORD_HEADERS,
+        finding_rows,
+        introduction,
+        record_rows,
+    )
+
+    if not issues:
+        return ""
+    findings = finding_rows(issues)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in FINDING_HEADERS)
+    body = "".join(
+        f"<tr><td class='{html.escape(row[0])}'>"
+        + "</td><td>".join(html.escape(v) for v in row)
+        + "</td></tr>"
+        for row in findings
+    )
+    records = record_rows(issues)
+    listed = (
+        f"<h3>Records ({len(records)})</h3>" + _plain_table(RECORD_HEADERS, records, "records")
+        if records
+        else ""
+    )
+    return (
+        "<section id='data-issues' class='issues'><h2>Data issues</h2>"
+        f"<p>{html.escape(introduction(issues))}</p>"
+        f"<table class='findings'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"{listed}</section>"
+    )
+
+
 def render_html(
     path: Path,
     items: list[DisplayTable | ReportFigure],
@@ -140,6 +190,7 @@ def render_html(
     title: str,
     subtitle: str = "",
     skipped: dict[str, str] | None = None,
+    data_issues: Sequence[DataIssue] = (),
 ) -> Path:
     """Write the report: every table and figure in plan order, each number from the ARD.
 
@@ -180,7 +231,8 @@ def render_html(
         f"<h1>{html.escape(title)}</h1>"
         f"<p class='meta'>{html.escape(subtitle)} Click any count to list the subjects "
         "behind it.</p>"
-        f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{not_made}{sections}"
+        f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{issues_html(data_issues)}{not_made}"
+        f"{sections}"
         '<aside id="subjects" aria-live="polite"><button type="button">close</button>'
         "<h3></h3><ol></ol></aside>"
         f'<script type="application/json" id="subject-data">{index.to_json()}</script>'

@@ -132,6 +132,20 @@ class Cells:
         return Count(text, self.subjects(column, variable, level, outer))
 
 
+def _by_column(
+    output: Output,
+    body: list[list[str]],
+    cols: list[DisplayColumn],
+    footnotes: Sequence[str],
+    indent: list[int],
+) -> DisplayTable:
+    """A table with a label column, then one column per display column with its N."""
+    headers = ["", *(c.header for c in cols)]
+    return table(
+        output.id, output.title, body, headers, footnotes, subtitle=output.subtitle, indent=indent
+    )
+
+
 def _fmt(digits: int) -> str:
     return "xx" if digits <= 0 else "xx." + "x" * digits
 
@@ -206,15 +220,7 @@ def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTa
             for level in levels:
                 label = v.level_labels.get(level, level)
                 add(label, [cells.count(c, v.name, level) for c in cols], 1)
-    return table(
-        output.id,
-        output.title,
-        body,
-        ["", *(c.header for c in cols)],
-        output.footnotes,
-        subtitle=output.subtitle,
-        indent=indent,
-    )
+    return _by_column(output, body, cols, output.footnotes, indent)
 
 
 def _sort_column(cols: list[DisplayColumn]) -> DisplayColumn:
@@ -302,15 +308,7 @@ def incidence_table(
         footnotes.append("n (%) [E]: subjects (percent of the column N) [number of records].")
     if cut > 0 and threshold is not None:
         footnotes.append(f"Rows shown: at least {cut:g}% of the subjects of a column.")
-    return table(
-        output.id,
-        output.title,
-        body,
-        ["", *(c.header for c in cols)],
-        footnotes,
-        subtitle=output.subtitle,
-        indent=indent,
-    )
+    return _by_column(output, body, cols, footnotes, indent)
 
 
 def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
@@ -394,15 +392,7 @@ def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
                     values.append(interval(est, lo, hi))
                 ties = variable.removeprefix("cox_").capitalize()
                 add(f"Hazard ratio vs {reference} (95% CI), Cox, {ties} ties", values)
-    return table(
-        output.id,
-        output.title,
-        body,
-        ["", *(c.header for c in cols)],
-        output.footnotes,
-        subtitle=output.subtitle,
-        indent=indent,
-    )
+    return _by_column(output, body, cols, output.footnotes, indent)
 
 
 def _reference(rows: pl.DataFrame, cols: list[DisplayColumn]) -> str | None:

@@ -6,13 +6,18 @@ The same tables as the HTML report, laid out from the ARD, then the figures
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
 from eap.report.figures import ReportFigure
 from eap.report.tables import DisplayTable, column_widths
+
+if TYPE_CHECKING:
+    from eap.gate import DataIssue
 
 PAGE_HEIGHT = 640.0  # points of an A4 page's frame left for a table under its title
 
@@ -104,6 +109,59 @@ def _figure_flowables(figure: ReportFigure, png: Path, styles: object) -> list[o
     ]
 
 
+def _issues_flowables(issues: Sequence[DataIssue], styles: object) -> list[object]:
+    """The "Data issues" section: the findings, then every record they concern."""
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+    from eap.report.issues import (
+        FINDING_HEADERS,
+        RECORD_HEADERS,
+        finding_rows,
+        introduction,
+        record_rows,
+    )
+
+    sheet = styles  # reportlab StyleSheet1
+    cell = ParagraphStyle("issue-cell", parent=sheet["BodyText"], fontSize=6.5, leading=8)  # type: ignore[index]
+
+    def grid(headers: Sequence[str], rows: list[tuple[str, ...]], widths: list[float]) -> Table:
+        data = [[Paragraph(f"<b>{_escape(h)}</b>", cell) for h in headers]]
+        data += [[Paragraph(_escape(v), cell) for v in row] for row in rows]
+        table = Table(data, colWidths=widths, repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("LINEABOVE", (0, 0), (-1, 0), 1.0, colors.black),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                    ("LINEBELOW", (0, -1), (-1, -1), 1.0, colors.black),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ]
+            )
+        )
+        return table
+
+    story: list[object] = [
+        Paragraph("Data issues", sheet["Heading2"]),  # type: ignore[index]
+        Paragraph(_escape(introduction(issues)), sheet["BodyText"]),  # type: ignore[index]
+        Spacer(1, 4),
+        grid(FINDING_HEADERS, finding_rows(issues), [40, 70, 70, 40, 150, 100]),
+    ]
+    records = record_rows(issues)
+    if records:
+        story += [
+            Spacer(1, 6),
+            Paragraph(f"Records ({len(records)})", sheet["Heading3"]),  # type: ignore[index]
+            grid(RECORD_HEADERS, records, [45, 75, 40, 85, 135, 90]),
+        ]
+    return [*story, Spacer(1, 12)]
+
+
 def write_pdf(
     path: Path,
     items: list[DisplayTable | ReportFigure],
@@ -112,8 +170,9 @@ def write_pdf(
     title: str,
     subtitle: str = "",
     skipped: dict[str, str] | None = None,
+    data_issues: Sequence[DataIssue] = (),
 ) -> Path:
-    """Write the report PDF: title, then every table and figure in plan order."""
+    """Write the report PDF: title, data issues, then every table and figure in plan order."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate
@@ -123,6 +182,8 @@ def write_pdf(
         Paragraph(_escape(title), styles["Title"]),
         Paragraph(_escape(subtitle), styles["Normal"]),
     ]
+    if data_issues:
+        story += _issues_flowables(data_issues, styles)
     for output_id, reason in (skipped or {}).items():
         story.append(Paragraph(_escape(f"Not produced: {output_id}: {reason}"), styles["Italic"]))
     for item in items:

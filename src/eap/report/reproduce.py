@@ -88,7 +88,8 @@ def _n_pct(cid: str, pub: dict[str, Any], n: int, total: int) -> list[Comparison
 
 
 def _pct(cid: str, pub_pct: float, n: int, total: int) -> Comparison:
-    pct = float(round_half_up(100.0 * n / total, 1))
+    # No patients in the population (no doses, say): no percentage, a failed comparison.
+    pct = float(round_half_up(100.0 * n / total, 1)) if total else None
     return Comparison(f"{cid}.pct", pub_pct, pct, "exact at 1 decimal", pub_pct == pct)
 
 
@@ -428,11 +429,21 @@ def reproduce_sdtm(sdtm: dict[str, Any], cutoff: Any) -> list[Comparison]:
 
 
 def mm024_ard(adam: Mapping[str, Any], sdtm: Mapping[str, Any] | None = None) -> pl.DataFrame:
-    """The ARD of the built-in MM-024 plan (CM taken from the SDTM when given)."""
+    """The ARD of the built-in MM-024 plan.
+
+    Concomitant medications are read from ADCM; ADaM without ADCM but with SDTM CM
+    beside them (or in ``sdtm``) and ADSL get their ADCM derived from that CM
+    (eap.derive.adcm).
+    """
     from eap.ard.run import run_plan
+    from eap.derive.adcm import derive_adcm
     from eap.plans.plan import load_plan
 
+    plan = load_plan("mm024")
     data = dict(adam)
-    if sdtm is not None and "CM" in sdtm and "CM" not in data:
-        data["CM"] = sdtm["CM"]
-    return run_plan(load_plan("mm024"), data).ard
+    cm = data.get("CM")
+    if cm is None and sdtm is not None:
+        cm = sdtm.get("CM")
+    if "ADCM" not in data and cm is not None and "ADSL" in data:
+        data["ADCM"] = derive_adcm({"CM": cm}, data["ADSL"], study=plan.study)
+    return run_plan(plan, data).ard

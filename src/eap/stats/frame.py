@@ -256,6 +256,25 @@ def _column(frame: pl.DataFrame, name: str, role: str) -> pl.Series:
     return frame.get_column(name)
 
 
+def _numbers(frame: pl.DataFrame, name: str, role: str) -> np.ndarray:
+    """The variable as floats; a value that is not a number is an error naming it."""
+    col = _column(frame, name, role)
+    try:
+        out = col.cast(pl.Float64, strict=False)
+    except pl.exceptions.PolarsError:
+        out = pl.Series(name, [None] * col.len(), dtype=pl.Float64)
+    bad = col.filter(out.is_null() & col.is_not_null())
+    if bad.len():
+        shown = ", ".join(repr(v) for v in bad.unique(maintain_order=True).head(3).to_list())
+        raise StatsInputError(
+            f"the {role} variable {name} is not numeric: {plural(bad.len())} not a number",
+            variable=name,
+            expected="numbers",
+            found=shown,
+        )
+    return out.to_numpy()
+
+
 def km_from_frame(
     frame: pl.DataFrame,
     *,
@@ -287,10 +306,10 @@ def km_from_frame(
             expected="at least one row",
             found="0 rows",
         )
-    t = _column(frame, time, "time").cast(pl.Float64).to_numpy()
+    t = _numbers(frame, time, "time")
     status_name = censor if censor is not None else event
     assert status_name is not None
-    status = _column(frame, status_name, "status").cast(pl.Float64).to_numpy()
+    status = _numbers(frame, status_name, "status")
     if np.isnan(status).any():
         bad = np.isnan(status)
         raise StatsInputError(

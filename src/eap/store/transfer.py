@@ -78,7 +78,13 @@ class LoadSummary:
 
 
 def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
+    """The complete date of ISO 8601 text; None when partial or no date (2014-02-30)."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def _require(sdtm: Mapping[str, Dataset], name: str, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -169,18 +175,24 @@ def _missing(row: dict[str, Any], what: str, dataset: str, variable: str) -> Eap
     )
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def patient_values(row: dict[str, Any]) -> dict[str, Any]:
     """The registration form's values of one subject, from :func:`registration_facts`."""
     assessed = _date(row["ASSESSDTC"])
     if assessed is None:
         raise _missing(row, "rollover assessment date", "DM", "RFICDTC")
-    if row["WEIGHT"] is None:
+    if not _finite(row["WEIGHT"]):
         raise _missing(row, "baseline weight", "VS", "VSSTRESN")
-    if row["CREAT"] is None:
+    if not _finite(row["CREAT"]):
         raise _missing(row, "baseline serum creatinine", "LB", "LBSTRESN")
     start = _date(row["LENASTDTC"]) or _date(row.get("RFXSTDTC"))
     if start is None:
         raise _missing(row, "lenalidomide start", "EX", "EXSTDTC")
+    if not _finite(row["AGE"]):
+        raise _missing(row, "age", "DM", "AGE")
     unit = row["CREAT_UNIT"]
     if unit not in ("mg/dL", "umol/L"):
         raise EapError(
@@ -217,7 +229,7 @@ def patient_values(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
@@ -259,18 +271,49 @@ def load_sdtm_session(
             rows=[r["ROW"] for r in again],
             found=", ".join(r["USUBJID"] for r in again[:5]),
         )
-    dm_ids = set(facts["USUBJID"])
+    for variable in ("USUBJID", "SITEID"):
+        blank = facts.filter(pl.col(variable).is_null())
+        if blank.height:
+            raise EapError(
+                f"DM records without {variable}",
+                dataset="DM",
+                variable=variable,
+                rows=blank["ROW"].to_list(),
+                expected=f"a {variable} on every DM record",
+            )
+    twice = facts.filter(pl.col("USUBJID").is_duplicated())
+    if twice.height:
+        raise EapError(
+            "a subject has more than one DM record",
+            dataset="DM",
+            variable="USUBJID",
+            rows=twice["ROW"].to_list(),
+            expected="one DM record per subject",
+            found=", ".join(sorted(set(twice["USUBJID"].cast(pl.String)))[:5]),
+        )
+    dm_ids = pl.Series(facts["USUBJID"].cast(pl.String)).implode()
     for name, ds in sdtm.items():
         if "USUBJID" not in ds.frame.columns:
             raise EapError("no USUBJID variable", dataset=name, expected="USUBJID")
-        stray = ds.frame.with_row_index("ROW", offset=1).filter(~pl.col("USUBJID").is_in(dm_ids))
+        subject = pl.col("USUBJID").cast(pl.String)
+        rows = ds.frame.with_row_index("ROW", offset=1)
+        blank = rows.filter(subject.is_null())
+        if blank.height:
+            raise EapError(
+                "records without a subject",
+                dataset=name,
+                variable="USUBJID",
+                rows=blank["ROW"].to_list(),
+                expected="a USUBJID on every record",
+            )
+        stray = rows.filter(~subject.is_in(dm_ids))
         if stray.height:
             raise EapError(
                 "subjects not in DM",
                 dataset=name,
                 variable="USUBJID",
                 rows=stray["ROW"].to_list(),
-                found=", ".join(sorted(set(stray["USUBJID"]))[:5]),
+                found=", ".join(sorted({str(u) for u in stray["USUBJID"]})[:5]),
             )
     site_ids, added = _site_ids(db, facts["SITEID"].to_list())
     set_actor(db, username)

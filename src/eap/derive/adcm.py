@@ -1,0 +1,110 @@
+"""ADCM: concomitant medications (OCCDS, one row per CM record) with the subject's ADSL
+variables, analysis dates and an on-treatment flag; for any study with a CM dataset.
+
+Rules:
+
+* **Subject variables** joined from ADSL by USUBJID: STUDYID (when CM has none), the
+  study's planned and actual arm variables (``[arms]``; TRT01P, TRT01A), TRTSDT,
+  TRTEDT, DTHDT, SAFFL and every ADSL variable the study's populations filter on
+  (``[populations]``; MM-024: TCFL). A CM record of a subject absent from ADSL is an
+  error.
+* **ASTDT/ASTDTF, AENDT/AENDTF** from CMSTDTC/CMENDTC by ADAE's partial-date rule
+  (eap.derive.adae.impute_start and impute_end): a missing day becomes the 1st (flag
+  "D"), a missing month January ("M"), and a start in the month (or year) of the
+  first dose becomes the first dose; an end becomes the last day of its period, never
+  after death.
+* **ASTDY, AENDY** study days of ASTDT and AENDT (day 1 is TRTSDT, no day 0).
+* **ONTRTFL** "Y" when the subject was dosed (TRTSDT known) and the medication was
+  taken at some time between the first and the last dose: ASTDT on or before TRTEDT
+  (a missing start counts as before; no TRTEDT, as on treatment) and AENDT on or after
+  TRTSDT (a missing end counts as ongoing). A medication ending the day before the
+  first dose, or starting the day after the last, is not on treatment; no window is
+  added after the last dose (admiral's ``derive_var_ontrtfl(span_period = TRUE)``).
+  Otherwise missing.
+
+Records are not cut at the data cutoff (as ADAE): an analysis selects them by date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from eap.datasets.model import Dataset
+from eap.derive.adae import impute_end, impute_start, study_day
+from eap.derive.common import as_adam, filter_variables, require_subjects
+from eap.errors import EapError
+from eap.plans.study import DEFAULT_STUDY, Study, load_study
+
+LABELS = {
+    "ASTDT": "Analysis Start Date",
+    "ASTDTF": "Analysis Start Date Imputation Flag",
+    "AENDT": "Analysis End Date",
+    "AENDTF": "Analysis End Date Imputation Flag",
+    "ASTDY": "Analysis Start Relative Day",
+    "AENDY": "Analysis End Relative Day",
+    "ONTRTFL": "On Treatment Record Flag",
+}
+
+
+def subject_variables(study: Study, adsl: pl.DataFrame, cm: pl.DataFrame) -> list[str]:
+    """The ADSL variables ADCM carries (see the module docstring), in that order."""
+    wanted = [
+        "STUDYID",
+        study.arms.planned,
+        study.arms.actual,
+        "TRTSDT",
+        "TRTEDT",
+        "DTHDT",
+        "SAFFL",
+    ]
+    for population in study.populations.values():
+        wanted += sorted(filter_variables(population.where))
+    out: list[str] = []
+    for col in wanted:
+        if col in adsl.columns and col not in cm.columns and col not in out:
+            out.append(col)
+    return out
+
+
+def derive_adcm(
+    sdtm: Mapping[str, Dataset], adsl: Dataset, *, study: Study | None = None
+) -> Dataset:
+    """ADCM from SDTM CM and ADSL for ``study`` (default MM-024)."""
+    if "CM" not in sdtm:
+        raise EapError("CM is required to derive ADCM", dataset="CM", expected="a CM dataset")
+    study = study or load_study(DEFAULT_STUDY)
+    cm = sdtm["CM"].frame
+    require_subjects(cm, adsl.frame, "CM")
+    keep = subject_variables(study, adsl.frame, cm)
+    frame = cm.join(adsl.frame.select("USUBJID", *keep), on="USUBJID", how="left")
+    for col in ("TRTSDT", "TRTEDT", "DTHDT"):
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
+    for col in ("CMSTDTC", "CMENDTC"):
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+        elif frame.schema[col] == pl.Null:  # a column without a single value
+            frame = frame.with_columns(pl.col(col).cast(pl.String))
+    astdt, astdtf = impute_start(pl.col("CMSTDTC"), pl.col("TRTSDT"))
+    aendt, aendtf = impute_end(pl.col("CMENDTC"), pl.col("DTHDT"))
+    frame = frame.with_columns(
+        astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
+    )
+    started = pl.col("ASTDT").is_null() | pl.col("TRTEDT").is_null()
+    on_treatment = (
+        pl.col("TRTSDT").is_not_null()
+        & (started | (pl.col("ASTDT") <= pl.col("TRTEDT")))
+        & (pl.col("AENDT").is_null() | (pl.col("AENDT") >= pl.col("TRTSDT")))
+    )
+    frame = frame.with_columns(
+        study_day("ASTDT", "TRTSDT").alias("ASTDY"),
+        study_day("AENDT", "TRTSDT").alias("AENDY"),
+        pl.when(on_treatment)
+        .then(pl.lit("Y"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("ONTRTFL"),
+    )
+    order = [c for c in ("USUBJID", "CMSEQ") if c in frame.columns]
+    return as_adam("ADCM", "Concomitant Medications Analysis Dataset", frame.sort(order), LABELS)

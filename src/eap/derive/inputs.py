@@ -1,0 +1,149 @@
+"""The derivations' input findings, with AE start dates sorted by what they are.
+
+:func:`derive_findings` is what :func:`eap.derive.derive_all` reports about its input:
+the findings of :func:`eap.derive.checks.input_findings`, except that an AE start date
+counts as *partial* (imputed, ASTDTF set) only when it is a valid ISO 8601 partial
+date with a year (``2011``, ``2011-10``; ``-`` for an unknown part allowed). Any other
+value that is not a complete date (``05OCT2011``, ``2011-13-45``, ``2014-02-30``, a
+date without its year) cannot be imputed: ADAE has no ASTDT for it and the record is
+not treatment-emergent, and the finding ``ae-start-unusable`` (error) lists those
+records.
+
+The derivations read some variables that SDTM calls expected or permissible rather
+than required (the dates of EX and DS, DS.DSCAT, EX.EXDOSE, AE.AESTDTC, SUPPAE's
+IDVARVAL): a dataset without one of them cannot be derived, and the finding
+``derive-needs-variable`` (error) names it (``NEEDED``).
+
+The checks run on what they can read: a dataset without a variable they use is left to
+validation (``missing-required-variable``), a variable of the wrong type is read as
+text, and checks that cannot run at all are one error finding, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import polars as pl
+
+from eap.datasets.model import Dataset
+from eap.datasets.validate import Finding, iso8601_valid
+from eap.derive.checks import input_findings
+from eap.plans.study import Study
+
+# Variables the derivations read whatever the study, beyond each dataset's Req ones.
+NEEDED = {
+    "AE": ("AESTDTC",),
+    "DS": ("DSCAT", "DSSTDTC"),
+    "EX": ("EXDOSE", "EXSTDTC", "EXENDTC"),
+    "SUPPAE": ("QNAM", "IDVARVAL", "QVAL"),
+}
+# Variables input_findings reads, by dataset (text variables: cast to text when not).
+_TEXT = {"AE": ("AESTDTC",), "DM": ("USUBJID", "DTHDTC"), "EX": ("USUBJID", "EXSTDTC")}
+_NEEDED = {"AE": ("AESTDTC",), "DM": ("USUBJID",), "EX": ("USUBJID", "EXSTDTC")}
+
+
+def _rows(mask: pl.Series) -> tuple[int, ...]:
+    return tuple(i + 1 for i in mask.arg_true().to_list())
+
+
+def _readable(sdtm: Mapping[str, Dataset]) -> dict[str, Dataset]:
+    """The datasets the checks can read: the variables they use as text; a dataset
+    without one left out; USUBJID as text wherever it is."""
+    out: dict[str, Dataset] = {}
+    for name, ds in sdtm.items():
+        frame = ds.frame
+        if any(col not in frame.columns for col in _NEEDED.get(name, ())):
+            continue
+        text = [*_TEXT.get(name, ()), "USUBJID"]
+        casts = [
+            pl.col(c).cast(pl.String)
+            for c in dict.fromkeys(text)
+            if c in frame.columns and frame.schema[c] != pl.String
+        ]
+        out[name] = replace(ds, frame=frame.with_columns(casts)) if casts else ds
+    return out
+
+
+def ae_start_dates(ae: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Masks of the AE records whose AESTDTC is a partial date eap imputes, and of
+    those whose AESTDTC is neither a complete date nor such a partial date."""
+    text = ae["AESTDTC"].cast(pl.String)
+    frame = pl.DataFrame({"v": text})
+    v = pl.col("v")
+    complete = v.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    valid = iso8601_valid(v)
+    kinds = frame.select(
+        (v.is_not_null() & ~complete & valid & v.str.contains(r"^\d{4}")).alias("partial"),
+        (v.is_not_null() & ~complete & ~(valid & v.str.contains(r"^\d{4}"))).alias("unusable"),
+    )
+    return kinds["partial"], kinds["unusable"]
+
+
+def needed_variables(sdtm: Mapping[str, Dataset]) -> list[Finding]:
+    """An error for each variable of ``NEEDED`` a dataset lacks."""
+    return [
+        Finding(
+            "error",
+            "derive-needs-variable",
+            name,
+            f"{name} has no {variable}, which the derivations read",
+            variable=variable,
+            expected=f"{variable} in {name} (see docs/derivations.md)",
+            found="no such column",
+        )
+        for name, variables in NEEDED.items()
+        if name in sdtm
+        for variable in variables
+        if variable not in sdtm[name].frame.columns
+    ]
+
+
+def derive_findings(sdtm: Mapping[str, Dataset], study: Study | None = None) -> list[Finding]:
+    """The derivations' findings about ``sdtm`` for ``study`` (see the module docstring)."""
+    return needed_variables(sdtm) + _input_findings(sdtm, study)
+
+
+def _input_findings(sdtm: Mapping[str, Dataset], study: Study | None) -> list[Finding]:
+    readable = _readable(sdtm)
+    try:
+        found = input_findings(readable, study)
+    except pl.exceptions.PolarsError as exc:
+        return [
+            Finding(
+                "error",
+                "derive-checks-failed",
+                ", ".join(sorted(sdtm)),
+                f"the derivations' input checks cannot read these datasets: {exc}",
+                expected="the variables the specification declares, of their types",
+            )
+        ]
+    if "AE" not in readable:
+        return found
+    ae = readable["AE"].frame
+    partial, unusable = ae_start_dates(ae)
+    out: list[Finding] = []
+    for f in found:
+        if f.check != "ae-start-partial":
+            out.append(f)
+        elif partial.any():
+            out.append(replace(f, rows=_rows(partial), found=f"{int(partial.sum())} records"))
+    if unusable.any():
+        values = ae["AESTDTC"].cast(pl.String).filter(unusable).unique(maintain_order=True)
+        shown = ", ".join(repr(v) for v in values.head(5).to_list())
+        more = f" and {values.len() - 5} more" if values.len() > 5 else ""
+        out.append(
+            Finding(
+                "error",
+                "ae-start-unusable",
+                "AE",
+                "AE start dates that are neither a complete nor a partial ISO 8601 date: "
+                "not imputed, so ADAE has no ASTDT for them and does not count them as "
+                "treatment-emergent",
+                variable="AESTDTC",
+                rows=_rows(unusable),
+                expected="YYYY-MM-DD, or a partial date YYYY-MM or YYYY",
+                found=shown + more,
+            )
+        )
+    return out
