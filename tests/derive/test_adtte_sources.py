@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from eap.datasets.model import Dataset
-from eap.derive.adtte import derivable_endpoints, derive_adtte, endpoint_datasets
+from eap.derive.adtte import derivable_endpoints, derive_adtte, endpoint_datasets, last_alive
 from eap.errors import PlanError
 from eap.plans import load_study
 
@@ -100,12 +100,18 @@ date = "LBDTC"
 [endpoints.X]
 param = "X"
 origin = { label = "o", dataset = "EX", date = "EXSTDTC", before = "REL" }
-events = ["REL"]
+events = [{ name = "DTH", description = "Death", dataset = "DM", date = "DTHDTC" }]
 """,
         )
     )
-    # The origin (EX) is taken before REL (MB), which is taken before LAB (LB).
-    assert endpoint_datasets(study.endpoints["X"], study.tte_sources) == {"EX", "MB", "LB"}
+    # The origin (EX) is taken before REL (MB), which is taken before LAB (LB); REL is
+    # no event or censoring of the endpoint, only the origin names it.
+    assert endpoint_datasets(study.endpoints["X"], study.tte_sources) == {
+        "EX",
+        "DM",
+        "MB",
+        "LB",
+    }
 
 
 def test_an_origin_that_depends_on_itself_is_an_error(tmp_path: Path) -> None:
@@ -395,3 +401,61 @@ events = [{ name = "D", description = "Death", dataset = "DM", date = "DTHDTC" }
     frame = derive_adtte(_sdtm(DM=DM, DS=ds), CUTOFF, study=load_study(folder)).frame
     # S1 randomised 2020-01-31, dead 2020-03-01: day 31 (29 + 1 + 1). S2 has no origin.
     assert frame.select("USUBJID", "AVAL", "CNSR").rows() == [("S1", 31.0, 0)]
+
+
+def test_last_date_known_alive_from_each_source() -> None:
+    def frame(**cols: list[object]) -> pl.DataFrame:
+        return pl.DataFrame(cols, schema_overrides={k: pl.String for k in cols})
+
+    sdtm = _sdtm(
+        DM=frame(USUBJID=["A", "B", "C", "D", "E"], RFICDTC=["2020-01-01"] * 5),
+        SV=frame(USUBJID=["A"], SVSTDTC=["2020-02-01"]),
+        RS=frame(USUBJID=["B"], RSDTC=["2020-03-01"]),
+        # C: the end of its last dose; D: a dose start without an end.
+        EX=frame(
+            USUBJID=["C", "D"], EXSTDTC=["2020-04-01", "2020-04-10"], EXENDTC=["2020-04-20", None]
+        ),
+        # E: the death record never counts as alive; the withdrawal does; a record after
+        # the cutoff is not seen.
+        DS=frame(
+            USUBJID=["E", "E", "E"],
+            DSDECOD=["WITHDRAWAL BY SUBJECT", "DEATH", "LOST TO FOLLOW-UP"],
+            DSSTDTC=["2020-05-01", "2020-05-15", "2020-07-01"],
+        ),
+    )
+    got = dict(last_alive(sdtm, CUTOFF).iter_rows())
+    assert got == {
+        "A": D(2020, 2, 1),
+        "B": D(2020, 3, 1),
+        "C": D(2020, 4, 20),
+        "D": D(2020, 4, 10),
+        "E": D(2020, 5, 1),
+    }
+    empty = last_alive({}, CUTOFF)
+    assert (empty.columns, empty.height) == (["USUBJID", "LSTALVDT"], 0)
+
+
+def test_adtte_dataset_name_and_label() -> None:
+    dm = DM.with_columns(pl.col("RFSTDTC").alias("RFXSTDTC"))
+    result = derive_adtte(_sdtm(DM=dm), CUTOFF, study=MM024, paramcds=["OS"])
+    assert (result.name, result.label) == ("ADTTE", "Time-to-Event Analysis Dataset")
+
+
+def test_the_first_record_is_the_earliest_date_whatever_its_sequence(tmp_path: Path) -> None:
+    folder = _study(
+        tmp_path,
+        """
+[endpoints.X]
+param = "X"
+unit = "DAYS"
+origin = { label = "o", dataset = "DM", date = "RFSTDTC" }
+events = [{ name = "R", description = "Relapse", dataset = "MB", date = "MBDTC", seq = "MBSEQ" }]
+""",
+    )
+    mb = pl.DataFrame(
+        {"USUBJID": ["S1", "S1"], "MBSEQ": [1, 9], "MBDTC": ["2020-04-01", "2020-03-01"]}
+    )
+    frame = derive_adtte(_sdtm(DM=DM, MB=mb), CUTOFF, study=load_study(folder)).frame
+    row = frame.filter(pl.col("USUBJID") == "S1").row(0, named=True)
+    # 2020-03-01 (MBSEQ 9) comes before 2020-04-01 (MBSEQ 1): day 61 (31 + 29 + 1).
+    assert (row["ADT"], row["SRCSEQ"], row["AVAL"]) == (D(2020, 3, 1), 9, 61.0)

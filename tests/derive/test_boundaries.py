@@ -9,6 +9,7 @@ shows up here as well as in the values. Dates are worked out in the comments.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -675,3 +676,277 @@ def test_censoring_summary_counts_each_reason_in_parameter_and_cnsr_order() -> N
         ("PFS", 1, "Last assessment", 2),
     ]
     assert got.columns == ["PARAMCD", "CNSR", "REASON", "N"]
+
+
+# --------------------------------------------------------------------------- partial dates
+
+
+@pytest.mark.parametrize(
+    ("aestdtc", "trtsdt", "astdt", "astdtf"),
+    [
+        # A full date (any time part ignored) is taken as it is.
+        ("2020-03-15T10:30", D(2020, 3, 10), D(2020, 3, 15), None),
+        # Year and month: the first of the month, or the first dose when the AE started
+        # in the month of the first dose (then it is not imputed before the dose).
+        ("2020-03", D(2020, 3, 10), D(2020, 3, 10), "D"),
+        ("2020-03", D(2020, 2, 10), D(2020, 3, 1), "D"),
+        ("2020-03", D(2021, 3, 10), D(2020, 3, 1), "D"),  # same month, another year
+        ("2020-02", D(2020, 3, 10), D(2020, 2, 1), "D"),
+        # Not an ISO 8601 partial date (the gate reports it): never imputed.
+        ("2020-03---15", D(2020, 5, 1), None, None),
+        ("2020-03", None, D(2020, 3, 1), "D"),
+        # Year only: 1 January, or the first dose in the year of the first dose.
+        ("2020", D(2020, 3, 10), D(2020, 3, 10), "M"),
+        ("2021", D(2020, 3, 10), D(2021, 1, 1), "M"),
+        ("2019", D(2020, 3, 10), D(2019, 1, 1), "M"),
+        ("2020", None, D(2020, 1, 1), "M"),
+        (None, D(2020, 3, 10), None, None),
+    ],
+)
+def test_ae_start_imputation(
+    aestdtc: str | None, trtsdt: dt.date | None, astdt: dt.date | None, astdtf: str | None
+) -> None:
+    ae = pl.DataFrame(
+        {"USUBJID": ["A"], "AESEQ": [1], "AEDECOD": ["X"], "AESTDTC": [aestdtc]},
+        schema_overrides={"AESTDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A"], "TRTSDT": [trtsdt], "TRTEDT": [D(2021, 12, 31)]},
+            schema_overrides={"TRTSDT": pl.Date},
+        ),
+    )
+    row = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame.row(0, named=True)
+    assert (row["ASTDT"], row["ASTDTF"]) == (astdt, astdtf)
+
+
+@pytest.mark.parametrize(
+    ("aeendtc", "aendt", "aendtf"),
+    [
+        ("2020-02-10T08:00", D(2020, 2, 10), None),
+        ("2020-02", D(2020, 2, 29), "D"),  # the last day of the month (a leap year)
+        ("2021-02", D(2021, 2, 28), "D"),
+        ("2020", D(2020, 12, 31), "M"),
+        ("UNK", None, None),
+        (None, None, None),
+    ],
+)
+def test_ae_end_imputation(aeendtc: str | None, aendt: dt.date | None, aendtf: str | None) -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "AESEQ": [1],
+            "AEDECOD": ["X"],
+            "AESTDTC": ["2020-01-05"],
+            "AEENDTC": [aeendtc],
+        },
+        schema_overrides={"AEENDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame({"USUBJID": ["A"], "TRTSDT": [D(2020, 1, 1)], "TRTEDT": [D(2020, 1, 31)]}),
+    )
+    row = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame.row(0, named=True)
+    assert (row["AENDT"], row["AENDTF"]) == (aendt, aendtf)
+
+
+def test_period_without_a_before_value_and_without_the_first_start(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(
+        """
+[study]
+id = "T"
+title = "T"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{ value = "A" }]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+
+[adae.period]
+variable = "APERIOD"
+label = "Period"
+starts = [{ date = "RANDDT", value = "DOUBLE-BLIND" }, { date = "OLEDT", value = "OPEN" }]
+"""
+    )
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A", "B"],
+            "AESEQ": [1, 2, 1],
+            "AEDECOD": ["X", "Y", "X"],
+            "AESTDTC": ["2020-01-05", "2020-01-20", "2020-03-01"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {
+                "USUBJID": ["A", "B"],
+                "TRTSDT": [D(2020, 1, 1)] * 2,
+                "TRTEDT": [D(2020, 3, 31)] * 2,
+                "SAFFL": ["Y", "N"],
+                "RANDDT": [D(2020, 1, 10), None],
+                "OLEDT": [None, D(2020, 2, 1)],
+            }
+        ),
+    )
+    frame = derive_adae(_sdtm(AE=ae), adsl, study=load_study(tmp_path)).frame
+    # A: before randomisation there is no period (no `before` value); after, DOUBLE-BLIND.
+    # B: never randomised (no first start), but a later start applies from its date.
+    assert frame.select("USUBJID", "AESEQ", "APERIOD", "SAFFL").rows() == [
+        ("A", 1, None, "Y"),
+        ("A", 2, "DOUBLE-BLIND", "Y"),
+        ("B", 1, "OPEN", "N"),
+    ]
+    # MM-024: without a consent date (EAPDT, the first start) an AE before the safety
+    # follow-up is in no phase, not in the parent trial.
+    mm = _adae("mm024", [0, 10], EAPDT=None, SFUDT=D(2020, 2, 10))
+    assert mm["APHASE"].to_list() == [None, "SAFETY FOLLOW-UP"]
+
+
+def test_worst_grade_per_term_ties_sequence_and_supplemental_terms() -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["B", "A", "A", "A", "A", "A", "A", "A"],
+            "AESEQ": [1, 7, 2, 3, 4, 5, 6, 8],
+            "AEDECOD": ["X", "X", "X", "X", "Y", "Y", "Z", "Z"],
+            # X: grades 3 (twice) and 2: the earlier grade 3 is the worst. Y: no grade:
+            # severity ranks (SEVERE > MILD). Z: an unreadable grade ("NA") is missing.
+            "AETOXGR": ["1", "3", "3", "2", None, None, "NA", "1"],
+            "AESEV": [None, None, None, None, "MILD", "SEVERE", "SEVERE", None],
+            "AESTDTC": [
+                "2020-01-05",
+                "2020-01-09",
+                "2020-01-10",
+                "2020-01-03",
+                "2020-01-04",
+                "2020-01-06",
+                "UNK",
+                "2020-01-07",
+            ],
+        }
+    )
+    supp = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A"],
+            "QNAM": ["AETOXTRM", "OTHER", "AETOXTRM"],
+            "IDVARVAL": ["7", "3", ""],  # a record without AESEQ matches no AE
+            "QVAL": ["Neutrophil count decreased", "x", "y"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A", "B"], "TRTSDT": [D(2020, 1, 1)] * 2, "TRTEDT": [D(2020, 1, 31)] * 2}
+        ),
+    )
+    result = derive_adae(_sdtm(AE=ae, SUPPAE=supp), adsl, study=MM024)
+    assert (result.name, result.label) == ("ADAE", "Adverse Events Analysis Dataset")
+    frame = result.frame
+    # Sorted by subject, then AESEQ.
+    assert frame.select("USUBJID", "AESEQ").rows() == [
+        ("A", 2),
+        ("A", 3),
+        ("A", 4),
+        ("A", 5),
+        ("A", 6),
+        ("A", 7),
+        ("A", 8),
+        ("B", 1),
+    ]
+    worst = dict(zip(frame["AESEQ"].to_list(), frame["WORSTFL"].to_list(), strict=True))
+    assert [worst[i] for i in (7, 2, 3, 4, 5, 6, 8)] == [
+        "Y",  # X: grade 3 on 2020-01-09, before AESEQ 2's grade 3 on 2020-01-10
+        None,
+        None,
+        None,
+        "Y",  # Y: SEVERE over MILD
+        None,  # Z: an unreadable start date ("UNK") is not emergent, so not the worst
+        "Y",
+    ]
+    assert frame.filter(pl.col("AESEQ") == 6).row(0, named=True)["ATOXGRN"] is None
+    assert frame.filter(pl.col("AESEQ") == 6).row(0, named=True)["ASTDT"] is None
+    # The supplemental CTCAE term of AESEQ 7 (QNAM AETOXTRM only).
+    assert frame["AETOXTRM"].to_list() == [None] * 5 + ["Neutrophil count decreased", None, None]
+
+
+def test_always_emergent_needs_a_first_dose() -> None:
+    # A subject never treated (no TRTSDT) has no emergent AE, always-emergent or not,
+    # with a start date or without one.
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A", "A"],
+            "AESEQ": [1, 2],
+            "AEDECOD": ["X", "X"],
+            "AECAT": ["SECOND PRIMARY MALIGNANCY"] * 2,
+            "AESTDTC": ["2020-01-05", None],
+        },
+        schema_overrides={"AESTDTC": pl.String},
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame(
+            {"USUBJID": ["A"], "TRTSDT": [None], "TRTEDT": [None]},
+            schema_overrides={"TRTSDT": pl.Date, "TRTEDT": pl.Date},
+        ),
+    )
+    frame = derive_adae(
+        _sdtm(AE=ae), adsl, study=MM024, always_emergent="AECAT == 'SECOND PRIMARY MALIGNANCY'"
+    ).frame
+    assert frame["TRTEMFL"].to_list() == [None, None]
+
+
+def test_worst_grade_prefers_a_graded_record_and_then_the_lower_sequence() -> None:
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"] * 4,
+            "AESEQ": [4, 3, 2, 1],
+            "AEDECOD": ["X", "X", "Y", "Y"],
+            # X: a record without grade or known severity never outranks a graded one.
+            # Y: the same grade on the same day: the lower AESEQ is the worst.
+            "AETOXGR": [None, "1", "2", "2"],
+            "AESEV": ["UNKNOWN", None, None, None],
+            "AESTDTC": ["2020-01-02", "2020-01-03", "2020-01-04", "2020-01-04"],
+        }
+    )
+    adsl = Dataset.from_frame(
+        "ADSL",
+        pl.DataFrame({"USUBJID": ["A"], "TRTSDT": [D(2020, 1, 1)], "TRTEDT": [D(2020, 1, 31)]}),
+    )
+    frame = derive_adae(_sdtm(AE=ae), adsl, study=MM024).frame
+    assert frame.select("AESEQ", "WORSTFL").rows() == [(1, "Y"), (2, None), (3, "Y"), (4, None)]
+
+
+def test_adrs_study_id_unknown_results_ties_and_layout() -> None:
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["B", "B", "B", "A", "A"],
+            "RSCAT": ["IMWG"] * 5,
+            "RSTESTCD": ["OVRLRESP"] * 5,
+            # B: two PRs: the first one's date; A: an unknown result ranks with NE (0),
+            # below SD.
+            "RSSTRESC": ["PR", "PR", "SD", "UNK", "SD"],
+            "RSDTC": ["2014-03-01", "2014-02-01", "2014-01-01", "2014-01-01", "2014-02-01"],
+        }
+    )
+    dm = pl.DataFrame({"STUDYID": ["MM-024", "MM-024"], "USUBJID": ["A", "B"]})
+    result = derive_adrs(_sdtm(RS=rs, DM=dm), CUTOFF, study=MM024)
+    assert (result.name, result.label) == ("ADRS", "Response Analysis Dataset")
+    assert result.frame.rows() == [
+        ("MM-024", "A", "BOR", "Best Overall Response (IMWG)", "SD", 2.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "A", "RSP", "Responder (PR or Better)", "N", 0.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "BOR", "Best Overall Response (IMWG)", "PR", 4.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "RSP", "Responder (PR or Better)", "Y", 1.0, D(2014, 2, 1), "Y"),
+    ]
+    # Without STUDYID in RS or a DM, STUDYID is missing; an unknown result alone is 0.
+    alone = derive_adrs(_sdtm(RS=rs.filter(pl.col("RSSTRESC") == "UNK")), CUTOFF, study=MM024)
+    assert alone.frame.select("STUDYID", "AVALC", "AVAL").rows() == [
+        (None, "UNK", 0.0),
+        (None, "N", 0.0),
+    ]

@@ -181,3 +181,120 @@ events = [{ name = "X", description = "X", dataset = "LB", date = "LBDTC" }]
         "MB: no endpoint of the study can be derived from these data; "
         "expected the datasets of at least one endpoint, found TTR: no MB; TTX: no EX, LB"
     )
+
+
+def test_adae_filters_that_do_not_fit_name_the_study_file_field(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(
+        """
+[study]
+id = "T"
+title = "T"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{ value = "A" }]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+
+[adae]
+always_emergent = "AESPECIAL == 'Y'"
+
+[adae.flags.XFL]
+label = "X"
+where = "AEXYZ == 'Y'"
+"""
+    )
+    study = load_study(tmp_path)
+    ae = AE.filter(pl.col("USUBJID") == "A")
+    with pytest.raises(PlanError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL, study=study)
+    assert (info.value.file, info.value.variable) == (
+        str(tmp_path / "study.toml"),
+        "adae.always_emergent",
+    )
+    with pytest.raises(PlanError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL, study=study, always_emergent=None)
+    assert (info.value.file, info.value.variable) == (
+        str(tmp_path / "study.toml"),
+        "adae.flags.XFL.where",
+    )
+
+
+def test_unknown_ae_subjects_name_the_first_five() -> None:
+    ids = ["A", "F", "E", "D", "C", "B", "G"]
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ids,
+            "AESEQ": [1] * 7,
+            "AEDECOD": ["X"] * 7,
+            "AESTDTC": ["2020-01-02"] * 7,
+        }
+    )
+    with pytest.raises(EapError) as info:
+        derive_adae(_sdtm(AE=ae), ADSL)
+    assert (info.value.rows, info.value.found) == ([2, 3, 4, 5, 6, 7], "B, C, D, E, F")
+
+
+def test_a_study_filter_that_does_not_fit_says_what_was_expected_and_found() -> None:
+    from eap.derive.common import where
+
+    with pytest.raises(PlanError) as info:
+        where("AGE = 1", ["AGE"], file="study.toml", field="adsl.flags.X.where")
+    assert str(info.value) == (
+        "study.toml: adsl.flags.X.where: filter 'AGE = 1' does not fit the data: cannot read "
+        "the filter at character 4; expected VAR == 'value', !=, <, <=, >, >=, in (...), "
+        "is [not] null, and, or, not, parentheses, found ' = 1'"
+    )
+    with pytest.raises(PlanError) as info:
+        where("SEX == 'F'", ["AGE"], file="study.toml", field="f")
+    # Without a found value the unknown variable's name is given.
+    assert (info.value.expected, info.value.found) == ("one of AGE", "SEX")
+
+
+def test_adam_metadata_labels_lengths_and_formats() -> None:
+    from eap.derive.common import as_adam
+
+    frame = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "TRTSDT": [D(2020, 1, 1)],
+            "AGE": [60],
+            "XLONG": ["x"],
+            "XBARE": [1.5],
+        }
+    )
+    ds = as_adam(
+        "ADSL", "Subject-Level", frame, {"XLONG": "A label longer than forty characters, cut"}
+    )
+    meta = {c.name: c for c in ds.columns}
+    # From the ADSL specification; else the given label (40 characters at most); else
+    # the name.
+    assert meta["USUBJID"].label == "Unique Subject Identifier"
+    assert meta["XLONG"].label == "A label longer than forty characters, cu"
+    assert meta["XBARE"].label == "XBARE"
+    assert (meta["TRTSDT"].kind, meta["TRTSDT"].length, meta["TRTSDT"].display_format) == (
+        "date",
+        8,
+        "DATE9.",
+    )
+    assert (meta["AGE"].kind, meta["AGE"].length, meta["AGE"].display_format) == (
+        "integer",
+        8,
+        None,
+    )
+    assert (meta["XLONG"].kind, meta["XLONG"].display_format) == ("string", None)
+
+
+def test_latest_date_skips_a_dataset_without_subjects_sorted_first() -> None:
+    from eap.derive.common import latest_date
+
+    sdtm = _sdtm(
+        AAA=pl.DataFrame({"XXDTC": ["2030-01-01"]}),
+        DM=pl.DataFrame({"USUBJID": ["A"], "RFSTDTC": ["2020-01-05"]}),
+    )
+    assert latest_date(sdtm) == (D(2020, 1, 5), "DM.RFSTDTC")

@@ -19,6 +19,7 @@ from eap.stats.cox import cox_ph
 from eap.stats.followup import median_follow_up_reverse_km, median_observation_time
 from eap.stats.km import BEYOND_FOLLOW_UP, CARRIED_FORWARD, aggregate
 from eap.stats.logrank import logrank_test, logrank_test_from_counts
+from eap.stats.proportions import clopper_pearson, wilson
 from eap.stats.rates import (
     CrudeIncidence,
     IncidenceRate,
@@ -355,3 +356,23 @@ def test_reverse_km_follow_up_passes_its_method_on() -> None:
     assert (got.conf_type, got.conf_level, got.convention) == ("plain", 0.8, "R")
     sas = median_follow_up_reverse_km(time, event, convention="SAS")
     assert (sas.conf_type, sas.conf_level, sas.convention) == ("log-log", 0.95, "SAS")
+
+
+def test_proportion_intervals_keep_counts_method_and_level() -> None:
+    w = wilson(3, 10, conf_level=0.9)
+    assert (w.x, w.n, w.estimate, w.method, w.conf_level) == (3, 10, 0.3, "wilson", 0.9)
+    # Wilson: (p + z^2/2n +/- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.644854.
+    z = 1.6448536269514722
+    centre = (0.3 + z * z / 20) / (1 + z * z / 10)
+    half = z * math.sqrt(0.3 * 0.7 / 10 + z * z / 400) / (1 + z * z / 10)
+    assert (w.lower, w.upper) == (pytest.approx(centre - half), pytest.approx(centre + half))
+    zero = wilson(0, 10)
+    assert (zero.lower, zero.x, zero.n) == (0.0, 0, 10)
+    cp = clopper_pearson(3, 10, conf_level=0.9)
+    assert (cp.x, cp.n, cp.estimate, cp.method, cp.conf_level) == (
+        3,
+        10,
+        0.3,
+        "clopper-pearson",
+        0.9,
+    )

@@ -91,3 +91,38 @@ def test_a_missing_label_is_a_key_error_naming_it() -> None:
     # A level given as text matches a numeric level, as in R.
     numeric = cox_ph([1, 2, 3, 4], [1, 1, 1, 0], [1, 2, 1, 2])
     assert numeric.term("2") is numeric.term(2)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: logrank_test([[1]], [1], ["a"]), "time"),
+        (lambda: logrank_test([1], [[1]], ["a"]), "event"),
+        (lambda: logrank_test([1], [1], [["a"]]), "group"),
+    ],
+)
+def test_log_rank_names_a_two_dimensional_argument(call: object, name: str) -> None:
+    err = _error(call)
+    assert (err.variable, err.problem) == (name, f"{name} must be one-dimensional")
+
+
+def test_log_rank_of_one_group_is_an_error() -> None:
+    assert str(_error(lambda: logrank_test([1, 2], [1, 1], ["a", "a"]))) == (
+        "group: log-rank test needs at least two groups; expected 2 or more groups, found 1 group"
+    )
+
+
+def test_stratified_log_rank_adds_each_stratums_terms() -> None:
+    # Strata x and y each hold the hand-solved case (A dies at 1 and 3, B at 2 and 4:
+    # O - E = 2/3, V = 13/18); stratum z holds only A, which adds O = E and V = 0.
+    # chi2 = (4/3)^2 / (13/9) = 16/13.
+    time = [1, 2, 3, 4] * 2 + [5]
+    event = [1] * 9
+    group = ["A", "B", "A", "B"] * 2 + ["A"]
+    strata = ["x"] * 4 + ["y"] * 4 + ["z"]
+    r = logrank_test(time, event, group, strata=strata, strata_name="SITE")
+    assert r.chisq == pytest.approx(16 / 13)
+    assert (r.observed, r.expected) == ((5, 4), (pytest.approx(11 / 3), pytest.approx(16 / 3)))
+    assert (r.method, r.stratified_by) == ("stratified log-rank", "SITE")
+    plain = logrank_test(time, event, group, strata_name="SITE")
+    assert (plain.method, plain.stratified_by) == ("log-rank", None)
