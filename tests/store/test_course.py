@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -410,3 +411,31 @@ def test_setting_a_transferred_record_aside(study: Study) -> None:
         assert entry["deleted"] and entry["deleted_reason"] == "entered twice"
     with pytest.raises(AccessDeniedError), study.sessions.begin() as db:
         service.delete_transferred_record(db, actors["inv_a"], pid, rid, 2, "again")
+
+
+def test_the_migration_gives_an_earlier_load_its_cutoff(study: Study) -> None:
+    from alembic import command
+
+    from eap.store.db import alembic_config, make_engine
+    from eap.store.transfer import load_sdtm
+    from tests.store.test_transfer import subset
+
+    load_sdtm(study.url, subset(1), transfer=TRANSFER, today=TODAY)
+
+    def migrate(step: Callable[[Any, str], None], revision: str) -> None:
+        engine = make_engine(study.url)
+        try:
+            with engine.begin() as conn:
+                cfg = alembic_config(study.url)
+                cfg.attributes["connection"] = conn
+                step(cfg, revision)
+        finally:
+            engine.dispose()
+
+    # A database loaded before revision 0006 has no cutoff stored; the upgrade finds it
+    # in the rows the load left: the cohort's latest date, 2014-11-05.
+    migrate(command.downgrade, "0002")
+    migrate(command.upgrade, "0006")
+    with study.sessions() as db:
+        stored = db.scalars(select(DataTransfer)).one()
+        assert (stored.name, stored.data_cutoff) == (TRANSFER, CUTOFF)
