@@ -439,3 +439,14 @@ def test_the_migration_gives_an_earlier_load_its_cutoff(study: Study) -> None:
     with study.sessions() as db:
         stored = db.scalars(select(DataTransfer)).one()
         assert (stored.name, stored.data_cutoff) == (TRANSFER, CUTOFF)
+
+
+def test_the_dashboard_counts_a_loaded_patient_missed_as_of_the_cutoff(study: Study) -> None:
+    pid = loaded(study)
+    with study.sessions() as db:
+        overdue = service.dashboard(db, study.actors["admin"], TODAY)["overdue_visits"]
+    # As of 2014-11-05, visits 1-5 (targets 2013-05-10 to 2014-09-10) are missed; as of
+    # today (2016-06-01) it would be 10, to the target 2016-05-10.
+    assert [(o["patient_id"], o["missed"], o["last_target"], o["as_of"]) for o in overdue] == [
+        (pid, 5, "2014-09-10", "2014-11-05")
+    ]

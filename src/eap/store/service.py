@@ -905,6 +905,8 @@ def dashboard(
                         "site": code,
                         "missed": len(missed),
                         "last_target": missed[-1].target.isoformat(),
+                        # A loaded patient's schedule is judged as of the transfer's cutoff.
+                        "as_of": sched.as_of.isoformat(),
                     }
                 )
     ids = [p.id for p in patients]
