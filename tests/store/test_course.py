@@ -23,7 +23,7 @@ from eap.protocol import VisitStatus
 from eap.store import service
 from eap.store.audit import set_actor
 from eap.store.models import DataTransfer, Patient, TransferredRecord
-from eap.store.schemas import DeathIn, DiscontinuationIn, DosingIn, VisitIn
+from eap.store.schemas import AdverseEventIn, DeathIn, DiscontinuationIn, DosingIn, VisitIn
 from tests.store.helpers import TODAY, Study, make_study, register
 
 D = dt.date
@@ -450,3 +450,31 @@ def test_the_dashboard_counts_a_loaded_patient_missed_as_of_the_cutoff(study: St
     assert [(o["patient_id"], o["missed"], o["last_target"], o["as_of"]) for o in overdue] == [
         (pid, 5, "2014-09-10", "2014-11-05")
     ]
+
+
+AFTER_CUTOFF = D(2014, 11, 6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        ("dosing", DosingIn(cycle=1, start_date=AFTER_CUTOFF, dose=25)),
+        (
+            "ae",
+            AdverseEventIn(
+                reported_term="Fatigue", ctcae_term="Fatigue", grade=1, start_date=AFTER_CUTOFF
+            ),
+        ),
+        ("death", DeathIn(death_date=AFTER_CUTOFF, cause="myeloma")),
+        (
+            "discontinuation",
+            DiscontinuationIn(discontinuation_date=AFTER_CUTOFF, reason="progression"),
+        ),
+    ],
+)
+def test_any_kind_of_entry_after_the_cutoff_makes_today_apply(
+    study: Study, kind: str, data: Any
+) -> None:
+    pid = loaded(study)
+    add(study, pid, kind, data)
+    assert sched(study, pid).as_of == TODAY
