@@ -262,22 +262,26 @@ def test_a_death_in_the_transfer_guards_later_entries(study: Study) -> None:
         assert service.death_date(db, pid) == died
 
 
-def test_transferred_follow_up_visits_fill_the_schedule(study: Study) -> None:
+def test_transferred_visits_of_every_epoch_fill_the_schedule(study: Study) -> None:
     from eap.protocol import VisitStatus
 
     sdtm = subset(2)
     load_sdtm(study.url, sdtm, transfer=TRANSFER, today=TODAY)
     sfu = sdtm["DM"].frame.filter(pl.col("ARMCD") == "SFU")["USUBJID"].implode()
-    sv = sdtm["SV"].frame.filter((pl.col("EPOCH") == "FOLLOW-UP") & pl.col("USUBJID").is_in(sfu))
-    usubjid = sv["USUBJID"][0]
+    usubjid = sdtm["SV"].frame.filter(
+        (pl.col("EPOCH") == "FOLLOW-UP") & pl.col("USUBJID").is_in(sfu)
+    )["USUBJID"][0]
+    # Every SV row is a contact, cycle visits of the parent trial included; the
+    # schedule keeps those after the rollover assessment.
+    sv = sdtm["SV"].frame.filter(pl.col("USUBJID") == usubjid)
     with study.sessions() as db:
         patient = db.scalars(select(Patient).where(Patient.usubjid == usubjid)).one()
-        dates = service.follow_up_visit_dates(db, patient.id)
-        assert dates == sorted(
-            dt.date.fromisoformat(d) for d in sv.filter(pl.col("USUBJID") == usubjid)["SVSTDTC"]
-        )
+        dates = service.contact_dates(db, patient.id)
+        assert dates == sorted({dt.date.fromisoformat(d) for d in sv["SVSTDTC"]})
         schedule = service.schedule(db, patient, dt.date(2014, 11, 5))
         assert schedule is not None
-        statuses = [v.status for v in schedule.visits if v.visit_date is not None]
+        done = [v for v in schedule.visits if v.visit_date is not None]
+        follow_up = sv.filter(pl.col("EPOCH") == "FOLLOW-UP")["SVSTDTC"].to_list()
+        assert [v.visit_date.isoformat() for v in done if v.visit_date] == follow_up
         # The virtual cohort's visits keep the protocol's 4-month windows.
-        assert statuses == [VisitStatus.DONE_IN_WINDOW] * len(dates)
+        assert [v.status for v in done] == [VisitStatus.DONE_IN_WINDOW] * len(follow_up)

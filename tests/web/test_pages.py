@@ -126,7 +126,10 @@ def test_edit_with_stale_version_shows_newer_values(app_client: Client) -> None:
     )
     assert first.status_code == 303
     # Target 4 months after the 2013-02-01 assessment is 2013-06-01: in the window.
-    assert "2013-06-02 (visit 1: done in window)" in c.get(f"/patients/{pid}").text
+    row = re.search(r'<tr[^>]*id="visits-1">(.*?)</tr>', c.get(f"/patients/{pid}").text, re.S)
+    assert row is not None
+    assert '<td class="date">2013-06-02</td>' in row.group(1)
+    assert "(visit 1: done in window)" in row.group(1)
     second = c.post(
         f"/patients/{pid}/visits/1/edit",
         data={**visit, "visit_date": "2013-06-03", "version": "1", "reason": "mine"},

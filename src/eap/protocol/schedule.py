@@ -7,7 +7,8 @@ Schedule (publication, Methods: End points and assessments; Study design and tre
   a day that does not exist in the target month becomes the month's last day).
 * Its window is target - 7 days to target + 7 days, both ends included.
 * Visits are scheduled while the target is on or before the end of follow-up,
-  5 years after the last parent-trial enrollment, and not after a death.
+  5 years after the last parent-trial enrollment, and not after a death or a
+  withdrawal (no visit whose window opens after either).
 
 Status of each scheduled visit as of a date A (every visit date must be on or before A):
 
@@ -15,11 +16,13 @@ Status of each scheduled visit as of a date A (every visit date must be on or be
   date (a tie goes to the earlier target).
 * ``done_in_window``: an assigned visit is within the window.
 * ``done_out_of_window``: visits are assigned but none within the window (for
-  example 8 days late); the closest one is reported.
+  example 8 days late), and the window has closed (A > target + 7); the closest
+  one is reported. While the window has not closed, an assigned visit outside it
+  settles nothing: the status is ``coming_due`` or ``scheduled`` as below.
 * ``missed``: nothing assigned and the window closed before A (A > target + 7).
-* ``coming_due``: nothing assigned, the window has not closed (A <= target + 7)
+* ``coming_due``: nothing assigned in the window, the window has not closed (A <= target + 7)
   and it is open on A or opens within ``coming_due_days`` (30) of A.
-* ``scheduled``: nothing assigned and the window opens later than that.
+* ``scheduled``: nothing assigned in the window and the window opens later than that.
 
 Treatment limit: Rd may continue up to 5 years after the lenalidomide start date
 in the parent trial (the parent-trial year included).
@@ -140,6 +143,7 @@ def visit_schedule(
     as_of: dt.date,
     lenalidomide_start: dt.date | None = None,
     death_date: dt.date | None = None,
+    withdrawal_date: dt.date | None = None,
 ) -> FollowUpSchedule:
     """Each follow-up visit's target, window and status as of ``as_of``."""
     fu = protocol.follow_up
@@ -173,6 +177,9 @@ def visit_schedule(
     if death_date is not None:
         # Why: no visit is owed once the window would open after the patient died.
         targets = [t for t in targets if t - window <= death_date]
+    if withdrawal_date is not None:
+        # Why: a patient who withdrew owes no visit whose window opens after the withdrawal.
+        targets = [t for t in targets if t - window <= withdrawal_date]
 
     assigned: dict[int, list[dt.date]] = {i: [] for i in range(len(targets))}
     for d in sorted(visit_dates):
@@ -187,18 +194,21 @@ def visit_schedule(
     for i, target in enumerate(targets):
         lo, hi = target - window, target + window
         mine = assigned[i]
-        chosen: dt.date | None = None
-        if mine:
-            chosen = min(mine, key=lambda d: (abs((d - target).days), d))
-            status = (
-                VisitStatus.DONE_IN_WINDOW if lo <= chosen <= hi else VisitStatus.DONE_OUT_OF_WINDOW
-            )
-        elif as_of > hi:
-            status = VisitStatus.MISSED
-        elif lo <= as_of + lookahead:
-            status = VisitStatus.COMING_DUE
+        chosen = min(mine, key=lambda d: (abs((d - target).days), d)) if mine else None
+        if chosen is not None and lo <= chosen <= hi:
+            status = VisitStatus.DONE_IN_WINDOW
+        elif chosen is not None and as_of > hi:
+            status = VisitStatus.DONE_OUT_OF_WINDOW
         else:
-            status = VisitStatus.SCHEDULED
+            # Why: a contact outside a window that has not closed settles nothing;
+            # a contact in the window may yet come.
+            chosen = None
+            if as_of > hi:
+                status = VisitStatus.MISSED
+            elif lo <= as_of + lookahead:
+                status = VisitStatus.COMING_DUE
+            else:
+                status = VisitStatus.SCHEDULED
         visits.append(
             ScheduledVisit(
                 number=i + 1,

@@ -237,6 +237,23 @@ class TransferredRecord(ClinicalMixin, Base):
     transfer: Mapped[str] = mapped_column(String(200))
 
 
+class DataTransfer(Base):
+    """One load of a data transfer: its name and data cutoff.
+
+    The cutoff is the date the transfer's data describe the study as of; a loaded
+    patient's follow-up schedule is judged as of it rather than today's date, so a
+    historical study does not show its patients years overdue.
+    """
+
+    __tablename__ = "data_transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    data_cutoff: Mapped[dt.date] = mapped_column(Date)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(String(100))
+
+
 class AuditLog(Base):
     """One changed field of one record: append-only (the schema refuses UPDATE and DELETE)."""
 

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,6 +55,7 @@ from eap.store.models import (
     AdverseEvent,
     ClinicalMixin,
     DataQuery,
+    DataTransfer,
     Death,
     Discontinuation,
     DosingRecord,
@@ -134,19 +135,121 @@ def transferred_death_date(db: Session, patient_id: int) -> dt.date | None:
     return None
 
 
-def follow_up_visit_dates(db: Session, patient_id: int) -> list[dt.date]:
-    """Follow-up visits: entered on the form, and transferred (SV rows of EPOCH FOLLOW-UP)."""
+def contact_dates(db: Session, patient_id: int) -> list[dt.date]:
+    """Every contact that assesses survival and SPM, in date order.
+
+    A contact is a follow-up visit entered on the form, a cycle entered on the
+    dosing form (the patient comes in on day 1 of every cycle and is asked about
+    survival and second primary malignancies there too), or a visit of any epoch in
+    a transfer's SV (cycle visits and survival follow-up visits alike).
+    """
     dates = [v.visit_date for v in live(db, Visit, patient_id)]
+    dates += [r.start_date for r in live(db, DosingRecord, patient_id)]
     stmt = select(TransferredRecord.row).where(
         TransferredRecord.patient_id == patient_id,
         TransferredRecord.domain == "SV",
         TransferredRecord.deleted.is_(False),
     )
     for row in map(json.loads, db.scalars(stmt)):
-        start = str(row.get("SVSTDTC") or "")
-        if row.get("EPOCH") == "FOLLOW-UP" and len(start) >= 10:
-            dates.append(dt.date.fromisoformat(start[:10]))
-    return sorted(dates)
+        start = _complete_date(row.get("SVSTDTC"))
+        if start is not None:
+            dates.append(start)
+    return sorted(set(dates))
+
+
+def _complete_date(value: object) -> dt.date | None:
+    """The day of ISO 8601 text; None for no date, a partial date or an impossible one."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+# DS DSDECOD of a subject's withdrawal (CDISC NCIt C49634).
+WITHDRAWAL = "WITHDRAWAL BY SUBJECT"
+
+
+def withdrawal_date(db: Session, patient: Patient) -> dt.date | None:
+    """The earliest withdrawal after the rollover assessment, entered or transferred.
+
+    A discontinuation for patient withdrawal on the form, or a transferred DS record
+    WITHDRAWAL BY SUBJECT dated after the assessment. A withdrawal on or before the
+    assessment is the parent-trial stop the registration already holds, not an end
+    of follow-up in this program.
+    """
+    dates = [
+        d.discontinuation_date
+        for d in live(db, Discontinuation, patient.id)
+        if d.reason == DiscontinuationReason.PATIENT_WITHDRAWAL.value
+    ]
+    stmt = select(TransferredRecord.row).where(
+        TransferredRecord.patient_id == patient.id,
+        TransferredRecord.domain == "DS",
+        TransferredRecord.deleted.is_(False),
+    )
+    for row in map(json.loads, db.scalars(stmt)):
+        when = _complete_date(row.get("DSSTDTC"))
+        if row.get("DSDECOD") == WITHDRAWAL and when is not None:
+            dates.append(when)
+    after = [d for d in dates if d > patient.assessment_date]
+    return min(after) if after else None
+
+
+def transfer_cutoff(db: Session, patient_id: int) -> dt.date | None:
+    """The latest data cutoff of the transfers the patient's records came from."""
+    names = select(TransferredRecord.transfer).where(TransferredRecord.patient_id == patient_id)
+    latest: dt.date | None = db.scalar(
+        select(func.max(DataTransfer.data_cutoff)).where(DataTransfer.name.in_(names))
+    )
+    return latest
+
+
+def latest_entered_date(db: Session, patient_id: int) -> dt.date | None:
+    """The latest date of a record entered on a form for the patient (deleted ones aside)."""
+    # One statement for the five record tables: the dashboard asks this of every patient.
+    latest = union_all(
+        *(
+            select(func.max(column)).where(
+                column.class_.patient_id == patient_id, column.class_.deleted.is_(False)
+            )
+            for column in (
+                DosingRecord.start_date,
+                AdverseEvent.start_date,
+                Visit.visit_date,
+                Death.death_date,
+                Discontinuation.discontinuation_date,
+            )
+        )
+    )
+    dates = [d for d in db.scalars(latest) if d is not None]
+    return max(dates) if dates else None
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The date a patient's schedule is judged as of, and why that date."""
+
+    date: dt.date
+    basis: str  # "today" or "data cutoff"
+
+
+def schedule_as_of(db: Session, patient: Patient, today: dt.date) -> AsOf:
+    """A loaded patient is judged as of the transfer's data cutoff, others as of today.
+
+    The transfer describes the study as it stood on its cutoff: judged as of today,
+    a historical study would show every patient years overdue. Once a site records
+    anything dated after the cutoff on a form, the program is being run live for
+    that patient and today's date applies again.
+    """
+    cutoff = transfer_cutoff(db, patient.id)
+    if cutoff is None or cutoff >= today:
+        return AsOf(today, "today")
+    entered = latest_entered_date(db, patient.id)
+    if entered is not None and entered > cutoff:
+        return AsOf(today, "today")
+    return AsOf(cutoff, "data cutoff")
 
 
 def death_date(db: Session, patient_id: int) -> dt.date | None:
@@ -617,6 +720,34 @@ def delete_record(
     return obj
 
 
+def delete_transferred_record(
+    db: Session, actor: Actor, patient_id: int, rid: int, version: int, reason: str
+) -> TransferredRecord:
+    """Set a transferred row aside with a reason: the correction of a transferred record.
+
+    A transferred row is never edited (it stays as received); a wrong one is soft
+    deleted with the reason, which takes it out of the page's sections, the schedule
+    and the export, and the right value is recorded on the form. DM rows are refused:
+    the patient's registration and the death form correct what DM says.
+    """
+    _writable_patient(db, actor, patient_id)
+    obj = db.get(TransferredRecord, rid)
+    if obj is None or obj.patient_id != patient_id:
+        raise NotFoundError("transferred record not found", dataset="transferred_records")
+    if obj.domain not in TRANSFERRED_DOMAINS:
+        raise EditCheckError(
+            {
+                "record": f"a transferred {obj.domain} record cannot be set aside on its own; "
+                "correct the registration or record the death on the form"
+            }
+        )
+    if obj.deleted:
+        raise AccessDeniedError("the record is already set aside", rows=[rid])
+    set_actor(db, actor.username, reason)
+    _save_changes(db, obj, version, {"deleted": True, "deleted_reason": reason})
+    return obj
+
+
 def delete_patient(
     db: Session, actor: Actor, patient_id: int, version: int, reason: str
 ) -> Patient:
@@ -696,25 +827,74 @@ def schedule(
 ) -> FollowUpSchedule | None:
     """Follow-up visits with window status, from the rollover assessment (None if not followed).
 
-    Follow-up ends 5 years after the parent trial's last enrollment; when the study
-    has not set that date, the patient's own assessment date stands in for it.
+    Judged as of :func:`schedule_as_of` (a loaded patient: the transfer's data cutoff).
+    Every contact that assesses survival and SPM counts (:func:`contact_dates`), cycle
+    visits included. No visit is owed whose window opens after the death or the
+    withdrawal (:func:`withdrawal_date`), nor after the end of the program: 5 years
+    after the parent trial's last enrollment; when the study has not set that date,
+    the patient's own assessment date stands in for it.
     """
-    if patient.outcome == Outcome.NOT_ELIGIBLE.value or patient.assessment_date > today:
+    if patient.outcome == Outcome.NOT_ELIGIBLE.value:
         return None
-    died = death_date(db, patient.id)
+    as_of = schedule_as_of(db, patient, today).date
+    if patient.assessment_date > as_of:
+        return None
+    # A death or withdrawal after the as-of date was not known then.
+    died = _known_by(death_date(db, patient.id), as_of)
+    withdrew = _known_by(withdrawal_date(db, patient), as_of)
+    last_contact = min(d for d in (died, withdrew, as_of) if d is not None)
+    contacts = [d for d in contact_dates(db, patient.id) if _in_follow_up(patient, d, last_contact)]
     try:
         return visit_schedule(
             protocol(),
             usubjid=patient.usubjid,
             follow_up_start=patient.assessment_date,
             last_parent_enrollment=last_parent_enrollment or patient.assessment_date,
-            visit_dates=follow_up_visit_dates(db, patient.id),
-            as_of=today,
+            visit_dates=contacts,
+            as_of=as_of,
             lenalidomide_start=patient.lenalidomide_start_date,
             death_date=died,
+            withdrawal_date=withdrew,
         )
     except ProtocolError:
         return None
+
+
+def _known_by(day: dt.date | None, as_of: dt.date) -> dt.date | None:
+    return day if day is not None and day <= as_of else None
+
+
+def _in_follow_up(patient: Patient, day: dt.date, last_contact: dt.date) -> bool:
+    """A contact counts after the rollover assessment (before it, it is the parent trial's)
+    and up to the death, withdrawal or as-of date, whichever comes first."""
+    return patient.assessment_date < day <= last_contact
+
+
+def schedule_end(db: Session, patient: Patient, sched: FollowUpSchedule) -> tuple[dt.date, str]:
+    """Where the schedule ends, and why: the death, the withdrawal or the end of the program."""
+    ends = [(sched.follow_up_end, "end of the program")]
+    died = _known_by(death_date(db, patient.id), sched.as_of)
+    if died is not None:
+        ends.append((died, "death"))
+    withdrew = _known_by(withdrawal_date(db, patient), sched.as_of)
+    if withdrew is not None:
+        ends.append((withdrew, "withdrawal"))
+    return min(ends)
+
+
+def contact_label(sched: FollowUpSchedule | None, patient: Patient, day: dt.date) -> str:
+    """What a contact on ``day`` counts for in the schedule, in words for the page."""
+    if day <= patient.assessment_date:
+        return "before the rollover: the parent trial"
+    if sched is None:
+        return "not followed"
+    for v in sched.visits:
+        if v.visit_date == day:
+            return f"visit {v.number}: {v.status.value.replace('_', ' ')}"
+    for v in sched.visits:
+        if v.window_start <= day <= v.window_end:
+            return f"also in visit {v.number}'s window"
+    return "between visit windows"
 
 
 def dashboard(
@@ -740,6 +920,8 @@ def dashboard(
                         "site": code,
                         "missed": len(missed),
                         "last_target": missed[-1].target.isoformat(),
+                        # A loaded patient's schedule is judged as of the transfer's cutoff.
+                        "as_of": sched.as_of.isoformat(),
                     }
                 )
     ids = [p.id for p in patients]
@@ -815,28 +997,142 @@ def transferred_summary(db: Session, patient_id: int) -> list[dict[str, Any]]:
     return [{"domain": d, "transfer": t, "records": int(n)} for d, t, n in db.execute(stmt)]
 
 
-def _transferred_events(db: Session, patient_id: int) -> list[dict[str, Any]]:
-    """The transfer's disposition events (DS), dated, for the timeline."""
-    stmt = select(TransferredRecord).where(
-        TransferredRecord.patient_id == patient_id, TransferredRecord.domain == "DS"
+def _text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _describe_ex(row: dict[str, Any]) -> str:
+    """A dose as received: visit, treatment, dose, frequency and any adjustment."""
+    text = f"{(_text(row, 'VISIT') or 'dose').capitalize()}: {_text(row, 'EXTRT').lower()} "
+    text += f"{_text(row, 'EXDOSE')} {_text(row, 'EXDOSU')} {_text(row, 'EXDOSFRQ')}".rstrip()
+    if row.get("EXADJ"):
+        text += f", adjusted for {_text(row, 'EXADJ').lower()}"
+    return text
+
+
+def _describe_ae(row: dict[str, Any]) -> str:
+    """An AE as received, in the words of the form's AE line."""
+    term = _text(row, "AEDECOD") or _text(row, "AELLT")
+    text = f"AE {_text(row, 'AETERM')} ({term}) grade {_text(row, 'AETOXGR') or '?'}"
+    if row.get("AESER") == "Y":
+        text += " serious"
+    if row.get("AECAT"):
+        text += f" ({_text(row, 'AECAT').lower()})"
+    return text
+
+
+def _describe_sv(row: dict[str, Any]) -> str:
+    epoch = _text(row, "EPOCH").lower()
+    return f"Visit {_text(row, 'VISIT').lower()}" + (f" ({epoch})" if epoch else "")
+
+
+def _describe_rs(row: dict[str, Any]) -> str:
+    return f"{_text(row, 'RSTEST') or _text(row, 'RSTESTCD')}: {_text(row, 'RSSTRESC')}"
+
+
+def _describe_ds(row: dict[str, Any]) -> str:
+    text = (_text(row, "DSDECOD") or _text(row, "DSTERM")).capitalize()
+    scat = _text(row, "DSSCAT").lower()
+    return text + (f" ({scat})" if scat else "")
+
+
+@dataclass(frozen=True)
+class TransferredDomain:
+    """Where a transferred domain shows on the patient page: its section, date and text."""
+
+    section: str
+    date_variable: str
+    end_variable: str | None
+    describe: Callable[[dict[str, Any]], str]
+
+
+# Each transferred dataset beside the form records of the same meaning; RS and DS
+# have no form, so they have sections of their own.
+TRANSFERRED_DOMAINS: dict[str, TransferredDomain] = {
+    "EX": TransferredDomain("dosing", "EXSTDTC", "EXENDTC", _describe_ex),
+    "AE": TransferredDomain("ae", "AESTDTC", "AEENDTC", _describe_ae),
+    "SV": TransferredDomain("visits", "SVSTDTC", None, _describe_sv),
+    "RS": TransferredDomain("responses", "RSDTC", None, _describe_rs),
+    "DS": TransferredDomain("disposition", "DSSTDTC", None, _describe_ds),
+}
+TRANSFERRED_SECTIONS = {"responses": "Responses", "disposition": "Disposition"}
+
+
+def transferred_entries(db: Session, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's transferred doses, AEs, visits, responses, disposition and death.
+
+    One entry per row (deleted rows included, marked), with its section, date and a
+    line of text, in date order. A row without a complete date is listed without one
+    and left off the timeline. The death is DM.DTHDTC, in the Death section.
+    """
+    stmt = (
+        select(TransferredRecord)
+        .where(
+            TransferredRecord.patient_id == patient_id,
+            TransferredRecord.domain.in_([*TRANSFERRED_DOMAINS, "DM"]),
+        )
+        .order_by(TransferredRecord.id)
     )
-    events = []
+    entries = []
     for r in db.scalars(stmt):
         row = json.loads(r.row)
-        when = str(row.get("DSSTDTC") or "")
-        if len(when) < 10:
+        base = {
+            "id": r.id,
+            "version": r.version,
+            "domain": r.domain,
+            "transfer": r.transfer,
+            "deleted": r.deleted,
+            "deleted_reason": r.deleted_reason,
+            "updated_by": r.updated_by,
+        }
+        if r.domain == "DM":
+            died = _complete_date(row.get("DTHDTC"))
+            if died is not None:
+                entries.append(
+                    {
+                        **base,
+                        "section": "death",
+                        "date": died,
+                        "end": None,
+                        "text": "Death (DM.DTHDTC)",
+                    }
+                )
             continue
-        events.append(
+        spec = TRANSFERRED_DOMAINS[r.domain]
+        end = _complete_date(row.get(spec.end_variable)) if spec.end_variable else None
+        entries.append(
             {
-                "date": dt.date.fromisoformat(when[:10]),
-                "kind": "transfer",
-                "id": r.id,
-                "text": f"{str(row.get('DSDECOD') or row.get('DSTERM')).capitalize()} "
-                "(transferred)",
-                "deleted": r.deleted,
+                **base,
+                "section": spec.section,
+                "date": _complete_date(row.get(spec.date_variable)),
+                "end": end,
+                "text": spec.describe(row),
             }
         )
-    return events
+    entries.sort(key=lambda e: (e["date"] is None, e["date"] or dt.date.min, e["id"]))
+    return entries
+
+
+def _transferred_events(db: Session, patient_id: int) -> list[dict[str, Any]]:
+    """The transferred entries that have a date, for the timeline, marked as transferred."""
+    return [
+        {
+            "date": e["date"],
+            "kind": "transferred",
+            "id": e["id"],
+            "text": f"{e['text']} (transferred)",
+            "deleted": e["deleted"],
+            "transferred": True,
+            "domain": e["domain"],
+        }
+        for e in transferred_entries(db, patient_id)
+        if e["date"] is not None
+    ]
 
 
 def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
@@ -848,6 +1144,7 @@ def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
             "id": None,
             "text": f"Lenalidomide started in {protocol().study.parent_study}",
             "deleted": False,
+            "transferred": False,
         },
         {
             "date": patient.assessment_date,
@@ -855,6 +1152,7 @@ def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
             "id": patient.id,
             "text": f"Rollover assessment: {patient.phase or 'not eligible'}",
             "deleted": False,
+            "transferred": False,
         },
     ]
     for name, spec in KINDS.items():
@@ -862,11 +1160,12 @@ def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
         for r in db.scalars(stmt):
             events.append(
                 {
-                    "date": _date_of(r),
+                    "date": record_date(r),
                     "kind": name,
                     "id": r.id,
                     "text": describe(name, r),
                     "deleted": r.deleted,
+                    "transferred": False,
                 }
             )
     events += _transferred_events(db, patient.id)
@@ -874,7 +1173,8 @@ def timeline(db: Session, patient: Patient) -> list[dict[str, Any]]:
     return events
 
 
-def _date_of(r: Any) -> dt.date:
+def record_date(r: Any) -> dt.date:
+    """The date of a form record: its start, visit, death or discontinuation date."""
     for f in ("start_date", "visit_date", "death_date", "discontinuation_date"):
         if hasattr(r, f):
             d: dt.date = getattr(r, f)

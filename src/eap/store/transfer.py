@@ -26,6 +26,11 @@ Rules for the registration facts, all as of the rollover assessment:
 * carried-over dose = the last lenalidomide record starting on or before the
   assessment, for a patient still on Rd.
 
+The transfer's data cutoff is the latest complete date in any ``--DTC`` variable of
+any of its rows (what a study without a declared cutoff takes: the latest date in
+the data). It is stored with the transfer's name (:class:`DataTransfer`), and a
+loaded patient's follow-up schedule is judged as of it.
+
 Nothing is stored unless the whole transfer loads: one transaction.
 """
 
@@ -47,7 +52,7 @@ from eap.errors import EapError, EditCheckError
 from eap.protocol import Outcome
 from eap.store.audit import set_actor
 from eap.store.db import make_engine, make_sessionmaker
-from eap.store.models import Patient, Site, TransferredRecord
+from eap.store.models import DataTransfer, Patient, Site, TransferredRecord
 from eap.store.service import check_patient
 
 LOADER = "eap-transfer"
@@ -85,6 +90,21 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+def data_cutoff(sdtm: Mapping[str, Dataset]) -> dt.date | None:
+    """The latest complete date in any --DTC variable of any row (None without one)."""
+    latest: dt.date | None = None
+    for ds in sdtm.values():
+        for name in ds.frame.columns:
+            if not name.endswith("DTC") or ds.frame.schema[name] != pl.String:
+                continue
+            # A partial date (2014-03) or an impossible one is no evidence of a day.
+            days = ds.frame[name].str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+            day = days.max()
+            if isinstance(day, dt.date) and (latest is None or day > latest):
+                latest = day
+    return latest
 
 
 def _require(sdtm: Mapping[str, Dataset], name: str, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -343,6 +363,9 @@ def load_sdtm_session(
             site_id=site_ids[row["SITEID"]], **values, **{**derived, "usubjid": row["USUBJID"]}
         )
     db.add_all(patients.values())
+    cutoff = data_cutoff(sdtm)
+    if cutoff is not None:
+        db.add(DataTransfer(name=transfer, data_cutoff=cutoff, loaded_by=username))
     db.flush()
     patient_ids = {usubjid: p.id for usubjid, p in patients.items()}
     counts: dict[str, int] = {}

@@ -327,6 +327,37 @@ _kind_routes("death", DeathIn, DeathUpdate)
 _kind_routes("discontinuation", DiscontinuationIn, DiscontinuationUpdate)
 
 
+# --------------------------------------------------------------------------- transferred records
+
+
+@router.get("/patients/{patient_id}/transferred", summary="Transferred records, by page section")
+def list_transferred(request: Request, login: Reader, patient_id: int) -> list[Json]:
+    with transaction(request) as db:
+        service.get_patient(db, login.actor, patient_id)
+        return [
+            {
+                **e,
+                "date": e["date"].isoformat() if e["date"] else None,
+                "end": e["end"].isoformat() if e["end"] else None,
+            }
+            for e in service.transferred_entries(db, patient_id)
+        ]
+
+
+@router.delete(
+    "/patients/{patient_id}/transferred/{record_id}",
+    summary="Set a transferred record aside (version + reason)",
+)
+def delete_transferred(
+    request: Request, login: Writer, patient_id: int, record_id: int, body: Removal
+) -> Json:
+    with transaction(request) as db:
+        r = service.delete_transferred_record(
+            db, login.actor, patient_id, record_id, body.version, body.reason
+        )
+        return service.snapshot(r)
+
+
 # --------------------------------------------------------------------------- queries
 
 

@@ -7,12 +7,14 @@ value comes back in the form with its message beside the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from eap.errors import AuthError, ConflictError, EditCheckError
 from eap.store import audit, ctcae, service
@@ -245,21 +247,16 @@ def patient_page(request: Request, login: PageLogin, patient_id: int) -> Respons
         p = service.get_patient(db, login.actor, patient_id)
         view = service.patient_view(db, p, s.today())
         events = service.timeline(db, p)
-        records = {
-            name: [
-                {**service.snapshot(r), "text": service.describe(name, r)}
-                for r in db.scalars(
-                    select(spec.model).where(spec.model.patient_id == p.id).order_by(spec.model.id)
-                )
-            ]
-            for name, spec in service.KINDS.items()
-        }
+        sections = _sections(db, p.id)
+        as_of = service.schedule_as_of(db, p, s.today())
         sched = service.schedule(db, p, s.today(), s.last_parent_enrollment)
-        # Window status of each recorded visit: the scheduled visit it was assigned to.
-        windows = {
-            v.visit_date.isoformat(): f"visit {v.number}: {v.status.value.replace('_', ' ')}"
-            for v in (sched.visits if sched else ())
-            if v.visit_date
+        ends = service.schedule_end(db, p, sched) if sched else None
+        # What each contact (a visit or a cycle, entered or transferred) counts for.
+        contacts = {
+            r["date"]: service.contact_label(sched, p, r["date"])
+            for name in ("visits", "dosing")
+            for r in sections[name]
+            if r["date"] is not None
         }
         queries = [service.snapshot(q) for q in service.queries_of(db, login.actor, patient_id)]
     return render(
@@ -268,13 +265,47 @@ def patient_page(request: Request, login: PageLogin, patient_id: int) -> Respons
         {
             "p": view,
             "events": events,
-            "records": records,
+            "sections": sections,
             "kinds": service.KINDS,
+            "extra_sections": service.TRANSFERRED_SECTIONS,
             "schedule": sched,
-            "windows": windows,
+            "as_of": as_of,
+            "ends": ends,
+            "contacts": contacts,
             "queries": queries,
         },
     )
+
+
+def _sections(db: Session, patient_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Each section's rows, entered and transferred together in date order.
+
+    Entered rows carry the record's fields (the page offers Correct and Delete);
+    transferred rows are marked ``transferred`` and are read-only on the page.
+    """
+    sections: dict[str, list[dict[str, Any]]] = {
+        name: [
+            {
+                **service.snapshot(r),
+                "text": service.describe(name, r),
+                "date": service.record_date(r),
+                "transferred": False,
+            }
+            for r in db.scalars(
+                select(spec.model)
+                .where(spec.model.patient_id == patient_id)
+                .order_by(spec.model.id)
+            )
+        ]
+        for name, spec in service.KINDS.items()
+    }
+    for name in service.TRANSFERRED_SECTIONS:
+        sections[name] = []
+    for entry in service.transferred_entries(db, patient_id):
+        sections[entry["section"]].append({**entry, "transferred": True})
+    for rows in sections.values():
+        rows.sort(key=lambda r: (r["date"] is None, r["date"] or dt.date.min))
+    return sections
 
 
 @router.get("/patients/{patient_id}/edit")
@@ -493,6 +524,30 @@ def update_record(
         conflict=conflict,
         status_code=409 if conflict else 422,
     )
+
+
+@router.post("/patients/{patient_id}/transferred/{record_id}/delete")
+def delete_transferred(
+    request: Request, login: FormLogin, form: Form, patient_id: int, record_id: int
+) -> Response:
+    # Registered before the generic record routes, which would take "transferred" for a kind.
+    require_clinical_write(login.actor)
+    version, reason = form.get("version", ""), form.get("reason", "").strip()[:200]
+    if not reason or not version.isdigit():
+        return render(
+            request,
+            "error.html",
+            {
+                "message": "Setting a transferred record aside needs a reason.",
+                "back": f"/patients/{patient_id}",
+            },
+            422,
+        )
+    with transaction(request) as db:
+        service.delete_transferred_record(
+            db, login.actor, patient_id, record_id, int(version), reason
+        )
+    return see_other(f"/patients/{patient_id}")
 
 
 @router.post("/patients/{patient_id}/{kind}/{record_id}/delete")
