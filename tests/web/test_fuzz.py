@@ -69,7 +69,7 @@ def test_fuzzed_bodies(study: Study, app_client: Client, kind: str, data: st.Dat
         pid = existing[0]["id"]
     else:
         pid = c.post(
-            "/api/patients", json={**VALUES["patient"], "subjid": "0999", "site_code": "01"}
+            "/api/patients", json={**VALUES["patient"], "subjid": "0199", "site_code": "01"}
         ).json()["id"]
     base = {**VALUES[kind], "site_code": "01"} if kind == "patient" else VALUES[kind]
     url = "/api/patients" if kind == "patient" else f"/api/patients/{pid}/{kind}"
@@ -105,7 +105,7 @@ def test_fuzzed_updates(study: Study, app_client: Client, kind: str, data: st.Da
         pid = existing[0]["id"]
     else:
         pid = c.post(
-            "/api/patients", json={**VALUES["patient"], "subjid": "0998", "site_code": "01"}
+            "/api/patients", json={**VALUES["patient"], "subjid": "0198", "site_code": "01"}
         ).json()["id"]
     rows = c.get(f"/api/patients/{pid}/{kind}").json()
     record = rows[0] if rows else c.post(f"/api/patients/{pid}/{kind}", json=VALUES[kind]).json()

@@ -26,6 +26,19 @@ class Field:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
+def ascii_int(text: str, high: int = schemas.ID_MAX) -> int | None:
+    """``text`` as a whole number 0 .. ``high``, or None.
+
+    Only ASCII digits count: ``str.isdigit()`` also accepts "²" and other Unicode
+    digits, on which ``int()`` fails or reads a different number.
+    """
+    text = text.strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if value <= high else None
+
+
 def _opts(*values: str) -> tuple[tuple[str, str], ...]:
     return tuple((v, v.replace("_", " ").capitalize() if v.islower() else v) for v in values)
 
