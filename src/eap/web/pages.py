@@ -300,13 +300,13 @@ def update_patient(request: Request, login: FormLogin, form: Form, patient_id: P
     require_clinical_write(login.actor)
     data, errors = forms.parse_patient(form)
     conflict: dict[str, Any] | None = None
-    version, reason = form.get("version", ""), form.get("reason", "").strip()
-    if not reason:
-        errors["reason"] = "a change after first save needs a reason"
+    version, (reason, reason_error) = form.get("version", ""), forms.reason_of(form)
+    if reason is None:
+        errors["reason"] = reason_error or "a reason is needed"
     seen = forms.ascii_int(version)
     if seen is None:
         errors["version"] = f"version must be a whole number; found {version[:20]!r}"
-    if data is not None and seen is not None and not errors:
+    if data is not None and seen is not None and reason is not None and not errors:
         try:
             with transaction(request) as db:
                 service.update_patient(
@@ -458,14 +458,14 @@ def update_record(
     require_clinical_write(login.actor)
     patient = _patient_dict(request, login, patient_id)
     data, errors = forms.parse(kind, form)
-    version, reason = form.get("version", ""), form.get("reason", "").strip()
-    if not reason:
-        errors["reason"] = "a change after first save needs a reason"
+    version, (reason, reason_error) = form.get("version", ""), forms.reason_of(form)
+    if reason is None:
+        errors["reason"] = reason_error or "a reason is needed"
     seen = forms.ascii_int(version)
     if seen is None:
         errors["version"] = f"version must be a whole number; found {version[:20]!r}"
     conflict: dict[str, Any] | None = None
-    if data is not None and seen is not None and not errors:
+    if data is not None and seen is not None and reason is not None and not errors:
         try:
             with transaction(request) as db:
                 service.update_record(
@@ -502,7 +502,7 @@ def delete_record(
     request: Request, login: FormLogin, form: Form, patient_id: PathId, kind: str, record_id: PathId
 ) -> Response:
     require_clinical_write(login.actor)
-    version, reason = form.get("version", ""), form.get("reason", "").strip()[:200]
+    version, (reason, _error) = form.get("version", ""), forms.reason_of(form)
     seen = forms.ascii_int(version)
     if not reason or seen is None:
         return render(
@@ -577,7 +577,9 @@ def update_query(
         message = "Invalid query update (a status of answered, closed or reopened, text of at "
         message += "most 2000 characters, the version)."
         return render(request, "error.html", {"message": message, "back": back}, 422)
-    reason = form.get("reason", "").strip()[:200] or None
+    reason, reason_error = forms.reason_of(form)
+    if form.get("reason", "").strip() and reason is None:
+        return render(request, "error.html", {"message": reason_error, "back": back}, 422)
     try:
         with transaction(request) as db:
             service.update_query(db, login.actor, patient_id, query_id, version, data, reason)
