@@ -266,6 +266,21 @@ def test_own_site_and_sponsor_see_already_registered(study: Study) -> None:
         assert len(db.scalars(select(Patient)).all()) == 1
 
 
+def test_a_registration_losing_a_race_gets_the_same_refusal(
+    study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests past the check at once: the unique USUBJID refuses the second insert,
+    and the loser gets the refusal a number it cannot register gets, not a 500."""
+    register(study, "inv_b", "0201")
+    monkeypatch.setattr(service, "check_not_registered", lambda *args: {})
+    assert registration_errors(study, "admin", "0201", site_code="02") == {
+        "subjid": "not a subject number site 02 can register; expected an MM-021 subject "
+        "number of site 02 (it begins with 02) that is not registered yet"
+    }
+    with study.sessions() as db:
+        assert len(db.scalars(select(Patient)).all()) == 1
+
+
 # --------------------------------------------------------------------------- data queries
 
 

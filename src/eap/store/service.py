@@ -555,9 +555,10 @@ def register_patient(db: Session, actor: Actor, data: PatientIn, today: dt.date)
         raise EditCheckError(errors)
     set_actor(db, actor.username)
     patient = Patient(site_id=site.id, **values, **derived)
-    db.add(patient)
+    # The savepoint first: begin_nested() flushes what is pending, outside the try.
     savepoint = db.begin_nested()
     try:
+        db.add(patient)
         db.flush()
     except IntegrityError:
         # Another request registered the same USUBJID between the check and the insert.
