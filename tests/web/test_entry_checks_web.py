@@ -196,3 +196,32 @@ def test_a_reason_with_control_characters_is_refused_beside_the_field(app_client
     assert r.status_code == 422
     assert 'id="error-reason">a reason cannot hold control characters<' in r.text
     assert c.get(f"/api/patients/{pid}/ae/{ae['id']}").json()["grade"] == 2
+
+
+def test_query_workflow_through_the_pages(app_client: Client) -> None:
+    pid = _register(app_client("inv_a"), "0101")["id"]
+    dm, site = browser_login(app_client, "dm"), browser_login(app_client, "inv_a")
+    dm_csrf = csrf_of(dm.get(f"/patients/{pid}").text)
+    site_csrf = csrf_of(site.get(f"/patients/{pid}").text)
+    r = dm.post(
+        f"/patients/{pid}/queries",
+        data={"question": "70 kg?", "csrf_token": dm_csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    qid = app_client("dm").get(f"/api/patients/{pid}/queries").json()[0]["id"]
+    url = f"/patients/{pid}/queries/{qid}"
+
+    def post(c: TestClient, csrf: str, **form: str) -> Any:
+        return c.post(url, data={**form, "csrf_token": csrf}, follow_redirects=False)
+
+    r = post(dm, dm_csrf, status="closed", version="1")
+    assert r.status_code == 409 and "a query that is open cannot become closed" in r.text
+    r = post(site, site_csrf, status="answered", version="1", answer="70 kg in source")
+    assert r.status_code == 303
+    r = post(dm, dm_csrf, status="closed", version="2", note="accepted")
+    assert r.status_code == 303
+    r = post(site, site_csrf, status="answered", version="3", answer="changed")
+    assert r.status_code == 409 and "a query that is closed cannot become answered" in r.text
+    page = dm.get(f"/patients/{pid}").text
+    assert "70 kg in source" in page and "accepted" in page and "changed" not in page
