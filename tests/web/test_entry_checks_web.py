@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from eap.web.forms import ascii_int
 from tests.web.test_access_matrix import VALUES
 from tests.web.test_pages import PATIENT_FORM, browser_login, csrf_of
 
@@ -108,6 +109,13 @@ def test_path_ids_are_bounded(app_client: Client) -> None:
             assert set(r.json()["errors"]) <= {"patient_id", "record_id"}
     assert c.get("/api/patients/2147483647").status_code == 404
     assert c.get(f"/api/patients/{pid}/ae/2147483647").status_code == 404
+
+
+def test_only_ascii_digits_make_a_form_number() -> None:
+    assert [ascii_int(t) for t in ("12", " 7 ", "0", "2147483647")] == [12, 7, 0, 2147483647]
+    for text in ("²", "١", "１", "2147483648", "99999999999999999999", "-1", "+1", "1.0", ""):
+        assert ascii_int(text) is None, text
+    assert ascii_int("99", high=99) == 99 and ascii_int("100", high=99) is None
 
 
 def test_unicode_digits_are_not_numbers(app_client: Client) -> None:
