@@ -205,7 +205,11 @@ class Discontinuation(ClinicalMixin, Base):
 
 
 class DataQuery(ClinicalMixin, Base):
-    """A data manager's question about a value, answered by the site."""
+    """A data manager's question about a value, answered by the site.
+
+    States: open -> answered -> closed -> reopened -> answered ... (see
+    ``eap.store.service.QUERY_TRANSITIONS``).
+    """
 
     __tablename__ = "data_queries"
 
@@ -216,6 +220,8 @@ class DataQuery(ClinicalMixin, Base):
     question: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="open")
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The data manager's notes on closing and reopening, apart from the site's answer.
+    dm_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TransferredRecord(ClinicalMixin, Base):

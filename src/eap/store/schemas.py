@@ -31,6 +31,9 @@ LongText = Annotated[
     AfterValidator(_printable),
 ]
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+ID_MAX = 2**31 - 1
+"""The largest row id (ids are 32-bit integer columns on SQLite and PostgreSQL)."""
+RowId = Annotated[int, Field(ge=1, le=ID_MAX)]
 Frequency = Literal["daily", "every_other_day"]
 DiscontinuationReason = Literal[
     "toxicity",
@@ -147,16 +150,21 @@ class QueryIn(Input):
     record_table: Literal[
         "patients", "dosing_records", "adverse_events", "visits", "deaths", "discontinuations"
     ] = "patients"
-    record_id: Int32 | None = None
+    record_id: RowId | None = None
     field: Annotated[str, StringConstraints(max_length=60)] | None = None
     question: LongText
 
 
 class QueryAnswerIn(Input):
-    """The site's answer, or the data manager closing or reopening the query."""
+    """The site's answer, or the data manager closing or reopening the query with a note.
 
-    status: Literal["open", "answered", "closed"]
+    "open" is accepted here so that asking for it is refused by the state machine
+    with the query's current state, not as an unknown word.
+    """
+
+    status: Literal["open", "answered", "closed", "reopened"]
     answer: LongText | None = None
+    note: LongText | None = None
 
 
 class Removal(Input):

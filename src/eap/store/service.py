@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -64,7 +65,9 @@ from eap.store.models import (
     TransferredRecord,
     Visit,
 )
+from eap.store.ranges import check_range
 from eap.store.schemas import (
+    ID_MAX,
     AdverseEventIn,
     DeathIn,
     DiscontinuationIn,
@@ -95,7 +98,7 @@ def usubjid_for(subjid: str) -> str:
 
 def get_patient(db: Session, actor: Actor, patient_id: int) -> Patient:
     """The patient, or NotFoundError when missing or outside the user's sites."""
-    patient = db.get(Patient, patient_id)
+    patient = db.get(Patient, patient_id) if 1 <= patient_id <= ID_MAX else None
     if patient is None:
         raise NotFoundError("patient not found", dataset="patients", rows=[patient_id])
     check_site(actor, patient.site_id)
@@ -289,17 +292,11 @@ def check_patient(values: dict[str, Any], today: dt.date) -> tuple[Errors, dict[
         ("assessment_date", "lenalidomide_start_date", "progression_date", "discontinuation_date"),
         today,
     )
-    if not 18 <= v["age"] <= 120:
-        errors["age"] = f"age must be 18 to 120 years, found {v['age']}"
-    if not 20 <= v["weight_kg"] <= 350:
-        errors["weight_kg"] = f"weight must be 20 to 350 kg, found {v['weight_kg']:g}"
-    top = 20.0 if v["creatinine_unit"] == "mg/dL" else 20.0 * 88.4
-    if not 0 < v["creatinine"] <= top:
-        errors["creatinine"] = (
-            f"serum creatinine must be > 0 and <= {top:g} {v['creatinine_unit']}, "
-            f"found {v['creatinine']:g}"
-        )
-    if v["carried_over_dose"] is not None:
+    errors.update(check_range("age", "age", v["age"]))
+    errors.update(check_range("weight_kg", "weight_kg", v["weight_kg"]))
+    errors.update(check_range(f"creatinine {v['creatinine_unit']}", "creatinine", v["creatinine"]))
+    errors.update(check_range("carried_over_dose", "carried_over_dose", v["carried_over_dose"]))
+    if v["carried_over_dose"] is not None and "carried_over_dose" not in errors:
         try:
             check_on_ladder(protocol(), v["carried_over_dose"], "carried_over_dose")
         except ProtocolError as exc:
@@ -358,14 +355,17 @@ def check_dosing(
     errors = _date_checks(v, ("start_date",), today)
     if patient.outcome != Outcome.TREATMENT.value:
         errors["cycle"] = "dosing is recorded only for Treatment Phase patients"
-    if not 1 <= v["cycle"] <= 200:
-        errors["cycle"] = f"cycle must be 1 to 200, found {v['cycle']}"
+    range_error = check_range("cycle", "cycle", v["cycle"])
+    if range_error:
+        errors.update(range_error)
     elif any(r.cycle == v["cycle"] and r.id != rid for r in live(db, DosingRecord, patient.id)):
         errors["cycle"] = f"cycle {v['cycle']} is already recorded"
-    try:
-        check_on_ladder(protocol(), v["dose"], "dose")
-    except ProtocolError as exc:
-        errors["dose"] = _protocol_message(exc)
+    errors.update(check_range("dose", "dose", v["dose"]))
+    if "dose" not in errors:
+        try:
+            check_on_ladder(protocol(), v["dose"], "dose")
+        except ProtocolError as exc:
+            errors["dose"] = _protocol_message(exc)
     earlier = [
         r for r in live(db, DosingRecord, patient.id) if r.cycle < v["cycle"] and r.id != rid
     ]
@@ -388,7 +388,62 @@ def check_dosing(
                 f"dose after discontinuation of Rd ({stops[0].discontinuation_date})"
             )
         errors.update(_after_death(db, patient, "start_date", v["start_date"], "dose"))
+    if "cycle" not in errors:
+        others = [r for r in live(db, DosingRecord, patient.id) if r.id != rid]
+        errors.update(check_cycle_sequence(v["cycle"], others))
+        if "start_date" not in errors and "cycle" not in errors:
+            errors.update(check_cycle_spacing(v, others))
     return errors
+
+
+def check_cycle_sequence(cycle: int, others: list[DosingRecord]) -> Errors:
+    """Cycles are numbered 1, 2, 3, ... without gaps: a cycle is entered after the ones
+    before it (cycles 10-16 with no cycles 1-9 is a typing error, not a treatment)."""
+    recorded = {r.cycle for r in others} | {cycle}
+    missing = sorted(set(range(1, max(recorded) + 1)) - recorded)
+    if not missing:
+        return {}
+    shown = ", ".join(str(c) for c in missing[:10]) + (" ..." if len(missing) > 10 else "")
+    return {
+        "cycle": f"cycles are recorded in order without gaps: cycle {shown} "
+        f"{'is' if len(missing) == 1 else 'are'} not recorded"
+    }
+
+
+def check_cycle_spacing(v: dict[str, Any], others: list[DosingRecord]) -> Errors:
+    """Cycles start in their order, each at least one cycle length (28 days, the protocol's
+    regimen) after the previous cycle's start, unless the previous cycle records an
+    interruption (with its reason): an interrupted cycle may end early."""
+    days = protocol().regimen.cycle_days
+    cycle, start = v["cycle"], v["start_date"]
+    by_cycle = {r.cycle: r for r in others}
+    for r in others:
+        if (r.cycle < cycle and r.start_date >= start) or (
+            r.cycle > cycle and r.start_date <= start
+        ):
+            side = "after" if r.cycle < cycle else "before"
+            return {
+                "start_date": f"cycle {cycle} must start {side} cycle {r.cycle} ({r.start_date})"
+            }
+    previous = by_cycle.get(cycle - 1)
+    if previous is not None and not previous.interrupted:
+        gap = (start - previous.start_date).days
+        if gap < days:
+            return {
+                "start_date": f"cycle {cycle} starts {gap} days after cycle {cycle - 1} "
+                f"({previous.start_date}); expected at least {days} days unless cycle "
+                f"{cycle - 1} records an interruption"
+            }
+    following = by_cycle.get(cycle + 1)
+    if following is not None and not v["interrupted"]:
+        gap = (following.start_date - start).days
+        if gap < days:
+            return {
+                "start_date": f"cycle {cycle + 1} ({following.start_date}) would start {gap} days "
+                f"after this cycle; expected at least {days} days unless this cycle records "
+                "an interruption"
+            }
+    return {}
 
 
 def check_ae(
@@ -398,8 +453,9 @@ def check_ae(
     term = ctcae.lookup(v["ctcae_term"])
     if term is None:
         errors["ctcae_term"] = f"unknown CTCAE v4.03 term {v['ctcae_term']!r}"
-    if not 1 <= v["grade"] <= 5:
-        errors["grade"] = f"grade must be 1 to 5, found {v['grade']}"
+    range_error = check_range("grade", "grade", v["grade"])
+    if range_error:
+        errors.update(range_error)
     elif term is not None and term.grade_text(v["grade"]) is None:
         defined = ", ".join(str(g) for g in term.defined_grades())
         errors["grade"] = f"grade {v['grade']} is not defined for {term.term} (defined: {defined})"
@@ -595,15 +651,55 @@ def register_patient(db: Session, actor: Actor, data: PatientIn, today: dt.date)
     site_code = values.pop("site_code")
     site = _site_for(db, actor, site_code)
     errors, derived = check_patient({**values, "site_code": site_code}, today)
-    if not errors and db.scalar(select(Patient).where(Patient.usubjid == derived["usubjid"])):
-        errors["subjid"] = f"subject {values['subjid']} is already registered"
+    errors.update(check_subject_number(values["subjid"], site))
+    if not errors:
+        errors = check_not_registered(db, actor, site, derived["usubjid"])
     if errors:
         raise EditCheckError(errors)
     set_actor(db, actor.username)
     patient = Patient(site_id=site.id, **values, **derived)
-    db.add(patient)
-    db.flush()
+    # The savepoint first: begin_nested() flushes what is pending, outside the try.
+    savepoint = db.begin_nested()
+    try:
+        db.add(patient)
+        db.flush()
+    except IntegrityError:
+        # Another request registered the same USUBJID between the check and the insert.
+        savepoint.rollback()
+        raise EditCheckError(not_a_site_subject(site)) from None
+    savepoint.commit()
     return patient
+
+
+def not_a_site_subject(site: Site) -> Errors:
+    """The one refusal for a subject number the site cannot register.
+
+    It is the same, word for word, whether the number lacks the site's prefix or is
+    registered at a site the user cannot see, so a site cannot learn which subject
+    numbers another site has.
+    """
+    return {
+        "subjid": f"not a subject number site {site.code} can register; expected an MM-021 "
+        f"subject number of site {site.code} (it begins with {site.code}) that is not "
+        "registered yet"
+    }
+
+
+def check_subject_number(subjid: str, site: Site) -> Errors:
+    """MM-021 subject numbers are the site code followed by a sequence (site 01: 0101,
+    0102, ...): a patient is registered at the site their number belongs to."""
+    return {} if subjid.startswith(site.code) else not_a_site_subject(site)
+
+
+def check_not_registered(db: Session, actor: Actor, site: Site, usubjid: str) -> Errors:
+    """A subject registered twice: named as such when the user can see the existing
+    patient, else the same refusal as a number of another site."""
+    existing = db.scalar(select(Patient).where(Patient.usubjid == usubjid))
+    if existing is None:
+        return {}
+    if actor.all_sites or existing.site_id == actor.site_id:
+        return {"subjid": f"subject {existing.subjid} is already registered"}
+    return not_a_site_subject(site)
 
 
 def _site_for(db: Session, actor: Actor, site_code: str | None) -> Site:
@@ -652,7 +748,7 @@ def get_record(db: Session, actor: Actor, patient_id: int, kind_name: str, rid: 
     """One record of a patient (NotFoundError if it is not that patient's, or out of scope)."""
     spec = kind(kind_name)
     get_patient(db, actor, patient_id)
-    obj = db.get(spec.model, rid)
+    obj = db.get(spec.model, rid) if 1 <= rid <= ID_MAX else None
     if obj is None or obj.patient_id != patient_id:
         raise NotFoundError(f"{spec.label.lower()} not found", dataset=spec.model.__tablename__)
     return obj
@@ -769,11 +865,95 @@ def raise_query(db: Session, actor: Actor, patient_id: int, data: QueryIn) -> Da
     patient = get_patient(db, actor, patient_id)
     if not actor.raises_queries:
         raise AccessDeniedError("only data managers and the sponsor raise queries")
+    check_query_target(db, patient, data.record_table, data.record_id)
     set_actor(db, actor.username)
     q = DataQuery(patient_id=patient.id, status="open", **data.model_dump())
     db.add(q)
     db.flush()
     return q
+
+
+def check_query_target(db: Session, patient: Patient, table: str, record_id: int | None) -> None:
+    """The record a query is about exists, is not deleted and is this patient's.
+
+    Anything else is refused as a record that does not exist (NotFoundError, the same
+    message), so a query cannot probe for another site's records.
+    """
+    if table == "patients":
+        if record_id is not None and record_id != patient.id:
+            raise NotFoundError("record not found", dataset=table)
+        return
+    if record_id is None:
+        raise EditCheckError({"record_id": f"a query on {table} names the record (its id)"})
+    model = next(k.model for k in KINDS.values() if k.model.__tablename__ == table)
+    record = db.get(model, record_id) if 1 <= record_id <= ID_MAX else None
+    if record is None or record.deleted or record.patient_id != patient.id:
+        raise NotFoundError("record not found", dataset=table)
+
+
+# Who moves a query where: the site (and the sponsor) answers an open or reopened
+# query; the data manager (and the sponsor) closes an answered one and reopens a
+# closed one. No other move exists: an answer is never replaced by a close, and a
+# closed query is reopened before the site can answer again.
+QUERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"answered"}),
+    "answered": frozenset({"closed"}),
+    "closed": frozenset({"reopened"}),
+    "reopened": frozenset({"answered"}),
+}
+
+
+def check_query_transition(q: DataQuery, requested: str) -> None:
+    """ConflictError (409) naming the current and requested states for a move not allowed."""
+    allowed = QUERY_TRANSITIONS.get(q.status, frozenset())
+    if requested not in allowed:
+        raise ConflictError(
+            f"a query that is {q.status} cannot become {requested}",
+            current=snapshot(q),
+            dataset="data_queries",
+            variable="status",
+            expected=" or ".join(sorted(allowed)) or "no change",
+            found=requested,
+        )
+
+
+def check_query_role(actor: Actor, requested: str) -> None:
+    """Sites answer; data managers close and reopen (the sponsor may do both)."""
+    if not (actor.writes_clinical or actor.raises_queries):
+        raise AccessDeniedError("monitors read queries but do not change them")
+    if requested == "answered" and not actor.writes_clinical:
+        raise AccessDeniedError("sites and the sponsor answer queries")
+    if requested in ("closed", "reopened") and not actor.raises_queries:
+        raise AccessDeniedError("only data managers and the sponsor close or reopen queries")
+
+
+def query_changes(q: DataQuery, data: QueryAnswerIn) -> dict[str, Any]:
+    """The new values of a query move; answers and notes are added, never replaced.
+
+    The site's answer and the data manager's notes are separate columns, and a
+    second answer (after a reopen) or note is added below the earlier ones, so
+    every answer given stays as it was written.
+    """
+    if data.status == "answered":
+        if data.note:
+            raise EditCheckError({"note": "notes are the data manager's; the site answers"})
+        if not data.answer:
+            raise EditCheckError({"answer": "an answer is needed"})
+        return {"status": "answered", "answer": _added(q.answer, data.answer)}
+    if data.answer:
+        raise EditCheckError(
+            {"answer": "the answer is the site's; a data manager writes a note instead"}
+        )
+    if data.status == "reopened" and not data.note:
+        raise EditCheckError({"note": "a reopened query needs a note saying what is unclear"})
+    values: dict[str, Any] = {"status": data.status}
+    if data.note:
+        values["dm_note"] = _added(q.dm_note, data.note)
+    return values
+
+
+def _added(earlier: str | None, text: str) -> str:
+    return f"{earlier}\n\n{text}" if earlier else text
 
 
 def update_query(
@@ -783,23 +963,20 @@ def update_query(
     qid: int,
     version: int,
     data: QueryAnswerIn,
+    reason: str | None = None,
 ) -> DataQuery:
-    """The site answers; the data manager closes or reopens."""
+    """The site answers; the data manager closes or reopens (QUERY_TRANSITIONS).
+
+    The reason sent with the move is the trail's reason; without one, the move itself.
+    """
     get_patient(db, actor, patient_id)
-    q = db.get(DataQuery, qid)
-    if q is None or q.patient_id != patient_id:
+    q = db.get(DataQuery, qid) if 1 <= qid <= ID_MAX else None
+    if q is None or q.patient_id != patient_id or q.deleted:
         raise NotFoundError("query not found", dataset="data_queries")
-    if data.status == "answered":
-        if not actor.writes_clinical:
-            raise AccessDeniedError("sites and the sponsor answer queries")
-        if not data.answer:
-            raise EditCheckError({"answer": "an answer is needed"})
-    elif not actor.raises_queries:
-        raise AccessDeniedError("only data managers and the sponsor close or reopen queries")
-    set_actor(db, actor.username, f"query {data.status}")
-    values: dict[str, Any] = {"status": data.status}
-    if data.answer:
-        values["answer"] = data.answer
+    check_query_role(actor, data.status)
+    check_query_transition(q, data.status)
+    values = query_changes(q, data)
+    set_actor(db, actor.username, reason or f"query {data.status}")
     _save_changes(db, q, version, values)
     return q
 

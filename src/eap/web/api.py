@@ -37,7 +37,7 @@ from eap.store.schemas import (
     VisitUpdate,
 )
 from eap.store.users import authenticate
-from eap.web.app import current_login, settings, transaction
+from eap.web.app import PathId, current_login, settings, transaction
 from eap.web.auth import (
     COOKIE,
     CSRF_HEADER,
@@ -188,14 +188,16 @@ def register(request: Request, login: Writer, data: PatientIn) -> Json:
 
 
 @router.get("/patients/{patient_id}", summary="A patient")
-def get_patient(request: Request, login: Reader, patient_id: int) -> Json:
+def get_patient(request: Request, login: Reader, patient_id: PathId) -> Json:
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         return service.patient_view(db, p, today(request))
 
 
 @router.put("/patients/{patient_id}", summary="Correct a registration (version + reason)")
-def update_patient(request: Request, login: Writer, patient_id: int, body: PatientUpdate) -> Json:
+def update_patient(
+    request: Request, login: Writer, patient_id: PathId, body: PatientUpdate
+) -> Json:
     with transaction(request) as db:
         p = service.update_patient(
             db, login.actor, patient_id, body.version, body.reason, body.values, today(request)
@@ -204,14 +206,14 @@ def update_patient(request: Request, login: Writer, patient_id: int, body: Patie
 
 
 @router.get("/patients/{patient_id}/timeline", summary="Everything dated, in order")
-def timeline(request: Request, login: Reader, patient_id: int) -> list[Json]:
+def timeline(request: Request, login: Reader, patient_id: PathId) -> list[Json]:
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         return [{**e, "date": e["date"].isoformat()} for e in service.timeline(db, p)]
 
 
 @router.get("/patients/{patient_id}/schedule", summary="Follow-up visits and window status")
-def visit_schedule(request: Request, login: Reader, patient_id: int) -> Json:
+def visit_schedule(request: Request, login: Reader, patient_id: PathId) -> Json:
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         s = settings(request)
@@ -220,7 +222,7 @@ def visit_schedule(request: Request, login: Reader, patient_id: int) -> Json:
 
 
 @router.get("/patients/{patient_id}/audit", summary="The patient's full audit trail")
-def patient_audit(request: Request, login: Reader, patient_id: int) -> list[Json]:
+def patient_audit(request: Request, login: Reader, patient_id: PathId) -> list[Json]:
     with transaction(request) as db:
         service.get_patient(db, login.actor, patient_id)
         return [
@@ -241,7 +243,7 @@ def patient_audit(request: Request, login: Reader, patient_id: int) -> list[Json
 
 
 @router.delete("/patients/{patient_id}", summary="Soft-delete a patient (sponsor only)")
-def delete_patient(request: Request, login: Writer, patient_id: int, body: Removal) -> Json:
+def delete_patient(request: Request, login: Writer, patient_id: PathId, body: Removal) -> Json:
     with transaction(request) as db:
         p = service.delete_patient(db, login.actor, patient_id, body.version, body.reason)
         return service.patient_view(db, p, today(request))
@@ -253,19 +255,19 @@ def delete_patient(request: Request, login: Writer, patient_id: int, body: Remov
 def _kind_routes(name: str, create: type[BaseModel], update: type[BaseModel]) -> None:
     label = service.KINDS[name].label
 
-    def list_(request: Request, login: Reader, patient_id: int) -> list[Json]:
+    def list_(request: Request, login: Reader, patient_id: PathId) -> list[Json]:
         with transaction(request) as db:
             service.get_patient(db, login.actor, patient_id)
             model = service.KINDS[name].model
             rows = db.query(model).filter(model.patient_id == patient_id).order_by(model.id)
             return [service.snapshot(r) for r in rows]
 
-    def add(request: Request, login: Writer, patient_id: int, data: create) -> Json:  # type: ignore[valid-type]
+    def add(request: Request, login: Writer, patient_id: PathId, data: create) -> Json:  # type: ignore[valid-type]
         with transaction(request) as db:
             r = service.add_record(db, login.actor, patient_id, name, data, today(request))
             return service.snapshot(r)
 
-    def get(request: Request, login: Reader, patient_id: int, record_id: int) -> Json:
+    def get(request: Request, login: Reader, patient_id: PathId, record_id: PathId) -> Json:
         with transaction(request) as db:
             return service.snapshot(
                 service.get_record(db, login.actor, patient_id, name, record_id)
@@ -274,8 +276,8 @@ def _kind_routes(name: str, create: type[BaseModel], update: type[BaseModel]) ->
     def put(
         request: Request,
         login: Writer,
-        patient_id: int,
-        record_id: int,
+        patient_id: PathId,
+        record_id: PathId,
         body: update,  # type: ignore[valid-type]
     ) -> Json:
         with transaction(request) as db:
@@ -293,7 +295,7 @@ def _kind_routes(name: str, create: type[BaseModel], update: type[BaseModel]) ->
             return service.snapshot(r)
 
     def remove(
-        request: Request, login: Writer, patient_id: int, record_id: int, body: Removal
+        request: Request, login: Writer, patient_id: PathId, record_id: PathId, body: Removal
     ) -> Json:
         with transaction(request) as db:
             r = service.delete_record(
@@ -362,23 +364,28 @@ def delete_transferred(
 
 
 @router.get("/patients/{patient_id}/queries", summary="Data queries on a patient")
-def list_queries(request: Request, login: Reader, patient_id: int) -> list[Json]:
+def list_queries(request: Request, login: Reader, patient_id: PathId) -> list[Json]:
     with transaction(request) as db:
         return [service.snapshot(q) for q in service.queries_of(db, login.actor, patient_id)]
 
 
 @router.post("/patients/{patient_id}/queries", status_code=201, summary="Raise a data query")
-def raise_query(request: Request, login: Writer, patient_id: int, data: QueryIn) -> Json:
+def raise_query(request: Request, login: Writer, patient_id: PathId, data: QueryIn) -> Json:
     with transaction(request) as db:
         return service.snapshot(service.raise_query(db, login.actor, patient_id, data))
 
 
-@router.put("/patients/{patient_id}/queries/{query_id}", summary="Answer, close or reopen")
+@router.put(
+    "/patients/{patient_id}/queries/{query_id}",
+    summary="Answer, close or reopen (open -> answered -> closed -> reopened)",
+)
 def update_query(
-    request: Request, login: Writer, patient_id: int, query_id: int, body: QueryUpdate
+    request: Request, login: Writer, patient_id: PathId, query_id: PathId, body: QueryUpdate
 ) -> Json:
     with transaction(request) as db:
-        q = service.update_query(db, login.actor, patient_id, query_id, body.version, body.values)
+        q = service.update_query(
+            db, login.actor, patient_id, query_id, body.version, body.values, body.reason
+        )
         return service.snapshot(q)
 
 

@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -31,9 +31,15 @@ from eap.errors import (
     StoreError,
 )
 from eap.store.db import make_engine, make_sessionmaker
+from eap.store.schemas import ID_MAX
 from eap.web.auth import CsrfFailed, Login, LoginRequired, request_token, resolve
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
+
+# Every id in a path is a row id of a 32-bit integer column: a number outside
+# 1 .. 2^31-1 is refused (422) before the database sees it, which would otherwise
+# fail with an overflow (a 500) on SQLite and PostgreSQL alike.
+PathId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 @dataclass

@@ -26,6 +26,32 @@ class Field:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
+def ascii_int(text: str, high: int = schemas.ID_MAX) -> int | None:
+    """``text`` as a whole number 0 .. ``high``, or None.
+
+    Only ASCII digits count: ``str.isdigit()`` also accepts "²" and other Unicode
+    digits, on which ``int()`` fails or reads a different number.
+    """
+    text = text.strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if value <= high else None
+
+
+def reason_of(form: dict[str, str]) -> tuple[str | None, str | None]:
+    """The posted reason for a change as (reason, None), or (None, message) when it is
+    missing, too long or holds control characters (the API's ``Text`` rules)."""
+    raw = form.get("reason", "").strip()
+    if not raw:
+        return None, "a change after first save needs a reason"
+    if len(raw) > 200:
+        return None, f"a reason has at most 200 characters; found {len(raw)}"
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in raw):
+        return None, "a reason cannot hold control characters"
+    return raw, None
+
+
 def _opts(*values: str) -> tuple[tuple[str, str], ...]:
     return tuple((v, v.replace("_", " ").capitalize() if v.islower() else v) for v in values)
 

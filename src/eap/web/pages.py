@@ -22,7 +22,7 @@ from eap.store.access import ROLE_LABELS, require_clinical_write
 from eap.store.models import Site
 from eap.store.users import authenticate
 from eap.web import forms
-from eap.web.app import current_login, settings, transaction
+from eap.web.app import PathId, current_login, settings, transaction
 from eap.web.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -241,7 +241,7 @@ def create_patient(request: Request, login: FormLogin, form: Form) -> Response:
 
 
 @router.get("/patients/{patient_id}")
-def patient_page(request: Request, login: PageLogin, patient_id: int) -> Response:
+def patient_page(request: Request, login: PageLogin, patient_id: PathId) -> Response:
     s = settings(request)
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
@@ -309,7 +309,7 @@ def _sections(db: Session, patient_id: int) -> dict[str, list[dict[str, Any]]]:
 
 
 @router.get("/patients/{patient_id}/edit")
-def edit_patient(request: Request, login: PageLogin, patient_id: int) -> Response:
+def edit_patient(request: Request, login: PageLogin, patient_id: PathId) -> Response:
     require_clinical_write(login.actor)
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
@@ -327,23 +327,24 @@ def edit_patient(request: Request, login: PageLogin, patient_id: int) -> Respons
 
 
 @router.post("/patients/{patient_id}/edit")
-def update_patient(request: Request, login: FormLogin, form: Form, patient_id: int) -> Response:
+def update_patient(request: Request, login: FormLogin, form: Form, patient_id: PathId) -> Response:
     require_clinical_write(login.actor)
     data, errors = forms.parse_patient(form)
     conflict: dict[str, Any] | None = None
-    version, reason = form.get("version", ""), form.get("reason", "").strip()
-    if not reason:
-        errors["reason"] = "a change after first save needs a reason"
-    if not version.isdigit():
-        errors["version"] = "missing version"
-    if data is not None and not errors:
+    version, (reason, reason_error) = form.get("version", ""), forms.reason_of(form)
+    if reason is None:
+        errors["reason"] = reason_error or "a reason is needed"
+    seen = forms.ascii_int(version)
+    if seen is None:
+        errors["version"] = f"version must be a whole number; found {version[:20]!r}"
+    if data is not None and seen is not None and reason is not None and not errors:
         try:
             with transaction(request) as db:
                 service.update_patient(
                     db,
                     login.actor,
                     patient_id,
-                    int(version),
+                    seen,
                     reason,
                     data,
                     settings(request).today(),
@@ -402,14 +403,14 @@ def _record_form(
     )
 
 
-def _patient_dict(request: Request, login: Login, patient_id: int) -> dict[str, Any]:
+def _patient_dict(request: Request, login: Login, patient_id: PathId) -> dict[str, Any]:
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         return {"id": p.id, "usubjid": p.usubjid}
 
 
 @router.get("/patients/{patient_id}/{kind}/new")
-def new_record(request: Request, login: PageLogin, patient_id: int, kind: str) -> Response:
+def new_record(request: Request, login: PageLogin, patient_id: PathId, kind: str) -> Response:
     require_clinical_write(login.actor)
     service.kind(kind)
     patient = _patient_dict(request, login, patient_id)
@@ -434,7 +435,7 @@ def new_record(request: Request, login: PageLogin, patient_id: int, kind: str) -
 
 @router.post("/patients/{patient_id}/{kind}/new")
 def create_record(
-    request: Request, login: FormLogin, form: Form, patient_id: int, kind: str
+    request: Request, login: FormLogin, form: Form, patient_id: PathId, kind: str
 ) -> Response:
     require_clinical_write(login.actor)
     service.kind(kind)
@@ -463,7 +464,7 @@ def create_record(
 
 @router.get("/patients/{patient_id}/{kind}/{record_id}/edit")
 def edit_record(
-    request: Request, login: PageLogin, patient_id: int, kind: str, record_id: int
+    request: Request, login: PageLogin, patient_id: PathId, kind: str, record_id: PathId
 ) -> Response:
     require_clinical_write(login.actor)
     patient = _patient_dict(request, login, patient_id)
@@ -483,18 +484,19 @@ def edit_record(
 
 @router.post("/patients/{patient_id}/{kind}/{record_id}/edit")
 def update_record(
-    request: Request, login: FormLogin, form: Form, patient_id: int, kind: str, record_id: int
+    request: Request, login: FormLogin, form: Form, patient_id: PathId, kind: str, record_id: PathId
 ) -> Response:
     require_clinical_write(login.actor)
     patient = _patient_dict(request, login, patient_id)
     data, errors = forms.parse(kind, form)
-    version, reason = form.get("version", ""), form.get("reason", "").strip()
-    if not reason:
-        errors["reason"] = "a change after first save needs a reason"
-    if not version.isdigit():
-        errors["version"] = "missing version"
+    version, (reason, reason_error) = form.get("version", ""), forms.reason_of(form)
+    if reason is None:
+        errors["reason"] = reason_error or "a reason is needed"
+    seen = forms.ascii_int(version)
+    if seen is None:
+        errors["version"] = f"version must be a whole number; found {version[:20]!r}"
     conflict: dict[str, Any] | None = None
-    if data is not None and not errors:
+    if data is not None and seen is not None and reason is not None and not errors:
         try:
             with transaction(request) as db:
                 service.update_record(
@@ -503,7 +505,7 @@ def update_record(
                     patient_id,
                     kind,
                     record_id,
-                    int(version),
+                    seen,
                     reason,
                     data,
                     settings(request).today(),
@@ -552,11 +554,12 @@ def delete_transferred(
 
 @router.post("/patients/{patient_id}/{kind}/{record_id}/delete")
 def delete_record(
-    request: Request, login: FormLogin, form: Form, patient_id: int, kind: str, record_id: int
+    request: Request, login: FormLogin, form: Form, patient_id: PathId, kind: str, record_id: PathId
 ) -> Response:
     require_clinical_write(login.actor)
-    version, reason = form.get("version", ""), form.get("reason", "").strip()[:200]
-    if not reason or not version.isdigit():
+    version, (reason, _error) = form.get("version", ""), forms.reason_of(form)
+    seen = forms.ascii_int(version)
+    if not reason or seen is None:
         return render(
             request,
             "error.html",
@@ -564,12 +567,12 @@ def delete_record(
             422,
         )
     with transaction(request) as db:
-        service.delete_record(db, login.actor, patient_id, kind, record_id, int(version), reason)
+        service.delete_record(db, login.actor, patient_id, kind, record_id, seen, reason)
     return see_other(f"/patients/{patient_id}")
 
 
 @router.get("/patients/{patient_id}/audit")
-def audit_page(request: Request, login: PageLogin, patient_id: int) -> Response:
+def audit_page(request: Request, login: PageLogin, patient_id: PathId) -> Response:
     with transaction(request) as db:
         p = service.get_patient(db, login.actor, patient_id)
         usubjid = p.usubjid
@@ -583,7 +586,7 @@ def audit_page(request: Request, login: PageLogin, patient_id: int) -> Response:
 
 
 @router.post("/patients/{patient_id}/queries")
-def raise_query(request: Request, login: FormLogin, form: Form, patient_id: int) -> Response:
+def raise_query(request: Request, login: FormLogin, form: Form, patient_id: PathId) -> Response:
     from pydantic import ValidationError
 
     from eap.store.schemas import QueryIn
@@ -609,22 +612,38 @@ def raise_query(request: Request, login: FormLogin, form: Form, patient_id: int)
 
 @router.post("/patients/{patient_id}/queries/{query_id}")
 def update_query(
-    request: Request, login: FormLogin, form: Form, patient_id: int, query_id: int
+    request: Request, login: FormLogin, form: Form, patient_id: PathId, query_id: PathId
 ) -> Response:
+    from pydantic import ValidationError
+
     from eap.store.schemas import QueryAnswerIn
 
-    status = form.get("status", "")
-    if status not in ("open", "answered", "closed") or not form.get("version", "").isdigit():
-        return render(
-            request,
-            "error.html",
-            {"message": "Invalid query update.", "back": f"/patients/{patient_id}"},
-            422,
+    back = f"/patients/{patient_id}"
+    version = forms.ascii_int(form.get("version", ""))
+    try:
+        data: QueryAnswerIn | None = QueryAnswerIn(
+            status=form.get("status", ""),  # type: ignore[arg-type]
+            answer=form.get("answer") or None,
+            note=form.get("note") or None,
         )
-    data = QueryAnswerIn(status=status, answer=(form.get("answer") or "")[:2000] or None)  # type: ignore[arg-type]
-    with transaction(request) as db:
-        service.update_query(db, login.actor, patient_id, query_id, int(form["version"]), data)
-    return see_other(f"/patients/{patient_id}")
+    except ValidationError:
+        data = None
+    if data is None or version is None:
+        message = "Invalid query update (a status of answered, closed or reopened, text of at "
+        message += "most 2000 characters, the version)."
+        return render(request, "error.html", {"message": message, "back": back}, 422)
+    reason, reason_error = forms.reason_of(form)
+    if form.get("reason", "").strip() and reason is None:
+        return render(request, "error.html", {"message": reason_error, "back": back}, 422)
+    try:
+        with transaction(request) as db:
+            service.update_query(db, login.actor, patient_id, query_id, version, data, reason)
+    except ConflictError as exc:
+        return render(request, "error.html", {"message": str(exc), "back": back}, 409)
+    except EditCheckError as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+        return render(request, "error.html", {"message": message, "back": back}, 422)
+    return see_other(back)
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -649,9 +668,10 @@ def _grade_text(term: str, grade: str) -> str:
             if not term
             else (f"{term!r} is not a CTCAE v4.03 term.")
         )
-    if not grade.isdigit() or len(grade) > 2:
+    number = forms.ascii_int(grade, high=99)
+    if number is None:
         return t.definition
-    text = t.grade_text(int(grade))
+    text = t.grade_text(number)
     if text is None:
         defined = ", ".join(str(g) for g in t.defined_grades())
         return f"Grade {grade} is not defined for {t.term} (defined: {defined})."
