@@ -1145,16 +1145,19 @@ def audit_verify(
     for finding in result.findings:
         typer.echo(finding.text())
     head = f"head {result.head_id} {result.head_hash}"
+    rows, records = _count(result.rows, "trail row"), _count(result.records, "record")
     if result.findings:
         typer.echo(
-            f"audit trail verification FAILED: {len(result.findings)} findings "
-            f"({result.rows} trail rows, {result.records} records; {head})"
+            f"audit trail verification FAILED: {_count(len(result.findings), 'finding')} "
+            f"({rows}, {records}; {head})"
         )
         raise typer.Exit(1)
-    typer.echo(
-        f"audit trail verified: {result.rows} trail rows chain, "
-        f"{result.records} records match their trail; {head}"
-    )
+    verb = "matches" if result.records == 1 else "match"
+    typer.echo(f"audit trail verified: {rows} chain, {records} {verb} their trail; {head}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @app.command()

@@ -296,7 +296,7 @@ def test_verify_catches_an_update_behind_the_applications_back(study: Study) -> 
         f"adverse_events {rid} grade: value differs from the trail (changed behind the "
         "application's back); expected '3', found '4'"
     ]
-    assert lines[-1].startswith("audit trail verification FAILED: 1 findings")
+    assert lines[-1].startswith("audit trail verification FAILED: 1 finding (")
 
 
 def test_verify_catches_an_insert_behind_the_applications_back(study: Study) -> None:
