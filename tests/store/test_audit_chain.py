@@ -245,6 +245,59 @@ def test_concurrent_writers_extend_one_chain(study: Study) -> None:
     assert verify_trail(study.url).findings == []
 
 
+def test_a_writer_waits_for_the_chain_before_it_locks_a_row(study: Study) -> None:
+    """A holds the chain and then changes a record B is changing too. B must wait for the
+    chain before writing its row (then lose with a conflict), not hold the row while
+    waiting for the chain, which would deadlock the two (PostgreSQL aborts one)."""
+    from eap.errors import ConflictError
+
+    pid = register(study, "inv_a")
+    x, y = add_ae(study, pid), add_ae(study, pid, reported_term="Anaemia", ctcae_term="Anemia")
+    outcome: list[str] = []
+
+    def writer_b() -> None:
+        try:
+            with study.sessions.begin() as db:
+                service.update_record(
+                    db,
+                    study.actors["coord_a"],
+                    pid,
+                    "ae",
+                    y,
+                    1,
+                    "b",
+                    ae_in(reported_term="Anaemia", ctcae_term="Anemia", grade=2),
+                    TODAY,
+                )
+            outcome.append("b saved")
+        except ConflictError:
+            outcome.append("b conflict")
+        except Exception as exc:  # the deadlock, reported below
+            outcome.append(f"b failed: {type(exc).__name__}")
+
+    b = threading.Thread(target=writer_b)
+    with study.sessions.begin() as db:
+        actor = study.actors["inv_a"]
+        service.update_record(db, actor, pid, "ae", x, 1, "a", ae_in(grade=4), TODAY)
+        db.flush()  # A now holds the chain
+        b.start()
+        b.join(timeout=1.5)  # B reaches its write and waits
+        service.update_record(
+            db,
+            actor,
+            pid,
+            "ae",
+            y,
+            1,
+            "a",
+            ae_in(reported_term="Anaemia", ctcae_term="Anemia", grade=1),
+            TODAY,
+        )
+    b.join()
+    assert outcome == ["b conflict"]
+    assert verify_trail(study.url).findings == []
+
+
 # --------------------------------------------------------------------------- verify
 
 

@@ -104,6 +104,10 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         return
     if not actor:
         raise StoreError("a change to clinical data needs a user", expected="set_actor() first")
+    # Take the chain before this flush writes any clinical row, not after (in append):
+    # a transaction that held a row's lock while waiting for the chain could deadlock
+    # with the chain's holder changing that same row. Re-taking it in append is free.
+    _lock_chain(session.connection())
     for obj in touched:
         if id(obj) in created:
             obj.created_by = obj.updated_by = actor
@@ -198,8 +202,8 @@ ROW_FIELDS: tuple[str, ...] = (
 _REQUIRED_TEXT = ("username", "action", "table_name", "field")
 _OPTIONAL_TEXT = ("old_value", "new_value", "reason")
 
-# Key of the PostgreSQL transaction-level advisory lock that serialises appends
-# (the ASCII of "eapaudit"): held from the first append of a transaction to its end.
+# Key of the PostgreSQL transaction-level advisory lock that serialises appends (the
+# ASCII of "eapaudit"): held from a transaction's first clinical write or append to its end.
 CHAIN_LOCK_KEY = 0x6561706175646974
 
 
