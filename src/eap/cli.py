@@ -949,10 +949,10 @@ def db_init(
 
     from eap.store.bootstrap import init_study
     from eap.store.db import normalize_url
-    from eap.store.roles import check_role_name, ensure_app_role
+    from eap.store.roles import check_app_role_target, ensure_app_role
 
     if app_role is not None:
-        check_role_name(app_role)  # before anything is written
+        check_app_role_target(db, app_role)  # before anything is written
     added = init_study(db, with_sites=sites)
     console.print(f"database ready: {db} ({added} sites added)")
     if app_role is None:

@@ -77,6 +77,7 @@ def test_app_role_is_postgresql_only(tmp_path: Any) -> None:
     )
     assert isinstance(result.exception, StoreError)
     assert "--app-role" in str(result.exception) and "postgresql" in str(result.exception)
+    assert not (tmp_path / "study.db").exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize("name", ["Eap", "1eap", "eap-app", "eap app", "a" * 64, ""])

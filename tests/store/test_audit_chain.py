@@ -488,7 +488,9 @@ def test_expect_head_catches_a_consistent_rewrite(study: Study) -> None:
 
 def test_expect_head_catches_rows_cut_off_the_end(study: Study) -> None:
     pid = register(study, "inv_a")
+    noted = trail(study)[-1].hash
     add_ae(study, pid, reported_term="Anaemia", ctcae_term="Anemia", grade=2)
+    assert verify(study.url, "--expect-head", noted)[0] == 0  # rows appended since: fine
     rows = trail(study)
     noted = rows[-1].hash
     with owner(study).begin() as conn:

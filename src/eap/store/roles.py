@@ -22,9 +22,10 @@ import re
 from typing import Any
 
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from eap.errors import StoreError
-from eap.store.db import make_engine
+from eap.store.db import make_engine, normalize_url
 from eap.store.models import CLINICAL_TABLES
 
 ROLE_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -53,6 +54,19 @@ def check_role_name(name: str) -> str:
             found=repr(name),
         )
     return name
+
+
+def check_app_role_target(url: str, role: str) -> None:
+    """Before anything is written: a usable role name, and a PostgreSQL database."""
+    check_role_name(role)
+    backend = make_url(normalize_url(url)).get_backend_name()
+    if backend != "postgresql":
+        raise StoreError(
+            "an application role exists on PostgreSQL only",
+            variable="--app-role",
+            expected="a postgresql:// database URL",
+            found=backend,
+        )
 
 
 def grant_statements(role: str) -> list[sql.Composed]:
@@ -84,16 +98,8 @@ def ensure_app_role(url: str, role: str, password: str | None) -> bool:
     Runs as the owner of the tables (the URL ``eap db init`` was given). A given password
     is set on an existing role too, so a password can be changed by running it again.
     """
-    check_role_name(role)
+    check_app_role_target(url, role)
     engine = make_engine(url)
-    if engine.dialect.name != "postgresql":
-        engine.dispose()
-        raise StoreError(
-            "an application role exists on PostgreSQL only",
-            variable="--app-role",
-            expected="a postgresql:// database URL",
-            found=engine.dialect.name,
-        )
     try:
         with engine.begin() as conn:
             # psycopg itself, on the same transaction: its sql module quotes the role
