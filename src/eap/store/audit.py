@@ -106,7 +106,7 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         raise StoreError("a change to clinical data needs a user", expected="set_actor() first")
     # Take the chain before this flush writes any clinical row, not after (in append):
     # a transaction that held a row's lock while waiting for the chain could deadlock
-    # with the chain's holder changing that same row. Re-taking it in append is free.
+    # with the chain's holder changing that same row. Taking it again in append is cheap.
     _lock_chain(session.connection())
     for obj in touched:
         if id(obj) in created:
