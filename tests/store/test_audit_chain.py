@@ -134,6 +134,10 @@ def test_ids_run_on_by_one_and_a_step_is_a_gap() -> None:
     assert (one.expected, one.found) == ("5", "6")
     two = check_gap(chain, 7)
     assert two is not None and "rows 5 to 6 missing" in two.kind
+    for early in (4, 0, -3):  # at or below the last id: inserted by hand
+        found = check_gap(chain, early)
+        assert found is not None and "inserted by hand" in found.kind
+        assert (found.expected, found.found) == ("5", str(early))
 
 
 def test_finding_names_table_record_field_expected_and_found() -> None:
@@ -449,6 +453,69 @@ def test_verify_catches_a_removed_trail_row(study: Study) -> None:
         f"patients {pid} age: value differs from the trail (changed behind the application's "
         "back); expected empty, found '65'",
     ]
+
+
+def test_verify_catches_a_row_forged_before_the_first(study: Study) -> None:
+    register(study, "inv_a")
+    first = trail(study)[0]
+    forged_hash = "e" * 64
+    with owner(study).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (id, ts, username, action, table_name, record_id, "
+                "patient_id, field, old_value, new_value, reason, prev_hash, hash) VALUES "
+                "(0, :ts, 'x', 'create', 'users', 1, NULL, 'role', NULL, 'admin', NULL, :g, :h)"
+            ),
+            {"ts": dt.datetime(2016, 6, 1), "g": GENESIS, "h": forged_hash},
+        )
+    code, lines = verify(study.url)
+    assert code == 1
+    assert lines[0] == (
+        "audit_log 0 id: id before the start of the chain (a row inserted by hand); "
+        "expected 1, found 0"
+    )
+    assert lines[1].startswith("audit_log 0 hash: hash does not match the row")
+    assert lines[2] == (
+        f"audit_log {first.id} prev_hash: broken link (the row before it was removed, or this "
+        f"one forged); expected {forged_hash}, found {GENESIS}"
+    )
+
+
+def test_verify_reports_values_their_columns_cannot_hold(study: Study) -> None:
+    """SQLite stores text in a date column; verify names the row instead of stopping.
+    PostgreSQL refuses such a value in the first place."""
+    pid = register(study, "inv_a")
+    rid = add_ae(study, pid)
+    rows = trail(study)
+    target = rows[2]
+    engine = owner(study)
+    if engine.dialect.name == "postgresql":
+        for sql in (
+            f"UPDATE adverse_events SET start_date = 'garbage' WHERE id = {rid}",
+            f"INSERT INTO audit_log SELECT {len(rows) + 1}, 'garbage', username, action, "
+            "table_name, record_id, patient_id, field, old_value, new_value, reason, "
+            f"prev_hash, hash FROM audit_log WHERE id = 1",
+        ):
+            with pytest.raises(Exception, match="invalid input syntax"), engine.begin() as conn:
+                conn.execute(text(sql))
+        assert verify(study.url)[0] == 0
+        return
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE adverse_events SET start_date = 'garbage' WHERE id = {rid}"))
+        lift_trigger(conn, "audit_log", "update")
+        conn.execute(text(f"UPDATE audit_log SET ts = 'not a time' WHERE id = {target.id}"))
+    code, lines = verify(study.url)
+    assert code == 1
+    # "found" is the parser's own message, which quotes the value
+    unreadable = (
+        "*: a stored value is not of its column's type (written behind the application's "
+        "back); expected values of the column types, found "
+    )
+    assert lines[0].startswith(f"audit_log {target.id} {unreadable}")
+    assert lines[0].endswith("'not a time'")
+    bad_ae = [line for line in lines if line.startswith(f"adverse_events {rid} {unreadable}")]
+    assert len(bad_ae) == 1 and bad_ae[0].endswith("'garbage'")
+    assert not any(" id: " in line or "prev_hash" in line for line in lines)  # chain goes on
 
 
 def test_expect_head_catches_a_consistent_rewrite(study: Study) -> None:

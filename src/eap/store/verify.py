@@ -77,10 +77,37 @@ class Verification:
     findings: list[Finding]
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A row with a stored value its column's type cannot read.
+
+    SQLite stores any value in any column, so whoever writes the file can put, say, text
+    in a date; eap's types cannot read such a row, and verify reports it instead of
+    stopping. ``prev_hash`` and ``hash`` (plain text, always readable) keep the chain
+    checks going for a trail row.
+    """
+
+    id: int
+    problem: str
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
 def check_gap(chain: ChainCheck, row_id: int) -> Finding | None:
-    """Ids run on by one: a larger step means rows were removed."""
+    """Ids run on by one: a larger step means rows were removed; an id at or below the
+    last one (only possible before the first row, ids being unique and read in order)
+    means a row inserted by hand."""
     if row_id == chain.last_id + 1:
         return None
+    if row_id <= chain.last_id:
+        return Finding(
+            "id before the start of the chain (a row inserted by hand)",
+            "audit_log",
+            row_id,
+            "id",
+            str(chain.last_id + 1),
+            str(row_id),
+        )
     missing = (
         f"row {chain.last_id + 1}"
         if row_id == chain.last_id + 2
@@ -96,7 +123,7 @@ def check_gap(chain: ChainCheck, row_id: int) -> Finding | None:
     )
 
 
-def check_link(chain: ChainCheck, row: Row[Any]) -> Finding | None:
+def check_link(chain: ChainCheck, row: Row[Any] | Unreadable) -> Finding | None:
     """A row's prev_hash is the stored hash of the row before it (GENESIS for the first)."""
     if row.prev_hash == chain.last_hash:
         return None
@@ -125,12 +152,25 @@ def check_hash(row: Row[Any]) -> Finding | None:
     )
 
 
-def check_trail_row(chain: ChainCheck, row: Row[Any], expect_head: str | None) -> None:
+def unreadable(table: str, bad: Unreadable) -> Finding:
+    """A row eap's column types cannot read: written behind the application's back."""
+    return Finding(
+        "a stored value is not of its column's type (written behind the application's back)",
+        table,
+        bad.id,
+        "*",
+        "values of the column types",
+        bad.problem,
+    )
+
+
+def check_trail_row(chain: ChainCheck, row: Row[Any] | Unreadable, expect_head: str | None) -> None:
     """Every chain rule on one row, then move the chain on to it."""
-    for finding in (check_gap(chain, row.id), check_link(chain, row), check_hash(row)):
+    last = unreadable("audit_log", row) if isinstance(row, Unreadable) else check_hash(row)
+    for finding in (check_gap(chain, row.id), check_link(chain, row), last):
         if finding is not None:
             chain.findings.append(finding)
-    chain.last_id, chain.last_hash = row.id, row.hash
+    chain.last_id, chain.last_hash = row.id, str(row.hash)
     chain.rows += 1
     if expect_head is not None and row.hash == expect_head:
         chain.expected_head_seen = True
@@ -191,26 +231,77 @@ def _show(value: str | None) -> str:
     return "empty" if value is None else repr(value)
 
 
-def _trail_chunks(db: Session) -> Iterator[list[Row[Any]]]:
+# What SQLAlchemy raises when a stored value does not parse as its column's type.
+UNREADABLE_ERRORS = (ValueError, TypeError)
+
+
+def _after(column: Any, last: int | None) -> Any:
+    """Keyset condition: rows after ``last``; none before the first chunk, so that a row
+    with an id of 0 or below is read too."""
+    return column > last if last is not None else column.is_not(None)
+
+
+def _trail_rows_one_by_one(db: Session, last: int | None) -> list[Row[Any] | Unreadable]:
+    """The next chunk read row by row, to tell the unreadable rows from the others."""
+    ids = db.scalars(
+        select(AuditLog.id).where(_after(AuditLog.id, last)).order_by(AuditLog.id).limit(CHUNK)
+    ).all()
+    out: list[Row[Any] | Unreadable] = []
+    for rid in ids:
+        try:
+            out.append(db.execute(select(AuditLog.__table__).where(AuditLog.id == rid)).one())
+        except UNREADABLE_ERRORS as exc:
+            link = db.execute(
+                select(AuditLog.prev_hash, AuditLog.hash).where(AuditLog.id == rid)
+            ).one()
+            out.append(Unreadable(rid, str(exc), link.prev_hash, link.hash))
+    return out
+
+
+def _trail_chunks(db: Session) -> Iterator[list[Row[Any] | Unreadable]]:
     """The trail in id order, CHUNK rows at a time (keyset: no OFFSET scans)."""
-    last = None
+    last: int | None = None
     while True:
-        stmt = select(AuditLog.__table__).order_by(AuditLog.id).limit(CHUNK)
-        if last is not None:
-            stmt = stmt.where(AuditLog.id > last)
-        rows = list(db.execute(stmt))
+        stmt = select(AuditLog.__table__).where(_after(AuditLog.id, last))
+        rows: list[Row[Any] | Unreadable]
+        try:
+            rows = list(db.execute(stmt.order_by(AuditLog.id).limit(CHUNK)))
+        except UNREADABLE_ERRORS:
+            rows = _trail_rows_one_by_one(db, last)
         if not rows:
             return
         yield rows
         last = rows[-1].id
 
 
-def _records(db: Session, model: type[ClinicalMixin]) -> Iterator[ClinicalMixin]:
+def _records_one_by_one(
+    db: Session, model: type[ClinicalMixin], last: int | None
+) -> list[ClinicalMixin | Unreadable]:
+    """The next chunk of records read one by one, to tell the unreadable ones."""
+    db.expunge_all()
+    ids = db.scalars(
+        select(model.id).where(_after(model.id, last)).order_by(model.id).limit(CHUNK)
+    ).all()
+    out: list[ClinicalMixin | Unreadable] = []
+    for rid in ids:
+        try:
+            out.append(db.scalars(select(model).where(model.id == rid)).one())
+        except UNREADABLE_ERRORS as exc:
+            db.expunge_all()
+            out.append(Unreadable(rid, str(exc)))
+    return out
+
+
+def _records(db: Session, model: type[ClinicalMixin]) -> Iterator[ClinicalMixin | Unreadable]:
     """One clinical table in id order, CHUNK records at a time, none kept after its chunk."""
-    last = 0
+    last: int | None = None
     while True:
-        stmt = select(model).where(model.id > last).order_by(model.id).limit(CHUNK)
-        chunk = list(db.scalars(stmt))
+        stmt = select(model).where(_after(model.id, last)).order_by(model.id).limit(CHUNK)
+        chunk: list[ClinicalMixin | Unreadable]
+        try:
+            chunk = list(db.scalars(stmt))
+        except UNREADABLE_ERRORS:
+            chunk = _records_one_by_one(db, model, last)
         if not chunk:
             return
         yield from chunk
@@ -239,6 +330,8 @@ def verify_session(db: Session, expect_head: str | None = None) -> Verification:
     for rows in _trail_chunks(db):
         for row in rows:
             check_trail_row(chain, row, expect_head)
+            if isinstance(row, Unreadable):
+                continue  # its change cannot be replayed; what follows from that shows
             finding = check_replay(state, row)
             if finding is not None:
                 chain.findings.append(finding)
@@ -252,6 +345,9 @@ def verify_session(db: Session, expect_head: str | None = None) -> Verification:
         for obj in _records(db, model):
             records += 1
             replayed = state.pop((table, obj.id), None)
+            if isinstance(obj, Unreadable):
+                findings.append(unreadable(table, obj))
+                continue
             findings += compare_record(table, obj.id, replayed, current_state(obj))
     for (table, record_id), _ in sorted(state.items()):
         findings.append(
