@@ -67,7 +67,8 @@ def auditor_hash(e: AuditLog) -> str:
         e.reason,
         e.prev_hash,
     ]
-    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode("ascii")).hexdigest()
+    text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def trail(study: Study) -> list[AuditLog]:
@@ -113,9 +114,10 @@ def test_canonical_serialisation_worked_by_hand() -> None:
         prev_hash=GENESIS,
     )
     expected = (
-        '[1,"2016-06-01T10:00:00.000000Z","m\\u00fcller","create","adverse_events",7,3,'
+        '[1,"2016-06-01T10:00:00.000000Z","m\u00fcller","create","adverse_events",7,3,'
         '"grade",null,"3",null,"' + GENESIS + '"]'
-    ).encode("ascii")
+    ).encode("utf-8")
+    assert expected.count(b"\xc3\xbc") == 1  # the u-umlaut in UTF-8, not escaped
     assert audit.canonical(row) == expected
     assert audit.row_hash(row) == hashlib.sha256(expected).hexdigest()
     # A naive timestamp is UTC (SQLite gives them back so): the same instant, the same text.
@@ -124,6 +126,69 @@ def test_canonical_serialisation_worked_by_hand() -> None:
     # Every field counts: one changed character is another hash.
     assert audit.row_hash({**row, "new_value": "4"}) != audit.row_hash(row)
     assert audit.row_hash({**row, "prev_hash": "1" + GENESIS[1:]}) != audit.row_hash(row)
+
+
+# The recomputation docs/web.md gives for PostgreSQL, word for word.
+RECOMPUTE_SQL = """
+SELECT id,
+       hash = encode(sha256(convert_to(
+         '[' || id || ',' ||
+         to_json(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) || ',' ||
+         to_json(username) || ',' || to_json(action) || ',' || to_json(table_name) || ',' ||
+         record_id || ',' || coalesce(patient_id::text, 'null') || ',' ||
+         to_json(field) || ',' || coalesce(to_json(old_value)::text, 'null') || ',' ||
+         coalesce(to_json(new_value)::text, 'null') || ',' ||
+         coalesce(to_json(reason)::text, 'null') || ',' || to_json(prev_hash) || ']',
+         'UTF8')), 'hex') AS hash_ok,
+       prev_hash = coalesce(lag(hash) OVER (ORDER BY id), repeat('0', 64)) AS link_ok
+FROM audit_log ORDER BY id
+"""
+
+
+def test_an_auditor_recomputes_the_chain_without_eap(study: Study) -> None:
+    """Python on both backends, and SQL on PostgreSQL, as docs/web.md gives them; over
+    text that needs escaping (quotes, backslash, control characters, beyond ASCII)."""
+    pid = register(study, "inv_a")
+    rid = add_ae(study, pid, reported_term="Übelkeit «sévère» 恶心")
+    with study.sessions.begin() as db:
+        service.update_record(
+            db,
+            study.actors["inv_a"],
+            pid,
+            "ae",
+            rid,
+            1,
+            'Müller\'s "source"',
+            ae_in(grade=4),
+            TODAY,
+        )
+    odd = 'tab\there, line\nbreak, back\\slash, bell\x07, del\x7f, \u2028, 😀 "q" /'
+    with study.sessions.begin() as db:
+        audit.append(
+            db.connection(),
+            [
+                dict(
+                    ts=dt.datetime(2016, 6, 1, 9, 30, 1, 5, tzinfo=dt.UTC),
+                    username="system",
+                    action="note",
+                    table_name="users",
+                    record_id=1,
+                    patient_id=None,
+                    field="comment",
+                    old_value=odd,
+                    new_value=None,
+                    reason=odd,
+                )
+            ],
+        )
+    rows = trail(study)
+    assert all(row.hash == auditor_hash(row) for row in rows)
+    engine = owner(study)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            checked = conn.execute(text(RECOMPUTE_SQL)).all()
+        assert [r.id for r in checked] == [r.id for r in rows]
+        assert all(r.hash_ok and r.link_ok for r in checked), [r for r in checked if not r[1]]
 
 
 def test_ids_run_on_by_one_and_a_step_is_a_gap() -> None:

@@ -219,13 +219,15 @@ def canonical(row: Mapping[Any, Any]) -> bytes:
 
     A JSON array, in this order: id, ts (:func:`canonical_ts`), username, action,
     table_name, record_id, patient_id, field, old_value, new_value, reason, prev_hash;
-    numbers as JSON integers, absent values as null, no spaces, non-ASCII escaped
-    (``json.dumps(..., separators=(",", ":"))``), so it is pure ASCII.
+    numbers as JSON integers, absent values as null, no spaces, characters beyond ASCII
+    as themselves, in UTF-8 (``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``).
+    That is also what PostgreSQL's ``to_json`` writes for a text, so the chain can be
+    recomputed in SQL too (docs/web.md).
     """
     values = [row["id"], canonical_ts(row["ts"])]
     values += [row[f] for f in ROW_FIELDS[1:]]
     values.append(row["prev_hash"])
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def row_hash(row: Mapping[Any, Any]) -> str:
