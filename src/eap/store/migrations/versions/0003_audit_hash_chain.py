@@ -58,8 +58,13 @@ CHUNK = 5000
 def _close_id_gaps() -> None:
     """Renumber the trail 1..n in id order (PostgreSQL only: SQLite never leaves holes).
 
-    Two steps through negative ids, since the primary key is checked row by row.
+    Two steps through negative ids, since the primary key is checked row by row. A trail
+    already numbered 1..n is left as it is.
     """
+    bind = op.get_bind()
+    rows, low, top = bind.execute(sa.text("SELECT count(*), min(id), max(id) FROM audit_log")).one()
+    if rows == 0 or (low == 1 and top == rows):
+        return
     op.execute(
         "UPDATE audit_log SET id = -n.rn FROM "
         "(SELECT id, row_number() OVER (ORDER BY id) AS rn FROM audit_log) AS n "
