@@ -520,6 +520,41 @@ def test_verify_catches_a_removed_trail_row(study: Study) -> None:
     ]
 
 
+def test_verify_catches_a_record_removed_behind_the_applications_back(study: Study) -> None:
+    pid = register(study, "inv_a")
+    rid = add_ae(study, pid)
+    with owner(study).begin() as conn:
+        lift_trigger(conn, "adverse_events", "delete")
+        conn.execute(text(f"DELETE FROM adverse_events WHERE id = {rid}"))
+    code, lines = verify(study.url)
+    assert code == 1
+    assert lines[:-1] == [
+        f"adverse_events {rid} *: record in the trail is missing from its table (removed); "
+        "expected the record, found none"
+    ]
+
+
+def test_verify_catches_an_old_value_the_trail_never_held(study: Study) -> None:
+    pid = register(study, "inv_a")
+    rid = add_ae(study, pid)
+    with study.sessions.begin() as db:
+        service.update_record(
+            db, study.actors["inv_a"], pid, "ae", rid, 1, "source", ae_in(grade=4), TODAY
+        )
+    update = trail(study)[-1]
+    assert (update.action, update.field, update.old_value) == ("update", "grade", "3")
+    with owner(study).begin() as conn:
+        lift_trigger(conn, "audit_log", "update")
+        conn.execute(text(f"UPDATE audit_log SET old_value = '2' WHERE id = {update.id}"))
+    code, lines = verify(study.url)
+    assert code == 1 and len(lines) == 3
+    assert lines[0].startswith(f"audit_log {update.id} hash: hash does not match the row")
+    assert lines[1] == (
+        f"adverse_events {rid} grade: trail row {update.id} does not follow from the rows "
+        "before it; expected '3', found '2'"
+    )
+
+
 def test_verify_catches_a_row_forged_before_the_first(study: Study) -> None:
     register(study, "inv_a")
     first = trail(study)[0]

@@ -364,25 +364,18 @@ class TrailEntry(Protocol):
 ReplayState = dict[tuple[str, int], dict[str, str | None]]
 
 
-def replay_step(state: ReplayState, e: TrailEntry) -> StoreError | None:
-    """Apply one trail row to ``state``; the error if its old value is not what replay holds.
+def replay_step(state: ReplayState, e: TrailEntry) -> tuple[str | None, str | None] | None:
+    """Apply one trail row to ``state``; (held, found) if its old value is not what replay
+    holds for the field at that point, else None.
 
     The new value is applied either way, so a replay can go on and report further rows.
     """
-    key = (e.table_name, e.record_id)
-    rec = state.setdefault(key, {})
-    error = None
-    if e.action != "create" and rec.get(e.field) != e.old_value:
-        error = StoreError(
-            "audit trail does not chain",
-            dataset=e.table_name,
-            variable=e.field,
-            rows=[e.record_id],
-            expected=json.dumps(rec.get(e.field)),
-            found=json.dumps(e.old_value),
-        )
+    rec = state.setdefault((e.table_name, e.record_id), {})
+    held = rec.get(e.field)
     rec[e.field] = e.new_value
-    return error
+    if e.action != "create" and held != e.old_value:
+        return held, e.old_value
+    return None
 
 
 def replay(entries: Iterable[TrailEntry]) -> ReplayState:
@@ -393,9 +386,16 @@ def replay(entries: Iterable[TrailEntry]) -> ReplayState:
     """
     state: ReplayState = {}
     for e in entries:
-        error = replay_step(state, e)
-        if error is not None:
-            raise error
+        mismatch = replay_step(state, e)
+        if mismatch is not None:
+            raise StoreError(
+                "audit trail does not chain",
+                dataset=e.table_name,
+                variable=e.field,
+                rows=[e.record_id],
+                expected=json.dumps(mismatch[0]),
+                found=json.dumps(mismatch[1]),
+            )
     return state
 
 

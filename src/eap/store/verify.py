@@ -5,7 +5,8 @@ What it reports, each finding naming table, record id, field, expected and found
 * a trail row whose stored hash is not the hash of its fields (changed or forged);
 * a broken link: a row's ``prev_hash`` is not the hash of the row before it;
 * a gap in the ids (removed rows; ids run 1, 2, 3... since :func:`eap.store.audit.append`
-  assigns them);
+  assigns them), or an id before the first (a row inserted by hand);
+* a row with a value its column's type cannot read (SQLite stores anything anywhere);
 * a trail row whose old value is not what the replay holds at that point;
 * a clinical record whose current values differ from what the trail replays to (an
   UPDATE behind the application's back), one without any trail (an INSERT behind its
@@ -183,16 +184,16 @@ def check_replay(state: ReplayState, row: Row[Any]) -> Finding | None:
     """
     if row.table_name not in CLINICAL_NAMES:
         return None
-    error = replay_step(state, row)
-    if error is None:
+    mismatch = replay_step(state, row)
+    if mismatch is None:
         return None
     return Finding(
         f"trail row {row.id} does not follow from the rows before it",
         row.table_name,
         row.record_id,
         row.field,
-        error.expected or "",
-        error.found or "",
+        _show(mismatch[0]),
+        _show(mismatch[1]),
     )
 
 
