@@ -205,6 +205,18 @@ def test_ids_run_on_by_one_and_a_step_is_a_gap() -> None:
         assert (found.expected, found.found) == ("5", str(early))
 
 
+def test_replay_refuses_an_old_value_it_does_not_hold() -> None:
+    from types import SimpleNamespace as Row
+
+    create = Row(table_name="visits", record_id=2, action="create", field="notes")
+    good = Row(**vars(create), old_value=None, new_value="a")
+    rows = [good, Row(**{**vars(create), "action": "update"}, old_value="a", new_value="b")]
+    assert audit.replay(rows) == {("visits", 2): {"notes": "b"}}
+    bad = Row(**{**vars(create), "action": "update"}, old_value="x", new_value="c")
+    with pytest.raises(StoreError, match=r'visits\.notes \(row 2\).*expected "a", found "x"'):
+        audit.replay([good, bad])
+
+
 def test_finding_names_table_record_field_expected_and_found() -> None:
     f = Finding("value differs", "adverse_events", 3, "grade", "'3'", "'4'")
     assert f.text() == "adverse_events 3 grade: value differs; expected '3', found '4'"
