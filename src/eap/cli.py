@@ -906,8 +906,12 @@ def protocol_thromboprophylaxis(
 
 db_app = typer.Typer(help="The study database: create or upgrade its schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts of the web application.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit trail: check its hash chain and the tables against it.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 DbUrl = Annotated[
     str,
@@ -925,12 +929,48 @@ def db_init(
     sites: Annotated[
         bool, typer.Option("--sites/--no-sites", help="Add the MM-024 hospitals.")
     ] = True,
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            "--app-role",
+            help="PostgreSQL: create (if missing) the login role 'eap serve' connects as, "
+            "with its password from EAP_APP_PASSWORD, and grant it only what serving needs.",
+        ),
+    ] = None,
 ) -> None:
-    """Create or upgrade the schema (Alembic migrations) and add the MM-024 sites."""
-    from eap.store.bootstrap import init_study
+    """Create or upgrade the schema (Alembic migrations) and add the MM-024 sites.
 
+    Run it as the owner of the database. On PostgreSQL, --app-role NAME sets up the role
+    the application connects as, which does not own the tables (see docs/web.md).
+    """
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from eap.store.bootstrap import init_study
+    from eap.store.db import normalize_url
+    from eap.store.roles import check_app_role_target, ensure_app_role
+
+    if app_role is not None:
+        check_app_role_target(db, app_role)  # before anything is written
     added = init_study(db, with_sites=sites)
     console.print(f"database ready: {db} ({added} sites added)")
+    if app_role is None:
+        return
+    created = ensure_app_role(db, app_role, os.environ.get("EAP_APP_PASSWORD") or None)
+    # The password is not echoed: PASSWORD stands for the value of EAP_APP_PASSWORD.
+    serve_url = (
+        make_url(normalize_url(db))
+        .set(drivername="postgresql", username=app_role, password="PASSWORD")
+        .render_as_string(hide_password=False)
+    )
+    console.print(
+        f"application role {app_role} {'created' if created else 'updated'}; serve with: "
+        f"eap serve --db {serve_url}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
 
 
 @db_app.command("load")
@@ -1080,6 +1120,44 @@ def users_deactivate(
 
     manage_user(db, username, "deactivate")
     console.print(f"user {username} deactivated")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: DbUrl = "sqlite:///eap.db",
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="A head hash printed by an earlier verify and kept elsewhere: the chain "
+            "must still pass through it (catches a consistent rewrite of the chain).",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the trail's hash chain and replay it against the clinical tables.
+
+    Prints each finding (table, record, field, expected, found) and exits 1 if there is
+    any; otherwise one summary line with the chain's head hash, to keep elsewhere.
+    """
+    from eap.store.verify import verify_trail
+
+    result = verify_trail(db, expect_head)
+    for finding in result.findings:
+        typer.echo(finding.text())
+    head = f"head {result.head_id} {result.head_hash}"
+    rows, records = _count(result.rows, "trail row"), _count(result.records, "record")
+    if result.findings:
+        typer.echo(
+            f"audit trail verification FAILED: {_count(len(result.findings), 'finding')} "
+            f"({rows}, {records}; {head})"
+        )
+        raise typer.Exit(1)
+    verb = "matches" if result.records == 1 else "match"
+    typer.echo(f"audit trail verified: {rows} chain, {records} {verb} their trail; {head}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @app.command()

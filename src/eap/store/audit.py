@@ -8,7 +8,10 @@ session: :func:`set_actor` before the change. Rules (21 CFR Part 11 in spirit):
 * an update records each changed field with old and new values and needs a reason;
 * a delete is a soft delete (``deleted`` true) and needs a reason; removing a
   clinical row is refused here and by a database trigger;
-* trail rows are only ever inserted (database triggers refuse UPDATE/DELETE).
+* trail rows are only ever inserted (database triggers refuse UPDATE/DELETE), and
+  only by :func:`append`, which chains each row to the one before it by a SHA-256
+  hash (:func:`row_hash`) so that a row changed, forged or removed behind the
+  application's back shows (``eap audit verify``, :mod:`eap.store.verify`).
 
 Values are stored as text by :func:`serialize`; :func:`replay` rebuilds every
 record's fields from the trail alone, which tests compare to the tables.
@@ -17,11 +20,12 @@ record's fields from the trail alone, which tests compare to the tables.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import Connection, event, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from eap.errors import StoreError
@@ -100,6 +104,10 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         return
     if not actor:
         raise StoreError("a change to clinical data needs a user", expected="set_actor() first")
+    # Take the chain before this flush writes any clinical row, not after (in append):
+    # a transaction that held a row's lock while waiting for the chain could deadlock
+    # with the chain's holder changing that same row. Taking it again in append is cheap.
+    _lock_chain(session.connection())
     for obj in touched:
         if id(obj) in created:
             obj.created_by = obj.updated_by = actor
@@ -169,7 +177,151 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     if rows:
         # Core insert on the flush's own connection: same transaction as the change,
         # so a change and its trail commit or roll back together.
-        session.connection().execute(insert(AuditLog), rows)
+        append(session.connection(), rows)
+
+
+# --------------------------------------------------------------------------- hash chain
+
+# prev_hash of the first row: there is no predecessor.
+GENESIS = "0" * 64
+
+# The fields a caller gives for each trail row, in the order they are hashed; append
+# adds id and prev_hash. Text fields that may be empty are None when absent.
+ROW_FIELDS: tuple[str, ...] = (
+    "ts",
+    "username",
+    "action",
+    "table_name",
+    "record_id",
+    "patient_id",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+)
+_REQUIRED_TEXT = ("username", "action", "table_name", "field")
+_OPTIONAL_TEXT = ("old_value", "new_value", "reason")
+
+# Key of the PostgreSQL transaction-level advisory lock that serialises appends (the
+# ASCII of "eapaudit"): held from a transaction's first clinical write or append to its end.
+CHAIN_LOCK_KEY = 0x6561706175646974
+
+
+def canonical_ts(ts: dt.datetime) -> str:
+    """UTC with microseconds and a Z: one text per instant, whatever the backend returns
+    (SQLite gives back a naive UTC datetime, PostgreSQL an aware one in the session's zone)."""
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(row: Mapping[Any, Any]) -> bytes:
+    """The bytes a trail row's hash is computed over (documented in docs/web.md).
+
+    A JSON array, in this order: id, ts (:func:`canonical_ts`), username, action,
+    table_name, record_id, patient_id, field, old_value, new_value, reason, prev_hash;
+    numbers as JSON integers, absent values as null, no spaces, characters beyond ASCII
+    as themselves, in UTF-8 (``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``).
+    That is also what PostgreSQL's ``to_json`` writes for a text, so the chain can be
+    recomputed in SQL too (docs/web.md).
+    """
+    values = [row["id"], canonical_ts(row["ts"])]
+    values += [row[f] for f in ROW_FIELDS[1:]]
+    values.append(row["prev_hash"])
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def row_hash(row: Mapping[Any, Any]) -> str:
+    """SHA-256 (lowercase hex) of :func:`canonical`: the row's link in the chain."""
+    return hashlib.sha256(canonical(row)).hexdigest()
+
+
+def _bad_row(index: int, field: str, expected: str, value: Any) -> StoreError:
+    return StoreError(
+        "a trail row is not of the expected form",
+        dataset="audit_log",
+        variable=field,
+        rows=[index + 1],
+        expected=expected,
+        found=repr(value),
+    )
+
+
+def check_row(index: int, row: Mapping[str, Any]) -> None:
+    """A row given to :func:`append` has exactly the trail's fields, each of its type.
+
+    ``id``, ``prev_hash`` and ``hash`` are the chain's to assign, never the caller's.
+    """
+    unknown = sorted(set(row) - set(ROW_FIELDS))
+    if unknown:
+        raise _bad_row(index, unknown[0], f"only the fields {', '.join(ROW_FIELDS)}", unknown[0])
+    for field in ROW_FIELDS:
+        if field not in row:
+            raise _bad_row(index, field, "a value (None where it may be empty)", "no such key")
+    if not isinstance(row["ts"], dt.datetime):
+        raise _bad_row(index, "ts", "a datetime", row["ts"])
+    for field in _REQUIRED_TEXT:
+        if not isinstance(row[field], str) or not row[field]:
+            raise _bad_row(index, field, "non-empty text", row[field])
+    for field in _OPTIONAL_TEXT:
+        if row[field] is not None and not isinstance(row[field], str):
+            raise _bad_row(index, field, "text or None", row[field])
+    if not isinstance(row["record_id"], int) or isinstance(row["record_id"], bool):
+        raise _bad_row(index, "record_id", "an integer", row["record_id"])
+    pid = row["patient_id"]
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool)):
+        raise _bad_row(index, "patient_id", "an integer or None", pid)
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Serialise appends: two transactions must never chain to the same predecessor.
+
+    PostgreSQL: a transaction-level advisory lock, released at commit or rollback, so a
+    second appender waits, then (READ COMMITTED: a new snapshot per statement) reads the
+    head the first one committed. SQLite: every eap transaction that writes starts with
+    BEGIN IMMEDIATE, so the file lock already admits one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+
+def chain_head(connection: Connection) -> tuple[int, str]:
+    """(id, hash) of the last trail row; (0, GENESIS) for an empty trail."""
+    row = connection.execute(
+        select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def chained(
+    rows: Sequence[Mapping[str, Any]], head_id: int, head_hash: str
+) -> list[dict[str, Any]]:
+    """The rows numbered on from the head, each hashed over its predecessor's hash."""
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        check_row(i, row)
+        entry = dict(row)
+        # One instant, one text: store what is hashed (UTC), whatever zone was given.
+        entry["ts"] = row["ts"].astimezone(dt.UTC) if row["ts"].tzinfo else row["ts"]
+        entry["id"] = head_id + i + 1
+        entry["prev_hash"] = head_hash
+        entry["hash"] = head_hash = row_hash(entry)
+        out.append(entry)
+    return out
+
+
+def append(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert trail rows: the one way into ``audit_log``.
+
+    Each row is a plain dict of :data:`ROW_FIELDS`. Under the chain lock the rows get
+    the next ids (no gaps: the id is assigned here, not by a sequence, so a rolled-back
+    transaction leaves no hole) and their hashes, and are inserted on ``connection``,
+    in the caller's transaction: they commit or roll back with the change they record.
+    """
+    if not rows:
+        return
+    _lock_chain(connection)
+    head_id, head_hash = chain_head(connection)
+    connection.execute(insert(AuditLog), chained(rows, head_id, head_hash))
 
 
 def install(session_factory: Any) -> None:
@@ -192,26 +344,58 @@ def history(session: Session, patient_id: int) -> list[AuditLog]:
     return list(session.scalars(stmt))
 
 
-def replay(entries: Iterable[AuditLog]) -> dict[tuple[str, int], dict[str, str | None]]:
+class TrailEntry(Protocol):
+    """What replay reads of a trail row (an AuditLog object or a selected row)."""
+
+    @property
+    def table_name(self) -> str: ...
+    @property
+    def record_id(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def old_value(self) -> str | None: ...
+    @property
+    def new_value(self) -> str | None: ...
+
+
+ReplayState = dict[tuple[str, int], dict[str, str | None]]
+
+
+def replay_step(state: ReplayState, e: TrailEntry) -> tuple[str | None, str | None] | None:
+    """Apply one trail row to ``state``; (held, found) if its old value is not what replay
+    holds for the field at that point, else None.
+
+    The new value is applied either way, so a replay can go on and report further rows.
+    """
+    rec = state.setdefault((e.table_name, e.record_id), {})
+    held = rec.get(e.field)
+    rec[e.field] = e.new_value
+    if e.action != "create" and held != e.old_value:
+        return held, e.old_value
+    return None
+
+
+def replay(entries: Iterable[TrailEntry]) -> ReplayState:
     """Rebuild each record's fields (as serialized text) from trail rows alone.
 
     A field's old value must equal what replay holds at that point; a mismatch
     means the trail is broken and raises StoreError.
     """
-    state: dict[tuple[str, int], dict[str, str | None]] = {}
+    state: ReplayState = {}
     for e in entries:
-        key = (e.table_name, e.record_id)
-        rec = state.setdefault(key, {})
-        if e.action != "create" and rec.get(e.field) != e.old_value:
+        mismatch = replay_step(state, e)
+        if mismatch is not None:
             raise StoreError(
                 "audit trail does not chain",
                 dataset=e.table_name,
                 variable=e.field,
                 rows=[e.record_id],
-                expected=json.dumps(rec.get(e.field)),
-                found=json.dumps(e.old_value),
+                expected=json.dumps(mismatch[0]),
+                found=json.dumps(mismatch[1]),
             )
-        rec[e.field] = e.new_value
     return state
 
 

@@ -261,7 +261,14 @@ class DataTransfer(Base):
 
 
 class AuditLog(Base):
-    """One changed field of one record: append-only (the schema refuses UPDATE and DELETE)."""
+    """One changed field of one record: append-only (the schema refuses UPDATE and DELETE).
+
+    ``hash`` chains each row to the one before it (``prev_hash``): SHA-256 over a
+    canonical serialisation of the row and its predecessor's hash (see
+    :func:`eap.store.audit.row_hash`), so an edited, forged or removed row shows.
+    Rows are written only by :func:`eap.store.audit.append`, which numbers them
+    1, 2, 3... without gaps.
+    """
 
     __tablename__ = "audit_log"
 
@@ -276,6 +283,8 @@ class AuditLog(Base):
     old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 CLINICAL_TABLES: tuple[type[ClinicalMixin], ...] = (
