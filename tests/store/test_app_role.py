@@ -171,6 +171,7 @@ def test_db_init_creates_the_application_role_with_exactly_its_rights(
         "users": {"SELECT", "UPDATE"},
         "web_sessions": {"SELECT", "INSERT", "DELETE"},
         "sites": {"SELECT"},
+        "data_transfers": {"SELECT"},
     }
     assert granted(pg_study, app_role) == expected
     # Idempotent: again, without a password, the role stays and its rights are the same,

@@ -41,6 +41,8 @@ def table_grants() -> dict[str, tuple[str, ...]]:
     grants["users"] = ("SELECT", "UPDATE")
     grants["web_sessions"] = ("SELECT", "INSERT", "DELETE")
     grants["sites"] = ("SELECT",)
+    # Written by `eap db load` (as the owner); the application reads the cutoffs.
+    grants["data_transfers"] = ("SELECT",)
     return grants
 
 
