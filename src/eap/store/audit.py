@@ -12,6 +12,10 @@ session: :func:`set_actor` before the change. Rules (21 CFR Part 11 in spirit):
 
 Values are stored as text by :func:`serialize`; :func:`replay` rebuilds every
 record's fields from the trail alone, which tests compare to the tables.
+
+Accounts and sites are not clinical data but belong in the trail too (who could log
+in, who did, who failed): :func:`record_account_event` writes one row per event, with
+field ``event`` and the detail as new value. It is the only place such rows are written.
 """
 
 from __future__ import annotations
@@ -172,6 +176,57 @@ def _after_flush(session: Session, _ctx: Any) -> None:
         session.connection().execute(insert(AuditLog), rows)
 
 
+ACCOUNT_TABLES = ("users", "sites")
+ACCOUNT_FIELD = "event"
+ACTION_LENGTH = 10  # audit_log.action is String(10)
+
+
+def record_account_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    table: str,
+    record_id: int,
+    detail: str | None = None,
+) -> None:
+    """Write one account or site event (login, lock, create, ...) to the trail.
+
+    The row goes out on the session's connection at once, inside the caller's
+    transaction: an event commits or rolls back with what it describes.
+    """
+    if table not in ACCOUNT_TABLES:
+        raise StoreError(
+            "an account event names a user or a site",
+            dataset="audit_log",
+            variable="table",
+            expected=" or ".join(ACCOUNT_TABLES),
+            found=table,
+        )
+    if not action or len(action) > ACTION_LENGTH:
+        raise StoreError(
+            "an account event's action is 1 to 10 characters",
+            dataset="audit_log",
+            variable="action",
+            expected=f"1-{ACTION_LENGTH} characters",
+            found=repr(action),
+        )
+    session.execute(
+        insert(AuditLog).values(
+            ts=utcnow(),
+            username=actor[:100],
+            action=action,
+            table_name=table,
+            record_id=record_id,
+            patient_id=None,
+            field=ACCOUNT_FIELD,
+            old_value=None,
+            new_value=detail,
+            reason=None,
+        )
+    )
+
+
 def install(session_factory: Any) -> None:
     """Attach the trail to a sessionmaker (idempotent).
 
@@ -200,6 +255,8 @@ def replay(entries: Iterable[AuditLog]) -> dict[tuple[str, int], dict[str, str |
     """
     state: dict[tuple[str, int], dict[str, str | None]] = {}
     for e in entries:
+        if e.table_name in ACCOUNT_TABLES and e.field == ACCOUNT_FIELD:
+            continue  # events, not field values: nothing to rebuild
         key = (e.table_name, e.record_id)
         rec = state.setdefault(key, {})
         if e.action != "create" and rec.get(e.field) != e.old_value:
