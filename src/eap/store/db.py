@@ -6,7 +6,8 @@ writing transaction starts with ``BEGIN IMMEDIATE``: writers queue on the file l
 write, which is what two sites saving at once would otherwise hit. Sessions from
 :func:`read_session` only read: on SQLite they start with a plain
 ``BEGIN`` under ``PRAGMA query_only``, and the database is in WAL mode, so a
-reader neither waits for the writers' queue nor blocks it.
+reader neither waits for the writers' queue nor blocks it (on PostgreSQL they are
+``READ ONLY`` transactions).
 """
 
 from __future__ import annotations
@@ -69,7 +70,15 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin_pg(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # The same rule as on SQLite: a reader's stray write fails.
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
