@@ -321,3 +321,55 @@ def test_gets_take_no_write_lock(web: Callable[..., FastAPI], study: Study) -> N
     else:
         assert "SET TRANSACTION" in seen
     assert not [s for s in seen if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+
+
+def test_password_checks_take_turns(
+    web: Callable[..., FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one login slot, four simultaneous logins never check passwords at once."""
+    import threading
+    import time
+
+    from eap.store import users
+
+    inner = users._hasher
+    running: list[int] = [0]
+    peak: list[int] = [0]
+    lock = threading.Lock()
+
+    class Slow:
+        def verify(self, password_hash: str, password: str) -> bool:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            result: bool = inner.verify(password_hash, password)
+            return result
+
+        def hash(self, password: str) -> str:
+            result: str = inner.hash(password)
+            return result
+
+        def check_needs_rehash(self, password_hash: str) -> bool:
+            return False
+
+    monkeypatch.setattr(users, "_hasher", Slow())
+    app = web(password_checks_at_once=1)
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def attempt(name: str) -> None:
+        c = client(app, f"10.9.9.{len(name)}")
+        barrier.wait()
+        codes.append(api_login(c, name).status_code)
+
+    names = ["inv_a", "inv_b", "coord_a", "monitor"]
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 4
+    assert peak[0] == 1

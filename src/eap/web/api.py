@@ -38,7 +38,7 @@ from eap.store.schemas import (
     VisitUpdate,
 )
 from eap.store.users import change_password
-from eap.web.app import client_address, current_login, log_in, settings, transaction
+from eap.web.app import client_address, current_login, log_in_turn, settings, transaction
 from eap.web.auth import (
     COOKIE,
     CSRF_HEADER,
@@ -106,12 +106,12 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 @router.post("/session", summary="Log in")
-def login(request: Request, response: Response, creds: Credentials) -> Json:
+async def login(request: Request, response: Response, creds: Credentials) -> Json:
     """Check the password and open a session; returns the CSRF token to send in
     ``X-CSRF-Token``. Any refusal answers 401 "wrong username or password"; 429 when the
     client address failed too many logins lately. ``must_change_password`` true: the
     password was reset and ``POST /api/password`` is all the session may do."""
-    token, csrf, me = log_in(request, creds.username, creds.password)
+    token, csrf, me = await log_in_turn(request, creds.username, creds.password)
     set_session_cookie(request, response, token)
     return {**me, "csrf_token": csrf}
 

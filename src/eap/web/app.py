@@ -8,8 +8,12 @@ SQLite they never wait in the writers' queue.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +64,11 @@ class Settings:
     last_parent_enrollment: dt.date | None = None
     public_docs: bool = False
 
+
+# Password checks (argon2: ~0.5 s of CPU, several threads) that may run at once; more
+# logins wait their turn without holding a worker thread, so a login flood cannot take
+# the CPU and the thread pool from everyone else.
+PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
 
 # Requests that only read: their transaction takes no write lock.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -157,6 +166,17 @@ def _field_errors(exc: RequestValidationError) -> dict[str, str]:
         loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "values", "query", "path")]
         out[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
     return out
+
+
+async def log_in_turn(
+    request: Request, username: str, password: str
+) -> tuple[str, str, dict[str, Any]]:
+    """:func:`log_in` on one of the login threads, once one is free (a waiting login
+    holds no thread of the server's pool)."""
+    slots: ThreadPoolExecutor = request.app.state.login_slots
+    return await asyncio.get_running_loop().run_in_executor(
+        slots, functools.partial(log_in, request, username, password)
+    )
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -270,11 +290,13 @@ def create_app(
     last_parent_enrollment: dt.date | None = None,
     public_docs: bool = False,
     login_failures_per_address: int | None = ADDRESS_FAILURES,
+    password_checks_at_once: int = PASSWORD_CHECKS_AT_ONCE,
 ) -> FastAPI:
     """The eap web application over the database at ``db_url`` (schema from ``eap db init``).
 
     ``/docs`` and ``/openapi.json`` need a login unless ``public_docs``;
-    ``login_failures_per_address`` None turns the client address limit off."""
+    ``login_failures_per_address`` None turns the client address limit off;
+    ``password_checks_at_once`` logins are checked at once, the others wait their turn."""
     from eap.web import api, pages
 
     app = FastAPI(
@@ -301,6 +323,9 @@ def create_app(
         public_docs=public_docs,
     )
     app.state.address_limit = AddressLimit(login_failures_per_address)
+    app.state.login_slots = ThreadPoolExecutor(
+        max_workers=password_checks_at_once, thread_name_prefix="eap-login"
+    )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_handlers(app)

@@ -20,7 +20,7 @@ from eap.store.access import ROLE_LABELS, require_clinical_write
 from eap.store.models import Site
 from eap.web import forms
 from eap.web.api import update_password
-from eap.web.app import current_login, log_in, settings, transaction
+from eap.web.app import current_login, log_in_turn, settings, transaction
 from eap.web.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -112,11 +112,11 @@ def login_form(request: Request, error: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login_submit(request: Request, form: Form) -> Response:
+async def login_submit(request: Request, form: Form) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE) or "", form.get("csrf_token"))
     failure: AuthError | None = None
     try:
-        token, _csrf, who = log_in(
+        token, _csrf, who = await log_in_turn(
             request, form.get("username", "")[:100], form.get("password", "")[:200]
         )
     except AuthError as exc:
