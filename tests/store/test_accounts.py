@@ -388,3 +388,18 @@ def test_readers_do_not_wait_for_a_writer(study: Study) -> None:
         writer.execute(text("UPDATE users SET full_name = 'w' WHERE username = 'inv_a'"))
         with read_session(study.sessions) as reader:
             assert reader.scalar(select(User.full_name).where(User.username == "inv_a")) == ""
+
+
+def test_sites_added_by_a_transfer_are_in_the_trail(study: Study) -> None:
+    import polars as pl
+
+    from eap.store.transfer import load_sdtm
+    from tests.store.test_transfer import TRANSFER, replaced, subset
+
+    sdtm = subset(1)
+    dm = sdtm["DM"].frame.with_columns(pl.lit("99").alias("SITEID"))
+    summary = load_sdtm(study.url, replaced(sdtm, "DM", dm), transfer=TRANSFER)
+    assert summary.sites_added == ("99",)
+    with study.sessions() as db:
+        site_id = db.scalar(select(Site.id).where(Site.code == "99"))
+    assert events(study, "sites")[-1] == ("eap-transfer", "create", site_id, "99 Site 99")
