@@ -1143,7 +1143,8 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run the study-operations web application (pages at /, API at /api, docs at /docs).
+    """Run the study-operations web application (pages at /, API at /api, docs at /docs
+    for logged-in users).
 
     Failed logins: from the fifth in a row an account takes no password for 1 s, doubling
     per further failure up to 15 min; a client address with 10 failed logins in 15 min is

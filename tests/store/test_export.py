@@ -130,10 +130,16 @@ def test_cli_db_init_and_users_add(tmp_path: Path) -> None:
     assert r.exit_code != 0
 
 
-def test_cli_users_unlock_list_deactivate(study: Study) -> None:
+def test_cli_users_unlock_list_deactivate(study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
     from eap.errors import AuthError
+    from eap.store import users
     from eap.store.users import authenticate
     from tests.store.helpers import PASSWORD
+
+    # A first delay of an hour, so that a slow machine cannot outlast it mid-test.
+    monkeypatch.setattr(users, "FIRST_DELAY", dt.timedelta(hours=1))
 
     def log_in(password: str) -> str:
         return authenticate(study.sessions, "inv_a", password, lambda _db, user: user.username)

@@ -65,7 +65,13 @@ def csrf_of(html: str) -> str:
 # --------------------------------------------------------------------------- one answer
 
 
-def test_unknown_wrong_and_delayed_get_the_same_answer(web: Callable[..., FastAPI]) -> None:
+def test_unknown_wrong_and_delayed_get_the_same_answer(
+    web: Callable[..., FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eap.store import users
+
+    # A first delay of an hour, so that a slow machine cannot outlast it mid-test.
+    monkeypatch.setattr(users, "FIRST_DELAY", dt.timedelta(hours=1))
     c = client(web(login_failures_per_address=None))
     for _ in range(5):
         api_login(c, "inv_b", "wrong password")
@@ -111,7 +117,7 @@ def test_an_address_with_ten_failures_is_refused_but_not_the_owner(
 ) -> None:
     app = web()
     stranger = client(app, "203.0.113.9")
-    # Nine failures against two accounts, none pushing either into a delay.
+    # Nine failures spread over two accounts: four against inv_a, not enough for a delay.
     for i in range(9):
         assert api_login(stranger, "inv_a" if i % 2 else "coord_a", "bad guess").status_code == 401
     assert api_login(stranger, "nobody", "bad guess").status_code == 401  # the tenth

@@ -38,6 +38,7 @@ from eap.errors import (
 )
 from eap.store.audit import record_account_event
 from eap.store.db import make_engine, make_sessionmaker, read_session
+from eap.store.models import User
 from eap.store.users import UNKNOWN_ACTOR, authenticate
 from eap.web.auth import (
     ADDRESS_FAILURES,
@@ -125,15 +126,13 @@ def client_address(request: Request) -> str:
 def log_in(request: Request, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
     """Check the password and open a session: (cookie token, CSRF token, who).
 
-    The client address limit comes first (TooManyLogins, nothing checked); a refused
-    login counts against the address, and the failure that reaches the limit is
-    recorded in the trail."""
+    A refused login counts against the client address, and the failure that reaches the
+    address limit is recorded in the trail."""
     limit: AddressLimit = request.app.state.address_limit
     address = client_address(request)
     now = dt.datetime.now(dt.UTC)
-    limit.check(address, now)
 
-    def start(db: Session, user: Any) -> tuple[str, str, dict[str, Any]]:
+    def start(db: Session, user: User) -> tuple[str, str, dict[str, Any]]:
         token, csrf = open_session(db, user)
         who = {
             "username": user.username,
@@ -172,7 +171,10 @@ async def log_in_turn(
     request: Request, username: str, password: str
 ) -> tuple[str, str, dict[str, Any]]:
     """:func:`log_in` on one of the login threads, once one is free (a waiting login
-    holds no thread of the server's pool)."""
+    holds no thread of the server's pool). An address over its limit is refused first
+    (TooManyLogins), without waiting for a turn or checking anything."""
+    limit: AddressLimit = request.app.state.address_limit
+    limit.check(client_address(request), dt.datetime.now(dt.UTC))
     slots: ThreadPoolExecutor = request.app.state.login_slots
     return await asyncio.get_running_loop().run_in_executor(
         slots, functools.partial(log_in, request, username, password)
