@@ -257,6 +257,19 @@ def test_failed_logins_are_in_the_trail_even_though_the_login_fails(study: Study
     trail = events(study)
     assert ("anonymous", "login_fail", 0, "x" * 100) in trail  # truncated to 100
     assert ("inv_a", "login_fail", uid, "wrong password; 1 in a row from 10.1.1.1") in trail
+    with study.sessions.begin() as db:
+        set_active(db, "coord_b", False)
+    refused(study, "coord_b", PASSWORD)
+    for _ in range(5):
+        refused(study, "inv_b", "wrong password")
+    refused(study, "inv_b", PASSWORD)
+    trail = events(study)
+    cid, bid = account(study, "coord_b").id, account(study, "inv_b").id
+    assert ("coord_b", "login_fail", cid, "inactive account; 1 in a row from 10.1.1.1") in trail
+    assert trail[-2:] == [
+        ("inv_b", "locked", bid, "5 failed logins in a row: login delay 0:00:01"),
+        ("inv_b", "login_fail", bid, "during the login delay from 10.1.1.1"),
+    ]
 
 
 def test_lifecycle_events_in_the_trail(study: Study) -> None:

@@ -124,6 +124,12 @@ def test_an_address_with_ten_failures_is_refused_but_not_the_owner(
     r = api_login(stranger, "inv_a")  # even the right password: refused unchecked
     assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
     assert int(r.headers["Retry-After"]) > 0
+    page = stranger.get("/login")
+    r = stranger.post(
+        "/login",
+        data={"username": "inv_a", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert r.status_code == 429 and "too many failed logins" in r.text
     # The owner, from their own address, logs in: the stranger locked nobody out.
     assert api_login(client(app, "198.51.100.7"), "inv_a").status_code == 200
     assert [e for e in trail(study) if e[1] == "addr_limit"] == [

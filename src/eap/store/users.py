@@ -373,7 +373,7 @@ def _check(
     account = _read_account(sessions, username)
     if account is None or not account.active or _in_delay(account, now):
         _verify(_dummy_hash(), password)
-        why = "inactive account" if account is not None and not account.active else ""
+        why = "inactive account" if account is not None and not account.active else "login delay"
         _record_failure(sessions, account, username, client, now, why)
         raise AuthError(LOGIN_REFUSED)
     if not _verify(account.password_hash, password):
