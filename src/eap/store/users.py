@@ -149,6 +149,9 @@ def add_user(
     if role not in ROLES:
         raise EapError("unknown role", variable="role", expected=", ".join(ROLES), found=role)
     check_new_password(password)
+    # Hash before the first query: the session's database transaction (on SQLite, its
+    # place in the writers' queue) only begins then, so it is not held for the hashing.
+    password_hash = hash_password(password)
     if db.scalar(select(User).where(User.username == username)):
         raise EapError("user already exists", variable="username", found=username)
     site_id: int | None = None
@@ -163,7 +166,7 @@ def add_user(
         raise EapError(f"role {role} covers all sites", variable="site", found=site_code)
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         site_id=site_id,
         full_name=full_name,
