@@ -1087,15 +1087,22 @@ def users_add(
 
 @users_app.command("list")
 def users_list(db: DbUrl = "sqlite:///eap.db") -> None:
-    """List accounts: role, site, active, locked until."""
+    """List accounts: role, site, active, login delay until, password change required."""
     from rich.table import Table
 
     from eap.store.bootstrap import user_rows
 
-    table = Table("username", "role", "site", "active", "locked until (UTC)")
+    table = Table(
+        "username", "role", "site", "active", "no login before (UTC)", "must change password"
+    )
     for row in user_rows(db):
         table.add_row(
-            row["username"], row["role"], row["site"], str(row["active"]), row["locked_until"]
+            row["username"],
+            row["role"],
+            row["site"],
+            str(row["active"]),
+            row["locked_until"],
+            str(row["must_change_password"]),
         )
     console.print(table)
 
@@ -1104,7 +1111,7 @@ def users_list(db: DbUrl = "sqlite:///eap.db") -> None:
 def users_unlock(
     username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
 ) -> None:
-    """Lift the lockout that five failed logins set."""
+    """Lift the login delay that five or more failed logins in a row set."""
     from eap.store.bootstrap import manage_user
 
     manage_user(db, username, "unlock")
@@ -1115,7 +1122,7 @@ def users_unlock(
 def users_deactivate(
     username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
 ) -> None:
-    """Stop an account from logging in (it stays, since the audit trail names it)."""
+    """Stop an account from logging in and end its sessions (it stays: the trail names it)."""
     from eap.store.bootstrap import manage_user
 
     manage_user(db, username, "deactivate")
@@ -1160,6 +1167,40 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+@users_app.command("activate")
+def users_activate(
+    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
+) -> None:
+    """Let a deactivated account log in again."""
+    from eap.store.bootstrap import manage_user
+
+    manage_user(db, username, "activate")
+    console.print(f"user {username} activated")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="EAP_PASSWORD",
+            help="The temporary password; asked for when not given (or from EAP_PASSWORD).",
+        ),
+    ] = "",
+    db: DbUrl = "sqlite:///eap.db",
+) -> None:
+    """Set a temporary password: the user must change it at the next login and can do
+    nothing else until then. Ends the user's sessions and lifts a login delay."""
+    from eap.store.bootstrap import reset_user_password
+
+    reset_user_password(db, username, password)
+    console.print(f"password of {username} reset; it must be changed at the next login")
+
+
 @app.command()
 def serve(
     db: DbUrl = "sqlite:///eap.db",
@@ -1172,13 +1213,27 @@ def serve(
             help="Send the session cookie over HTTPS only (keep on behind a TLS proxy).",
         ),
     ] = True,
+    public_docs: Annotated[
+        bool,
+        typer.Option(
+            "--public-docs",
+            help="Serve /docs and /openapi.json without login (default: logged-in users only).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the study-operations web application (pages at /, API at /api, docs at /docs)."""
+    """Run the study-operations web application (pages at /, API at /api, docs at /docs
+    for logged-in users).
+
+    Failed logins: from the fifth in a row an account takes no password for 1 s, doubling
+    per further failure up to 15 min; a client address with 10 failed logins in 15 min is
+    refused (429). At most 5 sessions per user. See docs/web.md."""
     import uvicorn
 
     from eap.web.app import create_app
 
-    uvicorn.run(create_app(db, secure_cookies=secure_cookies), host=host, port=port)
+    uvicorn.run(
+        create_app(db, secure_cookies=secure_cookies, public_docs=public_docs), host=host, port=port
+    )
 
 
 @app.command()

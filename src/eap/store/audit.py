@@ -15,6 +15,10 @@ session: :func:`set_actor` before the change. Rules (21 CFR Part 11 in spirit):
 
 Values are stored as text by :func:`serialize`; :func:`replay` rebuilds every
 record's fields from the trail alone, which tests compare to the tables.
+
+Accounts and sites are not clinical data but belong in the trail too (who could log
+in, who did, who failed): :func:`record_account_event` writes one row per event, with
+field ``event`` and the detail as new value. It is the only place such rows are written.
 """
 
 from __future__ import annotations
@@ -324,6 +328,65 @@ def append(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     connection.execute(insert(AuditLog), chained(rows, head_id, head_hash))
 
 
+ACCOUNT_TABLES = ("users", "sites")
+ACCOUNT_FIELD = "event"
+ACTION_LENGTH = 10  # audit_log.action is String(10)
+
+
+def record_account_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    table: str,
+    record_id: int,
+    detail: str | None = None,
+) -> None:
+    """Write one account or site event (login, lock, create, ...) to the trail.
+
+    The row goes out on the session's connection at once, inside the caller's
+    transaction: an event commits or rolls back with what it describes.
+    """
+    if table not in ACCOUNT_TABLES:
+        raise StoreError(
+            "an account event names a user or a site",
+            dataset="audit_log",
+            variable="table",
+            expected=" or ".join(ACCOUNT_TABLES),
+            found=table,
+        )
+    if not action or len(action) > ACTION_LENGTH:
+        raise StoreError(
+            "an account event's action is 1 to 10 characters",
+            dataset="audit_log",
+            variable="action",
+            expected=f"1-{ACTION_LENGTH} characters",
+            found=repr(action),
+        )
+    append(
+        session.connection(),
+        [
+            dict(
+                ts=utcnow(),
+                username=actor[:100],
+                action=action,
+                table_name=table,
+                record_id=record_id,
+                patient_id=None,
+                field=ACCOUNT_FIELD,
+                old_value=None,
+                new_value=detail,
+                reason=None,
+            )
+        ],
+    )
+
+
+def is_account_event(e: TrailEntry) -> bool:
+    """A login, lock, user or site event (:func:`record_account_event`)."""
+    return e.table_name in ACCOUNT_TABLES and e.field == ACCOUNT_FIELD
+
+
 def install(session_factory: Any) -> None:
     """Attach the trail to a sessionmaker (idempotent).
 
@@ -370,6 +433,8 @@ def replay_step(state: ReplayState, e: TrailEntry) -> tuple[str | None, str | No
 
     The new value is applied either way, so a replay can go on and report further rows.
     """
+    if is_account_event(e):
+        return None  # an event, not a field value: nothing to rebuild
     rec = state.setdefault((e.table_name, e.record_id), {})
     held = rec.get(e.field)
     rec[e.field] = e.new_value

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from eap.store.db import init_db, make_engine, make_sessionmaker
-from eap.store.users import add_user, list_users, seed_sites, set_active, unlock_user
+from eap.store.users import (
+    add_user,
+    list_users,
+    reset_password,
+    seed_sites,
+    set_active,
+    unlock_user,
+)
+
+
+def cli_actor() -> str:
+    """Who runs a command, for the trail: the operating-system account, marked as such."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        name = "unknown"
+    return f"cli:{name}"
 
 
 def init_study(url: str, *, with_sites: bool = True) -> int:
@@ -21,7 +38,7 @@ def init_study(url: str, *, with_sites: bool = True) -> int:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine).begin() as db:
-            return seed_sites(db)
+            return seed_sites(db, cli_actor())
     finally:
         engine.dispose()
 
@@ -37,7 +54,7 @@ def create_user(
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine).begin() as db:
-            add_user(db, username, password, role, site_code, full_name)
+            add_user(db, username, password, role, site_code, full_name, actor=cli_actor())
     finally:
         engine.dispose()
 
@@ -54,13 +71,23 @@ def _session(url: str) -> Iterator[Session]:
 
 def manage_user(url: str, username: str, action: str) -> None:
     """``unlock``, ``deactivate`` or ``activate`` an account."""
+    actor = cli_actor()
     actions: dict[str, Callable[[Session], Any]] = {
-        "unlock": lambda db: unlock_user(db, username),
-        "deactivate": lambda db: set_active(db, username, False),
-        "activate": lambda db: set_active(db, username, True),
+        "unlock": lambda db: unlock_user(db, username, actor),
+        "deactivate": lambda db: set_active(db, username, False, actor),
+        "activate": lambda db: set_active(db, username, True, actor),
     }
     with _session(url) as db:
         actions[action](db)
+
+
+def reset_user_password(url: str, username: str, password: str) -> None:
+    """An administrator's reset: the user must change the password at the next login."""
+    engine = make_engine(url)
+    try:
+        reset_password(make_sessionmaker(engine), username, password, cli_actor())
+    finally:
+        engine.dispose()
 
 
 def user_rows(url: str) -> list[dict[str, Any]]:
@@ -73,6 +100,7 @@ def user_rows(url: str) -> list[dict[str, Any]]:
                 "site": site or "",
                 "active": u.active,
                 "locked_until": u.locked_until.isoformat() if u.locked_until else "",
+                "must_change_password": u.must_change_password,
             }
             for u, site in list_users(db)
         ]

@@ -54,6 +54,7 @@ from eap.store.audit import set_actor
 from eap.store.db import make_engine, make_sessionmaker
 from eap.store.models import DataTransfer, Patient, Site, TransferredRecord
 from eap.store.service import check_patient
+from eap.store.users import add_site
 
 LOADER = "eap-transfer"
 # ARMCD of the virtual cohort and of eap's own export, by rollover outcome.
@@ -256,15 +257,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _site_ids(db: Session, codes: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
-    """Site ids by code; a code the study does not have yet is added (named by its code)."""
+def _site_ids(db: Session, codes: list[str], actor: str) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Site ids by code; a code the study does not have yet is added (named by its code,
+    in the trail as a site created by ``actor``)."""
     sites = {s.code: s for s in db.scalars(select(Site))}
     added = []
     for code in sorted(set(codes) - set(sites)):
-        sites[code] = Site(code=code, name=f"Site {code}")
-        db.add(sites[code])
+        sites[code] = add_site(db, code, f"Site {code}", actor)
         added.append(code)
-    db.flush()
     return {c: s.id for c, s in sites.items()}, tuple(added)
 
 
@@ -335,7 +335,7 @@ def load_sdtm_session(
                 rows=stray["ROW"].to_list(),
                 found=", ".join(sorted({str(u) for u in stray["USUBJID"]})[:5]),
             )
-    site_ids, added = _site_ids(db, facts["SITEID"].to_list())
+    site_ids, added = _site_ids(db, facts["SITEID"].to_list(), username)
     set_actor(db, username)
     say("registering patients")
     patients: dict[str, Patient] = {}

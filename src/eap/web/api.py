@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, StringConstraints
 
+from eap.errors import AuthError, EapError, EditCheckError
 from eap.store import audit, ctcae, service
 from eap.store.access import ROLE_LABELS
 from eap.store.models import Site
@@ -36,15 +37,21 @@ from eap.store.schemas import (
     VisitIn,
     VisitUpdate,
 )
-from eap.store.users import authenticate
-from eap.web.app import PathId, current_login, settings, transaction
+from eap.store.users import change_password
+from eap.web.app import (
+    PathId,
+    client_address,
+    current_login,
+    log_in_turn,
+    settings,
+    transaction,
+)
 from eap.web.auth import (
     COOKIE,
     CSRF_HEADER,
     Login,
     check_csrf,
     close_session,
-    open_session,
     request_token,
 )
 
@@ -63,8 +70,22 @@ def writer(request: Request) -> Login:
     return login
 
 
+def account_writer(request: Request) -> Login:
+    """A logged-in user with the CSRF token, also while a password change is required."""
+    login = current_login(request, password_change=True)
+    check_csrf(login.csrf, request.headers.get(CSRF_HEADER))
+    return login
+
+
+def account_reader(request: Request) -> Login:
+    """Any logged-in user, also while a password change is required."""
+    return current_login(request, password_change=True)
+
+
 Reader = Annotated[Login, Depends(reader)]
 Writer = Annotated[Login, Depends(writer)]
+AccountReader = Annotated[Login, Depends(account_reader)]
+AccountWriter = Annotated[Login, Depends(account_writer)]
 Json = dict[str, Any]
 
 
@@ -92,30 +113,18 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 @router.post("/session", summary="Log in")
-def login(request: Request, response: Response, creds: Credentials) -> Json:
-    """Check the password (five failures lock the account for 15 minutes) and open a session.
-
-    Returns the CSRF token to send in ``X-CSRF-Token``.
-    """
-    # The failure counter must be stored even though the login is refused, so it
-    # commits in its own transaction before the error is raised.
-    with transaction(request) as db:
-        try:
-            user = authenticate(db, creds.username, creds.password)
-        except Exception as exc:
-            failure: Exception | None = exc
-        else:
-            failure = None
-            token, csrf = open_session(db, user)
-            me = {"username": user.username, "role": user.role, "site_id": user.site_id}
-    if failure is not None:
-        raise failure
+async def login(request: Request, response: Response, creds: Credentials) -> Json:
+    """Check the password and open a session; returns the CSRF token to send in
+    ``X-CSRF-Token``. Any refusal answers 401 "wrong username or password"; 429 when the
+    client address failed too many logins lately. ``must_change_password`` true: the
+    password was reset and ``POST /api/password`` is all the session may do."""
+    token, csrf, me = await log_in_turn(request, creds.username, creds.password)
     set_session_cookie(request, response, token)
     return {**me, "csrf_token": csrf}
 
 
 @router.delete("/session", summary="Log out")
-def logout(request: Request, response: Response, login: Writer) -> Json:
+def logout(request: Request, response: Response, login: AccountWriter) -> Json:
     with transaction(request) as db:
         close_session(db, request_token(request))
     response.delete_cookie(COOKIE, path="/")
@@ -123,7 +132,7 @@ def logout(request: Request, response: Response, login: Writer) -> Json:
 
 
 @router.get("/session", summary="Who am I")
-def me(login: Reader) -> Json:
+def me(login: AccountReader) -> Json:
     a = login.actor
     return {
         "username": a.username,
@@ -131,7 +140,39 @@ def me(login: Reader) -> Json:
         "role_label": ROLE_LABELS[a.role],
         "site_id": a.site_id,
         "csrf_token": login.csrf,
+        "must_change_password": login.must_change_password,
     }
+
+
+class PasswordChange(BaseModel):
+    old_password: Annotated[str, StringConstraints(max_length=200)]
+    new_password: Annotated[str, StringConstraints(max_length=200)]
+
+
+@router.post("/password", summary="Change my password")
+def password(request: Request, login: AccountWriter, body: PasswordChange) -> Json:
+    """The old password is checked like a login (a wrong one counts as a failed login);
+    the new one needs at least 10 characters and must differ. Closes the user's other
+    sessions; this one stays open."""
+    update_password(request, login, body.old_password, body.new_password)
+    return {"detail": "password changed"}
+
+
+def update_password(request: Request, login: Login, old: str, new: str) -> None:
+    """Change the logged-in user's password; EditCheckError names the field at fault."""
+    try:
+        change_password(
+            request.app.state.sessions,
+            login.actor.username,
+            old,
+            new,
+            keep_session=login.token_hash,
+            client=client_address(request),
+        )
+    except AuthError:
+        raise EditCheckError({"old_password": "wrong password"}) from None
+    except EapError as exc:
+        raise EditCheckError({exc.variable or "new_password": str(exc)}) from None
 
 
 # --------------------------------------------------------------------------- reference

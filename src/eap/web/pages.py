@@ -20,16 +20,15 @@ from eap.errors import AuthError, ConflictError, EditCheckError
 from eap.store import audit, ctcae, service
 from eap.store.access import ROLE_LABELS, require_clinical_write
 from eap.store.models import Site
-from eap.store.users import authenticate
 from eap.web import forms
-from eap.web.app import PathId, current_login, settings, transaction
+from eap.web.api import update_password
+from eap.web.app import PathId, current_login, log_in_turn, settings, transaction
 from eap.web.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
     Login,
     check_csrf,
     close_session,
-    open_session,
     request_token,
 )
 
@@ -60,6 +59,21 @@ def form_login(request: Request, form: Form) -> Login:
 
 
 FormLogin = Annotated[Login, Depends(form_login)]
+
+
+def account_form_login(request: Request, form: Form) -> Login:
+    """As form_login, also while a password change is required (logout, the change)."""
+    login = current_login(request, password_change=True)
+    check_csrf(login.csrf, form.get("csrf_token"))
+    return login
+
+
+def account_page_login(request: Request) -> Login:
+    return current_login(request, password_change=True)
+
+
+AccountFormLogin = Annotated[Login, Depends(account_form_login)]
+AccountPageLogin = Annotated[Login, Depends(account_page_login)]
 
 
 def render(
@@ -100,15 +114,15 @@ def login_form(request: Request, error: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login_submit(request: Request, form: Form) -> Response:
+async def login_submit(request: Request, form: Form) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE) or "", form.get("csrf_token"))
     failure: AuthError | None = None
-    with transaction(request) as db:
-        try:
-            user = authenticate(db, form.get("username", "")[:100], form.get("password", "")[:200])
-            token, _csrf = open_session(db, user)
-        except AuthError as exc:
-            failure = exc
+    try:
+        token, _csrf, who = await log_in_turn(
+            request, form.get("username", "")[:100], form.get("password", "")[:200]
+        )
+    except AuthError as exc:
+        failure = exc
     if failure is not None:
         new_token = secrets.token_urlsafe(24)
         response = render(
@@ -122,7 +136,7 @@ def login_submit(request: Request, form: Form) -> Response:
             samesite="strict",
         )
         return response
-    redirect = see_other("/patients")
+    redirect = see_other("/password" if who["must_change_password"] else "/patients")
     redirect.set_cookie(
         COOKIE,
         token,
@@ -136,12 +150,32 @@ def login_submit(request: Request, form: Form) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, login: FormLogin) -> Response:
+def logout(request: Request, login: AccountFormLogin) -> Response:
     with transaction(request) as db:
         close_session(db, request_token(request))
     response = see_other("/login")
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+@router.get("/password")
+def password_form(request: Request, login: AccountPageLogin) -> Response:
+    return render(request, "password.html", {"errors": {}, "done": False})
+
+
+@router.post("/password")
+def password_submit(request: Request, login: AccountFormLogin, form: Form) -> Response:
+    """Change one's own password; a refused change comes back with the message beside
+    the field. After a forced change the user goes on to the patient list."""
+    try:
+        update_password(
+            request, login, form.get("old_password", "")[:200], form.get("new_password", "")[:200]
+        )
+    except EditCheckError as exc:
+        return render(request, "password.html", {"errors": exc.errors, "done": False}, 422)
+    if login.must_change_password:
+        return see_other("/patients")
+    return render(request, "password.html", {"errors": {}, "done": True})
 
 
 @router.get("/")
