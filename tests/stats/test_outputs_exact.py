@@ -114,3 +114,27 @@ def test_quantile_without_an_upper_limit_says_why() -> None:
     median = curve.median
     assert median.estimate is None
     assert median.upper is None and median.upper_reason == "upper limit not reached"
+
+
+def test_cox_test_names() -> None:
+    time = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    event = np.array([1, 1, 0, 1, 1, 0])
+    fit = cox_ph(time, event, np.array(["a", "b", "a", "b", "a", "b"]))
+    assert (fit.wald.test, fit.likelihood_ratio.test) == ("Wald test", "Likelihood ratio test")
+
+
+def test_a_bad_event_code_lists_at_most_five_distinct_values() -> None:
+    from eap.stats._validate import check_binary
+
+    with pytest.raises(StatsInputError) as err:
+        check_binary(np.array([2, 3, 4, 5, 6, 7, 7, 0]), "event")
+    # Six distinct bad values (2..7) in seven rows: the first five are shown.
+    assert err.value.found == "2, 3, 4, 5, 6"
+    assert "with a event code outside {0, 1}" in str(err.value)
+
+
+def test_nothing_left_after_the_filter_is_an_error_that_says_so() -> None:
+    with pytest.raises(StatsInputError) as err:
+        km_from_frame(THREE, time="AVAL", censor="CNSR", where="AVAL > 10")
+    assert err.value.expected == "at least one row"
+    assert "after the filter 'AVAL > 10'" in str(err.value)
