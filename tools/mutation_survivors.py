@@ -13,8 +13,42 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import re
 import sys
 from pathlib import Path
+
+# A first sorting of survivors by the kind of change, checked by reading each one
+# (docs/testing.md says which kinds are equivalent: no test can tell them apart).
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("numpy error state, output buffer or copy flag", r"errstate|out=|copy="),
+    ("dtype that the value already has", r"dtype|astype\(|\.view\(|np\.(int|uint|float)"),
+    (
+        "order or join option the result does not depend on",
+        r"maintain_order|how=|\.sort\(|nulls_last|strict=(True|False|None)",
+    ),
+    (
+        "wording or field named in a message",
+        r"(field|file|variable|found|expected|label|title|test)=|f?\"[^\"]*[a-z]{3}[^\"]*\"",
+    ),
+)
+
+
+def changed_part(old: str, new: str, context: int = 16) -> str:
+    """The text around what the mutant changed (both sides), for :func:`category`."""
+    parts: list[str] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            parts.append(old[max(0, i1 - context) : i2 + 2] + " | " + new[j1 : j2 + 2])
+    return " || ".join(parts)
+
+
+def category(old: str, new: str) -> str:
+    part = changed_part(old, new)
+    for name, pattern in CATEGORIES:
+        if re.search(pattern, part):
+            return name
+    return "other"
 
 
 def functions(path: Path) -> dict[str, list[str]]:
@@ -64,8 +98,8 @@ def main(modules: list[str]) -> int:
             continue
         funcs = functions(Path("mutants") / module)
         print(f"\n### {module} ({len(names)})\n")
-        print("| mutant | original | mutated |")
-        print("|---|---|---|")
+        print("| mutant | original | mutated | kind |")
+        print("|---|---|---|---|")
         for name in names:
             local = name.rsplit(".", 1)[1]
             head = local.rpartition("__mutmut_")[0]
@@ -75,7 +109,7 @@ def main(modules: list[str]) -> int:
                 continue
             old, new = changed_lines(orig, mutant)
             cell = lambda s: "`" + s.replace("|", "\\|").replace("`", "'") + "`"  # noqa: E731
-            print(f"| `{local}` | {cell(old)} | {cell(new)} |")
+            print(f"| `{local}` | {cell(old)} | {cell(new)} | {category(old, new)} |")
     return 0
 
 

@@ -71,3 +71,37 @@ def test_first_and_last_are_by_date_not_by_record_order() -> None:
     )
     out = merged_variable(var, sdtm, dt.date(2014, 5, 31), study)
     assert out is not None and out["X"].to_list() == ["PR"]
+
+
+def test_ae_start_dates_missing_partial_and_complete() -> None:
+    from eap.derive.checks import input_findings
+
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["A"] * 5,
+            # complete (10 characters), with a time (16), year-month (7), year (4), none
+            "AESTDTC": ["2014-03-10", "2014-03-10T08:30", "2014-03", "2014", None],
+        }
+    )
+    found = {
+        f.check: (f.severity, f.variable, f.rows, f.found)
+        for f in input_findings({"AE": Dataset.from_frame("AE", ae)})
+    }
+    assert found == {
+        "ae-start-missing": ("warning", "AESTDTC", (5,), "1 records"),
+        "ae-start-partial": ("warning", "AESTDTC", (3, 4), "2 records"),
+    }
+
+
+def test_every_dataset_but_dm_is_checked_for_subjects_absent_from_dm() -> None:
+    from eap.derive.checks import input_findings
+
+    dm = pl.DataFrame({"USUBJID": ["A", "A2"]})
+    ae = pl.DataFrame({"USUBJID": ["A", "Z"], "AESTDTC": ["2014-03-10", "2014-03-10"]})
+    found = {
+        (f.check, f.dataset): (f.severity, f.variable, f.rows)
+        for f in input_findings(
+            {"DM": Dataset.from_frame("DM", dm), "AE": Dataset.from_frame("AE", ae)}
+        )
+    }
+    assert found == {("subject-not-in-dm", "AE"): ("error", "USUBJID", (2,))}
