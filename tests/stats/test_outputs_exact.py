@@ -138,3 +138,23 @@ def test_nothing_left_after_the_filter_is_an_error_that_says_so() -> None:
         km_from_frame(THREE, time="AVAL", censor="CNSR", where="AVAL > 10")
     assert err.value.expected == "at least one row"
     assert "after the filter 'AVAL > 10'" in str(err.value)
+
+
+def test_strata_of_another_length_are_refused_everywhere() -> None:
+    from eap.stats import counts_from_aggregate, logrank_test
+
+    t = np.array([1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(StatsInputError, match="strata has 3 rows"):
+        logrank_test(t, np.array([1, 1, 0, 1]), np.array(["a", "b", "a", "b"]), strata=[1, 1, 2])
+    with pytest.raises(StatsInputError, match="strata has 3 rows"):
+        counts_from_aggregate(t, [1, 1, 0, 1], [0, 0, 1, 0], strata=[1, 1, 2])
+
+
+def test_the_log_rank_table_headings() -> None:
+    frame = THREE.vstack(
+        pl.DataFrame({"AVAL": [1.5, 2.5, 4.0], "CNSR": [0, 1, 0], "ARM": ["B", "B", "B"]})
+    )
+    tables = km_tables(km_from_frame(frame, time="AVAL", censor="CNSR", by="ARM"))
+    assert tables[-1].title == "Log-rank test"
+    assert _headers(tables[-1]) == ["Chi-square", "DF", "p"]
+    assert _cells(tables[-1])[1] == ["1"]  # two groups: one degree of freedom
