@@ -106,4 +106,8 @@ def main(modules: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--sync"]:
+        if Path("mutants").exists():
+            sync_data_files()
+        sys.exit(0)
     sys.exit(main(sys.argv[1:] or ORDER))
