@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test bench lint typecheck unit mutation mutation-modules mutation-clean clean
+.PHONY: demo test bench lint typecheck unit mutation mutation-modules mutation-sample mutation-survivors mutation-clean clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,22 @@ test: lint typecheck unit
 # `make mutation-modules` runs module by module, each to the end, with its score.
 MUTANTS ?=
 mutation: $(VENV)/.installed-dev
+	$(BIN)/python tools/mutation_modules.py --sync
 	nice -n 19 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut export-cicd-stats
 	$(BIN)/python tools/mutation_score.py mutants/mutmut-cicd-stats.json
 
 mutation-modules: $(VENV)/.installed-dev
 	nice -n 19 $(BIN)/python tools/mutation_modules.py $(MODULES)
+
+# A random sample of the mutants without a result, with the score and its 95% CI
+# (MINUTES bounds the run; a rerun continues the same sample).
+MINUTES ?= 60
+mutation-sample: $(VENV)/.installed-dev
+	nice -n 19 $(BIN)/python tools/mutation_sample.py --minutes $(MINUTES)
+
+mutation-survivors: $(VENV)/.installed-dev
+	$(BIN)/python tools/mutation_survivors.py
 
 mutation-clean:
 	rm -rf mutants

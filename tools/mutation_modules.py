@@ -12,6 +12,7 @@ stopped and resumed, and every module it finishes has a complete, measured score
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -67,13 +68,29 @@ def summary(module: str) -> str:
     return f"{module}: {score} ({killed}/{tested} killed; {detail})"
 
 
+def sync_data_files() -> None:
+    """Copy src's non-Python files (study and plan TOML, specs) into mutants/src.
+
+    mutmut re-copies a Python file that changed, but keeps its first copy of every
+    other file, so a changed study file would make the tests fail for every mutant.
+    """
+    for path in Path("src").rglob("*"):
+        if path.is_file() and path.suffix not in (".py", ".pyc"):
+            target = Path("mutants") / path
+            if not target.exists() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+
+
 def main(modules: list[str]) -> int:
-    if not Path("mutants").exists():
-        # The first run generates the mutants and maps tests to functions; the
-        # name below matches nothing, so it tests no mutant.
-        subprocess.run(
-            ["nice", "-n", "19", MUTMUT, "run", "--max-children", "2", "eap.none*"], check=False
-        )
+    if Path("mutants").exists():
+        sync_data_files()
+    # Generates the mutants of code changed since the last run and maps new tests to
+    # functions; the name matches no mutant, so it tests none.
+    subprocess.run(
+        ["nice", "-n", "19", MUTMUT, "run", "--max-children", "2", "eap.none*"], check=False
+    )
+    sync_data_files()
     for module in modules:
         pending = [k for k, v in results(module).items() if v is None]
         start = time.monotonic()
@@ -89,4 +106,8 @@ def main(modules: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--sync"]:
+        if Path("mutants").exists():
+            sync_data_files()
+        sys.exit(0)
     sys.exit(main(sys.argv[1:] or ORDER))
