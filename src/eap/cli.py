@@ -1146,25 +1146,22 @@ def audit_verify(
     Prints each finding (table, record, field, expected, found) and exits 1 if there is
     any; otherwise one summary line with the chain's head hash, to keep elsewhere.
     """
+    from eap.formatting import plural
     from eap.store.verify import verify_trail
 
     result = verify_trail(db, expect_head)
     for finding in result.findings:
         typer.echo(finding.text())
     head = f"head {result.head_id} {result.head_hash}"
-    rows, records = _count(result.rows, "trail row"), _count(result.records, "record")
+    rows, records = plural(result.rows, "trail row"), plural(result.records, "record")
     if result.findings:
         typer.echo(
-            f"audit trail verification FAILED: {_count(len(result.findings), 'finding')} "
+            f"audit trail verification FAILED: {plural(len(result.findings), 'finding')} "
             f"({rows}, {records}; {head})"
         )
         raise typer.Exit(1)
     verb = "matches" if result.records == 1 else "match"
     typer.echo(f"audit trail verified: {rows} chain, {records} {verb} their trail; {head}")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @users_app.command("activate")

@@ -64,3 +64,8 @@ def _places(x: float, digits: int) -> int:
     exponent = Decimal(repr(x)).adjusted()
     rounded = round_half_up(x, max(0, digits - 1 - exponent)).normalize()
     return max(0, -int(rounded.as_tuple().exponent))
+
+
+def plural(n: int, word: str = "row") -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -3,7 +3,8 @@
 ``flow`` (a disposition diagram): ``values`` name ARD statistics of earlier outputs
 (``n_safety = { output = "DMT01", population = "safety", variable = "BIGN", stat =
 "N" }``) or constants (``parent = { value = 199, source = "published" }``);
-``boxes`` place text with ``{name}`` placeholders at (x, y) in the unit square;
+``boxes`` place text at (x, y) in the unit square, each ``{name}`` in it filled with
+that value;
 ``arrows`` join points. ``comparison``: ``columns`` are external results (other
 studies, as published) and ``rows`` give each row's label, its external values
 and the ARD statistic of this study (``ref``), with ``scale`` (100 shows a

@@ -8,17 +8,13 @@ import numpy as np
 import numpy.typing as npt
 
 from eap.errors import StatsInputError
+from eap.formatting import plural as plural  # re-exported: the statistics modules import it here
 
 _SHOW_ROWS = 10
 
 
 def _first_rows(mask: npt.NDArray[np.bool_]) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:_SHOW_ROWS]]
-
-
-def plural(n: int, word: str = "row") -> str:
-    """``1 row``, ``2 rows``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def as_1d(values: Any, name: str) -> npt.NDArray[Any]:
