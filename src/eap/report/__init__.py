@@ -59,8 +59,9 @@ def write_report(
     section in HTML and PDF: each finding, how many records, what was done with them,
     and every record (dataset, variable, row, USUBJID, value). ``furniture`` is what the
     RTF and PDF pages say besides the outputs (study, cutoff, program, version, run date)
-    and the paper; by default the study's cutoff, letter paper and the run date of
-    eap.report.furniture.run_date (``SOURCE_DATE_EPOCH`` when set).
+    and the paper; by default the study's cutoff, the command as run (as in the run log),
+    letter paper and the run date of eap.report.furniture.run_date (``SOURCE_DATE_EPOCH``
+    when set).
     """
     from eap.report.figures import report_figures, write_figures
     from eap.report.furniture import furniture_for, shown_date
@@ -68,12 +69,13 @@ def write_report(
     from eap.report.layout import report_tables
     from eap.report.pdf import write_pdf
     from eap.report.rtf import write_rtf
+    from eap.runlog import command_line
 
     say = progress or (lambda _what: None)
     if furniture is None:
         cutoff = plan.study.cutoff
         furniture = furniture_for(
-            plan, cutoff=str(cutoff) if cutoff else "none", program="eap.report.write_report"
+            plan, cutoff=str(cutoff) if cutoff else "none", program=command_line()
         )
     not_made = dict(skipped or {})
     say("writing the ARD")
