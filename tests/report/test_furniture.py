@@ -177,9 +177,11 @@ def test_rtf_paper_a4_and_landscape_for_a_wide_table(tmp_path: Path) -> None:
 
 
 def test_ascii_rtf_escapes() -> None:
-    # \u2265 is 8805; U+1F600 is beyond 32767, so RTF's signed 16-bit \u takes code - 65536
-    # of each UTF-16 unit; eap text has none, a single code point is written as given.
-    assert ascii_rtf("a\u00a0b \u2265 c \u00e9") == "a\\~b \\uc1\\u8805* c \\uc1\\u233*"
+    # RTF 1.9.1: \uN is a signed 16-bit UTF-16 code unit. U+2265 (≥) is 8805, U+00E9 (é)
+    # 233; U+1F600 is the surrogate pair D83D DE00: 55357 - 65536 = -10179 and
+    # 56832 - 65536 = -8704.
+    assert ascii_rtf("a\u00a0b \u2265 \u00e9") == "a\\~b \\uc1\\u8805* \\uc1\\u233*"
+    assert ascii_rtf("\U0001f600") == "\\uc1\\u-10179*\\uc1\\u-8704*"
 
 
 # --------------------------------------------------------------------------- PDF

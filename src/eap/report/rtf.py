@@ -54,13 +54,16 @@ def ascii_rtf(document: str) -> str:
     bytes would show as two wrong characters)."""
     out = []
     for ch in document:
-        code = ord(ch)
-        if code < 128:
+        if ord(ch) < 128:
             out.append(ch)
         elif ch == "\u00a0":
             out.append("\\~")
         else:
-            out.append(f"\\uc1\\u{code - 65536 if code > 32767 else code}*")
+            # \uN takes a signed 16-bit UTF-16 unit; beyond U+FFFF, a surrogate pair.
+            units = ch.encode("utf-16-be")
+            for k in range(0, len(units), 2):
+                unit = int.from_bytes(units[k : k + 2], "big", signed=True)
+                out.append(f"\\uc1\\u{unit}*")
     return "".join(out)
 
 
