@@ -523,6 +523,9 @@ def report(
         ),
     ] = None,
     allow_invalid: AllowInvalid = False,
+    paper: Annotated[
+        str, typer.Option(help="Paper of the RTF and PDF pages: letter or a4.")
+    ] = "letter",
 ) -> None:
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
@@ -530,15 +533,18 @@ def report(
     or --db, the study's own data: MM-024's virtual cohort (seed 2014), the CDISC
     pilot's published ADaM. The data are validated first: an error stops the run with
     exit status 1 and nothing written, unless --allow-invalid (then the report's Data
-    issues section and run_log.json list every affected record).
+    issues section and run_log.json list every affected record). Every RTF and PDF page
+    has a header (study, output, population, cutoff, page x of y) and a footer (this
+    command, eap's version, the run date: SOURCE_DATE_EPOCH when set, for identical files).
     """
     from eap.ard.run import run_plan
     from eap.datasets.atomic import staged_folder
     from eap.derive import derive_all
     from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
+    from eap.report.furniture import furniture_for, paper_size, run_date
     from eap.report_console import progress_bar
-    from eap.runlog import imputed, input_files, write_run_log
+    from eap.runlog import command_line, imputed, input_files, write_run_log
 
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if not chosen or any(f not in FORMATS for f in chosen):
@@ -548,6 +554,9 @@ def report(
             expected=", ".join(FORMATS),
             found=formats,
         )
+    paper = paper.strip().lower()
+    paper_size(paper)
+    run_at = run_date()
     the_plan = _plan(study, plan)
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
@@ -580,6 +589,13 @@ def report(
                 skipped=result.skipped,
                 metadata=result.metadata,
                 data_issues=checked.issues,
+                furniture=furniture_for(
+                    the_plan,
+                    cutoff=str(cut) if cut else "none",
+                    program=command_line(),
+                    run_at=run_at,
+                    paper=paper,
+                ),
             )
             paths = {kind: out / path.relative_to(stage) for kind, path in staged.items()}
             paths["run log"] = out / "run_log.json"
@@ -590,6 +606,7 @@ def report(
                 imputations=imputed(datasets),
                 skipped=result.skipped,
                 outputs=paths,
+                run_at=run_at,
                 extra={
                     "study": the_plan.study.id,
                     "plan": str(the_plan.file),

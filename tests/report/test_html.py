@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from eap.ard import run_plan
@@ -124,7 +125,11 @@ def test_cli_report_writes_every_format_and_the_ard(tmp_path: Path) -> None:
     assert "Safety population N = 80" in html and "Treatment cohort N = 41" in html
 
 
-def test_two_reports_of_the_same_data_are_byte_identical(tmp_path: Path) -> None:
+def test_two_reports_of_the_same_data_are_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run date is printed in the report: SOURCE_DATE_EPOCH fixes it.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     for name in ("a", "b"):
         write_report(_ard(), tmp_path / name, PLAN, formats=("html", "pdf"))
     for name in ("report.html", "report.pdf", "ard.parquet", "figures/KMG01_OS.svg"):

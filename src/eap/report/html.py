@@ -191,10 +191,12 @@ def render_html(
     subtitle: str = "",
     skipped: dict[str, str] | None = None,
     data_issues: Sequence[DataIssue] = (),
+    run_at: str = "",
 ) -> Path:
     """Write the report: every table and figure in plan order, each number from the ARD.
 
-    The file holds no date or time of its own: the same ARD gives the same bytes.
+    ``run_at`` (eap's version and the run date) is the only text that is not from the
+    ARD and the plan: with a fixed run date (SOURCE_DATE_EPOCH), the same bytes.
     """
     index = SubjectIndex()
 
@@ -224,13 +226,13 @@ def render_html(
             f"<section id='not-produced' class='skipped'><h2>Not produced</h2>"
             f"<ul>{lines}</ul></section>"
         )
+    meta = " ".join(text for text in (subtitle, run_at) if text)
     doc = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p class='meta'>{html.escape(subtitle)} Click any count to list the subjects "
-        "behind it.</p>"
+        f"<p class='meta'>{html.escape(meta)} Click any count to list the subjects behind it.</p>"
         f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{issues_html(data_issues)}{not_made}"
         f"{sections}"
         '<aside id="subjects" aria-live="polite"><button type="button">close</button>'
