@@ -69,6 +69,10 @@ class DatasetSpec:
     variables: tuple[Variable, ...]
     date_pairs: tuple[tuple[str, str], ...] = ()
     one_record_per_subject: bool = False
+    # ADaM: define.xml 2.1's def:Class, def:SubClass and def:Structure.
+    adam_class: str | None = None
+    adam_subclass: str | None = None
+    structure: str | None = None
 
     def variable(self, name: str) -> Variable | None:
         for v in self.variables:
@@ -129,6 +133,9 @@ def parse_specs(doc: dict[str, Any]) -> Specs:
             variables=variables,
             date_pairs=tuple((a, b) for a, b in body.get("date_pairs", [])),
             one_record_per_subject=bool(body.get("one_record_per_subject", False)),
+            adam_class=body.get("class"),
+            adam_subclass=body.get("subclass"),
+            structure=body.get("structure"),
         )
         declared = {v.name for v in variables}
         if len(declared) != len(variables):
