@@ -305,7 +305,8 @@ def derive(
     The SDTM are validated first (as by eap validate, plus the derivations' own input
     checks): an error stops the run with exit status 1 and nothing written, unless
     --allow-invalid. The output folder gets run_log.json (inputs with SHA-256, findings
-    with every affected record, imputations, what was not derived).
+    with every affected record, imputations, what was not derived) and define.xml
+    (Define-XML 2.1, checked against the CDISC schema; see eap define).
     """
     from eap.datasets.atomic import staged_folder
     from eap.datasets.io import WRITABLE, write_dataset

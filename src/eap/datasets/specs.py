@@ -32,6 +32,7 @@ __all__ = [
     "all_specs",
     "codelist",
     "get",
+    "known_label",
     "spec_dataset",
 ]
 
@@ -172,6 +173,22 @@ def codelist(name: str) -> Codelist:
 
 def all_specs() -> dict[str, DatasetSpec]:
     return dict(_load().datasets)
+
+
+def known_label(variable: str) -> str | None:
+    """The label of ``variable`` in the first specification that declares it, ADaM
+    datasets before SDTM domains, each in specs.toml's order (TRTSDT: ADSL's; AELLT:
+    AE's); None when none does.
+
+    >>> known_label("TRTSDT"), known_label("XBARE")
+    ('Date of First Exposure to Treatment', None)
+    """
+    ordered = sorted(_load().datasets.values(), key=lambda s: s.standard != "ADaM")
+    for spec in ordered:
+        var = spec.variable(variable)
+        if var is not None:
+            return var.label
+    return None
 
 
 def spec_dataset(name: str, frame: pl.DataFrame) -> Dataset:
