@@ -327,3 +327,65 @@ def test_dates_in_parquet_are_dates(sdtm: Path, tmp_path: Path) -> None:
     leaf = mdv.find("odm:ItemGroupDef[@Name='ADSL']/def:leaf", NS)
     assert leaf is not None and leaf.get(f"{{{NS['xlink']}}}href") == "adsl.parquet"
     assert schema_errors((tmp_path / "define.xml").read_bytes()) == []
+
+
+def _small_define(adsl: pl.DataFrame) -> etree._Element:
+    from eap.datasets.define import define_xml
+    from eap.datasets.specs import spec_dataset
+
+    document = define_xml(
+        {"ADSL": spec_dataset("ADSL", adsl)},
+        {"ADSL": "adsl.xpt"},
+        study_id="TOY-1",
+        study_title="A toy study",
+        methods={"ADSL": {"AGE": "years from birth to consent"}},
+        created=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
+    assert schema_errors(document) == []
+    root = etree.fromstring(document)
+    mdv = root.find("odm:Study/odm:MetaDataVersion", NS)
+    assert mdv is not None
+    return mdv
+
+
+def test_values_outside_an_extensible_codelist_are_extended_values() -> None:
+    mdv = _small_define(
+        pl.DataFrame(
+            {
+                "USUBJID": ["T-1", "T-2", "T-3"],
+                "RACE": ["WHITE", "PACIFIC ISLANDER", None],  # RACE (C74457) is extensible
+                "SEX": ["F", "X", "M"],  # SEX (C66731) is not: X is not added
+                "AGE": [61.0, 70.5, None],
+            }
+        )
+    )
+    race = mdv.find("odm:CodeList[@OID='CL.RACE.text']", NS)
+    assert race is not None
+    items = race.findall("odm:EnumeratedItem", NS)
+    assert len(items) == 9 + 1  # the 9 terms of specs.toml, then the one found
+    extended = [i for i in items if i.get(f"{{{NS['def']}}}ExtendedValue") == "Yes"]
+    assert [(i.get("CodedValue"), i.get("OrderNumber")) for i in extended] == [
+        ("PACIFIC ISLANDER", "10")
+    ]
+    sex = mdv.find("odm:CodeList[@OID='CL.SEX.text']", NS)
+    assert sex is not None
+    assert "X" not in [i.get("CodedValue") for i in sex.findall("odm:EnumeratedItem", NS)]
+    # AGE 70.5: 3 digits, 1 decimal; USUBJID: 3 characters.
+    age = mdv.find("odm:ItemDef[@OID='IT.ADSL.AGE']", NS)
+    assert age is not None
+    assert (age.get("DataType"), age.get("Length"), age.get("SignificantDigits")) == (
+        "float",
+        "3",
+        "1",
+    )
+    assert mdv.find("odm:ItemDef[@OID='IT.ADSL.USUBJID']", NS).get("Length") == "3"  # type: ignore[union-attr]
+    method = mdv.find("odm:MethodDef[@OID='MT.ADSL.AGE']", NS)
+    assert method is not None and _label(method) == "years from birth to consent"
+
+
+def test_a_dataset_without_rows_still_gives_a_valid_define() -> None:
+    mdv = _small_define(
+        pl.DataFrame({"USUBJID": [], "AGE": []}, schema={"USUBJID": pl.String, "AGE": pl.Float64})
+    )
+    usubjid = mdv.find("odm:ItemDef[@OID='IT.ADSL.USUBJID']", NS)
+    assert usubjid is not None and usubjid.get("Length") == "1"

@@ -232,6 +232,20 @@ def _paramcd_decodes(ds: Dataset) -> list[tuple[str, str]]:
     return [(str(code), str(param or "")) for code, param in pairs.iter_rows()]
 
 
+def _coded_values(column: pl.Series) -> list[str]:
+    """The distinct values of a column as codelist text (a whole number without ".0").
+
+    >>> _coded_values(pl.Series([1.0, None, 0.0, 1.0]))
+    ['0', '1']
+    >>> _coded_values(pl.Series(["WHITE", "ASIAN", None]))
+    ['ASIAN', 'WHITE']
+    """
+    values = column.drop_nulls().unique().sort()
+    if values.dtype.is_numeric():
+        return [str(int(v)) if float(v).is_integer() else str(v) for v in values]
+    return [str(v) for v in values]
+
+
 def _codelist(
     parent: etree._Element,
     oid: str,
@@ -239,8 +253,10 @@ def _codelist(
     kind: str,
     terms: Sequence[tuple[str, str | None]],
     c_code: str | None,
+    extended: Sequence[str] = (),
 ) -> None:
-    """A CodeList: EnumeratedItems, or CodeListItems when the terms have decodes."""
+    """A CodeList: EnumeratedItems, or CodeListItems when the terms have decodes; then
+    the ``extended`` values (def:ExtendedValue Yes)."""
     cl = etree.SubElement(parent, _odm("CodeList"))
     cl.set("OID", oid)
     cl.set("Name", name)
@@ -252,6 +268,13 @@ def _codelist(
         item.set("OrderNumber", str(order))
         if decoded:
             _text(item, _odm("Decode"), decode or value)
+    for order, value in enumerate(extended, start=len(terms) + 1):
+        item = etree.SubElement(cl, _odm("CodeListItem" if decoded else "EnumeratedItem"))
+        item.set("CodedValue", value)
+        item.set("OrderNumber", str(order))
+        item.set(_def("ExtendedValue"), "Yes")
+        if decoded:
+            _text(item, _odm("Decode"), value)
     if c_code:
         alias = etree.SubElement(cl, _odm("Alias"))
         alias.set("Context", "nci:ExtCodeID")
@@ -308,6 +331,8 @@ def define_xml(
     item_defs: list[tuple[str, Dataset, ColumnMeta, str, str | None, str | None]] = []
     codelists: dict[str, tuple[str, str, list[tuple[str, str | None]], str | None]] = {}
     method_defs: list[tuple[str, str, str]] = []
+    # Values of an extensible codelist found in the data but not among its terms.
+    extended: dict[str, set[str]] = {}
     for name, ds in ordered:
         spec = specs.get(name)
         rules = methods.get(name, {})
@@ -349,6 +374,9 @@ def define_xml(
                 codelist_oid = f"CL.{cl.name}.{kind}"
                 terms: list[tuple[str, str | None]] = [(t, None) for t in cl.terms]
                 codelists[codelist_oid] = (cl.name, kind, terms, cl.c_code)
+                if cl.extensible:
+                    extra = set(_coded_values(ds.frame[col.name])) - set(cl.terms)
+                    extended.setdefault(codelist_oid, set()).update(extra)
             elif col.name == "PARAMCD" and params:
                 codelist_oid = f"CL.{name}.PARAMCD"
                 codelists[codelist_oid] = (f"{name} Parameter Code", kind, list(params), None)
@@ -365,7 +393,7 @@ def define_xml(
     for oid, ds, col, label, codelist_oid, method_oid in item_defs:
         _item_def(mdv, oid, ds, col, label, codelist_oid, method_oid, numeric_dates)
     for oid, (cl_name, kind, terms, c_code) in codelists.items():
-        _codelist(mdv, oid, cl_name, kind, terms, c_code)
+        _codelist(mdv, oid, cl_name, kind, terms, c_code, sorted(extended.get(oid, ())))
     for oid, title, rule in method_defs:
         method = etree.SubElement(mdv, _odm("MethodDef"))
         method.set("OID", oid)
