@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -281,20 +282,24 @@ def _codelist(
         alias.set("Name", c_code)
 
 
-def define_xml(
-    datasets: Mapping[str, Dataset],
-    files: Mapping[str, str],
-    *,
-    study_id: str,
-    study_title: str,
-    methods: Mapping[str, Mapping[str, str]],
-    created: dt.datetime,
-    numeric_dates: bool = True,
-    stylesheet: bool = True,
-) -> bytes:
-    """define.xml 2.1 of ADaM ``datasets`` (in the order given), whose files are
-    ``files[name]`` relative to the define.xml, with the derivation rules ``methods``
-    (dataset -> variable or PARAMCD -> text). Pure: nothing is read or written."""
+@dataclass
+class _Collected:
+    """What the ItemGroupDefs refer to, written after them in the order ODM requires."""
+
+    item_defs: list[tuple[str, Dataset, ColumnMeta, str, str | None, str | None]] = field(
+        default_factory=list
+    )
+    codelists: dict[str, tuple[str, str, list[tuple[str, str | None]], str | None]] = field(
+        default_factory=dict
+    )
+    # Values of an extensible codelist found in the data but not among its terms.
+    extended: dict[str, set[str]] = field(default_factory=dict)
+    method_defs: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _odm_root(study_id: str, study_title: str, created: dt.datetime) -> etree._Element:
+    """ODM with its Study, GlobalVariables and MetaDataVersion (returned) and the
+    ADaMIG standard."""
     root = etree.Element(_odm("ODM"), nsmap=NSMAP)  # type: ignore[arg-type]
     root.set("FileType", "Snapshot")
     root.set("FileOID", f"eap.{study_id}.ADaM.define")
@@ -321,90 +326,137 @@ def define_xml(
     std.set("Type", "IG")
     std.set("Version", ADAMIG_VERSION)
     std.set("Status", "Final")
+    return mdv
 
-    # specs.toml's order (ADSL first), then any other dataset by name.
+
+def _rule(variable: str, rules: Mapping[str, str], params: list[tuple[str, str]]) -> str | None:
+    """A variable's derivation rule; AVAL and AVALC also get each parameter's rule."""
+    rule = rules.get(variable)
+    if variable in ("AVAL", "AVALC"):
+        by_param = [f"{code}: {rules[code]}" for code, _ in params if code in rules]
+        rule = " ".join(x for x in (rule, *by_param) if x) or None
+    return rule
+
+
+def _codelist_of(
+    name: str,
+    ds: Dataset,
+    col: ColumnMeta,
+    kind: str,
+    params: list[tuple[str, str]],
+    found: _Collected,
+) -> str | None:
+    """The OID of the variable's codelist, recorded in ``found``: the spec's codelist
+    (with the data's values outside an extensible one), or the dataset's PARAMCDs."""
+    spec = specs.get(name)
+    var = spec.variable(col.name) if spec else None
+    if var and var.codelist:
+        cl = specs.codelist(var.codelist)
+        oid = f"CL.{cl.name}.{kind}"
+        found.codelists[oid] = (cl.name, kind, [(t, None) for t in cl.terms], cl.c_code)
+        if cl.extensible:
+            extra = set(_coded_values(ds.frame[col.name])) - set(cl.terms)
+            found.extended.setdefault(oid, set()).update(extra)
+        return oid
+    if col.name == "PARAMCD" and params:
+        oid = f"CL.{name}.PARAMCD"
+        found.codelists[oid] = (f"{name} Parameter Code", kind, list(params), None)
+        return oid
+    return None
+
+
+def _item_group(
+    mdv: etree._Element,
+    name: str,
+    ds: Dataset,
+    file: str,
+    rules: Mapping[str, str],
+    numeric_dates: bool,
+    found: _Collected,
+) -> None:
+    """One dataset's ItemGroupDef: its ItemRefs, class and def:leaf; its ItemDefs,
+    codelists and methods go to ``found``."""
+    spec = specs.get(name)
+    group = etree.SubElement(mdv, _odm("ItemGroupDef"))
+    group.set("OID", f"IG.{name}")
+    group.set("Name", name)
+    group.set("Repeating", "No" if spec and spec.one_record_per_subject else "Yes")
+    group.set("IsReferenceData", "No")
+    group.set("SASDatasetName", name)
+    group.set("Purpose", "Analysis")
+    group.set(_def("Structure"), (spec.structure if spec else None) or "")
+    group.set(_def("StandardOID"), STANDARD_OID)
+    group.set(_def("ArchiveLocationID"), f"LF.{name}")
+    _text(group, _odm("Description"), ds.label or (spec.label if spec else name))
+    keys = spec.keys if spec else ()
+    params = _paramcd_decodes(ds)
+    for order, col in enumerate(ds.columns, start=1):
+        var = spec.variable(col.name) if spec else None
+        oid = f"IT.{name}.{col.name}"
+        rule = _rule(col.name, rules, params)
+        method_oid = f"MT.{name}.{col.name}" if rule else None
+        ref = etree.SubElement(group, _odm("ItemRef"))
+        ref.set("ItemOID", oid)
+        ref.set("OrderNumber", str(order))
+        ref.set("Mandatory", "Yes" if var and var.core == "Req" else "No")
+        if col.name in keys:
+            ref.set("KeySequence", str(keys.index(col.name) + 1))
+        if method_oid and rule:
+            ref.set("MethodOID", method_oid)
+            found.method_defs.append((method_oid, f"Algorithm to derive {name}.{col.name}", rule))
+        kind = data_type(_kind(name, col, ds.frame[col.name]), numeric_dates)
+        codelist_oid = _codelist_of(name, ds, col, kind, params, found)
+        label = var.label if var else (col.label or col.name)
+        found.item_defs.append((oid, ds, col, label, codelist_oid, method_oid))
+    cls = etree.SubElement(group, _def("Class"))
+    cls.set("Name", (spec.adam_class if spec else None) or "ADAM OTHER")
+    if spec and spec.adam_subclass:
+        etree.SubElement(cls, _def("SubClass")).set("Name", spec.adam_subclass)
+    leaf = etree.SubElement(group, _def("leaf"))
+    leaf.set("ID", f"LF.{name}")
+    leaf.set(f"{{{XLINK}}}href", file)
+    etree.SubElement(leaf, _def("title")).text = file
+
+
+def define_xml(
+    datasets: Mapping[str, Dataset],
+    files: Mapping[str, str],
+    *,
+    study_id: str,
+    study_title: str,
+    methods: Mapping[str, Mapping[str, str]],
+    created: dt.datetime,
+    numeric_dates: bool = True,
+    stylesheet: bool = True,
+) -> bytes:
+    """define.xml 2.1 of ADaM ``datasets`` (in specs.toml's order, ADSL first; others
+    after, by name), whose files are ``files[name]`` relative to the define.xml, with
+    the derivation rules ``methods`` (dataset -> variable or PARAMCD -> text).
+    Pure: nothing is read or written."""
+    mdv = _odm_root(study_id, study_title, created)
     known = list(specs.all_specs())
     ordered = sorted(
         datasets.items(),
         key=lambda kv: (known.index(kv[0]) if kv[0] in known else len(known), kv[0]),
     )
-    item_defs: list[tuple[str, Dataset, ColumnMeta, str, str | None, str | None]] = []
-    codelists: dict[str, tuple[str, str, list[tuple[str, str | None]], str | None]] = {}
-    method_defs: list[tuple[str, str, str]] = []
-    # Values of an extensible codelist found in the data but not among its terms.
-    extended: dict[str, set[str]] = {}
+    found = _Collected()
     for name, ds in ordered:
-        spec = specs.get(name)
-        rules = methods.get(name, {})
-        group = etree.SubElement(mdv, _odm("ItemGroupDef"))
-        group.set("OID", f"IG.{name}")
-        group.set("Name", name)
-        group.set("Repeating", "No" if spec and spec.one_record_per_subject else "Yes")
-        group.set("IsReferenceData", "No")
-        group.set("SASDatasetName", name)
-        group.set("Purpose", "Analysis")
-        group.set(_def("Structure"), (spec.structure if spec else None) or "")
-        group.set(_def("StandardOID"), STANDARD_OID)
-        group.set(_def("ArchiveLocationID"), f"LF.{name}")
-        _text(group, _odm("Description"), ds.label or (spec.label if spec else name))
-        keys = spec.keys if spec else ()
-        params = _paramcd_decodes(ds)
-        for order, col in enumerate(ds.columns, start=1):
-            var = spec.variable(col.name) if spec else None
-            label = var.label if var else (col.label or col.name)
-            oid = f"IT.{name}.{col.name}"
-            rule = rules.get(col.name)
-            if col.name in ("AVAL", "AVALC"):
-                by_param = [f"{code}: {rules[code]}" for code, _ in params if code in rules]
-                rule = " ".join(x for x in (rule, *by_param) if x) or None
-            method_oid = f"MT.{name}.{col.name}" if rule else None
-            ref = etree.SubElement(group, _odm("ItemRef"))
-            ref.set("ItemOID", oid)
-            ref.set("OrderNumber", str(order))
-            ref.set("Mandatory", "Yes" if var and var.core == "Req" else "No")
-            if col.name in keys:
-                ref.set("KeySequence", str(keys.index(col.name) + 1))
-            if method_oid:
-                ref.set("MethodOID", method_oid)
-                method_defs.append((method_oid, f"Algorithm to derive {name}.{col.name}", rule))  # type: ignore[arg-type]
-            codelist_oid = None
-            kind = data_type(_kind(name, col, ds.frame[col.name]), numeric_dates)
-            if var and var.codelist:
-                cl = specs.codelist(var.codelist)
-                codelist_oid = f"CL.{cl.name}.{kind}"
-                terms: list[tuple[str, str | None]] = [(t, None) for t in cl.terms]
-                codelists[codelist_oid] = (cl.name, kind, terms, cl.c_code)
-                if cl.extensible:
-                    extra = set(_coded_values(ds.frame[col.name])) - set(cl.terms)
-                    extended.setdefault(codelist_oid, set()).update(extra)
-            elif col.name == "PARAMCD" and params:
-                codelist_oid = f"CL.{name}.PARAMCD"
-                codelists[codelist_oid] = (f"{name} Parameter Code", kind, list(params), None)
-            item_defs.append((oid, ds, col, label, codelist_oid, method_oid))
-        cls = etree.SubElement(group, _def("Class"))
-        cls.set("Name", (spec.adam_class if spec else None) or "ADAM OTHER")
-        if spec and spec.adam_subclass:
-            etree.SubElement(cls, _def("SubClass")).set("Name", spec.adam_subclass)
-        leaf = etree.SubElement(group, _def("leaf"))
-        leaf.set("ID", f"LF.{name}")
-        leaf.set(f"{{{XLINK}}}href", files[name])
-        etree.SubElement(leaf, _def("title")).text = files[name]
-
-    for oid, ds, col, label, codelist_oid, method_oid in item_defs:
+        _item_group(mdv, name, ds, files[name], methods.get(name, {}), numeric_dates, found)
+    for oid, ds, col, label, codelist_oid, method_oid in found.item_defs:
         _item_def(mdv, oid, ds, col, label, codelist_oid, method_oid, numeric_dates)
-    for oid, (cl_name, kind, terms, c_code) in codelists.items():
-        _codelist(mdv, oid, cl_name, kind, terms, c_code, sorted(extended.get(oid, ())))
-    for oid, title, rule in method_defs:
+    for oid, (cl_name, kind, terms, c_code) in found.codelists.items():
+        _codelist(mdv, oid, cl_name, kind, terms, c_code, sorted(found.extended.get(oid, ())))
+    for oid, title, rule in found.method_defs:
         method = etree.SubElement(mdv, _odm("MethodDef"))
         method.set("OID", oid)
         method.set("Name", title)
         method.set("Type", "Computation")
         _text(method, _odm("Description"), rule)
 
-    tree = etree.ElementTree(root)
+    tree = mdv.getroottree()
     if stylesheet:
         pi = etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"')
-        root.addprevious(pi)
+        tree.getroot().addprevious(pi)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
