@@ -389,3 +389,12 @@ def test_a_dataset_without_rows_still_gives_a_valid_define() -> None:
     )
     usubjid = mdv.find("odm:ItemDef[@OID='IT.ADSL.USUBJID']", NS)
     assert usubjid is not None and usubjid.get("Length") == "1"
+
+
+def test_a_name_sas_cannot_have_gets_no_sas_name() -> None:
+    # ODM's sasName: at most 8 characters, a letter or _ first. ADSLFLAG1 has 9.
+    mdv = _small_define(pl.DataFrame({"USUBJID": ["T-1"], "ADSLFLAG": ["Y"], "ADSLFLAG1": ["Y"]}))
+    eight = mdv.find("odm:ItemDef[@OID='IT.ADSL.ADSLFLAG']", NS)
+    nine = mdv.find("odm:ItemDef[@OID='IT.ADSL.ADSLFLAG1']", NS)
+    assert eight is not None and eight.get("SASFieldName") == "ADSLFLAG"
+    assert nine is not None and nine.get("SASFieldName") is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ STANDARD_OID = f"STD.ADaMIG.{ADAMIG_VERSION}"
 
 _SCHEMA_DIR = "schema/define-2-1"
 _SCHEMA_MAIN = "cdisc-define-2.1/define2-1-0.xsd"
+
+# ODM's sasName: SASDatasetName and SASFieldName are left out for a name SAS cannot
+# have (possible in Parquet or Dataset-JSON, never in XPT).
+_SAS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,7}$")
 
 # A numeric date in an XPT file: a SAS number of days with a date format.
 _SAS_TEMPORAL_FORMAT = {"date": "DATE9.", "datetime": "DATETIME20.", "time": "TIME8."}
@@ -209,7 +214,8 @@ def _item_def(
         item.set("SignificantDigits", str(decimals))
     elif col.kind in ("integer", "double"):
         item.set("Length", str(integer_length(series)))
-    item.set("SASFieldName", col.name)
+    if _SAS_NAME.match(col.name):
+        item.set("SASFieldName", col.name)
     if col.kind in _SAS_TEMPORAL_FORMAT and numeric_dates:
         item.set(_def("DisplayFormat"), col.display_format or _SAS_TEMPORAL_FORMAT[col.kind])
     _text(item, _odm("Description"), label)
@@ -382,7 +388,8 @@ def _item_group(
     group.set("Name", name)
     group.set("Repeating", "No" if spec and spec.one_record_per_subject else "Yes")
     group.set("IsReferenceData", "No")
-    group.set("SASDatasetName", name)
+    if _SAS_NAME.match(name):
+        group.set("SASDatasetName", name)
     group.set("Purpose", "Analysis")
     group.set(_def("Structure"), (spec.structure if spec else None) or "")
     group.set(_def("StandardOID"), STANDARD_OID)
