@@ -240,3 +240,24 @@ def test_the_pdf_is_set_in_a_font_with_the_signs(tmp_path: Path) -> None:
     assert any("Vera" in f for f in fonts)
     text = page.extract_text()
     assert "≤ 65 years" in text and "≥ 3%" in text and "Grade 3–4" in text
+
+
+def test_a_malformed_order_or_mark_is_refused_naming_the_field() -> None:
+    import dataclasses
+
+    import pytest
+
+    from eap.errors import PlanError
+    from eap.plans.study import Fields
+    from eap.report.layout import layout
+
+    t3 = PLAN.output("AET09")
+
+    def with_field(key: str, value: object) -> object:
+        fields = Fields({**t3.fields.data, key: value}, t3.fields.file, t3.fields.prefix)
+        return dataclasses.replace(t3, fields=fields)
+
+    for key, value in (("order", "Pneumonia"), ("marks", {"Multiple myeloma": 1})):
+        with pytest.raises(PlanError) as error:
+            layout(with_field(key, value), _ard(), PLAN.study)  # type: ignore[arg-type]
+        assert key in str(error.value) and "plan.toml" in str(error.value)

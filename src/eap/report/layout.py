@@ -150,12 +150,13 @@ class Cells:
 
 def stub(output: Output) -> str:
     """The heading of the label column (the plan's ``stub``, "" when not given)."""
-    return str(output.fields.data.get("stub", ""))
+    return output.fields.optional_text("stub") or ""
 
 
 def marks(output: Output) -> dict[str, str]:
-    """Row label -> footnote mark (the plan's ``marks``)."""
-    return {str(k): str(v) for k, v in output.fields.data.get("marks", {}).items()}
+    """Row label -> footnote mark (the plan's ``marks``: a table of non-empty texts)."""
+    given = output.fields.table("marks", {})
+    return {label: given.text(label) for label in given.data}
 
 
 def _by_column(
@@ -273,7 +274,7 @@ def incidence_table(
     cut = float(f.data.get("threshold", 0.0)) if threshold is None else threshold
     alphabetical = f.data.get("sort", "frequency") == "alphabetical"
     key_col = _sort_column(cols)
-    published = {str(term): i for i, term in enumerate(f.data.get("order", []))}
+    published = {term: i for i, term in enumerate(f.texts("order", ()))}
     events = bool(f.data.get("events", False))
     body: list[list[str]] = []
     indent: list[int] = []
