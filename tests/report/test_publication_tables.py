@@ -261,3 +261,23 @@ def test_a_malformed_order_or_mark_is_refused_naming_the_field() -> None:
         with pytest.raises(PlanError) as error:
             layout(with_field(key, value), _ard(), PLAN.study)  # type: ignore[arg-type]
         assert key in str(error.value) and "plan.toml" in str(error.value)
+
+
+def test_marks_are_superscript_in_every_format(tmp_path: Path) -> None:
+    from eap.report.rtf import write_rtf
+
+    t = table(
+        "T2",
+        "Marks",
+        [["Multiple myeloma", "1 (1.3)"], ["Neutropenia", "1 (1.3)"]],
+        ["", "N"],
+        ["a Multiple myeloma was considered an adverse event.", "All values n (%)."],
+        marks={"Multiple myeloma": "a"},
+    )
+    assert t.marks == ("a", "")
+    rtf = write_rtf(tmp_path, [t])[0].read_text()
+    assert "Multiple myeloma{\\super a}" in rtf and "{\\super a}Multiple myeloma was" in rtf
+    html = render_html(tmp_path / "r.html", [t], {}, title="R").read_text(encoding="utf-8")
+    assert "Multiple myeloma<sup>a</sup>" in html
+    assert "<sup>a</sup>Multiple myeloma was considered" in html
+    assert "<sup>" not in html.split("Neutropenia")[1].split("</tr>")[0]
