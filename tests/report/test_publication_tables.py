@@ -199,6 +199,20 @@ def test_one_typographic_convention() -> None:
         assert not re.search(r"[Gg]rade \d-\d", text), t.id  # "grade 3–4", an en dash
 
 
+def _furniture():  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from eap.report.furniture import furniture_for
+
+    return furniture_for(
+        PLAN,
+        cutoff="2014-11-05",
+        program="eap report",
+        run_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        paper="letter",
+    )
+
+
 def _ids(n: int) -> list[str]:
     return [f"MM024-01-{i:04d}" for i in range(1, n + 1)]
 
@@ -233,9 +247,10 @@ def test_the_pdf_is_set_in_a_font_with_the_signs(tmp_path: Path) -> None:
     t = table("T1", "Grade 3–4 in ≥ 3%", [["≤ 65 years", "1 (1.3)"]], ["", "N"], ["a ≥ b"])
     from pypdf import PdfReader
 
-    path = write_pdf(tmp_path / "r.pdf", [t], {}, title="R")
+    path = write_pdf(tmp_path / "r.pdf", [t], {}, _furniture(), title="R")
     # Helvetica (reportlab's standard font) has no ≤ or ≥; the table is set in Vera.
-    page = PdfReader(path).pages[0]
+    # The table's page: after the title and contents page.
+    page = next(p for p in PdfReader(path).pages if "65 years" in p.extract_text())
     fonts = {str(f["/BaseFont"]) for f in page["/Resources"]["/Font"].values()}
     assert any("Vera" in f for f in fonts)
     text = page.extract_text()
@@ -275,7 +290,7 @@ def test_marks_are_superscript_in_every_format(tmp_path: Path) -> None:
         marks={"Multiple myeloma": "a"},
     )
     assert t.marks == ("a", "")
-    rtf = write_rtf(tmp_path, [t])[0].read_text()
+    rtf = write_rtf(tmp_path, [t], {}, _furniture())[0].read_text()
     assert "Multiple myeloma{\\super a}" in rtf and "{\\super a}Multiple myeloma was" in rtf
     html = render_html(tmp_path / "r.html", [t], {}, title="R").read_text(encoding="utf-8")
     assert "Multiple myeloma<sup>a</sup>" in html
