@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from eap.gate import DataIssue
 
 FURNITURE_FONT = ("Helvetica", 7.0)
+# reportlab's standard Helvetica has no ≤ or ≥: the report's text is set in Bitstream
+# Vera, the TrueType family reportlab ships (≤ ≥ – − × ² µ included), so no system
+# font is needed.
+FONTS = {"Helvetica": "Vera", "Helvetica-Bold": "VeraBd", "Helvetica-Oblique": "VeraIt"}
+FONTS |= {"Helvetica-BoldOblique": "VeraBI", "Times-Roman": "Vera", "Times-Italic": "VeraIt"}
 CONTENTS = "Contents"
 BUILDS = 3  # passes at most until the page numbers stop changing
 
@@ -80,6 +85,30 @@ def _output_start(item: DisplayTable | ReportFigure, log: PageLog) -> object:
     return OutputStart()
 
 
+def unicode_fonts(styles: Any) -> Any:
+    """The style sheet with every paragraph style set in Vera (registered once)."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "Vera" not in pdfmetrics.getRegisteredFontNames():
+        for name in ("Vera", "VeraBd", "VeraIt", "VeraBI"):
+            pdfmetrics.registerFont(TTFont(name, f"{name}.ttf"))
+        for bold, italic, name in ((0, 0, "Vera"), (1, 0, "VeraBd"), (0, 1, "VeraIt")):
+            addMapping("Vera", bold, italic, name)
+        addMapping("Vera", 1, 1, "VeraBI")
+    for style in styles.byName.values():
+        if hasattr(style, "fontName"):  # paragraph styles (a list style has none)
+            style.fontName = FONTS.get(style.fontName, style.fontName)
+    return styles
+
+
+def _note(table: DisplayTable, text: str) -> str:
+    """A footnote as reportlab markup, its mark (if any) superscript."""
+    mark, rest = table.note_mark(text)
+    return f"<super>{_escape(mark)}</super>{_escape(rest)}" if mark else _escape(text)
+
+
 def _table_flowables(table: DisplayTable, styles: object, width: float) -> list[object]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
@@ -100,7 +129,8 @@ def _table_flowables(table: DisplayTable, styles: object, width: float) -> list[
     rows = [[Paragraph(f"<b>{_escape(h)}</b>", cell) for h in table.headers]]
     for i, r in enumerate(table.body.with_columns(pl.all().cast(pl.String)).iter_rows()):
         level = min(table.level(i), 2)
-        first = Paragraph(_escape(r[0]), nested[level] if level else cell)
+        mark = f"<super>{_escape(table.mark(i))}</super>" if table.mark(i) else ""
+        first = Paragraph(_escape(r[0]) + mark, nested[level] if level else cell)
         rows.append([first, *(Paragraph(_escape(v), cell) for v in r[1:])])
     padding = 3 if wide else 6
     widths = column_widths(table, width, char=4.0 if wide else 4.9, pad=2 * padding + 2)
@@ -127,7 +157,7 @@ def _table_flowables(table: DisplayTable, styles: object, width: float) -> list[
         Paragraph(_escape(title), sheet["Heading3"]),  # type: ignore[index]
         grid,
         Spacer(1, 4),
-        *(Paragraph(_escape(f), note) for f in table.footnotes),
+        *(Paragraph(_note(table, f), note) for f in table.footnotes),
     ]
 
 
@@ -291,7 +321,7 @@ def _story(
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph, Spacer
 
-    styles = getSampleStyleSheet()
+    styles = unicode_fonts(getSampleStyleSheet())
     portrait_w = text_width(paper, False)
     shown = [i for i in items if not isinstance(i, ReportFigure) or i.stem in pngs]
     story: list[object] = [

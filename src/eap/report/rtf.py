@@ -120,6 +120,23 @@ def _footer(furniture: Furniture) -> object:
     )
 
 
+def _superscript(mark: str) -> str:
+    """A footnote mark as RTF superscript (the body's text is passed to RTF as is)."""
+    return f"{{\\super {rtf_text(mark)}}}"
+
+
+def _label(table: DisplayTable, row: int, text: str) -> str:
+    """A row label indented by its level, its footnote mark (if any) superscript."""
+    mark = _superscript(table.mark(row)) if table.mark(row) else ""
+    return INDENT * table.level(row) + text + mark
+
+
+def _note(table: DisplayTable, text: str) -> str:
+    """A footnote, its leading mark (if any) superscript."""
+    mark, rest = table.note_mark(text)
+    return _superscript(mark) + rest if mark else text
+
+
 def table_document(table: DisplayTable, furniture: Furniture) -> object:
     import rtflite as r
 
@@ -129,7 +146,7 @@ def table_document(table: DisplayTable, furniture: Furniture) -> object:
     body = body.with_columns(
         pl.Series(
             first,
-            [INDENT * table.level(i) + text for i, text in enumerate(body[first].to_list())],
+            [_label(table, i, text) for i, text in enumerate(body[first].to_list())],
         )
     )
     # A wide table (a listing) goes on a landscape page.
@@ -155,7 +172,9 @@ def table_document(table: DisplayTable, furniture: Furniture) -> object:
         rtf_body=r.RTFBody(
             col_rel_width=widths, text_justification=[align], text_convert=[[False]]
         ),
-        rtf_footnote=r.RTFFootnote(text=list(table.footnotes), text_convert=[False]),
+        rtf_footnote=r.RTFFootnote(
+            text=[_note(table, f) for f in table.footnotes], text_convert=[False]
+        ),
     )
 
 
