@@ -31,7 +31,12 @@ any of its rows (what a study without a declared cutoff takes: the latest date i
 the data). It is stored with the transfer's name (:class:`DataTransfer`), and a
 loaded patient's follow-up schedule is judged as of it.
 
-Nothing is stored unless the whole transfer loads: one transaction.
+Everything is checked before anything is stored (:func:`plan_load`). Then
+:func:`load_sdtm` commits the patients in batches, each with all its rows, their trail
+and the load's progress (:class:`~eap.store.models.DataLoad`, keyed by the source's
+SHA-256): an interrupted load leaves whole batches, and a rerun of the same source
+continues after the last one. :func:`load_sdtm_session` stores everything in the
+caller's transaction instead.
 """
 
 from __future__ import annotations
