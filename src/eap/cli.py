@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -1105,6 +1106,11 @@ def db_init(
     )
 
 
+# eap.store.transfer.DEFAULT_BATCH_SIZE, written out so that the CLI starts without
+# importing the store (a test keeps the two equal).
+LOAD_BATCH_SIZE = 500
+
+
 @db_app.command("load")
 def db_load(
     sdtm_dir: Annotated[
@@ -1122,13 +1128,25 @@ def db_load(
         ),
     ] = None,
     allow_invalid: AllowInvalid = False,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Patients per committed batch; a rerun after an interruption continues "
+            "after the last committed batch.",
+        ),
+    ] = LOAD_BATCH_SIZE,
 ) -> None:
-    """Register every DM subject and keep every SDTM row of a data transfer (one transaction).
+    """Register every DM subject and keep every SDTM row of a data transfer, in batches.
 
     The schema is created first when the database is new. The transfer is validated
     first: an error stops the load with exit status 1 and nothing stored, unless
-    --allow-invalid. Each load writes a run log, <database>.load-<UTC time>.json (inputs
-    with SHA-256, findings with every affected record, what was stored). See docs/web.md.
+    --allow-invalid. Patients are committed --batch-size at a time, each batch with its
+    trail; run the same command again after an interruption and the load continues
+    after the last committed batch (a completed load of the same data is refused).
+    Each load writes a run log, <database>.load-<UTC time>.json (inputs with SHA-256,
+    findings with every affected record, what was stored). See docs/web.md.
     """
     from sqlalchemy.engine import make_url
 
@@ -1136,7 +1154,7 @@ def db_load(
     from eap.runlog import input_files, write_run_log
     from eap.store.bootstrap import init_study
     from eap.store.db import normalize_url
-    from eap.store.transfer import load_sdtm
+    from eap.store.transfer import BatchDone, batch_line, load_sdtm
 
     url = make_url(normalize_url(db))
     sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
@@ -1150,6 +1168,11 @@ def db_load(
     given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
     checked = _gate(given, allow_invalid)
     init_study(db)
+    started = time.monotonic()
+
+    def committed(done: BatchDone) -> None:
+        console.print(batch_line(done, time.monotonic() - started), highlight=False)
+
     with progress_bar(console, False) as bar:
         task = bar.add_task("loading", total=None)
         summary = load_sdtm(
@@ -1157,6 +1180,8 @@ def db_load(
             checked.datasets,
             transfer=transfer or f"SDTM from {sdtm_dir}",
             progress=lambda what: bar.update(task, description=what),
+            batch_size=batch_size,
+            on_batch=committed,
         )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     written = write_run_log(
@@ -1170,10 +1195,14 @@ def db_load(
             "patients": summary.patients,
             "records": summary.records,
             "sites_added": list(summary.sites_added),
+            "resumed_after_patients": summary.resumed_from,
+            "batch_size": batch_size,
             "allow_invalid": allow_invalid,
         },
         name=f"{base}.load-{stamp}.json",
     )
+    if summary.resumed_from:
+        console.print(f"resumed after {summary.resumed_from} patients committed earlier")
     console.print(
         f"{summary.patients} patients registered; "
         + ", ".join(f"{n} {k}" for k, n in summary.records.items())
