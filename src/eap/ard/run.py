@@ -74,8 +74,14 @@ def datasets_needed(output: Output) -> list[str]:
     return list(dict.fromkeys(needed))
 
 
-def analyse(output: Output, plan: Plan, adam: Mapping[str, Dataset], ard: pl.DataFrame) -> Rows:
-    """One output's ARD rows."""
+def analyse(
+    output: Output,
+    plan: Plan,
+    adam: Mapping[str, Dataset],
+    ard: pl.DataFrame,
+    km_breaks: tuple[float, ...] = (),
+) -> Rows:
+    """One output's ARD rows (``km_breaks``: the study's common Kaplan-Meier axis)."""
     output.fields.unknown((*COMMON, *KIND_FIELDS[output.kind]))
     if output.kind == "flow":
         return flow.flow(output, ard)
@@ -88,7 +94,7 @@ def analyse(output: Output, plan: Plan, adam: Mapping[str, Dataset], ard: pl.Dat
     if kind == "incidence":
         return incidence.incidence(output, cols, adam)
     if kind in ("tte", "km_figure"):
-        return tte.time_to_event(output, cols, adam, figure=kind == "km_figure")
+        return tte.time_to_event(output, cols, adam, figure=kind == "km_figure", breaks=km_breaks)
     if kind == "listing":
         return listing.listing(output, cols, adam, adam["ADSL"].frame)
     if kind == "intervals":
@@ -160,6 +166,7 @@ def run_plan(
         raise PlanError("ADSL is required to build analysis results", dataset="ADSL")
     skipped: dict[str, str] = {}
     built: dict[str, pl.DataFrame] = {}
+    km_breaks = tte.study_km_breaks([o for o in plan.outputs if o.kind == "km_figure"], adam)
     ordered = [o for o in plan.outputs if o.kind not in LATE] + [
         o for o in plan.outputs if o.kind in LATE
     ]
@@ -171,7 +178,7 @@ def run_plan(
         say(f"analysis: {output.id}")
         so_far = pl.concat([empty_ard(), *built.values()])
         try:
-            built[output.id] = analyse(output, plan, adam, so_far).frame()
+            built[output.id] = analyse(output, plan, adam, so_far, km_breaks).frame()
             lacking = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
             for variable, why in (
                 lacking.select("variable", "warning").unique(maintain_order=True).iter_rows()

@@ -35,20 +35,26 @@ def _pyplot() -> Any:
     return plt
 
 
-def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
-    """Kaplan-Meier curves, one per column, with censor marks and numbers at risk below."""
+@dataclass(frozen=True)
+class KmArm:
+    """One curve of a Kaplan-Meier figure, as its ARD rows give it."""
+
+    name: str
+    color: str
+    steps: pl.DataFrame  # T, stat: the survival estimate from each time on
+    censored: list[float]
+    at_risk: dict[float, int]
+    n: int | None
+    events: int | None
+    median: tuple[float | None, float | None, float | None]
+
+
+def _km_arms(output: Output, rows: pl.DataFrame, study: Study, param: str) -> list[KmArm]:
+    """The curves of one parameter, one per display column, from the ARD rows."""
     from eap.report.layout import display_columns
 
-    plt = _pyplot()
-    f = output.fields
-    param = f.texts("paramcd")[0]
-    cols = display_columns(output, rows, study)
-    fig, (ax, risk) = plt.subplots(
-        2, 1, figsize=(8, 5.2), gridspec_kw={"height_ratios": [4, 1]}, sharex=True
-    )
-    risk_rows: list[tuple[str, str, dict[float, int]]] = []
-    for i, col in enumerate(cols):
-        color = COLORS[i % len(COLORS)]
+    arms = []
+    for i, col in enumerate(display_columns(output, rows, study)):
         mine = rows.filter(
             (pl.col("population") == col.population)
             & (
@@ -57,62 +63,144 @@ def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
                 else pl.col("group1_level") == col.level
             )
             & (pl.col("group2_level") == param)
-            & (pl.col("context") == "survival_curve")
-        ).with_columns(pl.col("variable_level").cast(pl.Float64).alias("T"))
-        steps = mine.filter((pl.col("variable") == "curve") & (pl.col("stat_name") == "estimate"))
-        steps = steps.sort("T")
-        if steps.height == 0:
-            continue
-        name = col.header.split(" (N")[0]
-        ax.step(steps["T"], steps["stat"], where="post", color=color, label=name)
-        cens = mine.filter(pl.col("stat_name") == "n.censor")["T"]
-        at = steps.filter(pl.col("T").is_in(cens.implode()))
-        ax.plot(at["T"], at["stat"], "|", color=color, markersize=8)
-        counts = {
-            t: int(v)
-            for t, v in mine.filter(pl.col("stat_name") == "n.risk").select("T", "stat").iter_rows()
+        )
+        curve = mine.filter(pl.col("context") == "survival_curve").with_columns(
+            pl.col("variable_level").cast(pl.Float64).alias("T")
+        )
+        steps = curve.filter(
+            (pl.col("variable") == "curve") & (pl.col("stat_name") == "estimate")
+        ).sort("T")
+        stats = {
+            (v, lv, s): x
+            for v, lv, s, x in mine.filter(pl.col("context") == "survival")
+            .select("variable", "variable_level", "stat_name", "stat")
+            .iter_rows()
         }
-        risk_rows.append((name, color, counts))
+
+        def count(stat: str, got: dict[tuple[Any, Any, Any], Any] = stats) -> int | None:
+            value = got.get(("time_to_event", None, stat))
+            return None if value is None else int(value)
+
+        arms.append(
+            KmArm(
+                name=col.header.split(" (N")[0],
+                color=COLORS[i % len(COLORS)],
+                steps=steps.select("T", "stat"),
+                censored=curve.filter(pl.col("stat_name") == "n.censor")["T"].to_list(),
+                at_risk={
+                    float(t): int(v)
+                    for t, v in curve.filter(pl.col("stat_name") == "n.risk")
+                    .select("T", "stat")
+                    .iter_rows()
+                },
+                n=count("n"),
+                events=count("events"),
+                median=(
+                    stats.get(("prob", "0.5", "estimate")),
+                    stats.get(("prob", "0.5", "conf.low")),
+                    stats.get(("prob", "0.5", "conf.high")),
+                ),
+            )
+        )
+    return arms
+
+
+def km_legend_label(arm: KmArm, unit: str) -> str:
+    """``Rd: n = 80, events = 45, median 33.9 (24.1–NE) months`` (NE: not estimable)."""
+    from eap.report.tables import number
+
+    estimate, low, high = (number(v, "xx.x") for v in arm.median)
+    median = f"median {estimate} ({low}–{high})" + (f" {unit}" if unit else "")
+    return f"{arm.name}: n = {arm.n or 0}, events = {arm.events or 0}, {median}"
+
+
+def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """Kaplan-Meier curves in the manner of ggsurvfit.
+
+    One curve per column with censor marks (+), the median read off each curve (a dashed
+    line at 0.5 to the curve and down to the axis, where the median is reached), a legend
+    with n, events and the median (95% CI), the log-rank p and hazard ratios when the
+    ARD has them, and the numbers at risk in a table whose columns sit under the x-axis
+    ticks: the breaks are the ARD's ``n.risk`` times.
+    """
+    plt = _pyplot()
+    f = output.fields
+    param = f.texts("paramcd")[0]
+    arms = [a for a in _km_arms(output, rows, study, param) if a.steps.height]
+    breaks = sorted({t for a in arms for t in a.at_risk})
+    fig = plt.figure(figsize=(8, 5.0 + 0.28 * max(len(arms), 1)))
+    grid = fig.add_gridspec(
+        2, 1, height_ratios=[4.2, 0.45 + 0.28 * max(len(arms), 1)], hspace=0.3
+    )
+    ax = fig.add_subplot(grid[0])
+    risk = fig.add_subplot(grid[1])
+    unit = str(f.data.get("time_unit", ""))
+    for arm in arms:
+        ax.step(
+            arm.steps["T"],
+            arm.steps["stat"],
+            where="post",
+            color=arm.color,
+            linewidth=1.4,
+            label=km_legend_label(arm, unit),
+        )
+        at = arm.steps.filter(pl.col("T").is_in(arm.censored))
+        ax.plot(at["T"], at["stat"], "+", color=arm.color, markersize=7, markeredgewidth=1.1)
+        median = arm.median[0]
+        if median is not None:
+            # ggsurvfit's add_quantile(): across at 0.5 to the curve, then down to the axis.
+            ax.plot([0, median], [0.5, 0.5], "--", color="#555", linewidth=0.8)
+            ax.plot([median, median], [0, 0.5], "--", color="#555", linewidth=0.8)
     tests = _test_lines(rows, param)
     if tests:
         ax.text(
-            0.98,
-            0.98,
+            0.02,
+            0.03,
             "\n".join(tests),
             transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=8,
+            ha="left",
+            va="bottom",
+            fontsize=7.5,
             bbox={"facecolor": "white", "edgecolor": "#bbb", "boxstyle": "round,pad=0.4"},
         )
     ax.set_ylim(0, 1.02)
-    ax.set_ylabel("Probability")
-    ax.set_title(str(f.data.get("labels", {}).get(param, param)))
-    ax.axhline(0.5, color="#999", linewidth=0.6, linestyle=":")
-    times = [float(t) for t in f.data.get("risk_times", [])]
-    limit = max(times) if times else None
-    if risk_rows:
-        ax.legend(loc="lower left", frameon=False)
+    ax.set_ylabel("Survival probability")
+    ax.set_xlabel(str(f.data.get("time_label", "Time")))
+    fig.suptitle(str(f.data.get("labels", {}).get(param, param)), fontsize=11, x=0.5, y=0.985)
+    ax.grid(alpha=0.25)
+    ax.spines[["top", "right"]].set_visible(False)
+    if arms:
+        # Above the plot, as ggsurvfit's legend sits outside it: the curves stay clear.
+        ax.legend(
+            loc="lower left", bbox_to_anchor=(0.0, 1.01), frameon=False, fontsize=8, borderaxespad=0
+        )
     else:
         ax.text(0.5, 0.5, "No subjects in this analysis", ha="center", transform=ax.transAxes)
-    ax.grid(alpha=0.2)
-    for i, (_name, color, counts) in enumerate(risk_rows):
-        for t, n in counts.items():
-            risk.text(
-                t, len(risk_rows) - 1 - i, str(n), ha="center", va="center", fontsize=8, color=color
-            )
-    risk.set_yticks(range(len(risk_rows)))
-    risk.set_yticklabels([name for name, _c, _n in reversed(risk_rows)], fontsize=8)
-    risk.set_ylim(-0.5, max(len(risk_rows), 1) - 0.5)
-    risk.set_xlabel(str(f.data.get("time_label", "Time")))
-    risk.set_title("Number at risk", fontsize=8, loc="left")
-    for spine in ("top", "right", "left"):
+    limits = (0.0, max(breaks)) if breaks else None
+    if limits is not None and limits[1] > 0:
+        # The same limits and breaks on both axes put each count under its tick.
+        ax.set_xlim(*limits)
+        ax.set_xticks(breaks)
+        ax.set_xticklabels([f"{t:g}" for t in breaks])
+        risk.set_xlim(*limits)
+    for i, arm in enumerate(arms):
+        y = len(arms) - 1 - i
+        for t in breaks:
+            n = arm.at_risk.get(t)
+            shown = "" if n is None else str(n)
+            risk.text(t, y, shown, ha="center", va="center", fontsize=8, color=arm.color)
+    risk.set_yticks(range(len(arms)))
+    labels = risk.set_yticklabels([a.name for a in reversed(arms)], fontsize=8)
+    for label, arm in zip(labels, reversed(arms), strict=True):
+        label.set_color(arm.color)
+    risk.set_ylim(-0.6, max(len(arms), 1) - 0.4)
+    risk.set_xticks([])
+    risk.set_title("Number at risk", fontsize=8, loc="left", pad=2)
+    for spine in ("top", "right", "left", "bottom"):
         risk.spines[spine].set_visible(False)
-    risk.tick_params(left=False, pad=14)
-    if limit is not None:
-        ax.set_xlim(0, limit)
-        ax.set_xticks(times)
-    fig.tight_layout()
+    risk.tick_params(left=False, pad=12)
+    top = 0.93 - 0.035 * max(len(arms), 1)
+    fig.subplots_adjust(left=0.2, right=0.96, top=top, bottom=0.03)
     return fig
 
 
