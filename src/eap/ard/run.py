@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from eap.ard import flow, incidence, intervals, listing, summary, swimmer, tte
+from eap.ard import flow, forest, incidence, intervals, listing, summary, swimmer, tte
 from eap.ard.cards import Rows, empty_ard
 from eap.ard.columns import columns as output_columns
 from eap.ard.summary import NOT_IN_DATA
@@ -32,6 +32,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "listing": listing.FIELDS,
     "intervals": intervals.FIELDS,
     "swimmer": swimmer.FIELDS,
+    "forest": forest.FIELDS,
     "flow": flow.FLOW_FIELDS,
     "comparison": flow.COMPARISON_FIELDS,
 }
@@ -66,6 +67,9 @@ def datasets_needed(output: Output) -> list[str]:
     for key in ("exposure", "duration"):
         if isinstance(data.get(key), Mapping):
             needed.append(str(data[key].get("dataset", "ADEX")))
+    if output.kind == "forest" and isinstance(data.get("endpoint"), Mapping):
+        default = "ADTTE" if data.get("measure") == "hazard_ratio" else "ADRS"
+        needed.append(str(data["endpoint"].get("dataset", default)))
     if isinstance(data.get("merge"), str):
         needed.append(data["merge"])
     for event in data.get("events", []) if isinstance(data.get("events"), list) else []:
@@ -101,6 +105,8 @@ def analyse(
         return intervals.intervals(output, cols, adam)
     if kind == "swimmer":
         return swimmer.swimmer(output, cols, adam)
+    if kind == "forest":
+        return forest.forest(output, cols, adam)
     raise PlanError("unknown analysis kind", variable=output.id, found=kind)  # pragma: no cover
 
 

@@ -129,9 +129,7 @@ def km_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
     arms = [a for a in _km_arms(output, rows, study, param) if a.steps.height]
     breaks = sorted({t for a in arms for t in a.at_risk})
     fig = plt.figure(figsize=(8, 5.0 + 0.28 * max(len(arms), 1)))
-    grid = fig.add_gridspec(
-        2, 1, height_ratios=[4.2, 0.45 + 0.28 * max(len(arms), 1)], hspace=0.3
-    )
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.45 + 0.28 * max(len(arms), 1)], hspace=0.3)
     ax = fig.add_subplot(grid[0])
     risk = fig.add_subplot(grid[1])
     unit = str(f.data.get("time_unit", ""))
@@ -330,6 +328,187 @@ def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
     return fig
 
 
+@dataclass(frozen=True)
+class ForestRow:
+    """One line of a forest plot: its label, counts text and the estimate with its CI."""
+
+    label: str
+    header: bool
+    counts: str = ""
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    color: str = "#1f4e79"
+    overall: bool = False
+
+
+def _forest_stats(rows: pl.DataFrame, group2: str | None, level: str | None) -> dict[str, Any]:
+    mine = rows.filter(
+        (pl.col("group2").is_null() if group2 is None else pl.col("group2") == group2)
+        & (pl.col("group2_level").is_null() if level is None else pl.col("group2_level") == level)
+    )
+    return dict(mine.select("stat_name", "stat").rows())
+
+
+def forest_rows(output: Output, rows: pl.DataFrame, study: Study) -> list[ForestRow]:
+    """The lines of a forest plot from its ARD rows: the whole column, then each subgroup."""
+    from eap.report.layout import display_columns
+
+    f = output.fields
+    mine = rows.filter(pl.col("context") == "forest")
+    response = f.text("measure") == "response"
+    cols = display_columns(output, rows, study)
+    if response:
+        first = cols[0]
+        series = [(first.header.split(" (N")[0], None, COLORS[0])]
+        mine = mine.filter(pl.col("population") == first.population)
+        mine = mine.filter(
+            pl.col("group1_level").is_null()
+            if first.level is None
+            else pl.col("group1_level") == first.level
+        )
+    else:
+        arms = mine["group1_level"].unique(maintain_order=True).to_list()
+        names = {c.level: c.header.split(" (N")[0] for c in cols}
+        series = [
+            (names.get(a, str(a)), a, COLORS[(i + 1) % len(COLORS)]) for i, a in enumerate(arms)
+        ]
+
+    def lines(label: str, group2: str | None, level: str | None) -> list[ForestRow]:
+        out = []
+        for name, arm, color in series:
+            part = mine if arm is None else mine.filter(pl.col("group1_level") == arm)
+            stats = _forest_stats(part, group2, level)
+            if response:
+                counts = f"{int(stats.get('n') or 0)}/{int(stats.get('N') or 0)}"
+            else:
+                counts = f"{int(stats.get('N') or 0)} ({int(stats.get('events') or 0)})"
+            shown = label if len(series) == 1 else f"{label}: {name}"
+            out.append(
+                ForestRow(
+                    shown,
+                    False,
+                    counts,
+                    stats.get("estimate"),
+                    stats.get("conf.low"),
+                    stats.get("conf.high"),
+                    color,
+                    overall=group2 is None,
+                )
+            )
+        return out
+
+    out = lines("All subjects", None, None)
+    for spec in f.tables("subgroups"):
+        name = spec.text("name")
+        labels = {str(k): str(v) for k, v in spec.data.get("labels", {}).items()}
+        out.append(ForestRow(spec.text("label", name), True))
+        levels = mine.filter(pl.col("group2") == name)["group2_level"].unique(maintain_order=True)
+        for level in levels.to_list():
+            out.extend(lines("   " + labels.get(level, level), name, level))
+    return out
+
+
+def forest_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
+    """A forest plot: label, counts and estimate (95% CI) columns beside point and whisker.
+
+    Response rates on a 0-100% axis with the whole column's rate as the dashed reference;
+    hazard ratios on a log axis with the dashed line at 1.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    from eap.report.tables import interval, number
+
+    plt = _pyplot()
+    f = output.fields
+    response = f.text("measure") == "response"
+    lines = forest_rows(output, rows, study)
+    fig, ax = plt.subplots(figsize=(9.5, 0.27 * len(lines) + 1.7))
+    fig.subplots_adjust(
+        left=0.42,
+        right=0.72,
+        top=1 - 0.75 / (0.27 * len(lines) + 1.7),
+        bottom=0.6 / (0.27 * len(lines) + 1.7),
+    )
+    text_at = blended_transform_factory(fig.transFigure, ax.transData)
+    scale = 100.0 if response else 1.0
+    fmt = "xx.x" if response else "xx.xx"
+    bounds: list[float] = []
+    for i, line in enumerate(lines):
+        y = len(lines) - 1 - i
+        weight = "bold" if line.header or line.overall else "normal"
+        ax.text(0.01, y, line.label, transform=text_at, va="center", fontsize=8, weight=weight)
+        if line.header:
+            continue
+        ax.text(0.39, y, line.counts, transform=text_at, va="center", ha="right", fontsize=8)
+        shown = interval(
+            *(
+                number(None if v is None else v * scale, fmt)
+                for v in (line.estimate, line.low, line.high)
+            )
+        )
+        ax.text(0.74, y, shown, transform=text_at, va="center", fontsize=8)
+        if line.estimate is None:
+            continue
+        low = line.low if line.low is not None else line.estimate
+        high = line.high if line.high is not None else line.estimate
+        ax.plot([low * scale, high * scale], [y, y], color=line.color, linewidth=1.2)
+        ax.plot([line.estimate * scale], [y], "s", color=line.color, markersize=5)
+        bounds += [v * scale for v in (low, high) if v is not None and v > 0]
+    top = len(lines) - 0.4
+    headers = (
+        "n/N" if response else "N (events)",
+        "Rate, % (95% CI)" if response else "HR (95% CI)",
+    )
+    ax.text(
+        0.39, top, headers[0], transform=text_at, ha="right", va="bottom", fontsize=8, weight="bold"
+    )
+    ax.text(0.74, top, headers[1], transform=text_at, va="bottom", fontsize=8, weight="bold")
+    ax.set_ylim(-0.7, len(lines) - 0.3)
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    label = str(f.table("endpoint").data.get("label", ""))
+    if response:
+        overall = lines[0].estimate if lines else None
+        if overall is not None:
+            ax.axvline(overall * 100, color="#777", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel(label or "Response rate, %", fontsize=9)
+    else:
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="#777", linestyle="--", linewidth=0.8)
+        lo = min([*bounds, 0.5])
+        hi = max([*bounds, 2.0])
+        ax.set_xlim(lo / 1.2, hi * 1.2)
+        ax.set_xlabel(label or "Hazard ratio", fontsize=9)
+        ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if lo / 1.2 <= t <= hi * 1.2]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ref = f.optional_text("reference")
+        if ref:
+            # Below 1 the arm's hazard is lower than the reference's.
+            at_one = blended_transform_factory(ax.transData, ax.transAxes)
+            for text, dx, ha in (
+                ("← favours the arm", -6, "right"),
+                (f"favours {ref} →", 6, "left"),
+            ):
+                ax.annotate(
+                    text,
+                    xy=(1.0, 0.0),
+                    xycoords=at_one,
+                    xytext=(dx, -34),
+                    textcoords="offset points",
+                    ha=ha,
+                    va="top",
+                    fontsize=7,
+                    color="#555",
+                )
+    ax.tick_params(labelsize=8)
+    fig.suptitle(output.title, fontsize=10, y=0.995)
+    return fig
+
+
 def flow_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
     """A disposition diagram: the plan's boxes with counts from the output's ARD rows."""
     plt = _pyplot()
@@ -364,6 +543,7 @@ def flow_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
 DRAW: dict[str, Callable[[Output, pl.DataFrame, Study], object]] = {
     "km_figure": km_figure,
     "swimmer": swimmer_figure,
+    "forest": forest_figure,
     "flow": flow_figure,
     "intervals": intervals_figure,
 }
