@@ -67,6 +67,8 @@ def datasets_needed(output: Output) -> list[str]:
     for key in ("exposure", "duration"):
         if isinstance(data.get(key), Mapping):
             needed.append(str(data[key].get("dataset", "ADEX")))
+    if isinstance(data.get("responses"), Mapping):
+        needed.append(str(data["responses"].get("dataset", "ADRS")))
     if output.kind == "forest" and isinstance(data.get("endpoint"), Mapping):
         default = "ADTTE" if data.get("measure") == "hazard_ratio" else "ADRS"
         needed.append(str(data["endpoint"].get("dataset", default)))
@@ -104,7 +106,7 @@ def analyse(
     if kind == "intervals":
         return intervals.intervals(output, cols, adam)
     if kind == "swimmer":
-        return swimmer.swimmer(output, cols, adam)
+        return swimmer.swimmer(output, cols, adam, plan.study.month_days)
     if kind == "forest":
         return forest.forest(output, cols, adam)
     raise PlanError("unknown analysis kind", variable=output.id, found=kind)  # pragma: no cover

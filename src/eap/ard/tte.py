@@ -100,7 +100,9 @@ def study_km_breaks(outputs: list[Output], adam: Mapping[str, Dataset]) -> tuple
         name = output.dataset or "ADTTE"
         if name not in adam or "risk_times" in f.data:
             continue
-        data = where(adam[name].frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
+        data = where(
+            adam[name].frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where"
+        )
         time = f.text("time", "AVAL")
         if time not in data.columns or "PARAMCD" not in data.columns:
             continue

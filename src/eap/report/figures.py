@@ -270,8 +270,18 @@ def intervals_figure(output: Output, rows: pl.DataFrame, study: Study) -> object
     return fig
 
 
+RESPONSE_MARKERS = {
+    # Distinct shapes, deepening colour as the response deepens.
+    "PR": ("^", "#74c476"),
+    "VGPR": ("s", "#238b45"),
+    "CR": ("*", "#00441b"),
+    "sCR": ("P", "#000000"),
+}
+
+
 def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
-    """Each subject's time on treatment, with event markers; an arrow if still on it."""
+    """Each subject's time on treatment, subject IDs on the y-axis, with event and response
+    markers (the first time each response category was reached); an arrow if still on it."""
     plt = _pyplot()
     f = output.fields
     limit = int(f.data.get("max_subjects", SWIMMER_MAX))
@@ -284,44 +294,72 @@ def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
     subjects = durations["group2_level"].to_list()[:limit]
     mine = rows.filter(pl.col("group2_level").is_in(subjects))
     by_subject = {key[0]: group for key, group in mine.group_by("group2_level")}
-    fig, ax = plt.subplots(figsize=(8, 0.18 * len(subjects) + 1.6))
+    fig, ax = plt.subplots(figsize=(8.5, 0.2 * len(subjects) + 1.8))
     styles = ("v", "o", "D", "X", "s", "^")
     colours = ("#7f7f7f", "#d62728", "#ff7f0e", "#000000", "#2ca02c", "#9467bd")
     markers = {
-        e.text("name"): (styles[i % 6], colours[i % 6], e.text("label", e.text("name")))
+        ("event", e.text("name")): (
+            styles[i % 6],
+            colours[i % 6],
+            e.text("label", e.text("name")),
+        )
         for i, e in enumerate(f.tables("events"))
     }
+    if "responses" in f.data:
+        spec = f.table("responses")
+        labels = {str(k): str(v) for k, v in spec.data.get("labels", {}).items()}
+        for j, category in enumerate(spec.texts("categories")):
+            mark, colour = RESPONSE_MARKERS.get(category, (styles[j % 6], colours[-1 - j % 6]))
+            markers[("response", category)] = (mark, colour, labels.get(category, category))
     seen: set[str] = set()
-    for y, subject in enumerate(reversed(subjects)):
+    ordered = list(reversed(subjects))
+    for y, subject in enumerate(ordered):
         me = by_subject[subject]
         length = float(me.filter(pl.col("variable") == "duration")["stat"][0] or 0.0)
         ongoing = bool(me.filter(pl.col("variable") == "ongoing")["stat"][0])
-        ax.barh(y, length, height=0.6, color="#9ecae1")
+        ax.barh(y, length, height=0.6, color="#c6dbef")
         if ongoing:
             ax.annotate(
                 "", xy=(length + 1.5, y), xytext=(length, y), arrowprops={"arrowstyle": "->"}
             )
-        for name, (mark, color, label) in markers.items():
-            times = me.filter((pl.col("variable") == "event") & (pl.col("variable_level") == name))[
-                "stat"
-            ]
+        for (variable, name), (mark, color, label) in markers.items():
+            times = me.filter(
+                (pl.col("variable") == variable) & (pl.col("variable_level") == name)
+            )["stat"]
             if times.len():
+                big = variable == "response"
                 ax.plot(
                     times.to_list(),
                     [y] * times.len(),
                     mark,
                     color=color,
-                    markersize=4,
-                    label=None if label in seen else label,
+                    markersize=(10 if mark == "*" else 6) if big else 4,
+                    markeredgewidth=0.4,
+                    markeredgecolor="white" if big else color,
+                    zorder=3 if big else 2,
                 )
                 seen.add(label)
-    ax.set_yticks([])
+    ax.set_yticks(range(len(ordered)))
+    ax.set_yticklabels(ordered, fontsize=6)
+    ax.set_ylim(-0.7, max(len(ordered), 1) - 0.3)
     shown = f"{len(subjects)} longest of {total}" if total > len(subjects) else f"N = {total}"
     ax.set_ylabel(f"{study.population(output.populations[0]).label} ({shown})")
     ax.set_xlabel(str(f.data.get("time_label", "Time")))
     ax.set_title(output.title)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", alpha=0.25)
     if seen:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
+        # In the plan's order (events, then responses), outside the plot where no bar runs.
+        from matplotlib.lines import Line2D
+
+        handles = [
+            Line2D([], [], linestyle="", marker=mark, color=color, label=label, markersize=6)
+            for mark, color, label in markers.values()
+            if label in seen
+        ]
+        ax.legend(
+            handles=handles, frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+        )
     if not subjects:
         ax.text(0.5, 0.5, "No subjects", ha="center", transform=ax.transAxes)
     fig.tight_layout()
