@@ -70,9 +70,9 @@ def _adam() -> dict[str, Dataset]:
     responders = {"S1", "S2", "S3", "S6", "S7", "S11"}
     adrs = pl.DataFrame(
         {
-            "USUBJID": ids[:10] + ["S11"],
+            "USUBJID": [*ids[:10], "S11"],
             "PARAMCD": ["RSP"] * 11,
-            "AVALC": ["Y" if s in responders else "N" for s in ids[:10] + ["S11"]],
+            "AVALC": ["Y" if s in responders else "N" for s in [*ids[:10], "S11"]],
         }
     )
     return {"ADSL": Dataset.from_frame("ADSL", adsl), "ADRS": Dataset.from_frame("ADRS", adrs)}

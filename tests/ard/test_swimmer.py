@@ -46,7 +46,8 @@ title = "Swimmer"
 population = "all"
 duration = { dataset = "ADEX", paramcd = "TRTDURM" }
 ongoing = "EOTSTT == 'ONGOING'"
-responses = { dataset = "ADRS", paramcd = "OVR", categories = ["PR", "VGPR", "CR"], labels = { PR = "First PR" } }
+responses = { dataset = "ADRS", paramcd = "OVR", categories = ["PR", "VGPR", "CR"], \
+labels = { PR = "First PR" } }
 """
 
 MONTH = 365.25 / 12
