@@ -461,13 +461,9 @@ def forest_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
     f = output.fields
     response = f.text("measure") == "response"
     lines = forest_rows(output, rows, study)
-    fig, ax = plt.subplots(figsize=(9.5, 0.27 * len(lines) + 1.7))
-    fig.subplots_adjust(
-        left=0.42,
-        right=0.72,
-        top=1 - 0.75 / (0.27 * len(lines) + 1.7),
-        bottom=0.6 / (0.27 * len(lines) + 1.7),
-    )
+    height = 0.27 * len(lines) + 1.4  # inches: a line each, the title and the axis
+    fig, ax = plt.subplots(figsize=(9.5, height))
+    fig.subplots_adjust(left=0.42, right=0.72, top=1 - 0.5 / height, bottom=0.6 / height)
     text_at = blended_transform_factory(fig.transFigure, ax.transData)
     scale = 100.0 if response else 1.0
     fmt = "xx.x" if response else "xx.xx"
