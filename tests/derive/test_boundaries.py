@@ -625,6 +625,26 @@ def test_best_response_up_to_the_cutoff_and_the_first_progression() -> None:
     assert rsp["AVALC"].to_list() == ["Y", "Y", "Y"]
 
 
+def test_ovr_keeps_each_assessment_up_to_progression_the_better_of_one_date() -> None:
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["A"] * 5,
+            "RSCAT": ["IMWG"] * 5,
+            "RSTESTCD": ["OVRLRESP"] * 5,
+            # Two results on 2014-02-01 (VGPR kept over PR); after the first PD, nothing.
+            "RSSTRESC": ["PR", "VGPR", "PR", "PD", "CR"],
+            "RSDTC": ["2014-01-01", "2014-02-01", "2014-02-01", "2014-03-01", "2014-04-01"],
+        }
+    )
+    frame = derive_adrs(_sdtm(RS=rs), CUTOFF, study=MM024).frame
+    ovr = frame.filter(pl.col("PARAMCD") == "OVR")
+    assert ovr.select("AVALC", "ADT").rows() == [
+        ("PR", D(2014, 1, 1)),
+        ("VGPR", D(2014, 2, 1)),
+        ("PD", D(2014, 3, 1)),
+    ]
+
+
 def test_responders_are_pr_or_better() -> None:
     values = ["sCR", "VGPR", "PR", "MR", "SD", "PD", "NE"]
     rs = pl.DataFrame(
@@ -938,15 +958,22 @@ def test_adrs_study_id_unknown_results_ties_and_layout() -> None:
     dm = pl.DataFrame({"STUDYID": ["MM-024", "MM-024"], "USUBJID": ["A", "B"]})
     result = derive_adrs(_sdtm(RS=rs, DM=dm), CUTOFF, study=MM024)
     assert (result.name, result.label) == ("ADRS", "Response Analysis Dataset")
+    ovr = "Overall Response by Assessment (IMWG)"
     assert result.frame.rows() == [
         ("MM-024", "A", "BOR", "Best Overall Response (IMWG)", "SD", 2.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "A", "OVR", ovr, "UNK", 0.0, D(2014, 1, 1), "Y"),
+        ("MM-024", "A", "OVR", ovr, "SD", 2.0, D(2014, 2, 1), "Y"),
         ("MM-024", "A", "RSP", "Responder (PR or Better)", "N", 0.0, D(2014, 2, 1), "Y"),
         ("MM-024", "B", "BOR", "Best Overall Response (IMWG)", "PR", 4.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "OVR", ovr, "SD", 2.0, D(2014, 1, 1), "Y"),
+        ("MM-024", "B", "OVR", ovr, "PR", 4.0, D(2014, 2, 1), "Y"),
+        ("MM-024", "B", "OVR", ovr, "PR", 4.0, D(2014, 3, 1), "Y"),
         ("MM-024", "B", "RSP", "Responder (PR or Better)", "Y", 1.0, D(2014, 2, 1), "Y"),
     ]
     # Without STUDYID in RS or a DM, STUDYID is missing; an unknown result alone is 0.
     alone = derive_adrs(_sdtm(RS=rs.filter(pl.col("RSSTRESC") == "UNK")), CUTOFF, study=MM024)
     assert alone.frame.select("STUDYID", "AVALC", "AVAL").rows() == [
+        (None, "UNK", 0.0),
         (None, "UNK", 0.0),
         (None, "N", 0.0),
     ]

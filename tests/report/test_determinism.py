@@ -98,7 +98,7 @@ def test_source_date_epoch_gives_byte_identical_files(runs: dict[str, Path]) -> 
     a, b = _files(runs["a"]), _files(runs["b"])
     assert sorted(a) == sorted(b)
     assert {"ard.parquet", "ard.json", "report.html", "report.pdf", "run_log.json"} <= set(a)
-    assert len([n for n in a if n.startswith("rtf/")]) == 26  # 19 tables, 7 figures
+    assert len([n for n in a if n.startswith("rtf/")]) == 27  # 19 tables, 8 figures
     assert [name for name in a if a[name] != b[name]] == []
     # The run date is SOURCE_DATE_EPOCH's, in every format.
     shown = EPOCHS[1_700_000_000]

@@ -109,14 +109,14 @@ def test_cli_report_writes_every_format_and_the_ard(tmp_path: Path) -> None:
     }
     pdf = (tmp_path / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    # Tables fill at least three pages; each of the seven figures has a page of its own.
+    # Tables fill at least three pages; each of the eight figures has a page of its own.
     pages = len(re.findall(rb"/Type /Page\b(?!s)", pdf))
-    assert pages >= 3 + 7
+    assert pages >= 3 + 8
     rtf = sorted(p.name for p in (tmp_path / "rtf").iterdir())
-    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 19 + 7
+    assert "DMT01.rtf" in rtf and "AET04.rtf" in rtf and len(rtf) == 19 + 8
     figure = (tmp_path / "rtf" / "KMG01_PFS.rtf").read_text()
     assert "\\pngblip" in figure and "Kaplan-Meier estimate of progression-free survival" in figure
-    assert "Censored observations marked |" in figure
+    assert "Censored observations marked +" in figure
     table2 = (tmp_path / "rtf" / "AET04.rtf").read_text()
     assert "\\rtf1" in table2 and "48 (60.0)" in table2
     html = (tmp_path / "report.html").read_text()
@@ -125,7 +125,7 @@ def test_cli_report_writes_every_format_and_the_ard(tmp_path: Path) -> None:
     assert html.count("Safety population (N\u00a0=\u00a080)") >= 10
     assert "highest CTCAE v4.0 grade" in html
     assert not re.search(r"\bnan\b|\binf\b", html)
-    assert html.count("<svg") == 7  # Figure 1, four Kaplan-Meier, AE over time, swimmer
+    assert html.count("<svg") == 8  # Figure 1, four KM, AE over time, swimmer, forest
     assert "Safety population N = 80" in html and "Treatment cohort N = 41" in html
 
 
@@ -161,6 +161,7 @@ def test_km_figures_come_from_ard_rows(tmp_path: Path) -> None:
     assert sorted(p.name for p in paths) == sorted(
         [f"KMG01_{p}.{e}" for p in ("PFS", "TTP", "OS", "DOR") for e in ("png", "svg")]
         + ["FLOW01.png", "FLOW01.svg", "AEG01.png", "AEG01.svg", "SWMG01.png", "SWMG01.svg"]
+        + ["FRSG01.png", "FRSG01.svg"]
     )
     assert all(p.stat().st_size > 5_000 for p in paths)
 

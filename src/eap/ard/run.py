@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from eap.ard import flow, incidence, intervals, listing, summary, swimmer, tte
+from eap.ard import flow, forest, incidence, intervals, listing, summary, swimmer, tte
 from eap.ard.cards import Rows, empty_ard
 from eap.ard.columns import columns as output_columns
 from eap.ard.summary import NOT_IN_DATA
@@ -32,6 +32,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "listing": listing.FIELDS,
     "intervals": intervals.FIELDS,
     "swimmer": swimmer.FIELDS,
+    "forest": forest.FIELDS,
     "flow": flow.FLOW_FIELDS,
     "comparison": flow.COMPARISON_FIELDS,
 }
@@ -66,6 +67,11 @@ def datasets_needed(output: Output) -> list[str]:
     for key in ("exposure", "duration"):
         if isinstance(data.get(key), Mapping):
             needed.append(str(data[key].get("dataset", "ADEX")))
+    if isinstance(data.get("responses"), Mapping):
+        needed.append(str(data["responses"].get("dataset", "ADRS")))
+    if output.kind == "forest" and isinstance(data.get("endpoint"), Mapping):
+        default = "ADTTE" if data.get("measure") == "hazard_ratio" else "ADRS"
+        needed.append(str(data["endpoint"].get("dataset", default)))
     if isinstance(data.get("merge"), str):
         needed.append(data["merge"])
     for event in data.get("events", []) if isinstance(data.get("events"), list) else []:
@@ -74,8 +80,14 @@ def datasets_needed(output: Output) -> list[str]:
     return list(dict.fromkeys(needed))
 
 
-def analyse(output: Output, plan: Plan, adam: Mapping[str, Dataset], ard: pl.DataFrame) -> Rows:
-    """One output's ARD rows."""
+def analyse(
+    output: Output,
+    plan: Plan,
+    adam: Mapping[str, Dataset],
+    ard: pl.DataFrame,
+    km_breaks: tuple[float, ...] = (),
+) -> Rows:
+    """One output's ARD rows (``km_breaks``: the study's common Kaplan-Meier axis)."""
     output.fields.unknown((*COMMON, *KIND_FIELDS[output.kind]))
     if output.kind == "flow":
         return flow.flow(output, ard)
@@ -88,13 +100,15 @@ def analyse(output: Output, plan: Plan, adam: Mapping[str, Dataset], ard: pl.Dat
     if kind == "incidence":
         return incidence.incidence(output, cols, adam)
     if kind in ("tte", "km_figure"):
-        return tte.time_to_event(output, cols, adam, figure=kind == "km_figure")
+        return tte.time_to_event(output, cols, adam, figure=kind == "km_figure", breaks=km_breaks)
     if kind == "listing":
         return listing.listing(output, cols, adam, adam["ADSL"].frame)
     if kind == "intervals":
         return intervals.intervals(output, cols, adam)
     if kind == "swimmer":
-        return swimmer.swimmer(output, cols, adam)
+        return swimmer.swimmer(output, cols, adam, plan.study.month_days)
+    if kind == "forest":
+        return forest.forest(output, cols, adam)
     raise PlanError("unknown analysis kind", variable=output.id, found=kind)  # pragma: no cover
 
 
@@ -160,6 +174,7 @@ def run_plan(
         raise PlanError("ADSL is required to build analysis results", dataset="ADSL")
     skipped: dict[str, str] = {}
     built: dict[str, pl.DataFrame] = {}
+    km_breaks = tte.study_km_breaks([o for o in plan.outputs if o.kind == "km_figure"], adam)
     ordered = [o for o in plan.outputs if o.kind not in LATE] + [
         o for o in plan.outputs if o.kind in LATE
     ]
@@ -171,7 +186,7 @@ def run_plan(
         say(f"analysis: {output.id}")
         so_far = pl.concat([empty_ard(), *built.values()])
         try:
-            built[output.id] = analyse(output, plan, adam, so_far).frame()
+            built[output.id] = analyse(output, plan, adam, so_far, km_breaks).frame()
             lacking = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
             for variable, why in (
                 lacking.select("variable", "warning").unique(maintain_order=True).iter_rows()

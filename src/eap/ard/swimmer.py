@@ -3,10 +3,15 @@
 Fields: ``duration`` (``{ dataset = "ADEX", paramcd = "TRTDURM" }``: the bar's
 length), ``ongoing`` (an ADSL filter: an arrow for subjects still on treatment),
 ``events`` (markers: ``{ name, label, dataset, where, time }``, the time in the
-duration's unit), ``max_subjects`` (the figure shows the longest courses; 60) and
+duration's unit), ``responses`` (response markers: ``{ dataset, paramcd, categories,
+labels, origin }``, by default ADRS ``OVR`` records, the categories marked (MM-024: PR,
+VGPR, CR) each at the first date the subject had it, in months of the study's month
+length from the ADSL date ``origin`` (TRTSDT), day ``origin`` counting as day 1 as
+ONTRTM does), ``max_subjects`` (the figure shows the longest courses; 60) and
 ``time_label``. Rows per subject (``group2 = "USUBJID"``): ``duration`` and
 ``ongoing`` (1/0) as ``stat_name = "value"``, each event as ``variable = "event"``,
-``variable_level`` its name, ``stat_name = "time"``.
+``variable_level`` its name, ``stat_name = "time"``; each response marker as
+``variable = "response"``, ``variable_level`` its category, ``stat_name = "time"``.
 """
 
 from __future__ import annotations
@@ -18,12 +23,52 @@ import polars as pl
 from eap.ard.cards import Rows
 from eap.ard.columns import Column, dataset, where
 from eap.datasets.model import Dataset
+from eap.errors import PlanError
 from eap.plans.plan import Output
 
-FIELDS = ("duration", "ongoing", "events", "max_subjects", "time_label")
+FIELDS = ("duration", "ongoing", "events", "responses", "max_subjects", "time_label")
 
 
-def swimmer(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
+def first_responses(
+    output: Output, adam: Mapping[str, Dataset], adsl: pl.DataFrame, month_days: float
+) -> pl.DataFrame:
+    """USUBJID, category, time: the first date each subject reached each marked category."""
+    f = output.fields
+    spec = f.table("responses")
+    spec.unknown(("dataset", "paramcd", "categories", "labels", "origin"))
+    data = dataset(adam, spec.text("dataset", "ADRS"), output)
+    origin = spec.text("origin", "TRTSDT")
+    if origin not in adsl.columns:
+        raise PlanError(
+            f"{origin} is not in ADSL",
+            file=f.file,
+            variable=f"{spec.prefix}.origin",
+            expected="an ADSL date the marker times count from",
+            found=origin,
+        )
+    categories = list(spec.texts("categories"))
+    first = (
+        data.filter(
+            (pl.col("PARAMCD") == spec.text("paramcd", "OVR")) & pl.col("AVALC").is_in(categories)
+        )
+        .group_by("USUBJID", "AVALC")
+        .agg(pl.col("ADT").min())
+        .join(adsl.select("USUBJID", origin), on="USUBJID", how="inner")
+    )
+    days = (pl.col("ADT") - pl.col(origin)).dt.total_days() + 1
+    return first.select(
+        "USUBJID",
+        pl.col("AVALC").alias("category"),
+        (days / month_days).alias("time"),
+    ).sort("USUBJID", "time", "category")
+
+
+def swimmer(
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    month_days: float = 365.25 / 12,
+) -> Rows:
     """ARD rows of a swimmer output: bars and markers per subject of every column."""
     f = output.fields
     spec = f.table("duration")
@@ -62,4 +107,18 @@ def swimmer(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) 
                     context="swimmer",
                 )
                 rows.add(cell, "time", time, subjects=[usubjid])
+        if "responses" in f.data:
+            hits = first_responses(output, adam, column.adsl, month_days).join(
+                mine.select("USUBJID"), on="USUBJID", how="semi"
+            )
+            for usubjid, category, time in hits.iter_rows():
+                cell = column.cell(
+                    output.id,
+                    group2="USUBJID",
+                    group2_level=usubjid,
+                    variable="response",
+                    variable_level=category,
+                    context="swimmer",
+                )
+                rows.add(cell, "time", time, fmt="xx.x", subjects=[usubjid])
     return rows

@@ -8,7 +8,9 @@ the curve, see docs/statistics.md), ``quantiles`` (0.25, 0.5, 0.75), ``landmarks
 (times in AVAL's unit), ``logrank`` (test across the arm columns, and each arm
 against ``reference``), ``strata`` (a variable: stratified log-rank and Cox),
 ``cox_ties`` (``["efron"]`` as R coxph, ``["breslow"]`` as SAS PHREG, or both; empty:
-no Cox model), ``risk_times`` (numbers at risk for the figure), ``time_label``.
+no Cox model), ``risk_times`` (numbers at risk for the figure, and its x-axis breaks;
+without them every ``km_figure`` of the plan shares one axis, see :func:`study_km_breaks`),
+``time_label``, ``time_unit`` (the figure's legend: "median 33.9 (24.1–NE) months").
 
 Rows follow cardx: quantiles as ``variable = "prob"``, ``variable_level = "0.5"``
 with ``estimate``, ``conf.low``, ``conf.high``; landmarks as ``variable = "time"``
@@ -50,6 +52,7 @@ FIELDS = (
     "cox_ties",
     "risk_times",
     "time_label",
+    "time_unit",
     "x_max",
     "labels",
     "figure",
@@ -84,7 +87,38 @@ def _fit(frame: pl.DataFrame, output: Output) -> Any:
     ).curves[0]
 
 
-def _curve_rows(rows: Rows, cell: Cell, curve: Any, output: Output) -> None:
+def study_km_breaks(outputs: list[Output], adam: Mapping[str, Dataset]) -> tuple[float, ...]:
+    """One x-axis for every Kaplan-Meier figure of a study that does not set ``risk_times``.
+
+    The axis runs from 0 to the longest follow-up time of any of these figures, rounded
+    up to a break; breaks every 6 units up to 60, every 12 beyond (months: a break every
+    half year, or every year for long follow-up). The same range for PFS, OS, TTP and DOR
+    lets a reader compare the curves across figures.
+    """
+    longest = 0.0
+    for output in outputs:
+        f = output.fields
+        name = output.dataset or "ADTTE"
+        if name not in adam or "risk_times" in f.data:
+            continue
+        data = where(
+            adam[name].frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where"
+        )
+        time = f.text("time", "AVAL")
+        if time not in data.columns or "PARAMCD" not in data.columns:
+            continue
+        times = data.filter(pl.col("PARAMCD").is_in(list(f.texts("paramcd"))))[time]
+        top = times.cast(pl.Float64).max()
+        if isinstance(top, float):
+            longest = max(longest, top)
+    step = 6.0 if longest <= 60 else 12.0
+    last = max(step, step * float(np.ceil(longest / step)))
+    return tuple(float(t) for t in np.arange(0.0, last + step / 2, step))
+
+
+def _curve_rows(
+    rows: Rows, cell: Cell, curve: Any, output: Output, breaks: tuple[float, ...]
+) -> None:
     """Every step of the curve, censorings and numbers at risk (for the figure)."""
     curve_cell = cell.at(variable="curve", context="survival_curve")
     rows.add(curve_cell.at(variable_level="0"), "estimate", 1.0, fmt="xx.xxx")
@@ -93,18 +127,29 @@ def _curve_rows(rows: Rows, cell: Cell, curve: Any, output: Output) -> None:
         rows.add(at, "estimate", float(s), fmt="xx.xxx")
         if c:
             rows.add(at, "n.censor", float(c), fmt="xx")
-    times = _numbers(output, "risk_times", ())
+    times = _numbers(output, "risk_times", breaks)
     if times:
         risk = cell.at(variable="n.risk", context="survival_curve")
         for t, n in zip(times, curve.n_risk_at(list(times)), strict=True):
             rows.add(risk.at(variable_level=f"{t:g}"), "n.risk", float(n), fmt="xx")
 
 
-def _km(rows: Rows, cell: Cell, frame: pl.DataFrame, output: Output, figure: bool) -> None:
+def _km(
+    rows: Rows,
+    cell: Cell,
+    frame: pl.DataFrame,
+    output: Output,
+    figure: bool,
+    breaks: tuple[float, ...] = (),
+) -> None:
     counts = cell.at(variable="time_to_event", context="survival")
     if frame.height == 0:
         for stat in ("n", "events", "censored"):
             rows.add(counts, stat, 0, fmt="xx")
+        if figure:
+            risk = cell.at(variable="n.risk", context="survival_curve")
+            for t in _numbers(output, "risk_times", breaks):
+                rows.add(risk.at(variable_level=f"{t:g}"), "n.risk", 0.0, fmt="xx")
         return
     curve = _fit(frame, output)
     rows.add(counts, "n", curve.n, fmt="xx", subjects=frame["USUBJID"].to_list())
@@ -123,7 +168,7 @@ def _km(rows: Rows, cell: Cell, frame: pl.DataFrame, output: Output, figure: boo
         rows.add(at, "conf.high", s.upper, fmt="xx.xxx", warning=s.reason)
         rows.add(at, "n.risk", s.n_risk, fmt="xx")
     if figure:
-        _curve_rows(rows, cell, curve, output)
+        _curve_rows(rows, cell, curve, output, breaks)
 
 
 def _tests(rows: Rows, output: Output, arms: list[Column], frame: pl.DataFrame, param: str) -> None:
@@ -217,9 +262,16 @@ def _tests(rows: Rows, output: Output, arms: list[Column], frame: pl.DataFrame, 
 
 
 def time_to_event(
-    output: Output, columns: list[Column], adam: Mapping[str, Dataset], figure: bool = False
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    figure: bool = False,
+    breaks: tuple[float, ...] = (),
 ) -> Rows:
-    """ARD rows of a time-to-event output (every parameter, every column, the tests)."""
+    """ARD rows of a time-to-event output (every parameter, every column, the tests).
+
+    ``breaks``: the figure's numbers-at-risk times when the plan sets no ``risk_times``.
+    """
     f = output.fields
     data = dataset(adam, output.dataset or "ADTTE", output)
     time, censor = f.text("time", "AVAL"), f.text("censor", "CNSR")
@@ -244,7 +296,7 @@ def time_to_event(
         )
         for column in columns:
             cell = column.cell(output.id, group2="PARAMCD", group2_level=param)
-            _km(rows, cell, column.records(mine), output, figure)
+            _km(rows, cell, column.records(mine), output, figure, breaks)
         by_population: dict[str, list[Column]] = {}
         for column in columns:
             if column.level is not None:

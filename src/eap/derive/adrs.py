@@ -8,6 +8,9 @@
   rank, the last category listed ranks 0, as do values not listed). ADT is the first
   date the best category was recorded.
 * RSP (responder): Y when BOR is one of the study's responder categories, else N.
+* OVR (overall response by assessment): every record used for BOR, AVALC the category
+  and AVAL its rank, ADT its date (two on one date: the better one), so the first date
+  a subject reached each category (the swimmer plot's markers) can be read from ADRS.
 
 Confirmation of response (two consecutive assessments) is not applied: MM-024's
 publication reports no response rates, and its duration of response starts at
@@ -94,10 +97,26 @@ def derive_adrs(
         .alias("AVALC"),
         pl.when(pl.col("AVALC").is_in(responders)).then(1.0).otherwise(0.0).alias("AVAL"),
     )
+    ovr = (
+        usable.sort("USUBJID", "ADT", "RANK", descending=[False, False, True])
+        .group_by("USUBJID", "ADT", maintain_order=True)
+        .first()
+        .select(
+            "STUDYID",
+            "USUBJID",
+            pl.col("RSSTRESC").alias("AVALC"),
+            pl.col("RANK").cast(pl.Float64).alias("AVAL"),
+            "ADT",
+        )
+        .with_columns(
+            pl.lit("OVR").alias("PARAMCD"),
+            pl.lit(f"Overall Response by Assessment ({rules.criteria})").alias("PARAM"),
+        )
+    )
     frame = (
-        pl.concat([bor, rsp.select(bor.columns)])
+        pl.concat([bor, rsp.select(bor.columns), ovr.select(bor.columns)])
         .with_columns(pl.lit("Y").alias("ANL01FL"))
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL")
-        .sort("USUBJID", "PARAMCD")
+        .sort("USUBJID", "PARAMCD", "ADT")
     )
     return as_adam("ADRS", "Response Analysis Dataset", frame, {})

@@ -37,6 +37,7 @@ KINDS = (
     "listing",
     "intervals",
     "swimmer",
+    "forest",
     "flow",
     "comparison",
 )
@@ -73,7 +74,7 @@ class Output:
 
     @property
     def is_figure(self) -> bool:
-        return self.kind in ("km_figure", "swimmer", "flow") or bool(
+        return self.kind in ("km_figure", "swimmer", "forest", "flow") or bool(
             self.fields.data.get("figure", False)
         )
 
