@@ -65,6 +65,7 @@ SFU_DEATH_CAUSES = (
         "unknown",
     ]
 )
+EOT_VISIT_DAYS = (1, 7)  # last dose to the end-of-treatment visit
 ENROLLMENT_WINDOW_DAYS = 42  # MM-021 enrollment to first Rd dose: at most 6 weeks
 FOLLOW_UP_MEDIAN_DAYS = {"TC": round(43.3 * MONTH_DAYS), "SAFETY": round(38.4 * MONTH_DAYS)}
 
@@ -76,10 +77,19 @@ def _uniform_date(rng: np.random.Generator, lo: dt.date, hi: dt.date) -> dt.date
 
 
 def dates(
-    courses: pl.DataFrame, protocol: Protocol, rng: np.random.Generator, scale: int
+    courses: pl.DataFrame,
+    protocol: Protocol,
+    rng: np.random.Generator,
+    scale: int,
+    spread_rng: np.random.Generator | None = None,
 ) -> pl.DataFrame:
-    """Add the calendar columns to ``courses`` (one row per patient, GROUP/COURSE/days)."""
+    """Add the calendar columns to ``courses`` (one row per patient, GROUP/COURSE/days).
+
+    ``spread_rng`` draws the days from the last dose to the end-of-treatment visit
+    (None: ``rng``).
+    """
     n = courses.height
+    spread_rng = rng if spread_rng is None else spread_rng
     group = courses["GROUP"].to_list()
     course = courses["COURSE"].to_list()
     dur = courses["DUR_DAYS"].to_list()
@@ -135,17 +145,16 @@ def dates(
         for i in range(n)
     ]
     dthdt, cause = _tc_deaths(course, trtsdt, trtedt, pddt, rng, scale)
+    eotdt = end_of_treatment(course, trtedt, dthdt, spread_rng)
     sfudt = [
         None
-        if course[i] in ONGOING or course[i] == "death_treatment"
-        else (eapdt[i] if group[i] == "SFU" else trtedt[i] + DAY)
+        if course[i] in ONGOING or course[i] in ("death_treatment", "lost")
+        else (eapdt[i] if group[i] == "SFU" else eotdt[i] + DAY)  # type: ignore[operator]
         for i in range(n)
     ]
-    # A patient lost to follow-up was followed for about 18 months after stopping Rd.
-    lost_at = [
-        min(CUTOFF, sfu + 540 * DAY) if c == "lost" and sfu is not None else None
-        for c, sfu in zip(course, sfudt, strict=True)
-    ]
+    # A patient lost to follow-up was lost at the end of treatment: the stop reason
+    # is the loss, and nothing is known of the patient after it.
+    lost_at = [eot if c == "lost" else None for c, eot in zip(course, eotdt, strict=True)]
     enrl_offset = _place_follow_up(group, trtsdt, eapdt, dthdt, lost_at, sfu_dead, rng)
     causes = rng.permutation(np.repeat(np.asarray(SFU_DEATH_CAUSES, dtype=object), scale))
     for i, what in zip(sorted(sfu_dead), causes, strict=True):
@@ -153,6 +162,7 @@ def dates(
     frame = courses.with_columns(
         pl.Series("TRTSDT", trtsdt, dtype=pl.Date),
         pl.Series("TRTEDT", trtedt, dtype=pl.Date),
+        pl.Series("EOTDT", eotdt, dtype=pl.Date),
         pl.Series("ONGOING", [c in ONGOING for c in course]),
         pl.Series("EAPDT", eapdt, dtype=pl.Date),
         pl.Series("SFUDT", sfudt, dtype=pl.Date),
@@ -181,7 +191,7 @@ def dates(
                 pl.lit(CUTOFF)
                 - pl.duration(days=(pl.lit(CUTOFF) - pl.col("TRTSDT")).dt.total_days() % 28)
             )
-            .otherwise(pl.max_horizontal("LASTFU", "TRTEDT"))
+            .otherwise(pl.max_horizontal("LASTFU", "EOTDT", "TRTEDT"))
             .alias("LSTCNTDT")
         )
         .with_columns(
@@ -193,6 +203,31 @@ def dates(
         )
     )
     return frame.drop("LASTFU", "ROW")
+
+
+def end_of_treatment(
+    course: list[str],
+    trtedt: list[dt.date],
+    dthdt: list[dt.date | None],
+    rng: np.random.Generator,
+) -> list[dt.date | None]:
+    """The date of the end-of-treatment disposition of each patient who stopped Rd.
+
+    A stop for death is recorded on the day of death (on or after the fatal event
+    began). Every other stop is recorded at the end-of-treatment visit 1 to 7 days
+    after the last dose (never after the cutoff): on or after the assessment that
+    documented a progression, which is the day after the last dose.
+    """
+    spread = rng.integers(EOT_VISIT_DAYS[0], EOT_VISIT_DAYS[1] + 1, len(course))
+    out: list[dt.date | None] = []
+    for c, stop, death, k in zip(course, trtedt, dthdt, spread.tolist(), strict=True):
+        if c in ONGOING:
+            out.append(None)
+        elif c == "death_treatment" and death is not None:
+            out.append(death)
+        else:
+            out.append(min(CUTOFF, stop + int(k) * DAY))
+    return out
 
 
 def _tc_deaths(
@@ -287,9 +322,6 @@ def follow_up_visits(
         if sfudt is None:
             continue
         end = min(CUTOFF, dthdt - DAY) if dthdt is not None else CUTOFF
-        if course == "lost":
-            # Followed for about a year and a half after stopping Rd, then lost.
-            end = min(end, sfudt + 540 * DAY)
         for k, target in enumerate(target_dates(protocol, sfudt, end + 7 * DAY), start=1):
             actual = target + int(rng.integers(-7, 8)) * DAY
             if actual <= end:
