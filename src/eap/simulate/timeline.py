@@ -254,8 +254,9 @@ def _tc_deaths(
         what = TC_DEATH_CAUSES_AFTER[k % 3]
         cause[i] = what
         if what == "lung infection":
-            # Died of a treatment-emergent lung infection after stopping Rd for progression.
-            dthdt[i] = trtedt[i] + int(rng.integers(7, 26)) * DAY
+            # Died of a treatment-emergent lung infection after stopping Rd for progression,
+            # after the end-of-treatment visit and the entry into safety follow-up.
+            dthdt[i] = trtedt[i] + int(rng.integers(EOT_VISIT_DAYS[1] + 2, 26)) * DAY
         else:
             base = pddt[i] or trtedt[i]
             lo = max(base + 90 * DAY, CUTOFF - 400 * DAY)
