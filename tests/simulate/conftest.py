@@ -35,8 +35,8 @@ def make_patients(
     Per block of 80: 41 TC (15 ongoing; one treatment-emergent lung infection death,
     one cerebral infarction death inside the TE window, three later deaths) and 39 SFU
     (25 deaths); lenalidomide modified for 34 + 6 + 15 patients (interruption only,
-    reduction only, both; never reduced for the two with a fatal AE). ``minimal_rows`` gives each modified patient as few
-    modification rows as its category allows.
+    reduction only, both; never reduced for the two with a fatal AE). ``minimal_rows``
+    gives each modified patient as few modification rows as its category allows.
     """
     rng = np.random.default_rng(seed)
     rows = []

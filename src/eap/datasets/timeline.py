@@ -187,7 +187,7 @@ def _records_after(
             str(u),
             sorted(group["_ROW"].to_list()),
             ", ".join(which),
-            group["_FIRST"].min(),
+            group["_FIRST"].min(),  # type: ignore[misc]
             group["_LIMIT"][0],
         )
 
@@ -219,9 +219,7 @@ def check_progression_documented(
     rs = datasets["RS"].frame
     pd_dates = (
         rs.with_columns(_date(rs, "RSDTC").alias("_D"))
-        .filter(
-            (_text(rs, "RSSTRESC") == rules.progression.upper()) & pl.col("_D").is_not_null()
-        )
+        .filter((_text(rs, "RSSTRESC") == rules.progression.upper()) & pl.col("_D").is_not_null())
         .group_by(pl.col("USUBJID").cast(pl.String))
         .agg(pl.col("_D").min().alias("_PD"))
     )
@@ -293,9 +291,9 @@ def check_death_stop_after_fatal_ae(
     ae = datasets["AE"].frame
     if "AEOUT" not in ae.columns and "AESDTH" not in ae.columns:
         return
-    fatal = (_text(ae, "AEOUT") == "FATAL").fill_null(False) | (_text(ae, "AESDTH") == "Y").fill_null(
-        False
-    )
+    fatal = (_text(ae, "AEOUT") == "FATAL").fill_null(False) | (
+        _text(ae, "AESDTH") == "Y"
+    ).fill_null(False)
     starts = (
         ae.with_columns(_date(ae, "AESTDTC").alias("_A"))
         .filter(fatal & pl.col("_A").is_not_null())
@@ -520,9 +518,7 @@ def check_reduced_ae_next_dose(
     aes = _reduced_aes(datasets)
     if doses is None or aes is None:
         return
-    by_subject = {
-        str(u): g for (u,), g in doses.group_by(["USUBJID"], maintain_order=True)
-    }
+    by_subject = {str(u): g for (u,), g in doses.group_by(["USUBJID"], maintain_order=True)}
     for r in aes.iter_rows(named=True):
         mine = by_subject.get(r["USUBJID"])
         if mine is None:

@@ -332,7 +332,9 @@ def _grades(reader: _Reader, dr: Mapping[str, Any]) -> tuple[int, ...] | None:
         return None
     field = "dose_reduction.grades"
     raw = reader.array(dr, field)
-    if not raw or any(isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= 5 for g in raw):
+    if not raw or any(
+        isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= 5 for g in raw
+    ):
         raise reader.fail(field, "not a list of CTCAE grades", "integers 1 to 5, e.g. [3, 4]", raw)
     return tuple(sorted(set(raw)))
 

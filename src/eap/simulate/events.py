@@ -316,7 +316,8 @@ def _assign_modification_terms(
     left = left[rng.permutation(left.size)]
     if left.size > cap * len(MOD_OTHER):
         raise EapError("too many modified patients for the other-term budget", dataset="AE")
-    for i, term in zip(left.tolist(), np.array(MOD_OTHER)[np.arange(left.size) % len(MOD_OTHER)]):
+    other_terms = np.array(MOD_OTHER)[np.arange(left.size) % len(MOD_OTHER)]
+    for i, term in zip(left.tolist(), other_terms.tolist(), strict=True):
         give(np.array([i], dtype=np.int64), str(term))
     short = np.flatnonzero((reduced_per > 0) & (n_reducing == 0))
     if short.size:
@@ -438,9 +439,7 @@ def adverse_events(
     # The cells whose AE reduced the dose: grade 3-4 (the protocol reduces for grade 3-4).
     reduced = mods.filter(pl.col("ACTION") == "DOSE REDUCED")
     reduce_cell = np.zeros_like(cells.serious)
-    reduce_cell[reduced["_p"].to_numpy(), [cells.j(t) for t in reduced["AEDECOD"].to_list()]] = (
-        True
-    )
+    reduce_cell[reduced["_p"].to_numpy(), [cells.j(t) for t in reduced["AEDECOD"].to_list()]] = True
     has_reduction = reduce_cell.any(axis=1)
     if np.any(has_reduction & fatal):
         raise EapError("a patient with a fatal AE had the dose reduced", dataset="AE")

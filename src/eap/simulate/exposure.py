@@ -200,8 +200,7 @@ class PatientDoses:
         at the lower dose; the AE that caused it began on or after the dose before."""
         days = self.days
         out: list[tuple[str, dt.date, dt.date | None]] = [
-            ("DRUG INTERRUPTED", self.start + dt.timedelta(days=d), None)
-            for d in self.hold_starts
+            ("DRUG INTERRUPTED", self.start + dt.timedelta(days=d), None) for d in self.hold_starts
         ]
         out += [
             (

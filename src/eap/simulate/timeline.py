@@ -317,9 +317,7 @@ def follow_up_visits(
 ) -> pl.DataFrame:
     """Survival follow-up visits: ROW, VISITNUM (1..), target date and actual date SVSTDT."""
     rows: list[tuple[int, int, dt.date, dt.date]] = []
-    for row, (sfudt, dthdt, course) in enumerate(
-        zip(frame["SFUDT"], frame["DTHDT"], frame["COURSE"], strict=True)
-    ):
+    for row, (sfudt, dthdt) in enumerate(zip(frame["SFUDT"], frame["DTHDT"], strict=True)):
         if sfudt is None:
             continue
         end = min(CUTOFF, dthdt - DAY) if dthdt is not None else CUTOFF
