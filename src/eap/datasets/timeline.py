@@ -425,7 +425,11 @@ def _reduced_aes(datasets: Mapping[str, Dataset]) -> pl.DataFrame | None:
     if ae["AEACN"].cast(pl.String).str.strip_chars().fill_null("").eq("").all():
         return None  # AEACN never collected: nothing says why a dose changed
     grade = (
-        pl.col("AETOXGR").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        pl.col("AETOXGR")
+        .cast(pl.String)
+        .str.strip_chars()
+        .cast(pl.Float64, strict=False)
+        .cast(pl.Int64, strict=False)
         if "AETOXGR" in ae.columns
         else pl.lit(None, dtype=pl.Int64)
     )
@@ -518,35 +522,60 @@ def check_reduced_ae_next_dose(
     aes = _reduced_aes(datasets)
     if doses is None or aes is None:
         return
-    by_subject = {str(u): g for (u,), g in doses.group_by(["USUBJID"], maintain_order=True)}
-    for r in aes.iter_rows(named=True):
-        mine = by_subject.get(r["USUBJID"])
-        if mine is None:
-            continue
-        lowered = False
-        compared = []
-        for (treatment,), g in mine.group_by(["_T"], maintain_order=True):
-            before = g.filter(pl.col("_S") <= r["_A"])
-            after = g.filter(pl.col("_S") > r["_A"])
-            if before.is_empty() or after.is_empty():
-                continue
-            last, nxt = before.row(-1, named=True), after.row(0, named=True)
-            compared.append((treatment, last, nxt))
-            lowered = lowered or nxt["_DOSE"] < last["_DOSE"]
-        if lowered or not compared:
-            continue
-        treatment, last, nxt = compared[0]
+    dosed = doses.select("USUBJID", "_T", "_S", "_DOSE", pl.col("_ROW").alias("_EXROW"))
+    # Each reducing AE against each treatment of its subject: the last dose starting
+    # on or before the AE's start and the first starting after it.
+    pairs = (
+        aes.select("USUBJID", "_ROW", "_A")
+        .join(dosed.select("USUBJID", "_T").unique(), on="USUBJID", how="inner")
+        .sort("_A")
+    )
+    by_start = dosed.sort("_S")
+    before = pairs.join_asof(
+        by_start.select("USUBJID", "_T", "_S", pl.col("_DOSE").alias("_BEFORE")),
+        left_on="_A",
+        right_on="_S",
+        by=["USUBJID", "_T"],
+        strategy="backward",
+        check_sortedness=False,  # both sorted by date above; polars cannot check with by
+    ).drop("_S")
+    both = before.join_asof(
+        by_start.rename({"_DOSE": "_NEXT", "_S": "_NEXTS"}),
+        left_on="_A",
+        right_on="_NEXTS",
+        by=["USUBJID", "_T"],
+        strategy="forward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    ).filter(pl.col("_BEFORE").is_not_null() & pl.col("_NEXT").is_not_null())
+    judged = (
+        both.sort("_ROW", "_T")
+        .group_by("_ROW", maintain_order=True)
+        .agg(
+            pl.col("USUBJID").first(),
+            pl.col("_A").first(),
+            (pl.col("_NEXT") < pl.col("_BEFORE")).any().alias("_LOWER"),
+            pl.col("_T").first(),
+            pl.col("_BEFORE").first(),
+            pl.col("_NEXT").first(),
+            pl.col("_NEXTS").first(),
+            pl.col("_EXROW").first(),
+        )
+        .filter(~pl.col("_LOWER"))
+        .sort("_ROW")
+    )
+    for r in judged.iter_rows(named=True):
         yield Finding(
             "warning",
             "reduced-ae-next-dose",
             "AE",
             f"{r['USUBJID']}'s adverse event of {_iso(r['_A'])} reduced the dose, but the "
-            f"next {treatment} dose ({_iso(nxt['_S'])}, EX row {nxt['_ROW']}) is "
-            f"{nxt['_DOSE']:g}, as before",
+            f"next {r['_T']} dose ({_iso(r['_NEXTS'])}, EX row {r['_EXROW']}) is "
+            f"{r['_NEXT']:g}, not below {r['_BEFORE']:g}",
             variable="AEACN",
             rows=(int(r["_ROW"]),),
-            expected=f"the next EXDOSE after {_iso(r['_A'])} below {last['_DOSE']:g}",
-            found=f"EXDOSE={nxt['_DOSE']:g} on {_iso(nxt['_S'])}",
+            expected=f"the next EXDOSE after {_iso(r['_A'])} below {r['_BEFORE']:g}",
+            found=f"EXDOSE={r['_NEXT']:g} on {_iso(r['_NEXTS'])}",
         )
 
 
