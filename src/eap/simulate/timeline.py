@@ -15,6 +15,12 @@ All rules are stated here once; docs/virtual-cohort.md repeats them in prose.
   event on day d gives AVAL = d days (ADT - STARTDT + 1).
 * Response assessments (IMWG) every 28 days from day 29, plus one on the day of
   first response and one on the day of progression or censoring.
+* End of treatment (EOTDT, the DS disposition): the end-of-treatment visit 1-7
+  days after the last dose, so on or after the progression assessment of a stop
+  for progression (the day after the last dose); a stop for death on the day of
+  death. Treatment-cohort patients who stopped enter the Safety Follow-Up Phase
+  the day after it; the patient lost to follow-up was lost there (LOSTDT =
+  EOTDT) and has no later visit.
 * Survival follow-up visits every 4 months +/- 7 days from entry into the
   Safety Follow-Up Phase, until death or the cutoff; targets come from the
   protocol (eap.protocol.schedule.target_dates).
