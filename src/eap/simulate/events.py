@@ -330,10 +330,13 @@ def _assign_modification_terms(
     # Rows: terms that cannot reduce on rows that do not reduce, then one row per
     # remaining term, then the other rows at random among the patient's terms
     # (reduction rows among those that reduce).
-    term_of_row: list[str] = [""] * p_arr.size
+    # A patient with one term has it on every row (most patients: no loop for them).
+    single = np.array([len(t) == 1 for t in terms_of], dtype=np.bool_)
+    first_term = np.array([t[0] if t else "" for t in terms_of], dtype=object)
+    term_of_row: list[str] = first_term[p_arr].tolist()
     order = np.lexsort((mods["DATE"].to_physical().to_numpy(), p_arr))
     rows_of: dict[int, list[int]] = {}
-    for r in order.tolist():
+    for r in order[~single[p_arr[order]]].tolist():
         rows_of.setdefault(int(p_arr[r]), []).append(r)
     for i, rows in rows_of.items():
         mine = [terms_of[i][k] for k in rng.permutation(len(terms_of[i])).tolist()]
