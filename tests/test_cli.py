@@ -38,6 +38,9 @@ def test_demo_reports_from_its_study_database(tmp_path) -> None:  # type: ignore
     assert (tmp_path / "sdtm" / "dm.xpt").is_file()
     assert (tmp_path / "adam" / "adtte.xpt").is_file()
     assert (tmp_path / "adam" / "adex.xpt").is_file()
+    from eap.datasets.define import check_define
+
+    check_define(tmp_path / "adam" / "define.xml")  # valid define.xml 2.1 beside the ADaM
 
 
 def test_simulate_writes_valid_sdtm_and_refuses_bad_options(tmp_path) -> None:  # type: ignore[no-untyped-def]

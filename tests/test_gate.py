@@ -273,7 +273,7 @@ def test_the_pilot_with_allow_invalid_is_derived_and_the_duplicate_named(tmp_pat
     adsl_sha = hashlib.sha256((PILOT / "sdtm" / "dm.xpt").read_bytes()).hexdigest()
     assert {Path(i["path"]).name: i["sha256"] for i in log["inputs"]}["dm.xpt"] == adsl_sha
     assert log["study"] == "CDISCPILOT01" and log["skipped"]["ADRS"].startswith("study")
-    assert sorted(log["outputs"]) == ["ADAE", "ADCM", "ADEX", "ADSL", "run log"]
+    assert sorted(log["outputs"]) == ["ADAE", "ADCM", "ADEX", "ADSL", "define.xml", "run log"]
 
 
 def test_a_staged_output_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:

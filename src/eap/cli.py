@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -307,7 +308,8 @@ def derive(
     The SDTM are validated first (as by eap validate, plus the derivations' own input
     checks): an error stops the run with exit status 1 and nothing written, unless
     --allow-invalid. The output folder gets run_log.json (inputs with SHA-256, findings
-    with every affected record, imputations, what was not derived).
+    with every affected record, imputations, what was not derived) and define.xml
+    (Define-XML 2.1, checked against the CDISC schema; see eap define).
     """
     from eap.datasets.atomic import staged_folder
     from eap.datasets.io import WRITABLE, write_dataset
@@ -355,6 +357,15 @@ def derive(
                 censoring = Dataset.from_frame("ADTTECNS", summary)
                 write_dataset(censoring, stage / "adtte_censoring.csv", format="csv")
                 written["ADTTE censoring"] = out / "adtte_censoring.csv"
+            if result.datasets:
+                written["define.xml"] = _write_define(
+                    stage,
+                    out,
+                    result.datasets,
+                    {n: p.name for n, p in written.items()},
+                    definition,
+                    fmt,
+                )
             written["run log"] = out / "run_log.json"
             write_run_log(
                 stage,
@@ -382,7 +393,112 @@ def derive(
         _say_issues(checked, str(written["run log"]))
     if "ADTTE censoring" in written:
         console.print(f"ADTTE events and censoring reasons -> {written['ADTTE censoring']}")
+    if "define.xml" in written:
+        console.print(f"define.xml 2.1 (valid against the CDISC schema) -> {written['define.xml']}")
     console.print(f"run log -> {written['run log']}")
+
+
+def _write_define(
+    folder: Path,
+    final: Path,
+    datasets: dict[str, Dataset],
+    files: dict[str, str],
+    study: Study,
+    fmt: str,
+) -> Path:
+    """define.xml of ``datasets`` in ``folder`` (a staging folder that becomes ``final``)."""
+    from eap.datasets.define import write_define
+    from eap.derive.docs import variable_rules
+
+    written = write_define(
+        folder,
+        datasets,
+        files,
+        study_id=study.id,
+        study_title=study.title,
+        methods=variable_rules(study),
+        numeric_dates=fmt == "xpt",
+    )
+    return final / written.name
+
+
+@app.command()
+def define(
+    adam: Annotated[
+        Path | None,
+        typer.Option(help="Folder of ADaM datasets (as eap derive writes them): write define.xml."),
+    ] = None,
+    study: Annotated[
+        str,
+        typer.Option(help="Study definition whose derivation rules become the MethodDefs."),
+    ] = "mm024",
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write define.xml (default: ADAM/define.xml).")
+    ] = None,
+    check: Annotated[
+        Path | None,
+        typer.Option(help="A define.xml to validate against the Define-XML 2.1 schema."),
+    ] = None,
+) -> None:
+    """Write define.xml 2.1 for a folder of ADaM datasets, or check one against the schema.
+
+    The schema (Define-XML 2.1 with ODM 1.3.2) ships with eap: no network is needed.
+    A define.xml that breaks it is an error (exit status 2) listing each violation by
+    line. CreationDateTime is SOURCE_DATE_EPOCH when set, so reruns are identical.
+    """
+    from eap.datasets.define import DEFINE_FILE, check_define, write_define
+    from eap.datasets.validate import read_datasets
+    from eap.derive.docs import variable_rules
+    from eap.plans import load_study
+
+    if (adam is None) == (check is None):
+        raise EapError("give --adam DIR to write a define.xml, or --check FILE to validate one")
+    if check is not None:
+        check_define(check)
+        console.print(f"{check}: valid define.xml 2.1 (Define-XML 2.1 and ODM 1.3.2 schemas)")
+        return
+    assert adam is not None
+    datasets, origins, unreadable = read_datasets(adam)
+    if unreadable:
+        raise EapError(
+            "a dataset cannot be read", file=unreadable[0].file, found=unreadable[0].message
+        )
+    adam_sets = {n: d for n, d in datasets.items() if _standard(n) == "ADaM"}
+    if not adam_sets:
+        raise EapError(
+            "no ADaM dataset eap knows", file=adam, expected="adsl, adae, adex, adtte, adrs files"
+        )
+    target = out or adam / DEFINE_FILE
+    files = {n: _relative(origins[n], target.parent) for n in adam_sets}
+    formats = {origins[n].suffix.lower() for n in adam_sets}
+    definition = load_study(study)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = write_define(
+        target.parent,
+        adam_sets,
+        files,
+        study_id=definition.id,
+        study_title=definition.title,
+        methods=variable_rules(definition),
+        numeric_dates=formats == {".xpt"},
+        file_name=target.name,
+    )
+    console.print(f"define.xml 2.1 of {', '.join(adam_sets)} -> {written}")
+
+
+def _standard(name: str) -> str | None:
+    """SDTM or ADaM, for a dataset eap has a specification of."""
+    from eap.datasets import specs
+
+    spec = specs.get(name)
+    return spec.standard if spec else None
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` relative to ``start`` with forward slashes (define.xml's def:leaf href)."""
+    import os
+
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
 DbSource = Annotated[
@@ -525,6 +641,9 @@ def report(
         ),
     ] = None,
     allow_invalid: AllowInvalid = False,
+    paper: Annotated[
+        str, typer.Option(help="Paper of the RTF and PDF pages: letter or a4.")
+    ] = "letter",
 ) -> None:
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
@@ -532,15 +651,18 @@ def report(
     or --db, the study's own data: MM-024's virtual cohort (seed 2014), the CDISC
     pilot's published ADaM. The data are validated first: an error stops the run with
     exit status 1 and nothing written, unless --allow-invalid (then the report's Data
-    issues section and run_log.json list every affected record).
+    issues section and run_log.json list every affected record). Every RTF and PDF page
+    has a header (study, output, population, cutoff, page x of y) and a footer (this
+    command, eap's version, the run date: SOURCE_DATE_EPOCH when set, for identical files).
     """
     from eap.ard.run import run_plan
     from eap.datasets.atomic import staged_folder
     from eap.derive import derive_all
     from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
+    from eap.report.furniture import furniture_for, paper_size, run_date
     from eap.report_console import progress_bar
-    from eap.runlog import imputed, input_files, write_run_log
+    from eap.runlog import command_line, imputed, input_files, write_run_log
 
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if not chosen or any(f not in FORMATS for f in chosen):
@@ -550,6 +672,9 @@ def report(
             expected=", ".join(FORMATS),
             found=formats,
         )
+    paper = paper.strip().lower()
+    paper_size(paper)
+    run_at = run_date()
     the_plan = _plan(study, plan)
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
@@ -582,6 +707,13 @@ def report(
                 skipped=result.skipped,
                 metadata=result.metadata,
                 data_issues=checked.issues,
+                furniture=furniture_for(
+                    the_plan,
+                    cutoff=str(cut) if cut else "none",
+                    program=command_line(),
+                    run_at=run_at,
+                    paper=paper,
+                ),
             )
             paths = {kind: out / path.relative_to(stage) for kind, path in staged.items()}
             paths["run log"] = out / "run_log.json"
@@ -592,6 +724,7 @@ def report(
                 imputations=imputed(datasets),
                 skipped=result.skipped,
                 outputs=paths,
+                run_at=run_at,
                 extra={
                     "study": the_plan.study.id,
                     "plan": str(the_plan.file),
@@ -975,6 +1108,11 @@ def db_init(
     )
 
 
+# eap.store.transfer.DEFAULT_BATCH_SIZE, written out so that the CLI starts without
+# importing the store (a test keeps the two equal).
+LOAD_BATCH_SIZE = 500
+
+
 @db_app.command("load")
 def db_load(
     sdtm_dir: Annotated[
@@ -992,13 +1130,25 @@ def db_load(
         ),
     ] = None,
     allow_invalid: AllowInvalid = False,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Patients per committed batch; a rerun after an interruption continues "
+            "after the last committed batch.",
+        ),
+    ] = LOAD_BATCH_SIZE,
 ) -> None:
-    """Register every DM subject and keep every SDTM row of a data transfer (one transaction).
+    """Register every DM subject and keep every SDTM row of a data transfer, in batches.
 
     The schema is created first when the database is new. The transfer is validated
     first: an error stops the load with exit status 1 and nothing stored, unless
-    --allow-invalid. Each load writes a run log, <database>.load-<UTC time>.json (inputs
-    with SHA-256, findings with every affected record, what was stored). See docs/web.md.
+    --allow-invalid. Patients are committed --batch-size at a time, each batch with its
+    trail; run the same command again after an interruption and the load continues
+    after the last committed batch (a completed load of the same data is refused).
+    Each load writes a run log, <database>.load-<UTC time>.json (inputs with SHA-256,
+    findings with every affected record, what was stored). See docs/web.md.
     """
     from sqlalchemy.engine import make_url
 
@@ -1006,7 +1156,7 @@ def db_load(
     from eap.runlog import input_files, write_run_log
     from eap.store.bootstrap import init_study
     from eap.store.db import normalize_url
-    from eap.store.transfer import load_sdtm
+    from eap.store.transfer import BatchDone, batch_line, load_sdtm
 
     url = make_url(normalize_url(db))
     sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
@@ -1020,6 +1170,11 @@ def db_load(
     given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
     checked = _gate(given, allow_invalid)
     init_study(db)
+    started = time.monotonic()
+
+    def committed(done: BatchDone) -> None:
+        console.print(batch_line(done, time.monotonic() - started), highlight=False)
+
     with progress_bar(console, False) as bar:
         task = bar.add_task("loading", total=None)
         summary = load_sdtm(
@@ -1027,6 +1182,8 @@ def db_load(
             checked.datasets,
             transfer=transfer or f"SDTM from {sdtm_dir}",
             progress=lambda what: bar.update(task, description=what),
+            batch_size=batch_size,
+            on_batch=committed,
         )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     written = write_run_log(
@@ -1040,10 +1197,14 @@ def db_load(
             "patients": summary.patients,
             "records": summary.records,
             "sites_added": list(summary.sites_added),
+            "resumed_after_patients": summary.resumed_from,
+            "batch_size": batch_size,
             "allow_invalid": allow_invalid,
         },
         name=f"{base}.load-{stamp}.json",
     )
+    if summary.resumed_from:
+        console.print(f"resumed after {summary.resumed_from} patients committed earlier")
     console.print(
         f"{summary.patients} patients registered; "
         + ", ".join(f"{n} {k}" for k, n in summary.records.items())
@@ -1255,3 +1416,7 @@ def main() -> None:
     except EapError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,10 +12,13 @@ from pathlib import Path
 from rich.console import Console
 
 from eap.ard import run_plan
+from eap.datasets.define import write_define
 from eap.datasets.io import read_dataset, write_dataset
 from eap.datasets.validate import validate_datasets
 from eap.derive import derive_all
+from eap.derive.docs import variable_rules
 from eap.plans.plan import load_plan
+from eap.plans.study import load_study
 from eap.protocol import load_protocol
 from eap.protocol.views import dose_dict, dose_view
 from eap.report import write_report
@@ -86,6 +89,16 @@ def run_demo(out: Path, console: Console) -> None:
         console.print(f"{name}: {ds.n_rows} rows -> {out / 'adam' / (name.lower() + '.xpt')}")
     for name, why in derived.skipped.items():
         console.print(f"{name} not derived: {why}")
+    study = load_study("mm024")
+    define = write_define(
+        out / "adam",
+        derived.datasets,
+        {name: f"{name.lower()}.xpt" for name in derived.datasets},
+        study_id=study.id,
+        study_title=study.title,
+        methods=variable_rules(study),
+    )
+    console.print(f"define.xml 2.1 (valid against the CDISC schema) -> {define}")
     console.rule("6. report from the database, and every published figure beside eap's")
     plan = load_plan("mm024")
     result = run_plan(plan, derived.datasets)

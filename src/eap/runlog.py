@@ -64,6 +64,11 @@ def imputed(datasets: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
+def command_line() -> str:
+    """The eap command as run: ``eap`` and its arguments."""
+    return " ".join(["eap", *sys.argv[1:]])
+
+
 def write_run_log(
     folder: Path,
     *,
@@ -74,12 +79,16 @@ def write_run_log(
     outputs: Mapping[str, Path] | None = None,
     extra: Mapping[str, Any] | None = None,
     name: str = NAME,
+    run_at: dt.datetime | None = None,
 ) -> Path:
-    """Write ``run_log.json`` (or ``name``) in ``folder`` and return its path."""
+    """Write ``run_log.json`` (or ``name``) in ``folder`` and return its path.
+
+    ``run_at`` is the run's date (eap report's, SOURCE_DATE_EPOCH when set); else now.
+    """
     log = {
         "eap_version": __version__,
-        "command": " ".join(["eap", *sys.argv[1:]]),
-        "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "run_at": (run_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "inputs": inputs,
         "findings": [_finding(f) for f in findings],
         "imputed": dict(imputations or {}),

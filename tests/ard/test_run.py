@@ -32,7 +32,7 @@ def test_landmark_rates_match_lifelines(adam_and_ard, param: str) -> None:  # ty
     kmf = KaplanMeierFitter().fit(tte["AVAL"].to_numpy(), 1 - tte["CNSR"].to_numpy())
     for months in (12, 24, 36):
         computed = result.ard.filter(
-            (pl.col("output") == "TTET01")
+            (pl.col("output") == "TTET02")
             & (pl.col("population") == "safety")
             & (pl.col("group2_level") == param)
             & (pl.col("variable") == "time")

@@ -145,3 +145,56 @@ def test_dose_after_death_is_reported() -> None:
     )
     f = next(f for f in findings if f.check == "dose-after-death")
     assert f.rows == (2,)
+
+
+@pytest.mark.parametrize(
+    ("start", "emergent"),
+    [("2013-05-20", "Y"), ("2013-05-21", None), ("2013-05", "Y"), ("2013-06", None), (None, "Y")],
+)
+def test_an_ae_starting_after_the_data_cutoff_is_not_emergent(
+    start: str | None, emergent: str | None
+) -> None:
+    """Last dose 2013-04-30 and a 28-day window: emergent up to 2013-05-28, but the data
+    cutoff 2013-05-20 comes first. A partial "2013-05" is imputed to 2013-05-01 (before
+    it), "2013-06" to 2013-06-01 (after it); a missing start stays emergent."""
+    sdtm, adsl = _fixture()
+    ae = sdtm["AE"].frame.head(1).with_columns(pl.lit(start, dtype=pl.String).alias("AESTDTC"))
+    row = derive_adae(
+        {"AE": Dataset.from_frame("AE", ae)}, adsl, cutoff=dt.date(2013, 5, 20)
+    ).frame.row(0, named=True)
+    assert row["TRTEMFL"] == emergent
+
+
+@pytest.mark.parametrize(("start", "emergent"), [("2013-05-20", "Y"), ("2013-05-21", None)])
+def test_an_always_emergent_event_after_the_cutoff_is_not_counted(
+    start: str, emergent: str | None
+) -> None:
+    sdtm, adsl = _fixture()
+    ae = sdtm["AE"].frame.filter(pl.col("AESEQ") == 6).with_columns(pl.lit(start).alias("AESTDTC"))
+    row = derive_adae(
+        {"AE": Dataset.from_frame("AE", ae)},
+        adsl,
+        always_emergent="AECAT == 'SECOND PRIMARY MALIGNANCY'",
+        cutoff=dt.date(2013, 5, 20),
+    ).frame.row(0, named=True)
+    assert row["TRTEMFL"] == emergent
+
+
+def test_derive_all_applies_its_cutoff_to_adae() -> None:
+    from eap.derive import derive_all
+
+    sdtm = read_folder(PILOT / "sdtm")
+    cutoff = dt.date(2014, 1, 1)
+    adae = derive_all(sdtm, cutoff=cutoff, study=load_study("cdisc-pilot")).datasets["ADAE"].frame
+    late = adae.filter(pl.col("ASTDT") > cutoff)
+    # Counted from the SDTM: a complete start after 2014-01-01, or a partial one whose
+    # first possible day ("2014-02" -> 2014-02-01, "2015" -> 2015-01-01) is after it.
+    starts = sdtm["AE"].frame["AESTDTC"].drop_nulls().to_list()
+    expected = sum(
+        (len(s) >= 10 and s[:10] > "2014-01-01")
+        or (len(s) == 7 and s > "2014-01")
+        or (len(s) == 4 and s > "2014")
+        for s in starts
+    )
+    assert late.height == expected > 0
+    assert late["TRTEMFL"].is_null().all()

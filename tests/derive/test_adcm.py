@@ -129,3 +129,19 @@ def test_derive_all_derives_adcm_from_cm_or_says_why_not() -> None:
     without = derive_all({k: v for k, v in sdtm.items() if k != "CM"}, D(2014, 11, 5))
     assert "ADCM" not in without.datasets
     assert without.skipped["ADCM"] == "no CM dataset"
+
+
+@pytest.mark.parametrize(("start", "on"), [("2014-06-30", "Y"), ("2014-07-01", None)])
+def test_a_medication_starting_after_the_cutoff_is_not_on_treatment(
+    start: str, on: str | None
+) -> None:
+    """S1 without a last dose (TRTEDT missing) counts as on treatment to the end, but not
+    past the data cutoff 2014-06-30."""
+    adsl = _adsl()
+    adsl = Dataset.from_frame(
+        "ADSL", adsl.frame.with_columns(pl.lit(None, dtype=pl.Date).alias("TRTEDT"))
+    )
+    frame = derive_adcm(
+        {"CM": _cm([(1, start, None)])}, adsl, study=MM024, cutoff=D(2014, 6, 30)
+    ).frame
+    assert frame["ONTRTFL"].to_list() == [on]

@@ -94,6 +94,8 @@ def test_cli_derive_writes_valid_adam(tmp_path: Path) -> None:
         "adsl.parquet",
         "adtte.parquet",
         "adtte_censoring.csv",
+        "define.xml",
+        "define2-1.xsl",
         "run_log.json",
     ]
     assert runner.invoke(app, ["validate", str(adam)]).exit_code == 0

@@ -41,6 +41,8 @@ def test_pilot_study_uses_the_latest_date_and_says_so(tmp_path: Path) -> None:
         "adcm.parquet",
         "adex.parquet",
         "adsl.parquet",
+        "define.xml",
+        "define2-1.xsl",
         "run_log.json",
     ]
 

@@ -277,6 +277,13 @@ def test_adam_metadata_labels_lengths_and_formats() -> None:
     assert meta["USUBJID"].label == "Unique Subject Identifier"
     assert meta["XLONG"].label == "A label longer than forty characters, cu"
     assert meta["XBARE"].label == "XBARE"
+    # A variable another specification declares (ADSL's TRTSDT, AE's AELLT) has its label
+    # there in any ADaM dataset.
+    adae = as_adam("ADAE", "AE", pl.DataFrame({"TRTSDT": [D(2020, 1, 1)], "AELLT": ["x"]}), {})
+    assert [c.label for c in adae.columns] == [
+        "Date of First Exposure to Treatment",
+        "Lowest Level Term",
+    ]
     assert (meta["TRTSDT"].kind, meta["TRTSDT"].length, meta["TRTSDT"].display_format) == (
         "date",
         8,

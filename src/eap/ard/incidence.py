@@ -38,6 +38,7 @@ FIELDS = (
     "threshold",
     "labels",
     "figure",
+    "order",  # the published order of terms, breaking ties in frequency (the table)
 )
 
 

@@ -6,13 +6,20 @@ Each entry of ``variables`` is one of:
   ``quantile(type = 7)``, linear interpolation, NumPy's default), min, max of the
   non-missing values (cards' ``ard_summary`` names); for the display, ``digits``
   (mean, median, quartiles; the SD one more) and ``raw_digits`` (min and max, the
-  data's own precision; default ``digits``);
+  data's own precision; default ``digits``). Without ``digits``, an integer
+  variable (every value a whole number: age, number of prior therapies) prints its
+  median, quartiles, minimum and maximum as integers (a median halfway between two
+  values keeps its .5), its mean at one decimal and its SD at two; any other
+  variable prints at one decimal (the SD two). Each statistic's ``fmt`` says so;
 * ``type = "categorical"``: per level n, N, p (cards' ``ard_tabulate``): levels in the
   order of ``levels`` when given (zero rows kept), else every value of the
   population in sorted order; N is the column's non-missing count
   (``denominator = "nonmissing"``, cards' default) or its subjects
   (``denominator = "population"``); ``where`` restricts the subjects counted;
 * ``type = "flag"``: subjects where ``where`` holds: n, N (the column's subjects), p.
+
+``group`` (a text) nests consecutive variables under one label row in the table
+(Table 1's "Prior usage of bortezomib and thalidomide, n (%)"); it changes no number.
 
 The data are ADSL (the default; ``disposition``), or a BDS dataset such as ADEX
 (``exposure``'s default) whose parameters become variables: ``PARAMCD`` holds AVAL
@@ -32,10 +39,20 @@ from eap.ard.columns import Column, dataset, where
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
+from eap.plans.study import Fields
 from eap.stats.frame import filter_variables
 
 CONTINUOUS_STATS = ("n", "mean", "sd", "median", "p25", "p75", "min", "max")
-DISPLAY_ROWS = ("n", "mean_sd", "median", "q1_q3", "min_max", "median_range", "mean_range")
+DISPLAY_ROWS = (
+    "n",
+    "mean_sd",
+    "median",
+    "q1_q3",
+    "min_max",
+    "range",
+    "median_range",
+    "mean_range",
+)
 DEFAULT_DATASET = {"summary": "ADSL", "disposition": "ADSL", "exposure": "ADEX"}
 NOT_IN_DATA = "not in the data"
 
@@ -45,14 +62,15 @@ class Variable:
     name: str
     label: str
     type: str
-    digits: int
-    raw_digits: int
+    digits: int | None  # None: from the data (integer variables print as integers)
+    raw_digits: int | None
     display: tuple[str, ...]
     levels: tuple[str, ...] | None
     level_labels: Mapping[str, str]
     denominator: str
     where: str | None
     prefix: str
+    group: str | None = None
 
 
 def variables(output: Output) -> list[Variable]:
@@ -71,6 +89,7 @@ def variables(output: Output) -> list[Variable]:
                 "labels",
                 "denominator",
                 "where",
+                "group",
             )
         )
         kind = f.choice("type", ("continuous", "categorical", "flag"), "continuous")
@@ -86,14 +105,15 @@ def variables(output: Output) -> list[Variable]:
                 name=f.text("name"),
                 label=f.text("label", f.text("name")),
                 type=kind,
-                digits=f.integer("digits", 1) or 0,
-                raw_digits=f.integer("raw_digits", f.integer("digits", 1)) or 0,
+                digits=f.integer("digits", 0) if "digits" in f.data else None,
+                raw_digits=_raw_digits(f),
                 display=display,
                 levels=f.texts("levels") if "levels" in f.data else None,
                 level_labels={k: str(v) for k, v in labels.data.items()},
                 denominator=denominator,
                 where=f.optional_text("where"),
                 prefix=f.prefix,
+                group=f.optional_text("group"),
             )
         )
     if not out:
@@ -101,6 +121,60 @@ def variables(output: Output) -> list[Variable]:
             "a summary needs variables", file=output.fields.file, variable=output.fields.prefix
         )
     return out
+
+
+def _raw_digits(f: Fields) -> int | None:
+    """``raw_digits``, else ``digits``, else None (from the data)."""
+    for key in ("raw_digits", "digits"):
+        if key in f.data:
+            return f.integer(key, 0)
+    return None
+
+
+def is_integer_variable(x: np.ndarray) -> bool:
+    """Every value a whole number (AGE, NPRIOR), whatever the storage type (XPT: float)."""
+    return bool(x.size) and bool(np.all(np.floor(x) == x))
+
+
+def _fmt(digits: int) -> str:
+    return "xx" if digits <= 0 else "xx." + "x" * digits
+
+
+def _statistic_fmts(v: Variable, x: np.ndarray, median: float) -> dict[str, str]:
+    """The printed precision of each statistic: the plan's ``digits``, else the data's.
+
+    An integer variable's order statistics are whole numbers, printed as such; a median
+    or quartile that falls between two values (even n) keeps the one decimal it needs.
+    """
+    if v.digits is not None:
+        central = _fmt(v.digits)
+        raw = _fmt(v.raw_digits if v.raw_digits is not None else v.digits)
+        return {"mean": central, "sd": _fmt(v.digits + 1), "median": central} | {
+            "p25": central,
+            "p75": central,
+            "min": raw,
+            "max": raw,
+        }
+    if not is_integer_variable(x):
+        raw = _fmt(v.raw_digits if v.raw_digits is not None else 1)
+        return {"mean": "xx.x", "sd": "xx.xx", "median": "xx.x", "p25": "xx.x", "p75": "xx.x"} | {
+            "min": raw,
+            "max": raw,
+        }
+
+    def order(value: float) -> str:
+        return "xx" if float(value).is_integer() else "xx.x"
+
+    p25, p75 = np.quantile(x, [0.25, 0.75])
+    return {
+        "mean": "xx.x",
+        "sd": "xx.xx",
+        "median": order(median),
+        "p25": order(p25),
+        "p75": order(p75),
+        "min": "xx",
+        "max": "xx",
+    }
 
 
 def bds_wide(frame: pl.DataFrame) -> pl.DataFrame:
@@ -140,21 +214,27 @@ def _continuous(rows: Rows, column: Column, output: Output, v: Variable, values:
     x = values.drop_nulls().cast(pl.Float64).to_numpy()
     x = x[~np.isnan(x)]
     cell = column.cell(output.id, variable=v.name, context="summary")
-    fmt = "xx" if v.digits == 0 else "xx." + "x" * v.digits
     rows.add(cell, "n", x.size, fmt="xx")
     if x.size == 0:
         for stat in CONTINUOUS_STATS[1:]:
-            rows.add(cell, stat, None, fmt=fmt, warning="no non-missing values")
+            rows.add(
+                cell,
+                stat,
+                None,
+                fmt=_fmt(v.digits if v.digits is not None else 1),
+                warning="no non-missing values",
+            )
         return
     sd = float(np.std(x, ddof=1)) if x.size > 1 else None
     p25, median, p75 = np.quantile(x, [0.25, 0.5, 0.75])  # R type 7
-    rows.add(cell, "mean", float(x.mean()), fmt=fmt)
-    rows.add(cell, "sd", sd, fmt=fmt, warning=None if sd is not None else "n < 2: no SD")
-    rows.add(cell, "median", float(median), fmt=fmt)
-    rows.add(cell, "p25", float(p25), fmt=fmt)
-    rows.add(cell, "p75", float(p75), fmt=fmt)
-    rows.add(cell, "min", float(x.min()), fmt=fmt)
-    rows.add(cell, "max", float(x.max()), fmt=fmt)
+    fmt = _statistic_fmts(v, x, float(median))
+    rows.add(cell, "mean", float(x.mean()), fmt=fmt["mean"])
+    rows.add(cell, "sd", sd, fmt=fmt["sd"], warning=None if sd is not None else "n < 2: no SD")
+    rows.add(cell, "median", float(median), fmt=fmt["median"])
+    rows.add(cell, "p25", float(p25), fmt=fmt["p25"])
+    rows.add(cell, "p75", float(p75), fmt=fmt["p75"])
+    rows.add(cell, "min", float(x.min()), fmt=fmt["min"])
+    rows.add(cell, "max", float(x.max()), fmt=fmt["max"])
 
 
 def _levels(v: Variable, population: pl.DataFrame) -> list[str]:

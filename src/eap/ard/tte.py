@@ -53,6 +53,7 @@ FIELDS = (
     "x_max",
     "labels",
     "figure",
+    "compact",  # the table: one line per parameter, its median (eap.report.layout)
 )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "all_specs",
     "codelist",
     "get",
+    "known_label",
     "spec_dataset",
 ]
 
@@ -69,6 +70,10 @@ class DatasetSpec:
     variables: tuple[Variable, ...]
     date_pairs: tuple[tuple[str, str], ...] = ()
     one_record_per_subject: bool = False
+    # ADaM: define.xml 2.1's def:Class, def:SubClass and def:Structure.
+    adam_class: str | None = None
+    adam_subclass: str | None = None
+    structure: str | None = None
 
     def variable(self, name: str) -> Variable | None:
         for v in self.variables:
@@ -129,6 +134,9 @@ def parse_specs(doc: dict[str, Any]) -> Specs:
             variables=variables,
             date_pairs=tuple((a, b) for a, b in body.get("date_pairs", [])),
             one_record_per_subject=bool(body.get("one_record_per_subject", False)),
+            adam_class=body.get("class"),
+            adam_subclass=body.get("subclass"),
+            structure=body.get("structure"),
         )
         declared = {v.name for v in variables}
         if len(declared) != len(variables):
@@ -165,6 +173,22 @@ def codelist(name: str) -> Codelist:
 
 def all_specs() -> dict[str, DatasetSpec]:
     return dict(_load().datasets)
+
+
+def known_label(variable: str) -> str | None:
+    """The label of ``variable`` in the first specification that declares it, ADaM
+    datasets before SDTM domains, each in specs.toml's order (TRTSDT: ADSL's; AELLT:
+    AE's); None when none does.
+
+    >>> known_label("TRTSDT"), known_label("XBARE")
+    ('Date of First Exposure to Treatment', None)
+    """
+    ordered = sorted(_load().datasets.values(), key=lambda s: s.standard != "ADaM")
+    for spec in ordered:
+        var = spec.variable(variable)
+        if var is not None:
+            return var.label
+    return None
 
 
 def spec_dataset(name: str, frame: pl.DataFrame) -> Dataset:

@@ -107,12 +107,12 @@ def derive_all(
         skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
-        out["ADAE"] = derive_adae(sdtm, adsl, study=study)
+        out["ADAE"] = derive_adae(sdtm, adsl, study=study, cutoff=cut)
     else:
         skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     if "CM" in sdtm:
         say("ADCM")
-        out["ADCM"] = derive_adcm(sdtm, adsl, study=study)
+        out["ADCM"] = derive_adcm(sdtm, adsl, study=study, cutoff=cut)
     else:
         skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug

@@ -20,7 +20,9 @@ Rules (one function each below):
   days after the last dose are emergent). AEs matching the study's
   ``always_emergent`` filter are emergent from the first dose on, whatever the
   window. A missing start date counts as emergent (conservative; admiral's rule).
-  Otherwise TRTEMFL is missing.
+  An AE starting after the data cutoff is never emergent: the window after the last
+  dose can reach past the cutoff for a patient on treatment at it (the record stays
+  in ADAE, with TRTEMFL missing). Otherwise TRTEMFL is missing.
 * **ATOXGRN** the CTCAE grade as a number; **TOXG34FL** "Y" for grade 3 or 4.
 * **WORSTFL** "Y" on one record per subject and preferred term: the worst
   grade (or severity when there is no grade), earliest onset among ties, among
@@ -41,6 +43,7 @@ Rules (one function each below):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
@@ -139,10 +142,13 @@ def derive_adae(
     study: Study | None = None,
     end_window_days: int | _Default | None = STUDY_DEFAULT,
     always_emergent: str | _Default | None = STUDY_DEFAULT,
+    cutoff: dt.date | None = None,
 ) -> Dataset:
     """ADAE from SDTM AE (and SUPPAE when present) and ADSL, by the rules of ``study``
     (default MM-024); ``end_window_days`` and ``always_emergent`` (a filter on AE)
-    override the study's treatment-emergent window and always-emergent events."""
+    override the study's treatment-emergent window and always-emergent events.
+    ``cutoff``: an AE starting after the data cutoff is not treatment-emergent (None:
+    no cutoff; ``derive_all`` passes the study's)."""
     if "AE" not in sdtm:
         raise EapError("AE is required to derive ADAE", dataset="AE", expected="an AE dataset")
     study = study or load_study(DEFAULT_STUDY)
@@ -190,6 +196,10 @@ def derive_adae(
         field = "adae.always_emergent"
         condition = where(always, frame.columns, file=study.file, field=field).fill_null(False)
         emergent = emergent | (condition & (pl.col("ASTDT") >= pl.col("TRTSDT")).fill_null(False))
+    if cutoff is not None:
+        # The window after the last dose (and an always-emergent event) can reach past
+        # the cutoff for a patient on treatment at it; what starts later is not counted.
+        emergent = emergent & (pl.col("ASTDT") <= cutoff).fill_null(True)
     flags = [
         pl.when(
             where(

@@ -22,11 +22,13 @@ Rules:
   added after the last dose (admiral's ``derive_var_ontrtfl(span_period = TRUE)``).
   Otherwise missing.
 
-Records are not cut at the data cutoff (as ADAE): an analysis selects them by date.
+Records are not cut at the data cutoff (as ADAE), but a medication starting after it
+is not on treatment (ONTRTFL missing), so no on-treatment table counts it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
@@ -69,9 +71,14 @@ def subject_variables(study: Study, adsl: pl.DataFrame, cm: pl.DataFrame) -> lis
 
 
 def derive_adcm(
-    sdtm: Mapping[str, Dataset], adsl: Dataset, *, study: Study | None = None
+    sdtm: Mapping[str, Dataset],
+    adsl: Dataset,
+    *,
+    study: Study | None = None,
+    cutoff: dt.date | None = None,
 ) -> Dataset:
-    """ADCM from SDTM CM and ADSL for ``study`` (default MM-024)."""
+    """ADCM from SDTM CM and ADSL for ``study`` (default MM-024); a medication starting
+    after ``cutoff`` (the data cutoff; None: none) is not on treatment."""
     if "CM" not in sdtm:
         raise EapError("CM is required to derive ADCM", dataset="CM", expected="a CM dataset")
     study = study or load_study(DEFAULT_STUDY)
@@ -98,6 +105,8 @@ def derive_adcm(
         & (started | (pl.col("ASTDT") <= pl.col("TRTEDT")))
         & (pl.col("AENDT").is_null() | (pl.col("AENDT") >= pl.col("TRTSDT")))
     )
+    if cutoff is not None:
+        on_treatment = on_treatment & (pl.col("ASTDT") <= cutoff).fill_null(True)
     frame = frame.with_columns(
         study_day("ASTDT", "TRTSDT").alias("ASTDY"),
         study_day("AENDT", "TRTSDT").alias("AENDY"),

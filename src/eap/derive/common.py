@@ -117,7 +117,9 @@ def kind_of(dtype: pl.DataType) -> Kind:
 
 
 def as_adam(name: str, label: str, frame: pl.DataFrame, labels: Mapping[str, str]) -> Dataset:
-    """Wrap a derived frame: labels from the specification, else ``labels``; dates as DATE9."""
+    """Wrap a derived frame: labels from the dataset's specification, else ``labels``, else
+    the variable's label in another specification (ADSL's TRTSDT in ADAE, AE's AELLT),
+    else the name; dates as DATE9."""
     spec = specs.get(name)
     meta: dict[str, ColumnMeta] = {}
     for col in frame.columns:
@@ -125,7 +127,7 @@ def as_adam(name: str, label: str, frame: pl.DataFrame, labels: Mapping[str, str
         kind = kind_of(frame.schema[col])
         meta[col] = ColumnMeta(
             col,
-            (var.label if var else labels.get(col, col))[:40],
+            (var.label if var else labels.get(col) or specs.known_label(col) or col)[:40],
             kind,
             8 if kind != "string" else None,
             "DATE9." if kind == "date" else None,

@@ -8,6 +8,7 @@ gives one study's rules as text (``eap derive --study NAME --explain``).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Sequence
 
 from eap import derive as derive_package
@@ -167,7 +168,8 @@ def derivations_markdown() -> str:
         "[--study mm024|cdisc-pilot|FOLDER] [--cutoff DATE]` runs them all;",
         "`eap derive --study NAME --explain` prints one study's rules. The study definition",
         "(`study.toml`, see docs/plans.md) supplies what is specific to a study; the code",
-        "holds the generic kinds of rule.",
+        "holds the generic kinds of rule. The define.xml that `eap derive` writes beside the",
+        "datasets carries these rules as its MethodDefs (docs/datasets.md, define.xml).",
         "",
         "## Data cutoff",
         "",
@@ -175,7 +177,10 @@ def derivations_markdown() -> str:
         "",
         inspect.cleandoc(common.latest_date.__doc__ or ""),
         "",
-        "Records dated after the data cutoff are excluded everywhere.",
+        "What the cutoff does: ADSL's dates (TRTEDT, DTHDT, disposition), ADEX, ADRS and",
+        "ADTTE use only records dated on or before it. ADAE and ADCM keep every record, but",
+        "an AE or a medication starting after the cutoff is neither treatment-emergent",
+        "(TRTEMFL) nor on treatment (ONTRTFL), so no table counts it.",
         "",
         "## Input findings (`eap.derive.checks`)",
         "",
@@ -219,6 +224,85 @@ def derivations_markdown() -> str:
     for name in BUILTIN:
         lines += study_markdown(load_study(name))
     return "\n".join(lines)
+
+
+_BULLET = re.compile(r"^\* ", re.MULTILINE)
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_NAME = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+
+
+def _bullets(doc: str | None) -> list[str]:
+    """The bullet items of a module docstring, each on one line."""
+    text = inspect.cleandoc(doc or "")
+    items = _BULLET.split(text)[1:]
+    out = []
+    for item in items:
+        body = item.split("\n\n")[0]  # a blank line ends the list
+        out.append(" ".join(line.strip() for line in body.splitlines()))
+    return out
+
+
+def _names_in(text: str) -> list[str]:
+    """The words of ``text`` that look like variable names (upper case, 2 to 8 long)."""
+    return [w for w in re.split(r"[^A-Za-z0-9]+", text) if _NAME.match(w)]
+
+
+def _bullet_names(bullet: str) -> list[str]:
+    """The variables (or PARAMCDs) a rule bullet is about: the names in bold
+    (``**TRTEMFL**``, ``**ASTDT/ASTDTF, AENDT/AENDTF**``), the names right after a
+    bold heading (``**Dates** ASTDT/AENDT from ...``), or the leading name of an
+    unbolded item (``TRTDURM, treatment duration ...``, ``BOR (best ...)``)."""
+    bold = _BOLD.findall(bullet)
+    names = [n for b in bold for n in _names_in(b)]
+    if bold and not names:
+        after = _BOLD.sub("", bullet, count=1).split()
+        names = _names_in(after[0]) if after else []
+    if not bold:
+        first = re.split(r"[ ,(:]", bullet, maxsplit=1)[0]
+        names = _names_in(first)
+    return names
+
+
+def variable_rules(study: Study) -> dict[str, dict[str, str]]:
+    """The derivation rule of each ADaM variable, as documented above, by dataset and
+    variable name; define.xml's MethodDefs (eap.datasets.define).
+
+    ADSL's and ADAE's study rules come from the study's files; the other rules are the
+    bullets of each derivation module's docstring that name the variable. A bullet
+    named by a parameter code (ADEX's TRTDURM, ADRS's BOR) is keyed by that code: the
+    rule of AVAL for that parameter. ADTTE's AVAL, ADT and CNSR get the module's
+    numbered rules followed by each endpoint's sources.
+    """
+    rules: dict[str, dict[str, list[str]]] = {}
+
+    def add(dataset: str, name: str, text: str) -> None:
+        if text:
+            rules.setdefault(dataset, {}).setdefault(name, []).append(text)
+
+    for name, _, rule, source in adsl.RULES:
+        add("ADSL", name, f"{rule} (source: {source})")
+    for name, _, rule in _adsl_rows(study):
+        add("ADSL", name, rule)
+    for name, _, rule in _adae_rows(study):
+        add("ADAE", name, rule)
+    modules = {"ADAE": adae, "ADCM": adcm, "ADEX": adex, "ADRS": adrs}
+    for dataset, module in modules.items():
+        for bullet in _bullets(module.__doc__):
+            text = _BOLD.sub(r"\1", bullet)
+            for name in _bullet_names(bullet):
+                add(dataset, name, text)
+    paragraphs = inspect.cleandoc(adtte.__doc__ or "").split("\n\n")
+    steps = " ".join(p for p in paragraphs if p.startswith("1. "))
+    for ep in study.endpoints.values():
+        add("ADTTE", ep.paramcd, ep.describe())
+    for name in ("AVAL", "ADT", "CNSR"):
+        add("ADTTE", name, steps)
+    return {
+        ds: {
+            name: " ".join("; ".join(texts).replace("``", "").split()) for name, texts in by.items()
+        }
+        for ds, by in rules.items()
+    }
 
 
 def explain(study: Study) -> str:

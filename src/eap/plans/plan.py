@@ -2,7 +2,8 @@
 
 Each ``[[outputs]]`` entry is one display (table, listing or figure):
 
-* ``id``, ``title``, ``subtitle``, ``footnotes``: what the reader sees;
+* ``id``, ``title``, ``subtitle``, ``footnotes``: what the reader sees; a table's
+  ``stub`` (its label column's heading) and ``marks`` (row label -> footnote mark);
 * ``kind``: the analysis (``summary``, ``incidence``, ``tte``, ``km_figure``,
   ``listing``, ``intervals``, ``swimmer``, ``flow``, ``comparison``; ``exposure`` and
   ``disposition`` are ``summary`` with ADEX parameters or ADSL as their default data);
@@ -50,6 +51,8 @@ COMMON = (
     "group",
     "total",
     "dataset",
+    "stub",  # the heading of a table's label column
+    "marks",  # row label -> footnote mark
 )
 
 

@@ -14,6 +14,7 @@ from eap.plans.plan import Plan
 
 if TYPE_CHECKING:
     from eap.gate import DataIssue
+    from eap.report.furniture import Furniture
 
 FORMATS = ("html", "pdf", "rtf")
 
@@ -47,6 +48,7 @@ def write_report(
     skipped: Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     data_issues: Sequence[DataIssue] = (),
+    furniture: Furniture | None = None,
 ) -> dict[str, Path]:
     """Write the ARD (Parquet, JSON, metadata), figure files and the report in ``formats``.
 
@@ -55,15 +57,26 @@ def write_report(
     row threshold (percent) of incidence outputs by id. ``data_issues`` (the validation
     gate's findings with their records, eap.gate) are the report's "Data issues"
     section in HTML and PDF: each finding, how many records, what was done with them,
-    and every record (dataset, variable, row, USUBJID, value).
+    and every record (dataset, variable, row, USUBJID, value). ``furniture`` is what the
+    RTF and PDF pages say besides the outputs (study, cutoff, program, version, run date)
+    and the paper; by default the study's cutoff, the command as run (as in the run log),
+    letter paper and the run date of eap.report.furniture.run_date (``SOURCE_DATE_EPOCH``
+    when set).
     """
     from eap.report.figures import report_figures, write_figures
+    from eap.report.furniture import furniture_for, shown_date
     from eap.report.html import render_html
     from eap.report.layout import report_tables
     from eap.report.pdf import write_pdf
     from eap.report.rtf import write_rtf
+    from eap.runlog import command_line
 
     say = progress or (lambda _what: None)
+    if furniture is None:
+        cutoff = plan.study.cutoff
+        furniture = furniture_for(
+            plan, cutoff=str(cutoff) if cutoff else "none", program=command_line()
+        )
     not_made = dict(skipped or {})
     say("writing the ARD")
     paths = {"ard": write_ard(ard, out, metadata)}
@@ -78,7 +91,7 @@ def write_report(
     items = [by_id[o.id] for o in plan.outputs if o.id in by_id]
     if "rtf" in formats:
         say("writing RTF")
-        write_rtf(out / "rtf", items, pngs)
+        write_rtf(out / "rtf", items, pngs, furniture)
         paths["rtf"] = out / "rtf"
     if "html" in formats:
         say("writing HTML")
@@ -91,6 +104,7 @@ def write_report(
             subtitle=subtitle,
             skipped=not_made,
             data_issues=data_issues,
+            run_at=f"eap {furniture.version}, run {shown_date(furniture.run_at)}.",
         )
     if "pdf" in formats:
         say("writing PDF")
@@ -98,6 +112,7 @@ def write_report(
             out / "report.pdf",
             items,
             pngs,
+            furniture,
             title=plan.title,
             subtitle=subtitle,
             skipped=not_made,

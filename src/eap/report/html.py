@@ -1,9 +1,10 @@
 """The self-contained HTML report: great_tables for every table, figures as inline SVG.
 
 Every count in a table carries the USUBJIDs behind it (from the ARD's SUBJECTS):
-hovering shows how many patients and, for up to 20, who; clicking lists them in
-a panel. The subject lists are stored once, as indices into one list of USUBJIDs
-in a JSON block, so the file stays small for large cohorts.
+hovering shows how many patients and the first 20 of them ("… and k more" for the
+rest); clicking lists them all in a panel. The subject lists are stored once, as
+indices into one list of USUBJIDs in a JSON block, so the file stays small for large
+cohorts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from eap.datasets.atomic import write_atomic
+from eap.formatting import plural
 from eap.report.figures import ReportFigure
 from eap.report.tables import DisplayTable
 
@@ -83,14 +85,25 @@ class SubjectIndex:
         return text.replace("</", "<\\/")
 
 
+def hover_text(subjects: Sequence[str], most: int = HOVER_MAX) -> str:
+    """The tooltip of a count: how many subjects, the first ``most`` of them, how many more.
+
+    >>> hover_text(["01-701-1015", "01-701-1023"])
+    '2 subjects: 01-701-1015, 01-701-1023 (click to list)'
+    >>> hover_text(["A", "B", "C"], most=2)
+    '3 subjects: A, B … and 1 more (click to list)'
+    """
+    text = f"{plural(len(subjects), 'subject')}: " + ", ".join(subjects[:most])
+    if len(subjects) > most:
+        text += f" … and {len(subjects) - most} more"
+    return text + " (click to list)"
+
+
 def _cell(text: str, subjects: tuple[str, ...] | None, what: str, index: SubjectIndex) -> str:
     shown = html.escape(text)
     if not subjects:
         return shown
-    hint = f"{len(subjects)} subject{'' if len(subjects) == 1 else 's'}"
-    if len(subjects) <= HOVER_MAX:
-        hint += ": " + ", ".join(subjects)
-    hint += " (click to list)"
+    hint = hover_text(subjects)
     return (
         f'<span class="n" data-k="{index.add(subjects)}" data-what="{html.escape(what)}" '
         f'title="{html.escape(hint)}">{shown}</span>'
@@ -101,6 +114,7 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
     """A great_tables table whose counts open the list of their subjects; nested rows
     indented."""
     from great_tables import GT
+    from great_tables import html as html_text
 
     label_col = table.body.columns[0]
     cells: dict[str, list[str]] = {c: [] for c in table.body.columns}
@@ -110,6 +124,8 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
             if header and col != label_col:
                 what += f", {header}"
             shown = _cell(str(text), table.subjects.get((i, col)), what, index)
+            if col == label_col and table.mark(i):
+                shown += f"<sup>{html.escape(table.mark(i))}</sup>"
             if col == label_col and table.level(i):
                 shown = f'<span class="indent{min(table.level(i), 2)}">{shown}</span>'
             cells[col].append(shown)
@@ -128,7 +144,9 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
     if table.subtitle:
         gt = gt.tab_header(title="", subtitle=table.subtitle)
     for note in table.footnotes:
-        gt = gt.tab_source_note(note)
+        mark, text = table.note_mark(note)
+        shown = f"<sup>{html.escape(mark)}</sup>{html.escape(text)}" if mark else html.escape(note)
+        gt = gt.tab_source_note(html_text(shown))
     return str(gt.as_raw_html())
 
 
@@ -191,10 +209,12 @@ def render_html(
     subtitle: str = "",
     skipped: dict[str, str] | None = None,
     data_issues: Sequence[DataIssue] = (),
+    run_at: str = "",
 ) -> Path:
     """Write the report: every table and figure in plan order, each number from the ARD.
 
-    The file holds no date or time of its own: the same ARD gives the same bytes.
+    ``run_at`` (eap's version and the run date) is the only text that is not from the
+    ARD and the plan: with a fixed run date (SOURCE_DATE_EPOCH), the same bytes.
     """
     index = SubjectIndex()
 
@@ -224,13 +244,13 @@ def render_html(
             f"<section id='not-produced' class='skipped'><h2>Not produced</h2>"
             f"<ul>{lines}</ul></section>"
         )
+    meta = " ".join(text for text in (subtitle, run_at) if text)
     doc = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p class='meta'>{html.escape(subtitle)} Click any count to list the subjects "
-        "behind it.</p>"
+        f"<p class='meta'>{html.escape(meta)} Click any count to list the subjects behind it.</p>"
         f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{issues_html(data_issues)}{not_made}"
         f"{sections}"
         '<aside id="subjects" aria-live="polite"><button type="button">close</button>'

@@ -4,15 +4,22 @@ One function per kind turns an output's rows into a :class:`DisplayTable`:
 
 * summary (exposure, disposition): a continuous variable with one display row is
   one line (its label names the statistic, "median (range)"); with several, a
-  group: the label, then n, Mean (SD), Median, Q1, Q3, Min, Max nested under it;
-  a categorical variable is its label then one nested line per level; a flag one line;
+  group: the label, then n, Mean (SD), Median, Q1, Q3, Min, Max, Range nested under
+  it; a categorical variable is its label then one nested line per level; a flag one
+  line, nested under its ``group`` label when it has one; every statistic printed
+  at its ARD ``fmt`` (an integer variable's median and range as integers);
 * incidence: the any-record row, the categories, then the levels (nested under
-  their outer level), by descending frequency in the Total column (the first
-  column without one), ties alphabetically, or alphabetically; ``threshold``
-  keeps the rows whose percent reaches it in some column;
+  their outer level), by descending frequency in the sort column (the Total column
+  of arm columns, else the first), ties in the plan's ``order`` (a published
+  table's own order), then alphabetically; or alphabetically; ``threshold`` keeps
+  the rows whose percent reaches it in some column;
 * tte: per parameter, patients and events, each quantile with its CI, each
-  landmark with its CI, the log-rank p-values and the Cox hazard ratios;
+  landmark with its CI, the log-rank p-values and the Cox hazard ratios; with
+  ``compact = true`` one line per parameter, its median (95% CI), as a paper prints it;
 * listing, intervals, comparison: a row per record, term or comparison.
+
+Every table kind takes ``stub`` (the heading of the label column: "Characteristic")
+and ``marks`` (row label -> footnote mark, e.g. ``{ "Multiple myeloma" = "a" }``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ CONTINUOUS_LABELS = {
     "median": "Median",
     "q1_q3": "Q1, Q3",
     "min_max": "Min, Max",
+    "range": "Range",
     "median_range": "Median (range)",
     "mean_range": "Mean (range)",
 }
@@ -82,6 +90,7 @@ class Cells:
     def __init__(self, rows: pl.DataFrame) -> None:
         self.rows = rows
         self.index: dict[tuple[object, ...], tuple[float | None, str | None, list[str]]] = {}
+        self.fmts: dict[tuple[object, ...], str | None] = {}
         for r in rows.iter_rows(named=True):
             key = (
                 r["population"],
@@ -92,6 +101,7 @@ class Cells:
                 r["stat_name"],
             )
             self.index.setdefault(key, (r["stat"], r["stat_text"], r["subjects"] or []))
+            self.fmts.setdefault(key, r["fmt"])
 
     def get(
         self,
@@ -103,6 +113,12 @@ class Cells:
     ) -> float | None:
         hit = self.index.get((column.population, column.level, outer, variable, level, stat))
         return None if hit is None else hit[0]
+
+    def text(self, column: DisplayColumn, variable: str, stat: str) -> str:
+        """A statistic printed at its ARD ``fmt``."""
+        key = (column.population, column.level, None, variable, None, stat)
+        hit = self.index.get(key)
+        return number(None if hit is None else hit[0], self.fmts.get(key) or "xx.x")
 
     def subjects(
         self,
@@ -125,11 +141,22 @@ class Cells:
         """``n (%)``, and ``[events]`` after it when asked."""
         n = self.get(column, variable, "n", level, outer)
         p = self.get(column, variable, "p", level, outer)
-        text = n_pct(n, p)
+        text = n_pct(n, p, self.get(column, variable, "N", level, outer))
         if events:
             e = self.get(column, variable, "events", level, outer)
             text += f" [{number(e, 'xx')}]"
         return Count(text, self.subjects(column, variable, level, outer))
+
+
+def stub(output: Output) -> str:
+    """The heading of the label column (the plan's ``stub``, "" when not given)."""
+    return output.fields.optional_text("stub") or ""
+
+
+def marks(output: Output) -> dict[str, str]:
+    """Row label -> footnote mark (the plan's ``marks``: a table of non-empty texts)."""
+    given = output.fields.table("marks", {})
+    return {label: given.text(label) for label in given.data}
 
 
 def _by_column(
@@ -140,38 +167,40 @@ def _by_column(
     indent: list[int],
 ) -> DisplayTable:
     """A table with a label column, then one column per display column with its N."""
-    headers = ["", *(c.header for c in cols)]
+    headers = [stub(output), *(c.header for c in cols)]
     return table(
-        output.id, output.title, body, headers, footnotes, subtitle=output.subtitle, indent=indent
+        output.id,
+        output.title,
+        body,
+        headers,
+        footnotes,
+        subtitle=output.subtitle,
+        indent=indent,
+        marks=marks(output),
     )
 
 
-def _fmt(digits: int) -> str:
-    return "xx" if digits <= 0 else "xx." + "x" * digits
+def _continuous_cell(cells: Cells, col: DisplayColumn, name: str, row: str) -> str:
+    """One display row of a continuous variable, each statistic at its ARD ``fmt``."""
 
-
-def _continuous_cell(
-    cells: Cells, col: DisplayColumn, name: str, row: str, digits: int, raw: int
-) -> str:
-    def v(stat: str, extra: int = 0) -> str:
-        return number(cells.get(col, name, stat), _fmt(digits + extra))
-
-    def r(stat: str) -> str:
-        return number(cells.get(col, name, stat), _fmt(raw))
+    def v(stat: str) -> str:
+        return cells.text(col, name, stat)
 
     if row == "n":
         return number(cells.get(col, name, "n"), "xx")
     if row == "mean_sd":
-        return f"{v('mean')} ({v('sd', 1)})"
+        return f"{v('mean')} ({v('sd')})"
     if row == "median":
         return v("median")
     if row == "q1_q3":
         return f"{v('p25')}, {v('p75')}"
     if row == "min_max":
-        return f"{r('min')}, {r('max')}"
+        return f"{v('min')}, {v('max')}"
+    if row == "range":
+        return f"{v('min')}{DASH}{v('max')}"
     if row == "median_range":
-        return f"{v('median')} ({r('min')}{DASH}{r('max')})"
-    return f"{v('mean')} ({r('min')}{DASH}{r('max')})"  # mean_range
+        return f"{v('median')} ({v('min')}{DASH}{v('max')})"
+    return f"{v('mean')} ({v('min')}{DASH}{v('max')})"  # mean_range
 
 
 def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
@@ -188,30 +217,32 @@ def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTa
 
     seen_levels = rows.filter(pl.col("context") == "tabulate")
     absent = set(rows.filter(pl.col("warning").str.starts_with(NOT_IN_DATA))["variable"].to_list())
+    group: str | None = None
     for v in variables(output):
+        # A group's label row comes once, before its first variable; its rows nest under it.
+        if v.group is not None and v.group != group:
+            add(v.group, ["" for _ in cols])
+        group = v.group
+        base = 0 if v.group is None else 1
         if v.name in absent:
-            add(v.label, [NOT_IN_DATA for _ in cols])
+            add(v.label, [NOT_IN_DATA for _ in cols], base)
             continue
         if v.type == "continuous":
             if len(v.display) == 1:
                 add(
                     v.label,
-                    [
-                        _continuous_cell(cells, c, v.name, v.display[0], v.digits, v.raw_digits)
-                        for c in cols
-                    ],
+                    [_continuous_cell(cells, c, v.name, v.display[0]) for c in cols],
+                    base,
                 )
                 continue
-            add(v.label, ["" for _ in cols])
+            add(v.label, ["" for _ in cols], base)
             for row in v.display:
-                values = [
-                    _continuous_cell(cells, c, v.name, row, v.digits, v.raw_digits) for c in cols
-                ]
-                add(CONTINUOUS_LABELS[row], values, 1)
+                values = [_continuous_cell(cells, c, v.name, row) for c in cols]
+                add(CONTINUOUS_LABELS[row], values, base + 1)
         elif v.type == "flag":
-            add(v.label, [cells.count(c, v.name) for c in cols])
+            add(v.label, [cells.count(c, v.name) for c in cols], base)
         else:
-            add(v.label, ["" for _ in cols])
+            add(v.label, ["" for _ in cols], base)
             levels = (
                 seen_levels.filter(pl.col("variable") == v.name)["variable_level"]
                 .unique(maintain_order=True)
@@ -219,15 +250,17 @@ def summary_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTa
             )
             for level in levels:
                 label = v.level_labels.get(level, level)
-                add(label, [cells.count(c, v.name, level) for c in cols], 1)
+                add(label, [cells.count(c, v.name, level) for c in cols], base + 1)
     return _by_column(output, body, cols, output.footnotes, indent)
 
 
 def _sort_column(cols: list[DisplayColumn]) -> DisplayColumn:
-    """The column that orders rows by frequency: the Total column, else the first."""
-    for c in cols:
-        if c.level is None and len(cols) > 1 and c is cols[-1]:
-            return c
+    """The column that orders rows by frequency: the Total column of arm columns (the
+    last, without an arm), else the first (the first population: safety before the
+    treatment cohort)."""
+    last = cols[-1]
+    if last.level is None and any(c.level is not None for c in cols):
+        return last
     return cols[0]
 
 
@@ -241,6 +274,7 @@ def incidence_table(
     cut = float(f.data.get("threshold", 0.0)) if threshold is None else threshold
     alphabetical = f.data.get("sort", "frequency") == "alphabetical"
     key_col = _sort_column(cols)
+    published = {term: i for i, term in enumerate(f.texts("order", ()))}
     events = bool(f.data.get("events", False))
     body: list[list[str]] = []
     indent: list[int] = []
@@ -266,9 +300,15 @@ def incidence_table(
     def ordered(variable: str, outer: str | None, candidates: list[str]) -> list[str]:
         if alphabetical:
             return sorted(candidates)
+        # Ties in the published order (a term it does not list after those it does),
+        # then alphabetically.
         return sorted(
             candidates,
-            key=lambda lv: (-(cells.get(key_col, variable, "n", lv, outer) or 0.0), lv),
+            key=lambda lv: (
+                -(cells.get(key_col, variable, "n", lv, outer) or 0.0),
+                published.get(lv, len(published)),
+                lv,
+            ),
         )
 
     hier = rows.filter(pl.col("context") == "hierarchical")
@@ -324,6 +364,10 @@ def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
         body.append([label, *values])
         indent.append(level)
 
+    if f.flag("compact", False):
+        for param in f.texts("paramcd"):
+            add(labels.get(param, param), [_median_cell(cells, c, param) for c in cols], 0)
+        return _by_column(output, body, cols, output.footnotes, indent)
     for param in f.texts("paramcd"):
         add(labels.get(param, param), ["" for _ in cols], 0)
         events = []
@@ -395,6 +439,15 @@ def tte_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:
     return _by_column(output, body, cols, output.footnotes, indent)
 
 
+def _median_cell(cells: Cells, column: DisplayColumn, param: str) -> str:
+    """``median (low–high)`` of one parameter in one column."""
+    est, lo, hi = (
+        number(cells.get(column, "prob", s, "0.5", param), "xx.x")
+        for s in ("estimate", "conf.low", "conf.high")
+    )
+    return interval(est, lo, hi)
+
+
 def _reference(rows: pl.DataFrame, cols: list[DisplayColumn]) -> str | None:
     """The arm the hazard ratios compare with: the arm column without a Cox row."""
     with_rows = set(rows.filter(pl.col("context") == "coxph")["group1_level"].to_list())
@@ -449,7 +502,7 @@ def intervals_table(output: Output, rows: pl.DataFrame) -> DisplayTable:
         (r["group2_level"], r["variable"], r["variable_level"], r["stat_name"]): r["stat"]
         for r in mine.iter_rows(named=True)
     }
-    headers = [""]
+    headers = [stub(output)]
     for span in spans:
         start, end = span.split("-", 1)
         headers.append(f"{start}{DASH}{end} {unit}".strip() if end else f"≥ {start} {unit}".strip())
@@ -471,7 +524,15 @@ def intervals_table(output: Output, rows: pl.DataFrame) -> DisplayTable:
             )
         )
         body.append(line)
-    return table(output.id, output.title, body, headers, output.footnotes, subtitle=output.subtitle)
+    return table(
+        output.id,
+        output.title,
+        body,
+        headers,
+        output.footnotes,
+        subtitle=output.subtitle,
+        marks=marks(output),
+    )
 
 
 def comparison_table(output: Output, rows: pl.DataFrame, study: Study) -> DisplayTable:

@@ -168,22 +168,23 @@ def _baseline(look: Lookup, b: dict[str, Any], pop: str, total: int) -> list[Com
     }
     for key, (var, level) in levels.items():
         out += _n_pct(f"{cid}.{key}", b[key], look.n("DMT01", pop, var, level), total)
+    # Table 1 holds the published table's rows; the text's other baseline figures are DMT02.
     flags = {
-        "prior_thalidomide": "PRITHAFL",
-        "prior_bortezomib": "PRIBORFL",
-        "prior_neither": "PRINEITHER",
-        "prior_both": "PRIBOTH",
-        "prior_surgery": "PRISURFL",
-        "prior_radiation": "PRIRADFL",
+        "prior_thalidomide": ("DMT01", "PRITHAFL"),
+        "prior_bortezomib": ("DMT01", "PRIBORFL"),
+        "prior_neither": ("DMT01", "PRINEITHER"),
+        "prior_both": ("DMT01", "PRIBOTH"),
+        "prior_surgery": ("DMT02", "PRISURFL"),
+        "prior_radiation": ("DMT02", "PRIRADFL"),
     }
-    for key, var in flags.items():
-        out += _n_pct(f"{cid}.{key}", b[key], look.n("DMT01", pop, var), total)
+    for key, (output, var) in flags.items():
+        out += _n_pct(f"{cid}.{key}", b[key], look.n(output, pop, var), total)
     for stat in ("median", "min", "max"):
         out.append(
             _number(
                 f"{cid}.prior_therapies_{stat}",
                 b[f"prior_therapies_{stat}"],
-                look.value("DMT01", pop, "NPRIOR", None, stat),
+                look.value("DMT02", pop, "NPRIOR", None, stat),
                 digits=0,
             )
         )

@@ -6,19 +6,36 @@ each row (0 a row of its own, 1 nested under the row above it) and, for every
 count, the USUBJIDs behind it (the HTML lists them). Numbers are printed by their
 ARD ``fmt``: ``xx`` an integer, ``xx.x`` one decimal, ``xx.x%`` a 0-1 proportion
 as a percent; every rounding is half up (as SAS ROUND), never half to even.
+
+One typographic convention in every format: ≤ and ≥ (never ``<=``, ``>=``: data
+values such as AGEGR1 ``<=65`` are typeset by :func:`typeset`), and the en dash –
+between the bounds of a range or interval. A row label may carry a footnote mark
+(``marks``: a letter the writers set as a superscript, its footnote starting with it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from eap.formatting import round_half_up
+from eap.formatting import percent, round_half_up
 
 NE = "NE"
 DASH = "–"  # en dash between the bounds of a range or interval
+SIGNS = {"<=": "≤", ">=": "≥"}
+
+
+def typeset(text: str) -> str:
+    """``<=`` and ``>=`` as the signs ≤ and ≥, as every format prints them.
+
+    >>> typeset("<=65 years"), typeset("AGE >= 5")
+    ('≤65 years', 'AGE ≥ 5')
+    """
+    for ascii_sign, sign in SIGNS.items():
+        text = text.replace(ascii_sign, sign)
+    return text
 
 
 def _decimals(fmt: str | None) -> int:
@@ -52,12 +69,22 @@ def p_value(value: float | None) -> str:
     return "<0.0001" if value < 0.0001 else number(value, "x.xxxx")
 
 
-def n_pct(n: float | None, p: float | None) -> str:
-    """``n (%)`` with the percent at one decimal; a zero count is ``0``."""
+def n_pct(n: float | None, p: float | None, total: float | None = None) -> str:
+    """``n (%)`` with the percent at one decimal; a zero count is ``0``.
+
+    With the denominator the percent is exact before rounding: 23 of 80 is 28.75%,
+    printed 28.8 (half up), where the binary 0.2875 x 100 is 28.749999... and would
+    print 28.7.
+
+    >>> n_pct(23, 0.2875, 80), n_pct(0, 0.0, 80)
+    ('23 (28.8)', '0')
+    """
     if n is None:
         return NE
     if int(n) == 0:
         return "0"
+    if total:
+        return f"{int(n)} ({percent(int(n), int(total))})"
     return f"{int(n)} ({number(p, 'xx.x%')})"
 
 
@@ -81,8 +108,10 @@ class Count(str):
 class DisplayTable:
     """An output laid out: id, title, body (label column first), headers, notes.
 
-    ``headers`` are the column headings in body order; ``indent`` the nesting of each
-    body row; ``subjects`` maps (row index, column name) of a count to its USUBJIDs.
+    ``headers`` are the column headings in body order (the first heads the label
+    column, the paper's "Characteristic"); ``indent`` the nesting of each body row;
+    ``marks`` the footnote mark of each row's label ("" none); ``subjects`` maps (row
+    index, column name) of a count to its USUBJIDs.
     """
 
     id: str
@@ -93,9 +122,23 @@ class DisplayTable:
     subtitle: str = ""
     indent: tuple[int, ...] = ()
     subjects: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
+    marks: tuple[str, ...] = ()
 
     def level(self, row: int) -> int:
         return self.indent[row] if row < len(self.indent) else 0
+
+    def mark(self, row: int) -> str:
+        """The footnote mark of a row's label, "" when it has none."""
+        return self.marks[row] if row < len(self.marks) else ""
+
+    def note_mark(self, note: str) -> tuple[str, str]:
+        """A footnote split into its mark (set as a superscript) and its text.
+
+        A footnote starts with its mark and a space ("a Decreased neutrophil count
+        refers to ..."); one that starts with no mark of the table has none.
+        """
+        head, _, rest = note.partition(" ")
+        return (head, rest) if rest and head in {m for m in self.marks if m} else ("", note)
 
 
 def _span(text: str) -> float:
@@ -141,10 +184,13 @@ def table(
     *,
     subtitle: str = "",
     indent: Sequence[int] = (),
+    marks: Mapping[str, str] | None = None,
 ) -> DisplayTable:
     """A display table from rows of cells; the subjects of :class:`Count` cells are kept.
 
     Columns are named ``c0`` (the labels), ``c1``, ...; ``headers`` are what is shown.
+    Every text is typeset (≤ ≥); ``marks`` gives a footnote mark to the rows whose
+    label it names.
     """
     names = [f"c{i}" for i in range(len(headers))]
     subjects = {
@@ -154,15 +200,19 @@ def table(
         if isinstance(cell, Count)
     }
     body = pl.DataFrame(
-        [tuple(map(str, r)) for r in rows], schema={n: pl.String for n in names}, orient="row"
+        [tuple(typeset(str(c)) for c in r) for r in rows],
+        schema={n: pl.String for n in names},
+        orient="row",
     )
+    given = marks or {}
     return DisplayTable(
         id,
-        title,
+        typeset(title),
         body,
-        tuple(headers),
-        tuple(footnotes),
-        subtitle,
+        tuple(typeset(h) for h in headers),
+        tuple(typeset(f) for f in footnotes),
+        typeset(subtitle),
         tuple(indent) or tuple(0 for _ in rows),
         subjects,
+        tuple(given.get(str(r[0]), "") for r in rows) if given else (),
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+import polars as pl
 
 from eap.errors import StatsInputError
 from eap.formatting import plural as plural  # re-exported: the statistics modules import it here
@@ -122,3 +124,75 @@ def check_conf_level(conf_level: float) -> float:
             found=str(conf_level),
         )
     return float(conf_level)
+
+
+# --------------------------------------------------------------------------- categoricals
+
+
+def category_codes(values: Any, name: str) -> tuple[npt.NDArray[Any], list[Any]] | None:
+    """The codes a categorical already holds and the label of each code; None otherwise.
+
+    A pandas Categorical (or a Series of category dtype), a Polars Categorical or Enum
+    Series: its integer codes are used as they are, with no pass over the labels. The
+    label list is indexed by code and may hold categories no row uses (they give no
+    stratum, as a label absent from string data gives none). A missing value (pandas
+    code -1, a Polars null) is an error naming the rows, as a missing string is.
+    """
+    codes: npt.NDArray[Any]
+    labels: list[Any]
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        codes = np.asarray(values.codes)
+        labels = list(values.categories.tolist())
+        missing = codes.size > 0 and int(codes.min()) < 0
+    elif isinstance(values, pl.Series) and isinstance(values.dtype, pl.Categorical | pl.Enum):
+        missing = values.null_count() > 0
+        dtype = values.dtype
+        # An Enum lists its categories; a Categorical's live in its Categories mapping,
+        # ordered by physical code, as the codes index them.
+        cats = dtype.categories if isinstance(dtype, pl.Enum) else dtype.categories.to_series()
+        labels = cats.to_list()
+        codes = values.to_physical().to_numpy() if not missing else np.zeros(0, np.int8)
+    else:
+        return None
+    if missing:
+        rows = (
+            np.flatnonzero(np.asarray(values.codes) < 0)
+            if isinstance(values, pd.Categorical)
+            else values.is_null().arg_true().to_numpy()
+        )
+        raise StatsInputError(
+            f"{plural(rows.size)} with a missing {name} value",
+            variable=name,
+            rows=[int(i) for i in rows[:_SHOW_ROWS]],
+            expected=f"a {name} label for every row",
+            found=f"{rows.size} missing",
+        )
+    return codes, labels
+
+
+def used_categories(codes: npt.NDArray[Any], n_labels: int) -> npt.NDArray[np.bool_]:
+    """Which codes occur, counted in cache-sized chunks (no temporary of the input's size)."""
+    used = np.zeros(n_labels, dtype=np.int64)
+    step = 1 << 16
+    for a in range(0, codes.size, step):
+        used += np.bincount(codes[a : a + step], minlength=n_labels)
+    return used > 0
+
+
+def label_order(labels: list[Any], keep: npt.NDArray[np.bool_] | None = None) -> list[int]:
+    """Codes in the sorted order of their labels (the order string data would give)."""
+    codes = range(len(labels)) if keep is None else np.flatnonzero(keep).tolist()
+    return sorted(codes, key=lambda k: labels[k])
+
+
+def compact_codes(
+    codes: npt.NDArray[Any], labels: list[Any]
+) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """Codes 0..L-1 over the labels rows use, in sorted label order: what factorizing the
+    same data as strings gives, so every statistic sees the same thing either way."""
+    order = label_order(labels, used_categories(codes, len(labels)))
+    lut = np.full(len(labels), -1, dtype=np.intp)
+    lut[order] = np.arange(len(order))
+    return lut[codes], [labels[k] for k in order]

@@ -46,10 +46,12 @@ from scipy.stats import chi2, norm
 from eap.errors import StatsInputError
 from eap.stats._validate import (
     as_1d,
+    category_codes,
     check_binary,
     check_conf_level,
     check_same_length,
     check_times,
+    compact_codes,
     plural,
 )
 from eap.stats.km import z_value
@@ -130,8 +132,16 @@ class CoxResult:
 # --------------------------------------------------------------------------- input
 
 
-def _codes(values: npt.NDArray[Any], name: str) -> tuple[npt.NDArray[np.intp], list[Any]]:
-    """Integer codes 0..L-1 and the sorted labels; a missing value is an error."""
+def _codes(values: Any, name: str) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """Integer codes 0..L-1 and the sorted labels; a missing value is an error.
+
+    A categorical's own codes are renumbered to its sorted labels in use
+    (:func:`~eap.stats._validate.category_codes`): no pass over its labels.
+    """
+    cat = category_codes(values, name)
+    if cat is not None:
+        return compact_codes(*cat)
+    values = as_1d(values, name)
     # Hash-based factorization (no sort of the rows); the labels come out sorted.
     inverse, uniq = pd.factorize(values, sort=True, use_na_sentinel=True)
     missing = inverse < 0
@@ -341,14 +351,15 @@ def cox_ph(
     """
     t = check_times(as_1d(time, "time"))
     e = check_binary(as_1d(event, "event"), "event")
-    g = as_1d(group, "group")
-    s = as_1d(strata, "strata") if strata is not None else None
-    n_rows = check_same_length(time=t, event=e, group=g, strata=s)
+    g_codes, levels = _codes(group, "group")
+    s_coded = _codes(strata, "strata") if strata is not None else None
+    n_rows = check_same_length(
+        time=t, event=e, group=g_codes, strata=None if s_coded is None else s_coded[0]
+    )
     method = _normalize_ties(ties)
     level_ci = check_conf_level(conf_level)
     if n_rows == 0:
         raise StatsInputError("no rows to fit", variable="time", expected="1 or more rows")
-    g_codes, levels = _codes(g, "group")
     k = len(levels)
     if k < 2:
         raise StatsInputError(
@@ -358,11 +369,11 @@ def cox_ph(
             found=f"1 level ({levels[0]!r})",
         )
     ref = _reference_index(levels, reference)
-    if s is None:
+    if s_coded is None:
         s_codes = np.zeros(n_rows, dtype=np.intp)
         s_labels: list[Any] = []
     else:
-        s_codes, s_labels = _codes(s, "strata")
+        s_codes, s_labels = s_coded
     n_events = int(np.count_nonzero(e))
     if n_events == 0:
         raise StatsInputError(

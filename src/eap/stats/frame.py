@@ -319,7 +319,7 @@ def km_from_frame(
         )
     check_binary(status, status_name)
     ev = (1.0 - status) if censor is not None else status
-    strata = None
+    strata: pl.Series | np.ndarray | None = None
     if by is not None:
         col = _column(frame, by, "by")
         nulls = col.is_null()
@@ -330,7 +330,9 @@ def km_from_frame(
                 variable=by,
                 rows=[int(i) for i in idx[:10]],
             )
-        strata = col.to_numpy()
+        # A Categorical or Enum goes in as it is: its codes are used, not its labels.
+        categorical = isinstance(col.dtype, pl.Categorical | pl.Enum)
+        strata = col if categorical else col.to_numpy()
     fit = kaplan_meier(
         t,
         ev.astype(np.int8),

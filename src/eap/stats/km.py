@@ -45,10 +45,13 @@ from scipy.stats import norm
 from eap.errors import StatsInputError
 from eap.stats._validate import (
     as_1d,
+    category_codes,
     check_binary,
     check_conf_level,
     check_same_length,
     check_times,
+    compact_codes,
+    label_order,
     plural,
 )
 
@@ -162,19 +165,58 @@ def _stratum_codes(
     labels = [u.item() if hasattr(u, "item") else u for u in uniq]
     if levels is None:
         return inverse, labels, len(labels)
+    return _to_levels(inverse, labels, levels)
+
+
+def _to_levels(
+    codes: npt.NDArray[Any], labels: list[Any], levels: Sequence[Any]
+) -> tuple[npt.NDArray[Any], list[Any], int]:
+    """Codes renumbered to the caller's ``levels``; a label in use but not among them is
+    an error naming its rows."""
     order = list(levels)
-    unknown = [lab for lab in labels if lab not in order]
+    used = np.zeros(len(labels), dtype=bool)
+    used[np.unique(codes)] = True
+    unknown = [k for k, lab in enumerate(labels) if used[k] and lab not in order]
     if unknown:
-        bad = np.isin(strata, np.asarray(unknown, dtype=strata.dtype))
+        bad = np.isin(codes, np.asarray(unknown))
         raise StatsInputError(
             f"{plural(int(bad.sum()))} with a stratum value not among the given levels",
             variable="strata",
             rows=[int(i) for i in np.flatnonzero(bad)[:10]],
             expected=", ".join(map(str, order)),
-            found=", ".join(map(str, unknown)),
+            found=", ".join(str(labels[k]) for k in unknown),
         )
-    remap = np.asarray([order.index(lab) for lab in labels], dtype=np.int64)
-    return remap[inverse], order, len(order)
+    remap = np.asarray([order.index(lab) if lab in order else -1 for lab in labels], np.int64)
+    return remap[codes], order, len(order)
+
+
+@dataclass(frozen=True)
+class _Strata:
+    """Row codes, the label of each code, and the codes in the order curves come out."""
+
+    codes: npt.NDArray[Any] | None
+    labels: list[Any]
+    order: list[int]
+
+
+def _strata(strata: Any, levels: Sequence[Any] | None) -> _Strata:
+    """Codes of any strata input. A categorical's own codes are used as they are
+    (:func:`category_codes`): its curves come out in sorted label order, as the same
+    data given as strings would, by visiting the codes in that order, with no pass
+    over the rows beyond the check for missing values."""
+    cat = category_codes(strata, "stratum") if strata is not None else None
+    if cat is None:
+        s = as_1d(strata, "strata") if strata is not None else None
+        codes, labels, n_codes = _stratum_codes(s, levels)
+        return _Strata(codes, labels, list(range(n_codes)))
+    codes, labels = cat
+    if levels is not None:
+        codes, labels, n_codes = _to_levels(codes, labels, levels)
+        return _Strata(codes, labels, list(range(n_codes)))
+    if len(labels) > _MANY_LEVELS:
+        codes, labels = compact_codes(codes, labels)
+        return _Strata(codes, labels, list(range(len(labels))))
+    return _Strata(codes, labels, label_order(labels))
 
 
 def _integral_float(time: npt.NDArray[Any]) -> bool:
@@ -190,6 +232,9 @@ def _integral_float(time: npt.NDArray[Any]) -> bool:
 
 
 _CHUNK = 1 << 16
+# A categorical with more categories than this has its unused ones dropped first (one
+# counting pass), so that the work per stratum never grows with levels no row uses.
+_MANY_LEVELS = 256
 
 
 def _count_integer(
@@ -299,11 +344,12 @@ def _iter_counts(
     """Counts one stratum at a time, so a caller can finish each before the next is built."""
     t = check_times(as_1d(time, "time"))
     e = check_binary(as_1d(event, "event"), "event")
-    s = as_1d(strata, "strata") if strata is not None else None
-    check_same_length(time=t, event=e, strata=s)
+    st = _strata(strata, levels)
+    codes, labels = st.codes, st.labels
+    n_codes = len(labels)
+    check_same_length(time=t, event=e, strata=codes)
     if t.size == 0:
         raise StatsInputError("no rows to analyse", expected="at least one row", found="0 rows")
-    codes, labels, n_codes = _stratum_codes(s, levels)
     # One byte per flag: a view for bool/int8/uint8, a small copy otherwise.
     e_small: npt.NDArray[Any] = e.view(np.uint8) if e.dtype.itemsize == 1 else e.astype(np.uint8)
 
@@ -312,12 +358,13 @@ def _iter_counts(
         if np.issubdtype(t.dtype, np.integer) or _integral_float(t):
             per_code = _count_integer(t, e_small, codes, n_codes)
         if per_code is not None:
-            for tt, d, c in per_code:
+            for k in st.order:
+                tt, d, c = per_code[k]
                 yield tt, d, c, False
         elif codes is None:
             yield _count_sorted(t, e_small)
         else:
-            for k in range(n_codes):
+            for k in st.order:
                 mask = codes == k
                 # compress is several times faster than boolean indexing here.
                 tk = np.compress(mask, t).astype(np.float64, copy=False)
@@ -327,7 +374,8 @@ def _iter_counts(
                 del tk, ek
 
     explicit = levels is not None
-    for label, (tt, d, c, unit) in zip(labels, counted(), strict=True):
+    ordered = [labels[k] for k in st.order]
+    for label, (tt, d, c, unit) in zip(ordered, counted(), strict=True):
         if tt.size == 0:
             if explicit:
                 raise StatsInputError(

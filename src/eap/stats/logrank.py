@@ -24,7 +24,14 @@ import numpy.typing as npt
 from scipy.stats import chi2
 
 from eap.errors import StatsInputError
-from eap.stats._validate import as_1d, check_binary, check_same_length, check_times
+from eap.stats._validate import (
+    as_1d,
+    category_codes,
+    check_binary,
+    check_same_length,
+    check_times,
+    compact_codes,
+)
 from eap.stats.km import StratumCounts, aggregate, counts_from_aggregate
 
 
@@ -66,6 +73,17 @@ def _oe_var(groups: Sequence[StratumCounts], k: int) -> tuple[npt.NDArray[np.flo
     # V = sum_t w_t (diag(frac_t) - frac_t frac_t')
     v = np.diag((frac * w).sum(axis=1)) - (frac * w) @ frac.T
     return observed, expected, v
+
+
+def _coded(values: Any, name: str) -> tuple[npt.NDArray[Any], list[Any]]:
+    """Rows as codes 0..L-1 and the sorted labels: a categorical's own codes renumbered
+    (no pass over its labels), anything else by sorting its distinct values."""
+    cat = category_codes(values, name)
+    if cat is not None:
+        return compact_codes(*cat)
+    arr = as_1d(values, name)
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    return inverse.reshape(-1), [v.item() if hasattr(v, "item") else v for v in uniq]
 
 
 def _chisq(
@@ -118,10 +136,9 @@ def logrank_test(
     """
     t = check_times(as_1d(time, "time"))
     e = check_binary(as_1d(event, "event"), "event")
-    g = as_1d(group, "group")
-    s = as_1d(strata, "strata") if strata is not None else None
+    g, group_labels = _coded(group, "group")
+    s = _coded(strata, "strata")[0] if strata is not None else None
     check_same_length(time=t, event=e, group=g, strata=s)
-    group_labels = [v.item() if hasattr(v, "item") else v for v in np.unique(g)]
     blocks = [np.ones(t.size, dtype=bool)] if s is None else [s == lv for lv in np.unique(s)]
     per_block = [aggregate(t[m], e[m], strata=g[m]) for m in blocks]
     return _test(per_block, group_labels, strata_name, stratified=strata is not None)
@@ -145,10 +162,9 @@ def logrank_test_from_counts(
     t = as_1d(time, "time")
     d = as_1d(n_event, "n_event")
     c = as_1d(n_censor, "n_censor")
-    g = as_1d(group, "group")
-    s = as_1d(strata, "strata") if strata is not None else None
+    g, group_labels = _coded(group, "group")
+    s = _coded(strata, "strata")[0] if strata is not None else None
     check_same_length(time=t, n_event=d, n_censor=c, group=g, strata=s)
-    group_labels = [v.item() if hasattr(v, "item") else v for v in np.unique(g)]
     blocks = [np.ones(t.size, dtype=bool)] if s is None else [s == lv for lv in np.unique(s)]
     per_block = [counts_from_aggregate(t[m], d[m], c[m], strata=g[m]) for m in blocks]
     return _test(per_block, group_labels, strata_name, stratified=strata is not None)
@@ -174,11 +190,12 @@ def _test(
     exp = np.zeros(k)
     var = np.zeros((k, k))
     for counts in per_block:
+        # Each block's counts are labelled by group code (0..k-1).
         present = {c.label: c for c in counts}
         # Groups missing from a stratum get an empty record so indices line up.
         aligned = [
             present.get(
-                lab,
+                code,
                 StratumCounts(
                     label=lab,
                     time=np.zeros(0),
@@ -186,7 +203,7 @@ def _test(
                     n_censor=np.zeros(0, dtype=np.int64),
                 ),
             )
-            for lab in group_labels
+            for code, lab in enumerate(group_labels)
         ]
         o_b, e_b, v_b = _oe_var(aligned, k)
         obs += o_b

@@ -304,3 +304,25 @@ CLINICAL_TABLES: tuple[type[ClinicalMixin], ...] = (
     DataQuery,
     TransferredRecord,
 )
+
+
+class DataLoad(Base):
+    """Progress of one batched load of a data transfer (``eap db load``), by its source.
+
+    A load commits its patients in batches; this row, written in each batch's own
+    transaction, says how many patients are stored, so a rerun of the same source
+    (the same SHA-256) continues after the last committed batch.
+    """
+
+    __tablename__ = "data_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    transfer: Mapped[str] = mapped_column(String(200))
+    patients: Mapped[int] = mapped_column(Integer)
+    patients_done: Mapped[int] = mapped_column(Integer)
+    batches_done: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(String(100))
