@@ -1,8 +1,8 @@
 """The validation gate of eap derive, report, reproduce and db load (issue "Trust the input").
 
 The case of the issue: the virtual cohort's SDTM (seed 2014) with two AE start dates
-overwritten as ``05OCT2011`` (row 1, MM024-01-0001's only grade 3-4 TEAE, a grade 4
-thrombocytopenia that started on 2011-10-05) and ``2011-13-45`` (row 2, the same
+overwritten as ``05OCT2011`` (row 101, MM024-03-0009's only grade 3-4 TEAE, a grade 3
+upper respiratory tract infection that started on 2011-07-01) and ``2011-13-45`` (row 102, the same
 patient's next AE). Before the gate, ``eap report --sdtm`` exited 0 and Table 2 (AET04)
 counted 47 patients with a grade 3-4 TEAE instead of 48, silently.
 """
@@ -28,7 +28,7 @@ from eap.simulate import simulate
 from tests.conftest import PILOT
 
 runner = CliRunner()
-BAD = {1: "05OCT2011", 2: "2011-13-45"}
+BAD = {101: "05OCT2011", 102: "2011-13-45"}
 
 
 def _with_column(ds: Dataset, column: str, values: dict[int, object]) -> Dataset:
@@ -61,7 +61,7 @@ def issue_dir(cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     for file in cohort_dir.iterdir():
         (sdtm / file.name).write_bytes(file.read_bytes())
     ae = read_dataset(sdtm / "ae.xpt")
-    assert ae.frame["AESTDTC"][:2].to_list() == ["2011-10-05", "2011-11-15"]
+    assert ae.frame["AESTDTC"][100:102].to_list() == ["2011-07-01", "2011-12-12"]
     write_dataset(_with_column(ae, "AESTDTC", BAD), sdtm / "ae.xpt")
     return sdtm
 
@@ -121,7 +121,7 @@ def test_the_issue_stops_the_report_naming_both_records_and_writes_nothing(
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     text = _flat(result.output)
-    assert "error AE.AESTDTC rows 1, 2 iso8601" in text
+    assert "error AE.AESTDTC rows 101, 102 iso8601" in text
     assert "found: '05OCT2011', '2011-13-45'" in text
     assert "1 errors, 0 warnings" in text
     assert "nothing was written" in text and "--allow-invalid" in text
@@ -158,15 +158,15 @@ def test_allow_invalid_goes_on_and_lists_both_records_in_the_report_and_run_log(
     section = section[: section.index("</section>")]
     assert "found 1 error and 0 warnings" in section
     assert "made with --allow-invalid: 2 records" in section
-    assert "<td>AE</td><td>AESTDTC</td><td>1</td><td>MM024-01-0001</td><td>05OCT2011</td>" in (
+    assert "<td>AE</td><td>AESTDTC</td><td>101</td><td>MM024-03-0009</td><td>05OCT2011</td>" in (
         section
     )
-    assert "<td>AE</td><td>AESTDTC</td><td>2</td><td>MM024-01-0001</td><td>2011-13-45</td>" in (
+    assert "<td>AE</td><td>AESTDTC</td><td>102</td><td>MM024-03-0009</td><td>2011-13-45</td>" in (
         section
     )
     assert "not count them as treatment-emergent" in section
     pdf = _pdf_text(out / "report.pdf")
-    for text in ("Data issues", "Records \\(2\\)", "05OCT2011", "2011-13-45", "MM024-01-0001"):
+    for text in ("Data issues", "Records \\(2\\)", "05OCT2011", "2011-13-45", "MM024-03-0009"):
         assert text in pdf, text
     log = json.loads((out / "run_log.json").read_text())
     assert log["allow_invalid"] is True
@@ -178,8 +178,8 @@ def test_allow_invalid_goes_on_and_lists_both_records_in_the_report_and_run_log(
     )
     assert finding["records"] == 2
     assert finding["values"] == [
-        {"row": 1, "usubjid": "MM024-01-0001", "value": "05OCT2011"},
-        {"row": 2, "usubjid": "MM024-01-0001", "value": "2011-13-45"},
+        {"row": 101, "usubjid": "MM024-03-0009", "value": "05OCT2011"},
+        {"row": 102, "usubjid": "MM024-03-0009", "value": "2011-13-45"},
     ]
     ae_sha = hashlib.sha256((issue_dir / "ae.xpt").read_bytes()).hexdigest()
     assert {Path(i["path"]).name: i["sha256"] for i in log["inputs"]}["ae.xpt"] == ae_sha
@@ -226,12 +226,12 @@ def test_an_unreadable_file_stops_the_run_even_with_allow_invalid(
 def test_reproduce_stops_before_comparing(issue_dir: Path) -> None:
     result = runner.invoke(app, ["reproduce", "--sdtm", str(issue_dir)])
     assert result.exit_code == 1, result.output
-    assert "error AE.AESTDTC rows 1, 2 iso8601" in _flat(result.output)
+    assert "error AE.AESTDTC rows 101, 102 iso8601" in _flat(result.output)
     assert "figures compared" not in result.output
     as_json = runner.invoke(app, ["reproduce", "--sdtm", str(issue_dir), "--json"])
     assert as_json.exit_code == 1
     doc = json.loads(as_json.stdout)
-    assert (doc["errors"], doc["findings"][0]["rows"]) == (1, [1, 2])
+    assert (doc["errors"], doc["findings"][0]["rows"]) == (1, [101, 102])
 
 
 # --------------------------------------------------------------------------- eap derive
@@ -244,7 +244,9 @@ def test_the_published_pilot_sdtm_stop_derive_on_the_sv_duplicate(tmp_path: Path
     assert result.exit_code == 1, result.output
     text = _flat(result.output)
     assert "error SV.USUBJID, VISITNUM rows 2555, 2556 duplicate-key" in text
-    assert "18 datasets checked: 1 errors, 12 warnings" in text
+    # 12 warnings of before, and the pilot's 8 real timeline contradictions
+    # (tests/datasets/test_timeline.py::test_cdisc_pilot_sdtm_timeline_findings).
+    assert "18 datasets checked: 1 errors, 20 warnings" in text
     assert not out.exists()
     assert _left_behind(tmp_path) == []
 
@@ -503,5 +505,5 @@ def test_gate_raises_naming_the_first_error_and_passes_clean_input() -> None:
     with pytest.raises(InvalidInputError) as caught:
         gate({**sdtm, "AE": ae}, sdtm=True)
     assert isinstance(caught.value, EapError)
-    assert str(caught.value).startswith("AE.AESTDTC (rows 1, 2): the input has 1 error")
+    assert str(caught.value).startswith("AE.AESTDTC (rows 101, 102): the input has 1 error")
     assert len(gate({**sdtm, "AE": ae}, sdtm=True, allow_invalid=True).issues) == 1

@@ -65,7 +65,9 @@ def validate(
 
     Reports unknown datasets, missing variables, wrong types, duplicate keys,
     values outside codelists, malformed ISO 8601 dates, subjects missing from
-    DM/ADSL and end dates before start dates. Exit status 1 when there is an error.
+    DM/ADSL and end dates before start dates; for SDTM, dates of one subject that
+    contradict each other across domains (timeline warnings, docs/datasets.md).
+    Exit status 1 when there is an error.
     """
     from eap.datasets.validate import validate_folder
     from eap.report_console import print_findings, progress_bar

@@ -174,7 +174,7 @@ def test_mm024_interruptions_are_only_counted_where_an_ae_interrupted_lenalidomi
     ae = sdtm["AE"].frame
     interrupted = set(ae.filter(pl.col("AEACN") == "DRUG INTERRUPTED")["USUBJID"])
     assert counted <= interrupted
-    # MM024-08-0001: cycle 36 dosed from 2013-11-29, no lenalidomide in cycles 37-39,
-    # cycle 40 from 2014-03-29 (120 days later); an AE on 2013-12-13 interrupted it.
-    row = adex.filter((pl.col("USUBJID") == "MM024-08-0001") & (pl.col("PARAMCD") == "NINTERR"))
+    # MM024-09-0001: cycle 16 dosed from 2013-01-23, no lenalidomide in cycles 17-21,
+    # cycle 22 from 2013-07-30 (188 days later); an AE on 2013-01-28 interrupted it.
+    row = adex.filter((pl.col("USUBJID") == "MM024-09-0001") & (pl.col("PARAMCD") == "NINTERR"))
     assert row["AVAL"].to_list() == [1.0]

@@ -53,6 +53,18 @@ def test_dose_reduction_ladder_follows_the_cited_label(protocol: Protocol) -> No
     assert "2.1" in dr.source
     assert dr.label_version
     assert {t.toxicity for t in dr.triggers} >= {"thrombocytopenia", "neutropenia"}
+    # USPI 2.1: the reductions follow Grade 3-4 toxicities (platelets < 30,000/mcL and
+    # ANC < 1,000/mcL are CTCAE Grade 3-4 too).
+    assert dr.grades == (3, 4)
+
+
+def test_dose_reduction_grades_are_optional_and_kept_in_order(
+    tmp_path: Path, builtin_text: str
+) -> None:
+    absent = _replace(builtin_text, "grades = [3, 4]\n", "")
+    assert load_protocol(_write(tmp_path, absent)).dose_reduction.grades is None
+    edges = _replace(builtin_text, "grades = [3, 4]", "grades = [5, 1, 5]")
+    assert load_protocol(_write(tmp_path, edges)).dose_reduction.grades == (1, 5)
 
 
 def test_every_rule_names_its_source(protocol: Protocol) -> None:
@@ -180,6 +192,10 @@ def test_a_band_dose_off_the_ladder_names_the_allowed_doses(
             "true or false",
         ),
         ("format_version = 1", "format_version = 2", "format_version", "expected 1"),
+        ("grades = [3, 4]", "grades = [0, 3]", "dose_reduction.grades", "integers 1 to 5"),
+        ("grades = [3, 4]", "grades = [3, 6]", "dose_reduction.grades", "integers 1 to 5"),
+        ("grades = [3, 4]", "grades = [true]", "dose_reduction.grades", "integers 1 to 5"),
+        ("grades = [3, 4]", "grades = []", "dose_reduction.grades", "a non-empty array"),
     ],
 )
 def test_invalid_fields_name_the_field_and_the_allowed_values(

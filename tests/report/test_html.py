@@ -66,7 +66,9 @@ def test_tables_hold_the_published_numbers_from_the_ard() -> None:
     assert tables["AET02S"].indent[:3] == (0, 0, 1)  # any row, SOC, its first term
     cross = tables["XST01"].body.row(0)
     assert cross == ("Grade 3–4 AEs, %", "85.3", "-", "69.8", "60.0", "60.0")
-    assert tables["AET11"].body.row(0)[1].startswith("31/80")
+    # 38 of 80 patients had their first grade 3-4 TEAE in the first 6 months (counted
+    # from the SDTM: AE with SUPPAE AETRTEM Y and AETOXGR 3-4, onset - RFXSTDTC + 1).
+    assert tables["AET11"].body.row(0)[1].startswith("38/80")
     deaths = _rows(tables["DTHT01"])
     assert deaths["Deaths, n (%)"][1:] == ("30 (37.5)", "5 (12.2)")
     assert deaths["Multiple myeloma"][1] == "9 (11.3)"
@@ -184,10 +186,12 @@ def test_spm_listing_has_one_line_per_record_from_the_ard() -> None:
     listing = {t.id: t for t in report_tables(PLAN, _ard())}["AET10L"]
     assert listing.headers[:3] == ("Subject", "Treatment cohort", "Preferred term")
     rows = {r[0]: r for r in listing.body.iter_rows()}
-    assert set(rows) == {"MM024-10-0006", "MM024-12-0007"}
-    assert rows["MM024-10-0006"][1:3] == ("Y", "Nasopharyngeal carcinoma")
-    assert rows["MM024-12-0007"][1] == "N"
-    assert rows["MM024-12-0007"][-2] == "Y"  # serious
+    # The SDTM's two AECAT SECOND PRIMARY MALIGNANCY records, both of safety-follow-up
+    # patients (DM.ARMCD SFU): a duodenal tumor and a nasopharyngeal carcinoma.
+    assert set(rows) == {"MM024-02-0001", "MM024-10-0018"}
+    assert rows["MM024-10-0018"][1:3] == ("N", "Nasopharyngeal carcinoma")
+    assert rows["MM024-02-0001"][1:3] == ("N", "Duodenal tumor")
+    assert rows["MM024-02-0001"][-2] == "Y"  # serious
     assert listing.subjects[(0, "c0")] == (listing.body["c0"][0],)
 
 

@@ -35,8 +35,8 @@ def make_patients(
     Per block of 80: 41 TC (15 ongoing; one treatment-emergent lung infection death,
     one cerebral infarction death inside the TE window, three later deaths) and 39 SFU
     (25 deaths); lenalidomide modified for 34 + 6 + 15 patients (interruption only,
-    reduction only, both). ``minimal_rows`` gives each modified patient as few
-    modification rows as its category allows.
+    reduction only, both; never reduced for the two with a fatal AE). ``minimal_rows``
+    gives each modified patient as few modification rows as its category allows.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -52,6 +52,12 @@ def make_patients(
     sfu_cat = ["INTERRUPTION"] * 17 + ["BOTH"] * 9 + ["NONE"] * 13
     for b in range(scale):
         cats = list(rng.permutation(tc_cat)) + list(rng.permutation(sfu_cat))
+        # Patients 15 and 16 die of a fatal AE, which leaves them no grade 3-4 AE
+        # to reduce the dose for: they were never reduced.
+        for i in (15, 16):
+            if cats[i] in ("REDUCTION", "BOTH"):
+                j = next(j for j in range(17, 41) if cats[j] in ("INTERRUPTION", "NONE"))
+                cats[i], cats[j] = cats[j], cats[i]
         base = _block_baseline(rng)
         for i in range(80):
             tc = i < 41

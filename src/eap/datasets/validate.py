@@ -23,6 +23,8 @@ not-a-number               error     NaN or an infinite value in a numeric varia
 subject-not-in-dm          error     USUBJID absent from DM (SDTM) or ADSL (ADaM)
 no-subject-reference       warning   DM or ADSL is not in the folder
 end-before-start           error     an end date earlier than its start date
+(timeline rules)           warning   dates of one subject that contradict each other
+                                     across domains (eap.datasets.timeline)
 =========================  ========  ==============================================
 """
 
@@ -423,6 +425,10 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
     for ds in datasets.values():
         findings += validate_dataset(ds)
     findings += list(check_subjects(datasets))
+    # Imported here: the timeline rules build on this module's Finding.
+    from eap.datasets.timeline import check_timelines
+
+    findings += check_timelines(datasets)
     return Report(tuple(findings), tuple(datasets))
 
 

@@ -121,6 +121,8 @@ class DoseReduction:
     source: str
     label_version: str
     triggers: tuple[ReductionTrigger, ...]
+    # CTCAE grades of an adverse event for which the dose is reduced (None: not stated).
+    grades: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,19 @@ def _ladder(reader: _Reader, raw: list[Any]) -> tuple[float, ...]:
     return tuple(ladder)
 
 
+def _grades(reader: _Reader, dr: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """``dose_reduction.grades``: the CTCAE grades (1-5) an AE must reach for a reduction."""
+    if "grades" not in dr:
+        return None
+    field = "dose_reduction.grades"
+    raw = reader.array(dr, field)
+    if not raw or any(
+        isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= 5 for g in raw
+    ):
+        raise reader.fail(field, "not a list of CTCAE grades", "integers 1 to 5, e.g. [3, 4]", raw)
+    return tuple(sorted(set(raw)))
+
+
 def parse_protocol(data: Mapping[str, Any], file: str) -> Protocol:
     """Validate a parsed protocol document and build the typed :class:`Protocol`."""
     r = _Reader(file)
@@ -388,6 +403,7 @@ def parse_protocol(data: Mapping[str, Any], file: str) -> Protocol:
         source=r.text(dr, "dose_reduction.source"),
         label_version=r.text(dr, "dose_reduction.label_version"),
         triggers=tuple(triggers),
+        grades=_grades(r, dr),
     )
 
     rg = r.table(data, "regimen")

@@ -76,9 +76,10 @@ def simulate_patients(
     say("dates of each course")
     # Pinning both follow-up medians can fail for an unlucky draw of start dates;
     # drawing again from the same stream keeps the result a function of the seed.
+    spread = _rng(seed, chunk, 4)
     for attempt in range(50):
         try:
-            patients = dates(patients, protocol, rng, scale)
+            patients = dates(patients, protocol, rng, scale, spread)
             break
         except EapError:
             if attempt == 49:
@@ -87,6 +88,8 @@ def simulate_patients(
     say("exposure on the protocol calendar")
     records, mods, summary = build_exposure(protocol, patients, scale, rng)
     patients = patients.join(summary, on="USUBJID", how="left")
+    last_ex = records.group_by("USUBJID").agg(pl.col("EXENDT").max().alias("LASTEXDT"))
+    patients = patients.join(last_ex, on="USUBJID", how="left")
     patients = patients.with_columns(
         pl.when(pl.col("ONGOING"))
         .then(pl.col("LASTDOSDT"))

@@ -264,8 +264,15 @@ def _assign_modification_terms(
     targets: dict[str, int],
     scale: int,
     n: int,
+    reducing_terms: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
-    """Give each modification row the AE term that caused it (exact patient counts per term)."""
+    """Give each modification row the AE term that caused it (exact patient counts per term).
+
+    A dose reduction follows a grade 3-4 AE (the protocol's rule), so the rows with
+    ACTION "DOSE REDUCED" get only ``reducing_terms`` (terms that may be graded 3-4:
+    those of the published grade 3-4 table); every term of a patient is on at least
+    one of the patient's rows. Without ``reducing_terms`` any term may reduce.
+    """
     # a canonical row order, so that the input's order does not change the output
     mods = (
         modifications.sort("USUBJID", "DATE", "ACTION")
@@ -274,47 +281,81 @@ def _assign_modification_terms(
             pl.col("USUBJID").replace_strict(pat_index, return_dtype=pl.Int64).alias("_p")
         )
     )
-    rows_per = np.bincount(mods["_p"].to_numpy(), minlength=n).astype(np.int64)
+    p_arr = mods["_p"].to_numpy().astype(np.int64)
+    reduced_row = mods["ACTION"].to_numpy() == "DOSE REDUCED"
+    if not reducing_terms:
+        reduced_row = np.zeros(p_arr.size, dtype=np.bool_)
+    rows_per = np.bincount(p_arr, minlength=n).astype(np.int64)
+    reduced_per = np.bincount(p_arr[reduced_row], minlength=n).astype(np.int64)
+    other_per = rows_per - reduced_per
     has_mod = rows_per > 0
-    cell_p: list[IntArray] = []
-    cell_t: list[npt.NDArray[np.str_]] = []
+    terms_of: list[list[str]] = [[] for _ in range(n)]
     n_assigned = np.zeros(n, dtype=np.int64)
-    for term, count in sorted(targets.items(), key=lambda kv: (-kv[1], kv[0])):
-        eligible = has_mod & (n_assigned < rows_per)
-        prio = (n_assigned == 0).astype(np.float64)
-        chosen = _pick(rng, eligible, count * scale, prio, "dose modifications")
+    n_other = np.zeros(n, dtype=np.int64)  # terms that cannot reduce
+    n_reducing = np.zeros(n, dtype=np.int64)
+
+    def give(chosen: IntArray, term: str) -> None:
+        reduces = term in reducing_terms
+        for i in chosen.tolist():
+            terms_of[i].append(term)
         n_assigned[chosen] += 1
-        cell_p.append(chosen)
-        cell_t.append(np.full(chosen.size, term))
+        (n_reducing if reduces else n_other)[chosen] += 1
+
+    for term, count in sorted(targets.items(), key=lambda kv: (-kv[1], kv[0])):
+        reduces = term in reducing_terms
+        eligible = has_mod & (n_assigned < rows_per)
+        if not reduces:
+            eligible &= n_other < other_per
+        prio = (n_assigned == 0).astype(np.float64)
+        if reduces:
+            prio += 0.5 * ((reduced_per > 0) & (n_reducing == 0))
+        give(_pick(rng, eligible, count * scale, prio, "dose modifications"), term)
     # Patients still without a term: other terms, each below the smallest published count.
     cap = min(targets.values()) * scale - 1
     left = np.flatnonzero(has_mod & (n_assigned == 0))
     left = left[rng.permutation(left.size)]
     if left.size > cap * len(MOD_OTHER):
         raise EapError("too many modified patients for the other-term budget", dataset="AE")
-    cell_p.append(left.astype(np.int64))
-    cell_t.append(np.array(MOD_OTHER)[np.arange(left.size) % len(MOD_OTHER)])
-    # Rows: each patient's terms first (one row each, in random order), then the rest at
-    # random among the patient's terms.
-    cells = pl.DataFrame(
-        {"_p": np.concatenate(cell_p), "AEDECOD": np.concatenate(cell_t).astype(str)}
-    ).with_columns(pl.Series("_key", rng.random(sum(x.size for x in cell_p))))
-    cells = cells.sort("_p", "_key").with_columns(
-        pl.int_range(pl.len()).over("_p").alias("_k"), pl.len().over("_p").alias("_nt")
-    )
-    n_terms = np.zeros(n, dtype=np.int64)
-    nt = cells.group_by("_p").len()
-    n_terms[nt["_p"].to_numpy()] = nt["len"].to_numpy()
-    mods = mods.sort(["_p", "DATE", "_row"])
-    p_arr = mods["_p"].to_numpy().astype(np.int64)
-    first = np.r_[True, p_arr[1:] != p_arr[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(p_arr.size), 0))
-    k_in = np.arange(p_arr.size) - start
-    ntp = n_terms[p_arr]
-    k_use = np.where(k_in < ntp, k_in, np.floor(rng.random(p_arr.size) * ntp)).astype(np.int64)
-    mods = mods.with_columns(pl.Series("_k", k_use))
-    out = mods.join(cells.select("_p", "_k", "AEDECOD"), on=["_p", "_k"], how="left")
-    return out.sort(["_p", "DATE", "_row"]).drop("_k")
+    other_terms = np.array(MOD_OTHER)[np.arange(left.size) % len(MOD_OTHER)]
+    for i, term in zip(left.tolist(), other_terms.tolist(), strict=True):
+        give(np.array([i], dtype=np.int64), str(term))
+    short = np.flatnonzero((reduced_per > 0) & (n_reducing == 0))
+    if short.size:
+        raise EapError(
+            "a patient's dose reduction has no AE term that may be graded 3-4",
+            dataset="AE",
+            expected="each reduced patient with a term of " + ", ".join(sorted(reducing_terms)),
+            found=f"{short.size} patients without one",
+        )
+    # Rows: terms that cannot reduce on rows that do not reduce, then one row per
+    # remaining term, then the other rows at random among the patient's terms
+    # (reduction rows among those that reduce).
+    # A patient with one term has it on every row (most patients: no loop for them).
+    single = np.array([len(t) == 1 for t in terms_of], dtype=np.bool_)
+    first_term = np.array([t[0] if t else "" for t in terms_of], dtype=object)
+    term_of_row: list[str] = first_term[p_arr].tolist()
+    order = np.lexsort((mods["DATE"].to_physical().to_numpy(), p_arr))
+    rows_of: dict[int, list[int]] = {}
+    for r in order[~single[p_arr[order]]].tolist():
+        rows_of.setdefault(int(p_arr[r]), []).append(r)
+    for i, rows in rows_of.items():
+        mine = [terms_of[i][k] for k in rng.permutation(len(terms_of[i])).tolist()]
+        reducing = [t for t in mine if t in reducing_terms] if reduced_per[i] else mine
+        other_rows = [r for r in rows if not reduced_row[r]]
+        red_rows = [r for r in rows if reduced_row[r]]
+        cannot = [t for t in mine if t not in reducing]
+        for r, t in zip(other_rows, cannot, strict=False):
+            term_of_row[r] = t
+        free_other = other_rows[len(cannot) :]
+        todo = list(reducing)
+        for r in red_rows:
+            term_of_row[r] = todo.pop(0) if todo else reducing[int(rng.integers(len(reducing)))]
+        for r in free_other:
+            term_of_row[r] = todo.pop(0) if todo else mine[int(rng.integers(len(mine)))]
+        if todo:
+            raise EapError("more AE terms than modification rows", dataset="AE", found=str(i))
+    mods = mods.with_columns(pl.Series("AEDECOD", term_of_row, dtype=pl.String))
+    return mods.sort(["_p", "DATE", "_row"])
 
 
 def _labels(
@@ -370,7 +411,10 @@ def adverse_events(
     trte = _days(pat["TRTEDT"])
     death = _days(pat["DTHDT"])
     cutoff = (CUTOFF - _EPOCH).days
-    te_end = np.minimum(np.minimum(trte + TE_DAYS, death), cutoff)
+    # Nothing is known of a patient after the loss to follow-up.
+    lost = _days(pat["LOSTDT"]) if "LOSTDT" in pat.columns else np.full(n, 10**6, dtype=np.int64)
+    last_known = np.minimum(np.minimum(death, lost), cutoff)
+    te_end = np.minimum(trte + TE_DAYS, last_known)
     cause = pat["DTHCAUSE"].fill_null("").str.to_lowercase().to_numpy()
     in_window = (death <= trte + TE_DAYS) & (death >= trts)
 
@@ -387,17 +431,28 @@ def adverse_events(
         cells.serious[mask, cells.j(term)] = True
 
     # 1. modifications -> causing terms
-    mods = _assign_modification_terms(rng, pat_index, modifications, tg.modification, k, n)
+    # Terms that can carry a reduction: grade 3-4 possible beyond the serious cases.
+    reducing_terms = frozenset(t for t, c in tg.grade34.items() if c > tg.serious.get(t, 0))
+    mods = _assign_modification_terms(
+        rng, pat_index, modifications, tg.modification, k, n, reducing_terms
+    )
     mod_cell = np.zeros_like(cells.serious)
     mod_cell[mods["_p"].to_numpy(), [cells.j(t) for t in mods["AEDECOD"].to_list()]] = True
     has_mod = mod_cell.any(axis=1)
+    # The cells whose AE reduced the dose: grade 3-4 (the protocol reduces for grade 3-4).
+    reduced = mods.filter(pl.col("ACTION") == "DOSE REDUCED")
+    reduce_cell = np.zeros_like(cells.serious)
+    reduce_cell[reduced["_p"].to_numpy(), [cells.j(t) for t in reduced["AEDECOD"].to_list()]] = True
+    has_reduction = reduce_cell.any(axis=1)
+    if np.any(has_reduction & fatal):
+        raise EapError("a patient with a fatal AE had the dose reduced", dataset="AE")
 
     # 2. who has no AE, who has grade 3-4, who has a serious AE
     none = _pick(rng, ~has_mod & ~fatal, (80 - tg.any_ae) * k, what="patients without AE")
     has_ae = np.ones(n, dtype=np.bool_)
     has_ae[none] = False
     t2_cols = [cells.j(t) for t in tg.grade34]
-    prio = np.asarray(mod_cell[:, t2_cols].any(axis=1), dtype=np.float64)
+    prio = np.asarray(mod_cell[:, t2_cols].any(axis=1), dtype=np.float64) + 2.0 * has_reduction
     hi_idx = _pick(rng, has_ae & ~fatal, tg.grade34_any * k, prio, "grade 3-4 patients")
     in_h = np.zeros(n, dtype=np.bool_)
     in_h[hi_idx] = True
@@ -430,6 +485,16 @@ def adverse_events(
         g_budget[term] = c * k - int(np.isin(cells.grade[:, j], (3, 4)).sum())
         if g_budget[term] < 0:
             raise EapError(f"serious {term} exceeds its grade 3-4 count", dataset="AE")
+    # 4-. the AEs that reduced the dose: grade 3-4 first, from their terms' budgets
+    if np.any(has_reduction & ~in_h):
+        raise EapError("more reduced patients than grade 3-4 patients", dataset="AE")
+    for t in sorted(g_budget):
+        j = cells.j(t)
+        rows = np.flatnonzero(reduce_cell[:, j] & ~np.isin(cells.grade[:, j], (3, 4)))
+        cells.grade[rows, j] = cells.high_grade(rng, t, rows.size)
+        g_budget[t] -= rows.size
+        if g_budget[t] < 0:
+            raise EapError(f"the dose reductions for {t} exceed its grade 3-4 count", dataset="AE")
     covered = np.asarray(np.isin(cells.grade, (3, 4)).any(axis=1), dtype=np.bool_)
     # 4a. uncovered patients with a modification on a Table 2 term: that AE was grade 3-4
     names = sorted(g_budget)
@@ -490,7 +555,7 @@ def adverse_events(
 
     # 6. records
     ongoing = pat["ONGOING"].to_numpy().astype(np.bool_)
-    ae = _records(rng, cells, mods, mod_cell, trts, trte, te_end, death, ongoing)
+    ae = _records(rng, cells, mods, mod_cell, trts, trte, te_end, death, last_known, ongoing)
     spm = _spm_records(rng, pat, has_ae, trte, death, scale)
     return _to_sdtm(pl.concat([ae, spm], how="vertical"), pat, terms)
 
@@ -508,9 +573,13 @@ def _records(
     trte: IntArray,
     te_end: IntArray,
     death: IntArray,
+    last_known: IntArray,
     ongoing: BoolArray,
 ) -> pl.DataFrame:
     """One record per cell without a modification, one per modification row otherwise.
+
+    An AE ends by ``last_known`` (death, loss to follow-up or the cutoff), or is
+    not resolved.
 
     Some cells of grade 2 or more also get an earlier, milder episode of the same
     term (a recurrence): it changes no worst grade and no patient count.
@@ -531,6 +600,13 @@ def _records(
     mj = mods["AEDECOD"].replace_strict(col, return_dtype=pl.Int64).to_numpy().astype(np.int64)
     mdate = _days(mods["DATE"])
     mstart = np.maximum(mdate - rng.integers(0, 8, mp.size), trts[mp])
+    if "PREVDOSE" in mods.columns:
+        # A reducing AE began on or after the last dose at the old level and before
+        # the first at the new one: the next dose after its start is the lower one.
+        prev = mods["PREVDOSE"].is_not_null().to_numpy()
+        last_old = _days(mods["PREVDOSE"])
+        between = _uniform_day(rng, last_old, np.maximum(last_old, mdate - 1))
+        mstart = np.where(prev, between, mstart)
     mg = cells.grade[mp, mj].astype(np.int64)
     macn = np.where(mods["ACTION"].to_numpy() == "DOSE REDUCED", 3, 2).astype(np.int64)
     # the serious flag goes to the earliest record of the cell
@@ -562,7 +638,7 @@ def _records(
     fatal_rec = g_all == 5
     dur = rng.geometric(1 / 18, p_all.size).astype(np.int64)
     end = st_all + dur
-    limit = np.minimum(death[p_all], (CUTOFF - _EPOCH).days)
+    limit = last_known[p_all]
     resolved = end <= limit
     end_out = np.where(fatal_rec, death[p_all], np.where(resolved, end, -1))
     out = np.where(fatal_rec, 2, np.where(resolved, 0, 1)).astype(np.int64)

@@ -98,6 +98,40 @@ def exposure_categories(patients: pl.DataFrame, scale: int, rng: np.random.Gener
     return cats
 
 
+REDUCED = ("BR", "BB", "D")
+# Deaths of the treatment cohort that are fatal treatment-emergent AEs (eap.simulate.events).
+FATAL_AE_CAUSES = ("lung infection", "cerebral infarction")
+
+
+def _spare_fatal_from_reduction(
+    patients: pl.DataFrame, cats: list[str], rng: np.random.Generator
+) -> None:
+    """Swap categories so that no patient with a fatal AE had a dose reduction.
+
+    A reduction follows a grade 3-4 AE, and a patient whose worst AE is fatal has no
+    grade 3-4 AE in the published counts; the swap partner stopped Rd too, in the
+    same group, so every count of the exposure table stays.
+    """
+    if "DTHCAUSE" not in patients.columns:
+        return
+    group = patients["GROUP"].to_list()
+    ongoing = patients["ONGOING"].to_list()
+    cause = patients["DTHCAUSE"].fill_null("").to_list()
+    fatal = [g == "TC" and c in FATAL_AE_CAUSES for g, c in zip(group, cause, strict=True)]
+    for i in [i for i, f in enumerate(fatal) if f and cats[i] in REDUCED]:
+        partners = [
+            j
+            for j in range(len(cats))
+            if not fatal[j]
+            and group[j] == group[i]
+            and ongoing[j] == ongoing[i]
+            and cats[j] not in REDUCED
+            and START_DOSE[cats[j]] == START_DOSE[cats[i]]
+        ]
+        j = partners[int(rng.integers(len(partners)))]
+        cats[i], cats[j] = cats[j], cats[i]
+
+
 @dataclass
 class PatientDoses:
     """One patient's lenalidomide course: planned dosing days, holds and reductions.
@@ -161,11 +195,19 @@ class PatientDoses:
     def average(self) -> float:
         return self.cumulative() / self.n_dosed
 
-    def modifications(self) -> list[tuple[str, dt.date]]:
+    def modifications(self) -> list[tuple[str, dt.date, dt.date | None]]:
+        """(action, date, last dose before it): a reduction's date is the first day
+        at the lower dose; the AE that caused it began on or after the dose before."""
         days = self.days
-        out = [("DRUG INTERRUPTED", self.start + dt.timedelta(days=d)) for d in self.hold_starts]
+        out: list[tuple[str, dt.date, dt.date | None]] = [
+            ("DRUG INTERRUPTED", self.start + dt.timedelta(days=d), None) for d in self.hold_starts
+        ]
         out += [
-            ("DOSE REDUCED", self.start + dt.timedelta(days=int(days[i])))
+            (
+                "DOSE REDUCED",
+                self.start + dt.timedelta(days=int(days[i])),
+                self.start + dt.timedelta(days=int(days[max(i - 1, 0)])),
+            )
             for i in sorted(self.reductions)
         ]
         return sorted(out, key=lambda m: m[1])
@@ -311,6 +353,7 @@ def build_exposure(
     the cutoff when ongoing).
     """
     cats = exposure_categories(patients, scale, rng)
+    _spare_fatal_from_reduction(patients, cats, rng)
     durations = ((patients["TRTEND"] - patients["TRTSDT"]).dt.total_days() + 1).to_list()
     groups = patients["GROUP"].to_list()
     # The 6.3 mg patient needs enough dosing days for a 0.1 mg resolution.
@@ -377,8 +420,8 @@ def build_exposure(
     _settle_mean(courses, b_rows, ADD_MEAN * len(cats))
     ex = ex_records(protocol, patients, courses, adm)
     mods = pl.DataFrame(
-        [(p.usubjid, action, date) for p in courses for action, date in p.modifications()],
-        schema={"USUBJID": pl.String, "ACTION": pl.String, "DATE": pl.Date},
+        [(p.usubjid, *m) for p in courses for m in p.modifications()],
+        schema={"USUBJID": pl.String, "ACTION": pl.String, "DATE": pl.Date, "PREVDOSE": pl.Date},
         orient="row",
     )
     summary = pl.DataFrame(

@@ -6,8 +6,12 @@ Conventions of the generated data (the ADaM derivations read them back):
   treatment cohort) or SFU (Safety Follow-Up Phase only). RFXSTDTC is the first
   Rd dose in MM-021, RFXENDTC the last; RFICDTC the EAP consent.
 * DS holds the MM-021 enrollment (DSDECOD "ENROLLED IN PARENT TRIAL"), EAP
-  consent, phase entries, the end of Rd (DSSCAT "END OF TREATMENT") and deaths
-  (DSSCAT "END OF STUDY", DSTERM = cause of death).
+  consent, phase entries, the end of Rd (DSSCAT "END OF TREATMENT", dated at the
+  end-of-treatment visit 1-7 days after the last dose, or at death for a stop for
+  death) and deaths (DSSCAT "END OF STUDY", DSTERM = cause of death). A stop for a
+  progression judged clinically has DSTERM "CLINICAL PROGRESSION" (DSDECOD
+  PROGRESSIVE DISEASE): the timeline rules expect no RS "PD" before it.
+* DM.RFXENDTC is the last date in EX (lenalidomide or dexamethasone).
 * RS holds the baseline ECOG performance status and Durie-Salmon stage
   (RSCAT "ECOG" / "DURIE-SALMON") and IMWG overall responses (RSCAT "IMWG",
   RSTESTCD "OVRLRESP"). A progression judged clinically but not meeting IMWG
@@ -87,7 +91,7 @@ def dm(p: pl.DataFrame) -> Dataset:
         pl.col("TRTSDT").dt.to_string().alias("RFSTDTC"),
         pl.col("LSTCNTDT").dt.to_string().alias("RFENDTC"),
         pl.col("TRTSDT").dt.to_string().alias("RFXSTDTC"),
-        pl.col("LASTDOSDT").dt.to_string().alias("RFXENDTC"),
+        pl.col("LASTEXDT").dt.to_string().alias("RFXENDTC"),
         pl.col("EAPDT").dt.to_string().alias("RFICDTC"),
         pl.col("LSTCNTDT").dt.to_string().alias("RFPENDTC"),
         pl.col("DTHDT").dt.to_string().alias("DTHDTC"),
@@ -155,7 +159,7 @@ def ds(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
         if not r["ONGOING"]:
             term, decod = END_OF_TREATMENT.get(r["COURSE"]) or OTHER_REASONS[int(rng.integers(2))]
             rows.append(
-                (u, term, decod, "DISPOSITION EVENT", "END OF TREATMENT", r["TRTEDT"], "TREATMENT")
+                (u, term, decod, "DISPOSITION EVENT", "END OF TREATMENT", r["EOTDT"], "TREATMENT")
             )
             if r["GROUP"] == "TC" and r["SFUDT"] is not None:
                 rows.append(

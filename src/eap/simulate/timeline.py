@@ -15,6 +15,12 @@ All rules are stated here once; docs/virtual-cohort.md repeats them in prose.
   event on day d gives AVAL = d days (ADT - STARTDT + 1).
 * Response assessments (IMWG) every 28 days from day 29, plus one on the day of
   first response and one on the day of progression or censoring.
+* End of treatment (EOTDT, the DS disposition): the end-of-treatment visit 1-7
+  days after the last dose, so on or after the progression assessment of a stop
+  for progression (the day after the last dose); a stop for death on the day of
+  death. Treatment-cohort patients who stopped enter the Safety Follow-Up Phase
+  the day after it; the patient lost to follow-up was lost there (LOSTDT =
+  EOTDT) and has no later visit.
 * Survival follow-up visits every 4 months +/- 7 days from entry into the
   Safety Follow-Up Phase, until death or the cutoff; targets come from the
   protocol (eap.protocol.schedule.target_dates).
@@ -65,6 +71,7 @@ SFU_DEATH_CAUSES = (
         "unknown",
     ]
 )
+EOT_VISIT_DAYS = (1, 7)  # last dose to the end-of-treatment visit
 ENROLLMENT_WINDOW_DAYS = 42  # MM-021 enrollment to first Rd dose: at most 6 weeks
 FOLLOW_UP_MEDIAN_DAYS = {"TC": round(43.3 * MONTH_DAYS), "SAFETY": round(38.4 * MONTH_DAYS)}
 
@@ -76,10 +83,19 @@ def _uniform_date(rng: np.random.Generator, lo: dt.date, hi: dt.date) -> dt.date
 
 
 def dates(
-    courses: pl.DataFrame, protocol: Protocol, rng: np.random.Generator, scale: int
+    courses: pl.DataFrame,
+    protocol: Protocol,
+    rng: np.random.Generator,
+    scale: int,
+    spread_rng: np.random.Generator | None = None,
 ) -> pl.DataFrame:
-    """Add the calendar columns to ``courses`` (one row per patient, GROUP/COURSE/days)."""
+    """Add the calendar columns to ``courses`` (one row per patient, GROUP/COURSE/days).
+
+    ``spread_rng`` draws the days from the last dose to the end-of-treatment visit
+    (None: ``rng``).
+    """
     n = courses.height
+    spread_rng = rng if spread_rng is None else spread_rng
     group = courses["GROUP"].to_list()
     course = courses["COURSE"].to_list()
     dur = courses["DUR_DAYS"].to_list()
@@ -135,17 +151,16 @@ def dates(
         for i in range(n)
     ]
     dthdt, cause = _tc_deaths(course, trtsdt, trtedt, pddt, rng, scale)
+    eotdt = end_of_treatment(course, trtedt, dthdt, spread_rng)
     sfudt = [
         None
-        if course[i] in ONGOING or course[i] == "death_treatment"
-        else (eapdt[i] if group[i] == "SFU" else trtedt[i] + DAY)
+        if course[i] in ONGOING or course[i] in ("death_treatment", "lost")
+        else (eapdt[i] if group[i] == "SFU" else eotdt[i] + DAY)  # type: ignore[operator]
         for i in range(n)
     ]
-    # A patient lost to follow-up was followed for about 18 months after stopping Rd.
-    lost_at = [
-        min(CUTOFF, sfu + 540 * DAY) if c == "lost" and sfu is not None else None
-        for c, sfu in zip(course, sfudt, strict=True)
-    ]
+    # A patient lost to follow-up was lost at the end of treatment: the stop reason
+    # is the loss, and nothing is known of the patient after it.
+    lost_at = [eot if c == "lost" else None for c, eot in zip(course, eotdt, strict=True)]
     enrl_offset = _place_follow_up(group, trtsdt, eapdt, dthdt, lost_at, sfu_dead, rng)
     causes = rng.permutation(np.repeat(np.asarray(SFU_DEATH_CAUSES, dtype=object), scale))
     for i, what in zip(sorted(sfu_dead), causes, strict=True):
@@ -153,6 +168,7 @@ def dates(
     frame = courses.with_columns(
         pl.Series("TRTSDT", trtsdt, dtype=pl.Date),
         pl.Series("TRTEDT", trtedt, dtype=pl.Date),
+        pl.Series("EOTDT", eotdt, dtype=pl.Date),
         pl.Series("ONGOING", [c in ONGOING for c in course]),
         pl.Series("EAPDT", eapdt, dtype=pl.Date),
         pl.Series("SFUDT", sfudt, dtype=pl.Date),
@@ -181,7 +197,7 @@ def dates(
                 pl.lit(CUTOFF)
                 - pl.duration(days=(pl.lit(CUTOFF) - pl.col("TRTSDT")).dt.total_days() % 28)
             )
-            .otherwise(pl.max_horizontal("LASTFU", "TRTEDT"))
+            .otherwise(pl.max_horizontal("LASTFU", "EOTDT", "TRTEDT"))
             .alias("LSTCNTDT")
         )
         .with_columns(
@@ -193,6 +209,31 @@ def dates(
         )
     )
     return frame.drop("LASTFU", "ROW")
+
+
+def end_of_treatment(
+    course: list[str],
+    trtedt: list[dt.date],
+    dthdt: list[dt.date | None],
+    rng: np.random.Generator,
+) -> list[dt.date | None]:
+    """The date of the end-of-treatment disposition of each patient who stopped Rd.
+
+    A stop for death is recorded on the day of death (on or after the fatal event
+    began). Every other stop is recorded at the end-of-treatment visit 1 to 7 days
+    after the last dose (never after the cutoff): on or after the assessment that
+    documented a progression, which is the day after the last dose.
+    """
+    spread = rng.integers(EOT_VISIT_DAYS[0], EOT_VISIT_DAYS[1] + 1, len(course))
+    out: list[dt.date | None] = []
+    for c, stop, death, k in zip(course, trtedt, dthdt, spread.tolist(), strict=True):
+        if c in ONGOING:
+            out.append(None)
+        elif c == "death_treatment" and death is not None:
+            out.append(death)
+        else:
+            out.append(min(CUTOFF, stop + int(k) * DAY))
+    return out
 
 
 def _tc_deaths(
@@ -219,8 +260,9 @@ def _tc_deaths(
         what = TC_DEATH_CAUSES_AFTER[k % 3]
         cause[i] = what
         if what == "lung infection":
-            # Died of a treatment-emergent lung infection after stopping Rd for progression.
-            dthdt[i] = trtedt[i] + int(rng.integers(7, 26)) * DAY
+            # Died of a treatment-emergent lung infection after stopping Rd for progression,
+            # after the end-of-treatment visit and the entry into safety follow-up.
+            dthdt[i] = trtedt[i] + int(rng.integers(EOT_VISIT_DAYS[1] + 2, 26)) * DAY
         else:
             base = pddt[i] or trtedt[i]
             lo = max(base + 90 * DAY, CUTOFF - 400 * DAY)
@@ -281,15 +323,10 @@ def follow_up_visits(
 ) -> pl.DataFrame:
     """Survival follow-up visits: ROW, VISITNUM (1..), target date and actual date SVSTDT."""
     rows: list[tuple[int, int, dt.date, dt.date]] = []
-    for row, (sfudt, dthdt, course) in enumerate(
-        zip(frame["SFUDT"], frame["DTHDT"], frame["COURSE"], strict=True)
-    ):
+    for row, (sfudt, dthdt) in enumerate(zip(frame["SFUDT"], frame["DTHDT"], strict=True)):
         if sfudt is None:
             continue
         end = min(CUTOFF, dthdt - DAY) if dthdt is not None else CUTOFF
-        if course == "lost":
-            # Followed for about a year and a half after stopping Rd, then lost.
-            end = min(end, sfudt + 540 * DAY)
         for k, target in enumerate(target_dates(protocol, sfudt, end + 7 * DAY), start=1):
             actual = target + int(rng.integers(-7, 8)) * DAY
             if actual <= end:
