@@ -1,4 +1,4 @@
-from eap.formatting import percent, round_half_up
+from eap.formatting import percent, round_half_up, significant
 
 
 def test_percentages_round_half_up_as_the_publication_prints() -> None:
@@ -20,3 +20,12 @@ def test_estimates_with_their_ci_keep_three_significant_digits() -> None:
     assert significant([0.11297, 0.039645, 0.229207]) == ["0.1130", "0.0396", "0.2292"]
     assert significant([0.99996]) == ["1"] and significant([0.0]) == ["0"]
     assert significant([2.675]) == ["2.68"]  # half up, as SAS rounds
+
+
+def test_values_beyond_28_digits_round_without_a_decimal_error() -> None:
+    """Decimal's default context holds 28 digits; 1e28 at one decimal needs 31. Written
+    out by hand: 1e28 is a one followed by 28 zeros."""
+    assert format(round_half_up(1e28, 1), "f") == "1" + "0" * 28 + ".0"
+    assert format(round_half_up(9.99e27, 1), "f") == "999" + "0" * 25 + ".0"
+    # 2.5 needs one decimal for three significant digits; the values share it.
+    assert significant([1e28, 2.5, None]) == ["1" + "0" * 28 + ".0", "2.5", "NE"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 
 def round_half_up(value: float, digits: int = 1) -> Decimal:
@@ -19,7 +19,11 @@ def round_half_up(value: float, digits: int = 1) -> Decimal:
     >>> str(round_half_up(11.25))
     '11.3'
     """
-    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    exact = Decimal(repr(value))
+    # The result has as many digits as the integer part plus ``digits``: the default
+    # context's 28 would refuse 1e28 at one decimal (InvalidOperation).
+    context = Context(prec=max(28, exact.adjusted() + digits + 2))
+    return exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=context)
 
 
 def percent(n: int, total: int, digits: int = 1) -> str:
