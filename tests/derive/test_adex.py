@@ -178,3 +178,21 @@ def test_mm024_interruptions_are_only_counted_where_an_ae_interrupted_lenalidomi
     # cycle 22 from 2013-07-30 (188 days later); an AE on 2013-01-28 interrupted it.
     row = adex.filter((pl.col("USUBJID") == "MM024-09-0001") & (pl.col("PARAMCD") == "NINTERR"))
     assert row["AVAL"].to_list() == [1.0]
+
+
+def test_records_out_of_date_order_give_the_same_course() -> None:
+    """EX rows need not arrive in date order: the hand-calculated course above, its rows
+    given last-first, has the same reductions, interruptions and last dose."""
+    rows = [
+        ("S1", 20.0, "QD", "2014-02-13", "2014-02-18", 2),
+        ("S1", 25.0, "QD", "2014-01-29", "2014-02-07", 2),
+        ("S1", 25.0, "QD", "2014-01-01", "2014-01-21", 1),
+    ]
+    ds = pl.DataFrame(
+        {"USUBJID": ["S1"], "DSSCAT": ["END OF TREATMENT"], "DSSTDTC": ["2014-02-18"]}
+    )
+    row = per_subject(_ex(rows), ds, CUTOFF, "LENALIDOMIDE", end_of_treatment=END).row(
+        0, named=True
+    )
+    assert (row["CYCLES"], row["NINTERR"], row["NREDUC"]) == (2, 1, 1)
+    assert (row["DURD"], row["DOSEDAYS"], row["LASTDOSE"]) == (49, 37, 20.0)

@@ -158,3 +158,15 @@ def test_input_findings_include_the_timeline_and_derive_all_passes_the_study() -
         pilot, treatments=dataclasses.replace(pilot.treatments, doses_before_consent=True)
     )
     assert derive_all(sdtm, study=rollover).findings == ()
+
+
+@pytest.mark.parametrize(("n", "tail"), [(3, ""), (4, "; 1 more")])
+def test_a_finding_shows_three_examples_then_how_many_more(n: int, tail: str) -> None:
+    from eap.derive.checks import _examples
+
+    hits = pl.DataFrame(
+        {"USUBJID": [f"S{i}" for i in range(1, n + 1)], "AESTDTC": ["2014-02-01"] * n}
+    ).with_columns(pl.lit("2014-01-01").alias("DTHDTC"))
+    text = _examples(hits, "AESTDTC", "DTHDTC", "death")
+    shown = "; ".join(f"S{i} 2014-02-01 (death 2014-01-01)" for i in (1, 2, 3))
+    assert text == f"{n} records: {shown}{tail}"

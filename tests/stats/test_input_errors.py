@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from eap.errors import StatsInputError
-from eap.stats import kaplan_meier, kaplan_meier_from_counts
+from eap.stats import counts_from_aggregate, kaplan_meier, kaplan_meier_from_counts
 from eap.stats.cox import cox_ph
 from eap.stats.followup import median_follow_up_reverse_km, median_observation_time
 from eap.stats.logrank import logrank_test, logrank_test_from_counts
@@ -60,6 +60,17 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         "km-negative",
         lambda: kaplan_meier([1, -1, 2, -3], [1, 1, 0, 1]),
         ("time (rows 1, 3): 2 rows with a negative time; expected times >= 0, found 2 negative"),
+    ),
+    (
+        # A time of 0 is allowed (an event on day 0): only the row below it is named.
+        "km-negative-beside-zero",
+        lambda: kaplan_meier([0, -1, 0.0, 2], [1, 1, 0, 1]),
+        ("time (row 1): 1 row with a negative time; expected times >= 0, found 1 negative"),
+    ),
+    (
+        "aggregate-no-rows",
+        lambda: counts_from_aggregate([], [], []),
+        ("no rows to analyse; expected at least one row, found 0 rows"),
     ),
     (
         "km-text-time",
