@@ -260,3 +260,48 @@ def test_an_incidence_threshold_is_an_option(tmp_path: Path) -> None:
     for bad in ("AET04=-1", "AET04=x", "DMT01=5", "NOPE=5"):
         refused = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--threshold", bad])
         assert refused.exit_code != 0, bad
+
+
+@pytest.mark.parametrize(("n", "listed", "more"), [(1000, 1000, None), (1001, 1000, 1001)])
+def test_a_count_lists_at_most_list_max_subjects_in_the_page(
+    n: int, listed: int, more: int | None
+) -> None:
+    from eap.report.html import LIST_MAX, SubjectIndex
+
+    assert LIST_MAX == 1000
+    index = SubjectIndex(LIST_MAX)
+    subjects = tuple(f"S{i:05d}" for i in range(n))
+    key = index.add(subjects)
+    assert len(index.cells[key]) == listed and index.more.get(key) == more
+    assert [list(index.ids)[i] for i in index.cells[key][:2]] == ["S00000", "S00001"]
+
+
+def test_the_same_subjects_are_stored_once() -> None:
+    from eap.report.html import SubjectIndex
+
+    index = SubjectIndex()
+    first, again, other = index.add(("A", "B")), index.add(("A", "B")), index.add(("B",))
+    assert first == again != other
+    assert index.cells == {first: [0, 1], other: [1]} and list(index.ids) == ["A", "B"]
+
+
+def test_the_panel_says_how_many_more_than_it_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    import eap.report.html as report_html
+    from tests.conftest import CHROMIUM, need_chromium
+
+    need_chromium()
+    monkeypatch.setattr(report_html, "LIST_MAX", 1)
+    path = write_report(_ard(), tmp_path, PLAN, formats=("html",))["html"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        page = browser.new_page()
+        page.goto(path.as_uri())
+        page.locator("#AET10 .n").first.click()  # a count of 2 subjects
+        assert page.locator("#subjects h3").inner_text().endswith(": 2 subjects")
+        assert page.locator("#subjects li").count() == 1
+        assert page.locator("#subjects p").inner_text().startswith("… and 1 more:")
+        browser.close()

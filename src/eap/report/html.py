@@ -2,9 +2,10 @@
 
 Every count in a table carries the USUBJIDs behind it (from the ARD's SUBJECTS):
 hovering shows how many patients and the first 20 of them ("… and k more" for the
-rest); clicking lists them all in a panel. The subject lists are stored once, as
-indices into one list of USUBJIDs in a JSON block, so the file stays small for large
-cohorts.
+rest); clicking lists them in a panel, up to :data:`LIST_MAX` (a larger count says
+how many more and that the ARD holds them all). Each distinct subject list is stored
+once, as indices into one list of USUBJIDs in a JSON block, so the file's size is
+bounded by the number of distinct counts, whatever the cohort's size.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from eap.gate import DataIssue
 
 HOVER_MAX = 20
+# Subjects listed in the page per count; the rest are in the ARD (docs/report.md).
+LIST_MAX = 1000
 STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
@@ -54,11 +57,15 @@ SCRIPT = """
     var cell = e.target.closest('.n');
     if (!cell) { if (!panel.contains(e.target)) panel.style.display = 'none'; return; }
     var ids = data.cells[cell.dataset.k].map(function (i) { return data.ids[i]; });
-    panel.querySelector('h3').textContent = cell.dataset.what + ': ' + ids.length +
-      (ids.length === 1 ? ' subject' : ' subjects');
+    var total = data.more[cell.dataset.k] || ids.length;
+    panel.querySelector('h3').textContent = cell.dataset.what + ': ' + total +
+      (total === 1 ? ' subject' : ' subjects');
     var list = panel.querySelector('ol'); list.innerHTML = '';
     ids.forEach(function (id) { var li = document.createElement('li');
       li.textContent = id; list.appendChild(li); });
+    var note = panel.querySelector('p'); note.textContent = total > ids.length ?
+      '… and ' + (total - ids.length) + ' more: every subject is in ard.parquet ' +
+      '(column subjects of this row).' : '';
     panel.style.display = 'block';
   });
   panel.querySelector('button').addEventListener('click', function () {
@@ -68,21 +75,40 @@ SCRIPT = """
 
 
 class SubjectIndex:
-    """USUBJIDs numbered once; each count cell refers to its subjects by those numbers."""
+    """USUBJIDs numbered once; each distinct set of subjects stored once, as at most
+    ``most`` of those numbers (its first subjects), with its size when it has more.
 
-    def __init__(self) -> None:
+    The page then grows with the number of distinct counts, not with the cohort: a
+    count of 40,000 patients costs as much as one of ``most``.
+
+    >>> index = SubjectIndex(most=2)
+    >>> index.add(("A", "B")) == index.add(("A", "B")), index.add(("A", "B", "C"))
+    (True, 'c1')
+    >>> index.cells["c1"], index.more
+    ([0, 1], {'c1': 3})
+    """
+
+    def __init__(self, most: int = LIST_MAX) -> None:
+        self.most = most
         self.ids: dict[str, int] = {}
         self.cells: dict[str, list[int]] = {}
+        self.more: dict[str, int] = {}
+        self._keys: dict[tuple[str, ...], str] = {}
 
     def add(self, subjects: tuple[str, ...]) -> str:
-        key = f"c{len(self.cells)}"
-        self.cells[key] = [self.ids.setdefault(s, len(self.ids)) for s in subjects]
+        key = self._keys.get(subjects)
+        if key is None:
+            key = self._keys[subjects] = f"c{len(self.cells)}"
+            shown = subjects[: self.most]
+            self.cells[key] = [self.ids.setdefault(s, len(self.ids)) for s in shown]
+            if len(subjects) > len(shown):
+                self.more[key] = len(subjects)
         return key
 
     def to_json(self) -> str:
+        data = {"ids": list(self.ids), "cells": self.cells, "more": self.more}
         # "</" would end the script element early.
-        text = json.dumps({"ids": list(self.ids), "cells": self.cells}, separators=(",", ":"))
-        return text.replace("</", "<\\/")
+        return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
 def hover_text(subjects: Sequence[str], most: int = HOVER_MAX) -> str:
@@ -216,7 +242,7 @@ def render_html(
     ``run_at`` (eap's version and the run date) is the only text that is not from the
     ARD and the plan: with a fixed run date (SOURCE_DATE_EPOCH), the same bytes.
     """
-    index = SubjectIndex()
+    index = SubjectIndex(LIST_MAX)
 
     def anchor(item: DisplayTable | ReportFigure) -> str:
         return item.id.replace("_", "-")
@@ -254,7 +280,7 @@ def render_html(
         f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>{issues_html(data_issues)}{not_made}"
         f"{sections}"
         '<aside id="subjects" aria-live="polite"><button type="button">close</button>'
-        "<h3></h3><ol></ol></aside>"
+        "<h3></h3><ol></ol><p></p></aside>"
         f'<script type="application/json" id="subject-data">{index.to_json()}</script>'
         f"<script>{SCRIPT}</script></body></html>"
     )
