@@ -18,27 +18,11 @@ from eap.datasets.io import read_folder
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import load_plan
+from tests.tiny_study import tiny_study
 
 PILOT = Path(__file__).parents[1] / "data" / "cdisc_pilot" / "adam"
 
-STUDY = """
-[study]
-id = "TINY"
-title = "A tiny study"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-total = true
-levels = [{ value = "A", label = "Arm A" }, { value = "B", label = "Arm B" }]
-
-[populations.all]
-label = "All treated"
-where = "SAFFL == 'Y'"
-"""
+STUDY = tiny_study()
 
 PLAN = """
 [[outputs]]

@@ -13,25 +13,9 @@ from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import load_plan
 from tests.ard.stat import one_stat
+from tests.tiny_study import tiny_study
 
-STUDY = """
-[study]
-id = "TINY"
-title = "A tiny two-arm study"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-total = true
-levels = [{ value = "A", label = "Arm A" }, { value = "B", label = "Arm B" }]
-
-[populations.all]
-label = "All treated"
-where = "SAFFL == 'Y'"
-"""
+STUDY = tiny_study("A tiny two-arm study")
 
 PLAN = """
 [[outputs]]

@@ -18,25 +18,9 @@ from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import load_plan
 from eap.report.figures import swimmer_figure
+from tests.tiny_study import tiny_study
 
-STUDY = """
-[study]
-id = "TINY"
-title = "A tiny study"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-total = true
-levels = [{ value = "A", label = "Arm A" }]
-
-[populations.all]
-label = "All treated"
-where = "SAFFL == 'Y'"
-"""
+STUDY = tiny_study(arms=("A",))
 
 PLAN = """
 [[outputs]]

@@ -11,25 +11,9 @@ from eap.ard import run_plan
 from eap.datasets.model import Dataset
 from eap.plans.plan import load_plan
 from eap.report.figures import KmArm, km_figure, km_legend_label
+from tests.tiny_study import tiny_study
 
-STUDY = """
-[study]
-id = "TINY"
-title = "A tiny two-arm study"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-total = false
-levels = [{ value = "A", label = "Arm A" }, { value = "B", label = "Arm B" }]
-
-[populations.all]
-label = "All treated"
-where = "SAFFL == 'Y'"
-"""
+STUDY = tiny_study("A tiny two-arm study", total=False)
 
 PLAN = """
 [[outputs]]
