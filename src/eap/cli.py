@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -1270,26 +1271,33 @@ def users_list(db: DbUrl = "sqlite:///eap.db") -> None:
     console.print(table)
 
 
-@users_app.command("unlock")
-def users_unlock(
-    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
-) -> None:
-    """Lift the login delay that five or more failed logins in a row set."""
-    from eap.store.bootstrap import manage_user
+# eap users unlock|deactivate|activate USERNAME: one account change each, in the trail.
+USER_ACTIONS = {
+    "unlock": ("Lift the login delay that five or more failed logins in a row set.", "unlocked"),
+    "deactivate": (
+        "Stop an account from logging in and end its sessions (it stays: the trail names it).",
+        "deactivated",
+    ),
+    "activate": ("Let a deactivated account log in again.", "activated"),
+}
 
-    manage_user(db, username, "unlock")
-    console.print(f"user {username} unlocked")
+
+def _user_action(action: str, help_text: str, done: str) -> Callable[..., None]:
+    def command(
+        username: Annotated[str, typer.Argument(help="Login name.")],
+        db: DbUrl = "sqlite:///eap.db",
+    ) -> None:
+        from eap.store.bootstrap import manage_user
+
+        manage_user(db, username, action)
+        console.print(f"user {username} {done}")
+
+    command.__doc__ = help_text
+    return command
 
 
-@users_app.command("deactivate")
-def users_deactivate(
-    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
-) -> None:
-    """Stop an account from logging in and end its sessions (it stays: the trail names it)."""
-    from eap.store.bootstrap import manage_user
-
-    manage_user(db, username, "deactivate")
-    console.print(f"user {username} deactivated")
+for _action, (_help, _done) in USER_ACTIONS.items():
+    users_app.command(_action)(_user_action(_action, _help, _done))
 
 
 @audit_app.command("verify")
@@ -1325,17 +1333,6 @@ def audit_verify(
         raise typer.Exit(1)
     verb = "matches" if result.records == 1 else "match"
     typer.echo(f"audit trail verified: {rows} chain, {records} {verb} their trail; {head}")
-
-
-@users_app.command("activate")
-def users_activate(
-    username: Annotated[str, typer.Argument(help="Login name.")], db: DbUrl = "sqlite:///eap.db"
-) -> None:
-    """Let a deactivated account log in again."""
-    from eap.store.bootstrap import manage_user
-
-    manage_user(db, username, "activate")
-    console.print(f"user {username} activated")
 
 
 @users_app.command("reset-password")

@@ -13,7 +13,12 @@ from tests.conftest import PILOT
 
 SUBJ = "S-001"
 GENERIC = TimelineRules()
-MM024 = TimelineRules(progression="PD", reduced_drug="LENALIDOMIDE", reduce_grades=(3, 4))
+MM024 = TimelineRules(
+    progression="PD",
+    clinical_progression="DSTERM == 'CLINICAL PROGRESSION'",
+    reduced_drug="LENALIDOMIDE",
+    reduce_grades=(3, 4),
+)
 
 
 def _ds(name: str, rows: list[dict[str, object]]) -> Dataset:
@@ -87,7 +92,12 @@ def test_clinical_progression_needs_no_response_record() -> None:
         ),
         "RS": _ds("RS", [{"USUBJID": SUBJ, "RSSTRESC": "SD", "RSDTC": "2012-07-01"}]),
     }
-    assert _checks(data) == []
+    assert _checks(data, MM024) == []
+    # Without the study's filter a clinical stop is like any other: it needs its record.
+    assert _checks(data) == ["progression-not-documented"]
+    # A filter on a variable DS lacks selects no stop.
+    absent = TimelineRules(clinical_progression="DSREASND == 'CLINICAL'")
+    assert _checks(data, absent) == ["progression-not-documented"]
 
 
 def test_a_stop_for_progression_outside_the_treatment_epoch_is_not_this_rule() -> None:

@@ -17,8 +17,8 @@ check                         rule
 progression-not-documented    (a) a stop for progression (DS disposition event, DSDECOD
                               PROGRESSIVE DISEASE, in the treatment epoch) has a
                               progression response (RS, the study's code, else "PD") on or
-                              before its date; a clinical progression (DSTERM with
-                              "CLINICAL") needs none
+                              before its date; a stop the study's clinical-progression
+                              filter selects needs none
 record-after-death            (b) no AE, CM, EX, LB, PR, RS, SV or VS date, and no DS record
                               other than the death, after DM.DTHDTC (or DS DEATH)
 death-stop-before-fatal-ae    (c) a DS DEATH disposition event is not dated before the
@@ -63,12 +63,15 @@ AFTER_DEATH_DOMAINS = ("AE", "CM", "EX", "LB", "PR", "RS", "SV", "VS")
 class TimelineRules:
     """What the timeline rules need to know of the study.
 
-    ``progression``: RSSTRESC of a documented progression; ``reduced_drug``: the EXTRT
-    whose doses the protocol reduces (None: any treatment); ``reduce_grades``: the AE
-    grades (AETOXGR) a reduction needs (None: any AE with AEACN DOSE REDUCED).
+    ``progression``: RSSTRESC of a documented progression; ``clinical_progression``: a
+    filter on DS selecting stops for a progression judged clinically, which need no
+    response record (None: every stop for progression needs one); ``reduced_drug``: the
+    EXTRT whose doses the protocol reduces (None: any treatment); ``reduce_grades``: the
+    AE grades (AETOXGR) a reduction needs (None: any AE with AEACN DOSE REDUCED).
     """
 
     progression: str = "PD"
+    clinical_progression: str | None = None
     reduced_drug: str | None = None
     reduce_grades: tuple[int, ...] | None = None
 
@@ -90,6 +93,7 @@ def rules_for(datasets: Mapping[str, Dataset]) -> TimelineRules:
         protocol = study.load_protocol()
         return TimelineRules(
             progression=study.response.progression if study.response else "PD",
+            clinical_progression=study.response.clinical_progression if study.response else None,
             reduced_drug=protocol.dose_reduction.drug if protocol else None,
             reduce_grades=protocol.dose_reduction.grades if protocol else None,
         )
@@ -195,6 +199,21 @@ def _records_after(
 # --- (a) progression documented before a stop for progression -------------------
 
 
+def _clinical(ds: pl.DataFrame, rule: str | None) -> pl.Expr:
+    """The DS records the study's clinical-progression filter selects: a progression
+    judged clinically has no response record to find. A filter naming a variable DS
+    lacks selects none (the rule then asks every stop for its record)."""
+    from eap.errors import EapError
+    from eap.stats.frame import parse_where
+
+    if rule is None:
+        return pl.lit(value=False)
+    try:
+        return parse_where(rule, ds.columns).fill_null(value=False)
+    except EapError:
+        return pl.lit(value=False)
+
+
 def check_progression_documented(
     datasets: Mapping[str, Dataset], rules: TimelineRules
 ) -> Iterator[Finding]:
@@ -213,8 +232,7 @@ def check_progression_documented(
             else pl.lit(value=True)
         )
         & ((_text(ds, "EPOCH") == TREATMENT_EPOCH) if "EPOCH" in ds.columns else pl.lit(value=True))
-        # A progression judged clinically has no response record to find.
-        & ~_text(ds, "DSTERM").fill_null("").str.contains("CLINICAL")
+        & ~_clinical(ds, rules.clinical_progression)
     )
     rs = datasets["RS"].frame
     pd_dates = (
@@ -242,7 +260,12 @@ def check_progression_documented(
             variable="DSSTDTC",
             rows=(int(r["_ROW"]),),
             expected=f"an RS record with RSSTRESC {rules.progression!r} on or before "
-            f"{_iso(r['_D'])} (or DSTERM naming a clinical progression)",
+            f"{_iso(r['_D'])}"
+            + (
+                f" (or a stop where {rules.clinical_progression})"
+                if rules.clinical_progression
+                else ""
+            ),
             found=f"first progression {_iso(first)}",
         )
 

@@ -185,6 +185,9 @@ class ResponseRules:
     date: str = "RSDTC"
     bor_label: str = "Best Overall Response"
     rsp_label: str = "Responder"
+    # A filter on DS: the stops for a progression judged clinically, which no response
+    # record documents (eap validate's progression-not-documented rule exempts them).
+    clinical_progression: str | None = None
 
     def rank(self) -> dict[str, int]:
         """Category to rank: the best gets len(order) - 1, the last 0 (unknown values: 0)."""
@@ -459,6 +462,7 @@ def parse_response(f: Fields) -> ResponseRules:
             "progression",
             "bor_label",
             "rsp_label",
+            "clinical_progression",
         )
     )
     order = f.texts("order")
@@ -479,6 +483,7 @@ def parse_response(f: Fields) -> ResponseRules:
         date=f.text("date", "RSDTC"),
         bor_label=f.text("bor_label", f"Best Overall Response ({criteria})"),
         rsp_label=f.text("rsp_label", "Responder"),
+        clinical_progression=f.optional_text("clinical_progression"),
     )
 
 
