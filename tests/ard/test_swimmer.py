@@ -146,3 +146,32 @@ def test_an_origin_not_in_adsl_is_named(tmp_path: Path) -> None:
     plan = PLAN.replace('labels = { PR = "First PR" }', 'origin = "RANDDT"')
     with pytest.raises(PlanError, match="RANDDT is not in ADSL"):
         _run(tmp_path, plan)
+
+
+def test_events_on_the_same_day_are_both_visible(tmp_path: Path) -> None:
+    """A reduction on the day of the grade 3-4 AE that caused it: two kinds of event,
+    each on its own line within S1's bar (row 2 from the bottom), 0.25 apart."""
+    events = (
+        "events = [\n"
+        "    { name = 'reduction', label = 'Dose reduction', dataset = 'ADAE', "
+        "where = \"ACTLEN == 'REDUCED'\", time = 'ONTRTM' },\n"
+        "    { name = 'grade34', label = 'Grade 3-4', dataset = 'ADAE', "
+        "where = \"TOXG34FL == 'Y'\", time = 'ONTRTM' },\n"
+        "]\n"
+    )
+    plan = PLAN.replace("responses =", events + "responses =")
+    (tmp_path / "study.toml").write_text(STUDY, encoding="utf-8")
+    (tmp_path / "plan.toml").write_text(plan, encoding="utf-8")
+    loaded = load_plan(tmp_path)
+    adae = pl.DataFrame(
+        {"USUBJID": ["S1"], "ACTLEN": ["REDUCED"], "TOXG34FL": ["Y"], "ONTRTM": [2.0]}
+    )
+    ard = run_plan(loaded, {**_adam(), "ADAE": Dataset.from_frame("ADAE", adae)}).ard
+    output = loaded.output("SWM")  # type: ignore[attr-defined]
+    fig = swimmer_figure(output, ard.filter(pl.col("output") == "SWM"), loaded.study)  # type: ignore[attr-defined]
+    placed = sorted(
+        (line.get_marker(), float(line.get_ydata()[0]))  # type: ignore[index]
+        for line in fig.axes[0].get_lines()  # type: ignore[attr-defined]
+        if list(line.get_xdata()) == [2.0]
+    )
+    assert placed == [("o", pytest.approx(2.125)), ("v", pytest.approx(1.875))]

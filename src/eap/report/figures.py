@@ -311,6 +311,10 @@ def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
         for j, category in enumerate(spec.texts("categories")):
             mark, colour = RESPONSE_MARKERS.get(category, (styles[j % 6], colours[-1 - j % 6]))
             markers[("response", category)] = (mark, colour, labels.get(category, category))
+    # Each kind of event on its own line within the bar: a reduction on the day of the
+    # grade 3-4 AE that caused it would otherwise hide under that AE's marker.
+    kinds = [key for key in markers if key[0] == "event"]
+    lift = {key: (k - (len(kinds) - 1) / 2) * 0.25 for k, key in enumerate(kinds)}
     seen: set[str] = set()
     ordered = list(reversed(subjects))
     for y, subject in enumerate(ordered):
@@ -330,7 +334,7 @@ def swimmer_figure(output: Output, rows: pl.DataFrame, study: Study) -> object:
                 big = variable == "response"
                 ax.plot(
                     times.to_list(),
-                    [y] * times.len(),
+                    [y + lift.get((variable, name), 0.0)] * times.len(),
                     mark,
                     color=color,
                     markersize=(10 if mark == "*" else 6) if big else 4,
