@@ -804,6 +804,14 @@ def simulate(
     ] = 2014,
     scale: Annotated[int, typer.Option(help="K times the 80 patients, K times each count.")] = 1,
     fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="exact: every published count placed (scale K = K x 80 patients); "
+            "protocol: 199 x K MM-021 patients simulated through the protocol's rules, "
+            "the EAP's patients written (docs/virtual-cohort.md)."
+        ),
+    ] = "exact",
 ) -> None:
     """Write the virtual MM-024 cohort's SDTM datasets (DM, DS, EX, RS, SV, LB, VS, ...)."""
     if ctx.invoked_subcommand is not None:
@@ -820,12 +828,63 @@ def simulate(
         )
     parts = len(part_scales(scale))
     with progress_bar(console, False) as bar:
-        task = bar.add_task(f"simulating {80 * scale:,} patients", total=parts)
+        who = f"{80 * scale:,} patients" if model == "exact" else f"{199 * scale:,} MM-021 patients"
+        task = bar.add_task(f"simulating {who}", total=parts)
         rows = write_simulation(
-            out, seed, scale, fmt, progress=lambda done, total: bar.update(task, completed=done)
+            out,
+            seed,
+            scale,
+            fmt,
+            progress=lambda done, total: bar.update(task, completed=done),
+            model=model,
         )
     console.print(
-        f"{rows['DM']:,} patients (seed {seed}, scale {scale}): {', '.join(rows)} -> {out}/"
+        f"{rows['DM']:,} patients (seed {seed}, scale {scale}, {model} model): "
+        f"{', '.join(rows)} -> {out}/"
+    )
+
+
+@simulate_app.command("calibrate")
+def simulate_calibrate(
+    out: Annotated[
+        Path, typer.Option(help="Where to write the parameters, targets and loss (JSON).")
+    ] = Path("mm024_model.json"),
+    seed: Annotated[int, typer.Option(help="Seed of the common random numbers.")] = 2014,
+    replicates: Annotated[int, typer.Option(help="Cohorts per evaluation of the loss.")] = 8,
+    scale: Annotated[int, typer.Option(help="Scale of each of those cohorts.")] = 2,
+    generations: Annotated[int, typer.Option(help="Differential-evolution generations.")] = 12,
+) -> None:
+    """Fit the protocol model to the publication (simulated method of moments)."""
+    from eap.simulate.calibrate import calibrate, write
+
+    doc = calibrate(seed, replicates, scale, generations, progress=console.print)
+    write(doc, out)
+    console.print(f"loss {doc['loss']:.3f}; parameters -> {out}")
+    console.print("To use them by default, copy the file to src/eap/data/mm024_model.json.")
+
+
+@simulate_app.command("coverage")
+def simulate_coverage(
+    seeds: Annotated[int, typer.Option(help="Number of simulated cohorts (seeds 1..N).")] = 200,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the coverage table (Markdown) to this file.")
+    ] = None,
+) -> None:
+    """Is each published number within the central 95% of the protocol model's cohorts?"""
+    from eap.report_console import progress_bar
+    from eap.simulate.coverage import coverage, markdown
+
+    with progress_bar(console, False) as bar:
+        task = bar.add_task("cohorts", total=seeds)
+        table = coverage(range(1, seeds + 1), progress=lambda k: bar.update(task, completed=k))
+    text = markdown(table, seeds)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"coverage table -> {out}")
+    covered = table.filter(table["covered"]).height
+    console.print(
+        f"{covered} of {table.height} published numbers ({100 * covered / table.height:.1f}%) "
+        f"lie within the central 95% of {seeds} cohorts"
     )
 
 
@@ -839,11 +898,31 @@ def simulate_trials(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2014,
     plot: Annotated[Path | None, typer.Option(help="Write histograms to this PNG or SVG.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="protocol: draw from protocol-model patients; exact: resample the "
+            "exact-mode cohort's 80 courses."
+        ),
+    ] = "protocol",
+    pool_scale: Annotated[
+        int, typer.Option(help="Size of the virtual population (199 x K MM-021 patients).")
+    ] = 25,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(help="What-if: another protocol file (dose-reduction ladder, follow-up)."),
+    ] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(help="What-if: model parameters (JSON, as written by 'calibrate')."),
+    ] = None,
 ) -> None:
     """Distribution of the median PFS, its 95% CI width and P(>= 1 SPM) for cohorts of n."""
     from rich.table import Table
 
+    from eap.protocol import load_protocol
     from eap.report_console import progress_bar
+    from eap.simulate.model import load_params
     from eap.simulate.trials import draw_trials, plot_trials
 
     if population not in ("treatment_cohort", "safety"):
@@ -860,7 +939,11 @@ def simulate_trials(
             n,
             seed=seed,
             population=population,
+            pool_scale=pool_scale,
             progress=lambda k: bar.update(task, completed=k),
+            model=model,
+            params=load_params(params),
+            protocol=load_protocol(protocol) if protocol is not None else None,
         )
     summary = result.summary()
     if as_json:

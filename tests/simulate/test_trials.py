@@ -20,7 +20,14 @@ def test_replicates_of_the_treatment_cohort_centre_on_the_published_median(tmp_p
     widths = result.replicates["WIDTH"].drop_nulls()
     assert (widths > 0).all()
     summary = result.summary()
-    assert summary["STATISTIC"].to_list() == ["MEDIAN", "LOWER", "UPPER", "WIDTH"]
+    assert summary["STATISTIC"].to_list() == [
+        "MEDIAN",
+        "LOWER",
+        "UPPER",
+        "WIDTH",
+        "REDUCED",
+        "FUVISITS",
+    ]
     assert (summary["ESTIMABLE"] + summary["NOT_ESTIMABLE"] == 60).all()
     assert 0.0 <= result.p_spm <= 1.0
     plot_trials(result, str(tmp_path / "t.png"))
@@ -46,4 +53,27 @@ def test_cli_trials_json() -> None:
     assert result.exit_code == 0, result.stdout
     doc = json.loads(result.stdout)
     assert doc["n"] == 41 and doc["replicates"] == 15
-    assert {row["STATISTIC"] for row in doc["summary"]} == {"MEDIAN", "LOWER", "UPPER", "WIDTH"}
+    assert {row["STATISTIC"] for row in doc["summary"]} >= {"MEDIAN", "LOWER", "UPPER", "WIDTH"}
+
+
+def test_exact_pool_is_still_available() -> None:
+    result = draw_trials(20, 41, seed=3, pool_scale=2, model="exact")
+    assert result.replicates.height == 20
+
+
+def test_what_if_another_protocol_changes_what_the_model_draws(tmp_path: Path) -> None:
+    """Planning answers what-ifs through the protocol file: with survival follow-up
+    every 2 months instead of 4 the same patients have about twice the visits."""
+    from importlib import resources
+
+    from eap.protocol import load_protocol
+
+    text = resources.files("eap.protocol").joinpath("mm024.toml").read_text("utf-8")
+    assert "interval_months = 4" in text
+    every2 = tmp_path / "every2.toml"
+    every2.write_text(text.replace("interval_months = 4", "interval_months = 2"), "utf-8")
+    base = draw_trials(30, 41, seed=2, pool_scale=3)
+    more_visits = draw_trials(30, 41, seed=2, pool_scale=3, protocol=load_protocol(every2))
+    ratio = more_visits.replicates["FUVISITS"].mean() / base.replicates["FUVISITS"].mean()
+    assert 1.6 < ratio < 2.4
+    assert base.replicates["REDUCED"].mean() > 0

@@ -870,9 +870,14 @@ def _cm_vocabulary() -> tuple[list[str], list[str], list[str]]:
 
 
 def concomitant_medications(
-    patients: pl.DataFrame, rng: np.random.Generator, scale: int
+    patients: pl.DataFrame, rng: np.random.Generator, scale: int, *, binomial: bool = False
 ) -> pl.DataFrame:
-    """SDTM CM: the published concomitant medication classes plus prior anti-myeloma regimens."""
+    """SDTM CM: the published concomitant medication classes plus prior anti-myeloma regimens.
+
+    Each class goes to exactly its published count x ``scale`` patients; with
+    ``binomial`` (the protocol model, whose cohort size varies) each patient takes it
+    with the published proportion instead.
+    """
     pat = patients.sort("USUBJID")
     n = pat.height
     trts = _days(pat["TRTSDT"])
@@ -883,7 +888,10 @@ def concomitant_medications(
     parts: list[pl.DataFrame] = []
     for c, cls in enumerate(CM_CLASSES):
         key, names, _ = CM_CLASSES[cls]
-        who = _exact_subset(rng, n, int(pub[key]["n"]) * scale)
+        k = int(pub[key]["n"]) * scale
+        if binomial:
+            k = int(rng.binomial(n, int(pub[key]["n"]) / published()["populations"]["safety"]))
+        who = _exact_subset(rng, n, k)
         reps = np.where(rng.random(who.size) < 0.3, 2, 1) if len(names) > 1 else np.ones(who.size)
         p = np.repeat(who, reps.astype(np.int64))
         start = _uniform_day(rng, trts[p], np.maximum(stop[p], trts[p]))

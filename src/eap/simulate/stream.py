@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -24,6 +25,9 @@ from eap.errors import EapError
 
 CHUNK_SCALE = 100
 STREAMABLE = ("parquet", "csv")
+
+
+MODELS = ("exact", "protocol")
 
 
 def part_scales(scale: int, chunk_scale: int = CHUNK_SCALE) -> list[int]:
@@ -40,15 +44,29 @@ def write_simulation(
     *,
     chunk_scale: int = CHUNK_SCALE,
     progress: Callable[[int, int], None] | None = None,
+    model: str = "exact",
 ) -> dict[str, int]:
-    """Write the SDTM of a cohort of ``scale`` to ``out``; returns rows per domain."""
+    """Write the SDTM of a cohort of ``scale`` to ``out``; returns rows per domain.
+
+    ``model``: ``exact`` (every published count placed) or ``protocol`` (patients
+    simulated through the protocol's rules, eap.simulate.model).
+    """
     from eap.simulate import simulate
+    from eap.simulate.model_cohort import simulate_model
+
+    if model not in MODELS:
+        raise EapError("unknown model", variable="--model", expected=", ".join(MODELS), found=model)
+
+    def cohort(part: int, chunk: int | None) -> dict[str, Any]:
+        if model == "protocol":
+            return simulate_model(seed, part, chunk=chunk)
+        return simulate(seed, part, chunk=chunk)
 
     if scale < 1:
         raise EapError("scale must be a positive integer", variable="--scale", found=str(scale))
     parts = part_scales(scale, chunk_scale)
     if len(parts) == 1:
-        datasets = simulate(seed, scale)
+        datasets = cohort(scale, None)
         for name, ds in datasets.items():
             write_dataset(ds, out / f"{name.lower()}.{fmt}", format=fmt)  # type: ignore[arg-type]
         if progress:
@@ -67,7 +85,7 @@ def write_simulation(
     tmp: dict[str, Path] = {}
     try:
         for index, part in enumerate(parts):
-            datasets = simulate(seed, part, chunk=index)
+            datasets = cohort(part, index)
             for name, ds in datasets.items():
                 frame = _stable_types(ds.frame)
                 target = out / f"{name.lower()}.{fmt}"

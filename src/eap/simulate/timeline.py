@@ -183,6 +183,17 @@ def dates(
         ),
     )
     visits = follow_up_visits(frame, protocol, rng)
+    return last_contact(frame, visits)
+
+
+def last_contact(frame: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
+    """LSTCNTDT, LSTALVDT and FUENDDT of each patient from the course and the visits.
+
+    The last contact is the death, for a patient on Rd at the cutoff the start of the
+    current cycle, otherwise the latest of the last follow-up visit, the end of
+    treatment and the last dose. Follow-up ends at death, at loss to follow-up or at
+    the cutoff.
+    """
     last_visit = visits.group_by("ROW").agg(pl.col("SVSTDT").max().alias("LASTFU"))
     frame = (
         frame.with_row_index("ROW")

@@ -5,21 +5,34 @@ each replicate draws ``n`` patients without replacement from its treatment
 cohort (or from the whole safety population) and records the Kaplan-Meier
 median PFS with its 95% confidence interval (log-log, Brookmeyer-Crowley) and
 whether at least one patient had a second primary malignancy. The spread of
-these over replicates is what a program of that size should expect. Because the
-pool repeats the 80 calibrated MM-024 courses, each drawn time is multiplied by
-exp(N(0, smooth^2)) (a smoothed bootstrap, default smooth = 0.05).
+these over replicates is what a program of that size should expect.
+
+Two pools:
+
+* ``model="protocol"`` (default): a protocol-model cohort (eap.simulate.model) of
+  199 x ``pool_scale`` MM-021 patients, each simulated independently through the
+  protocol's rules. What-ifs change the inputs of the model: another protocol file
+  (a dose-reduction ladder, a follow-up interval) or other parameters (higher
+  consent rates, say).
+* ``model="exact"``: ``pool_scale`` copies of the exact-mode cohort, which repeats
+  the 80 calibrated MM-024 courses; each drawn time is then multiplied by
+  exp(N(0, smooth^2)) (a smoothed bootstrap, default smooth = 0.05).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from eap.derive.adtte import derive_adtte
+from eap.errors import EapError
+from eap.protocol import Protocol
 from eap.simulate.course import CUTOFF
+from eap.simulate.model import ModelParams
 from eap.stats import kaplan_meier
 
 
@@ -29,14 +42,15 @@ class TrialsResult:
 
     n: int
     population: str
-    replicates: pl.DataFrame  # MEDIAN, LOWER, UPPER, WIDTH, SPM
+    replicates: pl.DataFrame  # MEDIAN, LOWER, UPPER, WIDTH, SPM, REDUCED, FUVISITS
     conf_type: str = "log-log"
 
     def summary(self) -> pl.DataFrame:
-        """Quantiles of the median and CI width; share not estimable; P(>= 1 SPM)."""
+        """Quantiles over replicates of the median PFS, its CI bounds and width, the
+        share of patients with a dose reduction and the mean number of follow-up visits."""
         r = self.replicates
         rows = []
-        for name in ("MEDIAN", "LOWER", "UPPER", "WIDTH"):
+        for name in ("MEDIAN", "LOWER", "UPPER", "WIDTH", "REDUCED", "FUVISITS"):
             s = r[name].drop_nulls()
             q = [
                 s.quantile(p, "linear") if s.len() else None
@@ -73,11 +87,21 @@ def draw_trials(
     pool_scale: int = 25,
     smooth: float = 0.05,
     progress: Callable[[int], None] | None = None,
+    model: str = "protocol",
+    params: ModelParams | None = None,
+    protocol: Protocol | None = None,
 ) -> TrialsResult:
     """Resample ``replicates`` cohorts of ``n`` patients from a virtual MM-024 population."""
     from eap.simulate import simulate
+    from eap.simulate.model_cohort import simulate_model
 
-    sdtm = simulate(seed, pool_scale)
+    if model == "protocol":
+        sdtm = simulate_model(seed, pool_scale, params, protocol=protocol)
+        smooth = 0.0  # independent patients: nothing to smooth
+    elif model == "exact":
+        sdtm = simulate(seed, pool_scale)
+    else:
+        raise EapError("unknown model", variable="--model", expected="protocol, exact", found=model)
     adtte = derive_adtte(sdtm, CUTOFF).frame.filter(pl.col("PARAMCD") == "PFS")
     dm = sdtm["DM"].frame
     if population == "treatment_cohort":
@@ -89,9 +113,12 @@ def draw_trials(
     times = adtte["AVAL"].to_numpy()
     events = 1 - adtte["CNSR"].to_numpy()
     has_spm = np.asarray([u in spm for u in adtte["USUBJID"].to_list()])
+    per_patient = adtte.select("USUBJID").join(
+        patient_features(sdtm), on="USUBJID", how="left", maintain_order="left"
+    )
+    reduced = per_patient["REDUCED"].fill_null(False).to_numpy()
+    visits = per_patient["FUVISITS"].fill_null(0).to_numpy()
     if n > len(times):
-        from eap.errors import EapError
-
         raise EapError(
             "replicate size larger than the virtual population",
             variable="--n",
@@ -104,11 +131,21 @@ def draw_trials(
         pick = rng.choice(len(times), size=n, replace=False)
         # Smoothed resampling: the pool repeats 80 calibrated courses, so each draw
         # is moved by a multiplicative log-normal kernel (``smooth`` = its SD).
-        drawn = times[pick] * np.exp(rng.normal(0.0, smooth, n))
+        drawn = times[pick] * np.exp(rng.normal(0.0, smooth, n)) if smooth else times[pick]
         curve = kaplan_meier(drawn, events[pick]).curves[0]
         m = curve.median
         width = (m.upper - m.lower) if m.upper is not None and m.lower is not None else None
-        rows.append((m.estimate, m.lower, m.upper, width, bool(has_spm[pick].any())))
+        rows.append(
+            (
+                m.estimate,
+                m.lower,
+                m.upper,
+                width,
+                bool(has_spm[pick].any()),
+                float(reduced[pick].mean()),
+                float(visits[pick].mean()),
+            )
+        )
         if progress:
             progress(k + 1)
     frame = pl.DataFrame(
@@ -119,10 +156,30 @@ def draw_trials(
             "UPPER": pl.Float64,
             "WIDTH": pl.Float64,
             "SPM": pl.Boolean,
+            "REDUCED": pl.Float64,
+            "FUVISITS": pl.Float64,
         },
         orient="row",
     )
     return TrialsResult(n=n, population=population, replicates=frame)
+
+
+def patient_features(sdtm: dict[str, Any]) -> pl.DataFrame:
+    """Per patient: REDUCED (a lenalidomide dose below the first one) and FUVISITS
+    (survival follow-up visits), the quantities a dose-reduction rule or a follow-up
+    interval changes."""
+    dm: pl.DataFrame = sdtm["DM"].frame.select("USUBJID")
+    ex: pl.DataFrame = sdtm["EX"].frame.filter(pl.col("EXTRT") == "LENALIDOMIDE").sort("USUBJID", "EXSTDTC")
+    reduced = ex.group_by("USUBJID").agg(
+        (pl.col("EXDOSE").min() < pl.col("EXDOSE").first()).alias("REDUCED")
+    )
+    sv = sdtm["SV"].frame.filter(pl.col("EPOCH") == "FOLLOW-UP")
+    visits = sv.group_by("USUBJID").agg(pl.len().cast(pl.Float64).alias("FUVISITS"))
+    return (
+        dm.join(reduced, on="USUBJID", how="left")
+        .join(visits, on="USUBJID", how="left")
+        .with_columns(pl.col("REDUCED").fill_null(False), pl.col("FUVISITS").fill_null(0.0))
+    )
 
 
 def plot_trials(result: TrialsResult, path: str) -> None:

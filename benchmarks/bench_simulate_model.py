@@ -1,0 +1,47 @@
+"""Protocol-model cohort (eap.simulate.model): 100,000 MM-021 patients against 10,000.
+
+Goal: simulating 10x the patients in model mode (scale 503 = 100,097 MM-021
+patients against scale 50 = 9,950, each through the protocol and written as SDTM)
+takes at most 10x the time (10.06x for the 10.06x patients: linear). Memory is the
+process's peak resident size.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+from eap.simulate.model import PARENT_N
+from eap.simulate.model_cohort import simulate_model
+
+SMALL, LARGE = 50, 503
+
+
+def _timed(scale: int) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    datasets = simulate_model(2014, scale)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return elapsed, peak, datasets["DM"].n_rows
+
+
+def main() -> None:
+    simulate_model(2014, 1)  # warm imports and caches
+    small = _timed(SMALL)
+    large = _timed(LARGE)
+    for scale, (secs, peak, eap) in ((SMALL, small), (LARGE, large)):
+        print(
+            f"scale {scale} ({PARENT_N * scale:,} MM-021 patients, {eap:,} in the EAP): "
+            f"{secs:.1f} s, process peak {peak / 1e6:.0f} MB"
+        )
+    ratio = large[0] / small[0]
+    patients = LARGE / SMALL
+    verdict = "met" if ratio <= patients else "NOT met"
+    print(
+        f"time ratio {ratio:.2f} for {patients:.2f}x the patients "
+        f"(goal <= {patients:.2f}, linear: {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,396 @@
+"""Calibration of the protocol model (eap.simulate.model) to the MM-024 publication.
+
+``eap simulate calibrate`` runs two deterministic stages and writes
+``src/eap/data/mm024_model.json`` (targets, loss, simulated means, parameters):
+
+1. **Course parameters by simulated method of moments.** The progression,
+   death, stop, continuation and consent parameters (:data:`COURSE_PARAMS`) are
+   chosen to minimise
+
+       loss = sum_k ((mean over R cohorts of statistic k - published k) / sd_k)^2
+
+   over the statistics of :func:`course_statistics` (cohort sizes, disposition,
+   deaths, Rd durations, follow-up and PFS medians); sd_k is sqrt(published) for a
+   count and 2 months for a median. Each evaluation simulates the same R random
+   streams (common random numbers), so the loss is a deterministic function of the
+   parameters and Nelder-Mead (scipy) converges to the same point for a seed.
+2. **AE rates by moment matching.** With the course fixed, each AE term's
+   per-cycle probabilities solve, by bisection over the simulated numbers of
+   cycles on Rd, mean_i(1 - (1 - p)^cycles_i) = published incidence: grade 3-4
+   (Table 2), any grade (the most common TEAEs, else the term's any-grade
+   incidence in eap/data/ae_terms.csv), and the grade 1-2 interruption
+   probability from the AEs leading to interruption or reduction. Serious: the
+   Table 3 count over the grade 3-4 count (a serious term that Table 2 does not
+   list gets its grade 3-4 probability from the serious count, all serious).
+
+The auxiliary statistics read the model's own facts (documented progression, the
+last assessment, death), following the ADTTE rules (PFS event: IMWG progression,
+or death within 63 days of the last assessment; else censored at it). The
+coverage check (eap.simulate.coverage) then measures the calibrated model through
+eap's own derivations and report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import differential_evolution
+
+from eap.protocol import Protocol, load_protocol
+from eap.simulate.course import CUTOFF, MONTH_DAYS
+from eap.simulate.events import ae_terms
+from eap.simulate.model import (
+    ModelParams,
+    Patient,
+    TermRates,
+    simulate_course,
+    simulate_dosing,
+)
+from eap.simulate.targets import published
+from eap.stats import kaplan_meier
+
+# name -> (lower, upper): parameters are searched on the logit of their place in
+# the interval, so every step stays inside it.
+COURSE_PARAMS: dict[str, tuple[float, float]] = {
+    "enrollment_shape": (0.5, 4.0),
+    "pd_shape": (0.6, 3.0),
+    "pd_scale_nonresponder": (60.0, 900.0),
+    "pd_scale_responder": (200.0, 3000.0),
+    "death_before_pd": (0.001, 0.3),
+    "death_after_pd": (0.02, 1.5),
+    "stop_other_mm021": (0.01, 1.0),
+    "lost_on_rd": (0.001, 0.1),
+    "clinical_pd": (0.0, 0.6),
+    "clinical_pd_eap": (0.0, 0.9),
+    "continue_after_pd": (0.0, 0.8),
+    "continue_days": (14.0, 600.0),
+    "consent_treatment": (0.5, 1.0),
+    "consent_follow_up": (0.1, 1.0),
+}
+PFS_DEATH_WINDOW = 63  # days after the last assessment (the study's ADTTE rule)
+SPM_TERMS = ("Duodenal tumor", "Nasopharyngeal carcinoma")
+
+
+def _months(days: float) -> float:
+    return days / MONTH_DAYS
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else math.nan
+
+
+def _km_median(times: list[float], events: list[int]) -> float:
+    """Kaplan-Meier median (eap.stats); not reached is the longest time (a finite loss)."""
+    if not times:
+        return math.nan
+    m = kaplan_meier(np.asarray(times), np.asarray(events)).curves[0].median.estimate
+    return float(m) if m is not None else max(times)
+
+
+def pfs(p: Patient) -> tuple[float, int]:
+    """PFS days and event flag from the model's facts (ADTTE's rules, see module doc)."""
+    cutoff = p.day_of(CUTOFF)
+    end = p.stop_day if p.stop_day is not None else cutoff
+    if p.pd_day is not None:
+        return float(p.pd_day), 1
+    if p.death_day is not None and p.death_day <= end + PFS_DEATH_WINDOW:
+        return float(p.death_day), 1
+    return float(end), 0
+
+
+def course_statistics(eap: list[Patient], scale: int) -> dict[str, float]:
+    """The publication's course figures from one cohort (counts per unit of scale)."""
+    tc = [p for p in eap if p.group == "TC"]
+    k = float(scale)
+
+    def duration(p: Patient) -> float:
+        last = p.stop_day if p.stop_day is not None else p.day_of(CUTOFF)
+        return float(last)
+
+    def follow_up(p: Patient) -> float:
+        end = p.death_day or p.lost_day or p.day_of(CUTOFF)
+        return float(end + p.enrl_offset)
+
+    stopped = [p for p in tc if p.stop_day is not None]
+    pd_stops = ("PROGRESSIVE DISEASE", "CLINICAL PROGRESSION")
+    tc_pfs = [pfs(p) for p in tc]
+    all_pfs = [pfs(p) for p in eap]
+    return {
+        "n_treatment_cohort": len(tc) / k,
+        "n_safety_follow_up": (len(eap) - len(tc)) / k,
+        "tc_on_rd": (len(tc) - len(stopped)) / k,
+        "tc_stopped_progression": sum(p.stop_reason in pd_stops for p in stopped) / k,
+        "tc_stopped_death": sum(p.stop_reason == "DEATH" for p in stopped) / k,
+        "tc_stopped_lost": sum(p.stop_reason == "LOST TO FOLLOW-UP" for p in stopped) / k,
+        "deaths_safety": sum(p.death_day is not None for p in eap) / k,
+        "deaths_treatment_cohort": sum(p.death_day is not None for p in tc) / k,
+        "tc_over_108_weeks": sum(duration(p) > 756 for p in tc) / k,
+        "duration_median_safety": _months(_median([duration(p) for p in eap])),
+        "duration_median_treatment_cohort": _months(_median([duration(p) for p in tc])),
+        "follow_up_median_safety": _months(_median([follow_up(p) for p in eap])),
+        "follow_up_median_treatment_cohort": _months(_median([follow_up(p) for p in tc])),
+        "pfs_median_safety": _months(_km_median([t for t, _ in all_pfs], [e for _, e in all_pfs])),
+        "pfs_median_treatment_cohort": _months(
+            _km_median([t for t, _ in tc_pfs], [e for _, e in tc_pfs])
+        ),
+    }
+
+
+def course_targets() -> dict[str, tuple[float, float]]:
+    """Published value and its sd in the loss, per statistic of course_statistics."""
+    pub = published()
+    disp = pub["disposition_treatment_cohort_at_cutoff"]
+    exp = pub["exposure"]
+    t4 = pub["table4_efficacy_median_months_95ci"]
+
+    def count(n: float) -> tuple[float, float]:
+        return float(n), max(1.0, math.sqrt(float(n)))
+
+    reasons = disp["discontinued_reasons"]
+    return {
+        "n_treatment_cohort": count(pub["populations"]["treatment_cohort"]),
+        "n_safety_follow_up": count(
+            pub["populations"]["safety"] - pub["populations"]["treatment_cohort"]
+        ),
+        "tc_on_rd": count(disp["on_rd"]),
+        "tc_stopped_progression": count(reasons["disease progression"]),
+        "tc_stopped_death": count(reasons["death"]),
+        "tc_stopped_lost": count(reasons["lost to follow-up"]),
+        "deaths_safety": count(pub["deaths"]["safety"]["n"]),
+        "deaths_treatment_cohort": count(pub["deaths"]["treatment_cohort"]["n"]),
+        "tc_over_108_weeks": count(exp["treatment_cohort_over_108_weeks"]["n"]),
+        "duration_median_safety": (exp["duration_months"]["safety"]["median"], 2.0),
+        "duration_median_treatment_cohort": (
+            exp["duration_months"]["treatment_cohort"]["median"],
+            2.0,
+        ),
+        "follow_up_median_safety": (pub["follow_up_median_months"]["safety"], 1.5),
+        "follow_up_median_treatment_cohort": (
+            pub["follow_up_median_months"]["treatment_cohort"],
+            1.5,
+        ),
+        "pfs_median_safety": (t4["safety"]["progression_free_survival"][0], 2.0),
+        "pfs_median_treatment_cohort": (
+            t4["treatment_cohort"]["progression_free_survival"][0],
+            2.0,
+        ),
+    }
+
+
+def simulate_eap(
+    params: ModelParams, protocol: Protocol, seed: int, scale: int, dosing: bool = False
+) -> list[Patient]:
+    """The EAP patients of one model cohort (course only unless ``dosing``)."""
+    rng = np.random.default_rng([seed, 20])
+    out = []
+    for i in range(199 * scale):
+        p = simulate_course(i, params, protocol, rng)
+        if p.group is not None:
+            if dosing:
+                simulate_dosing(p, params, protocol, rng)
+            out.append(p)
+    return out
+
+
+def mean_statistics(
+    params: ModelParams, protocol: Protocol, seeds: list[int], scale: int
+) -> dict[str, float]:
+    runs = [course_statistics(simulate_eap(params, protocol, s, scale), scale) for s in seeds]
+    return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+
+
+def loss(stats: dict[str, float], targets: dict[str, tuple[float, float]]) -> float:
+    total = 0.0
+    for k, (target, sd) in targets.items():
+        v = stats[k]
+        total += 100.0 if math.isnan(v) else ((v - target) / sd) ** 2
+    return total
+
+
+def _params(base: ModelParams, x: np.ndarray) -> ModelParams:
+    return base.with_values(**{n: float(v) for n, v in zip(COURSE_PARAMS, x, strict=True)})
+
+
+def fit_course(
+    start: ModelParams,
+    protocol: Protocol,
+    seeds: list[int],
+    scale: int,
+    generations: int,
+    seed: int,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[ModelParams, float]:
+    """Differential evolution (scipy, seeded) over :data:`COURSE_PARAMS` within their
+    bounds; the loss is a step function of the parameters (counts), which
+    derivative-free population search handles where a simplex stalls."""
+    targets = course_targets()
+    generation = [0]
+
+    def objective(x: np.ndarray) -> float:
+        return loss(mean_statistics(_params(start, x), protocol, seeds, scale), targets)
+
+    def report(xk: np.ndarray, convergence: float = 0.0) -> None:
+        del convergence
+        generation[0] += 1
+        if progress:
+            progress(generation[0], objective(xk))
+
+    result = differential_evolution(
+        objective,
+        list(COURSE_PARAMS.values()),
+        seed=seed,
+        maxiter=generations,
+        popsize=8,
+        tol=0.0,
+        polish=False,
+        init="sobol",
+        updating="immediate",
+        callback=report,
+    )
+    return _params(start, np.asarray(result.x)), float(result.fun)
+
+
+def _solve(f: Callable[[float], float], target: float, hi: float = 1.0) -> float:
+    """The p in [0, hi] with f(p) = target for an increasing f (bisection, 50 steps)."""
+    if target <= f(0.0):
+        return 0.0
+    if target >= f(hi):
+        return hi
+    lo = 0.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if f(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def ae_targets() -> dict[str, dict[str, float]]:
+    """Per term: incidence of any grade, grade 3-4, serious, and of an interruption or
+    reduction it led to (proportions of the safety population)."""
+    pub = published()["safety_population_ae"]
+    n = float(published()["populations"]["safety"])
+    g34 = {r["term"]: r["n"] / n for r in pub["table2_grade3_4_ge3pct"]["rows"]}
+    ser = {r["term"]: r["n"] / n for r in pub["table3_serious"]["rows"]}
+    anyg = {r["term"]: r["pct"] / 100 for r in pub["most_common_teae_any_grade"]}
+    act = {
+        r["term"]: r["pct"] / 100
+        for r in pub["most_common_ae_leading_to_interruption_or_reduction"]
+    }
+    out: dict[str, dict[str, float]] = {}
+    for t in ae_terms():
+        if t.term in SPM_TERMS:
+            continue
+        high = g34.get(t.term, 0.0)
+        serious = ser.get(t.term, 0.0)
+        if serious > high:
+            high = serious  # a serious term Table 2 does not list: its grade 3-4 are serious
+        tail = t.tail_pct / 100 if t.tail_pct is not None else 0.0
+        any_grade = max(anyg.get(t.term, tail), 2.5 * high if t.term not in anyg else 0.0, high)
+        out[t.term] = {
+            "any": any_grade,
+            "g34": high,
+            "serious": serious,
+            "action": act.get(t.term, 0.0),
+            "related": t.related_prob,
+        }
+    return out
+
+
+def _acting(
+    incidence: Callable[[float, float], float], p12_on_dosing_day: float, related: float, a: float
+) -> float:
+    """Share of patients with >= 1 AE of a term that interrupted or reduced the dose,
+    when a grade 1-2 episode on a dosing day acts with probability ``a``."""
+    return incidence(p12_on_dosing_day * a, related)
+
+
+def fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> ModelParams:
+    """Per-cycle AE probabilities that give the published incidences on average."""
+    cycles = np.asarray(
+        [
+            math.ceil(((p.stop_day or p.day_of(CUTOFF)) + 1) / 28)
+            for s in seeds
+            for p in simulate_eap(params, protocol, s, 1)
+        ],
+        dtype=np.float64,
+    )
+    dosing_share = 21 / 28  # onset on a lenalidomide day
+
+    def incidence(p: float, other: float = 0.0) -> float:
+        """Share of patients with >= 1 episode: per-cycle probability p, alongside an
+        independent per-cycle probability ``other`` of the same outcome."""
+        return float(np.mean(1.0 - ((1.0 - p) * (1.0 - other)) ** cycles))
+
+    terms: dict[str, TermRates] = {}
+    for term, t in ae_targets().items():
+        p34 = _solve(incidence, t["g34"], hi=0.5)
+        p12 = _solve(partial(incidence, other=p34), t["any"], 0.5)
+        related_acts = p34 * t["related"] * dosing_share
+        act12 = _solve(partial(_acting, incidence, p12 * dosing_share, related_acts), t["action"])
+        serious = min(1.0, t["serious"] / t["g34"]) if t["g34"] > 0 else 0.0
+        terms[term] = TermRates(p12, p34, serious, t["related"], act12)
+    return replace(params, terms=terms)
+
+
+def calibrate(
+    seed: int = 2014,
+    replicates: int = 8,
+    scale: int = 2,
+    generations: int = 12,
+    start: ModelParams | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Both stages; the document written to mm024_model.json."""
+    say = progress or (lambda _: None)
+    protocol = load_protocol()
+    seeds = [seed * 1000 + r for r in range(replicates)]
+    base = start or ModelParams()
+    say(
+        f"course: differential evolution over {len(COURSE_PARAMS)} parameters, "
+        f"{replicates} cohorts of scale {scale} per evaluation"
+    )
+    fitted, value = fit_course(
+        base,
+        protocol,
+        seeds,
+        scale,
+        generations,
+        seed,
+        lambda n, v: say(f"  generation {n}: loss {v:.3f}"),
+    )
+    say("AE rates: moment matching per term")
+    fitted = fit_ae_rates(fitted, protocol, seeds)
+    stats = mean_statistics(fitted, protocol, seeds, scale)
+    targets = course_targets()
+    return {
+        "about": "Parameters of the MM-024 protocol model (eap.simulate.model), "
+        "written by `eap simulate calibrate`; see docs/virtual-cohort.md.",
+        "procedure": {
+            "seed": seed,
+            "replicates": replicates,
+            "scale": scale,
+            "generations": generations,
+            "method": "simulated method of moments: differential evolution (scipy, seeded, "
+            "popsize 8, Sobol start) with common random numbers; AE rates by moment matching",
+        },
+        "loss": round(value, 6),
+        "targets": {
+            k: {"published": t, "sd": sd, "simulated_mean": round(stats[k], 4)}
+            for k, (t, sd) in targets.items()
+        },
+        "parameters": fitted.to_json(),
+    }
+
+
+def write(doc: dict[str, Any], path: Path) -> None:
+    doc = {k: v for k, v in doc.items() if v is not None}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
