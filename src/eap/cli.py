@@ -852,7 +852,7 @@ def simulate_calibrate(
     seed: Annotated[int, typer.Option(help="Seed of the common random numbers.")] = 2014,
     replicates: Annotated[int, typer.Option(help="Cohorts per evaluation of the loss.")] = 8,
     scale: Annotated[int, typer.Option(help="Scale of each of those cohorts.")] = 2,
-    generations: Annotated[int, typer.Option(help="Differential-evolution generations.")] = 12,
+    generations: Annotated[int, typer.Option(help="Differential-evolution generations.")] = 20,
 ) -> None:
     """Fit the protocol model to the publication (simulated method of moments)."""
     from eap.simulate.calibrate import calibrate, write

@@ -61,6 +61,7 @@ from eap.stats import kaplan_meier
 COURSE_PARAMS: dict[str, tuple[float, float]] = {
     "enrollment_shape": (0.5, 4.0),
     "pd_shape": (0.6, 3.0),
+    "pd_shape_responder": (0.4, 3.0),
     "pd_scale_nonresponder": (60.0, 900.0),
     "pd_scale_responder": (200.0, 3000.0),
     "death_before_pd": (0.001, 0.3),
@@ -203,7 +204,12 @@ def mean_statistics(
     params: ModelParams, protocol: Protocol, seeds: list[int], scale: int
 ) -> dict[str, float]:
     runs = [course_statistics(simulate_eap(params, protocol, s, scale), scale) for s in seeds]
-    return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+    out = {}
+    for k in runs[0]:
+        # A median no cohort could estimate stays NaN (the loss then penalises it).
+        values = [r[k] for r in runs if not math.isnan(r[k])]
+        out[k] = float(np.mean(values)) if values else math.nan
+    return out
 
 
 def loss(stats: dict[str, float], targets: dict[str, tuple[float, float]]) -> float:
@@ -228,8 +234,9 @@ def fit_course(
     progress: Callable[[int, float], None] | None = None,
 ) -> tuple[ModelParams, float]:
     """Differential evolution (scipy, seeded) over :data:`COURSE_PARAMS` within their
-    bounds; the loss is a step function of the parameters (counts), which
-    derivative-free population search handles where a simplex stalls."""
+    bounds, from a Sobol population that includes ``start``; the loss is a step
+    function of the parameters (counts), which derivative-free population search
+    handles where a simplex stalls."""
     targets = course_targets()
     generation = [0]
 
@@ -251,20 +258,21 @@ def fit_course(
         tol=0.0,
         polish=False,
         init="sobol",
+        x0=np.asarray([getattr(start, n) for n in COURSE_PARAMS]),
         updating="immediate",
         callback=report,
     )
     return _params(start, np.asarray(result.x)), float(result.fun)
 
 
-def _solve(f: Callable[[float], float], target: float, hi: float = 1.0) -> float:
-    """The p in [0, hi] with f(p) = target for an increasing f (bisection, 50 steps)."""
+def _solve(f: Callable[[float], float], target: float, hi: float = 1.0, steps: int = 50) -> float:
+    """The p in [0, hi] with f(p) = target for an increasing f (bisection)."""
     if target <= f(0.0):
         return 0.0
     if target >= f(hi):
         return hi
     lo = 0.0
-    for _ in range(50):
+    for _ in range(steps):
         mid = (lo + hi) / 2
         if f(mid) < target:
             lo = mid
@@ -338,14 +346,53 @@ def fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> M
         act12 = _solve(partial(_acting, incidence, p12 * dosing_share, related_acts), t["action"])
         serious = min(1.0, t["serious"] / t["g34"]) if t["g34"] > 0 else 0.0
         terms[term] = TermRates(p12, p34, serious, t["related"], act12)
-    return replace(params, terms=terms)
+    fitted = replace(params, terms=terms)
+    return _fit_other_interruptions(fitted, protocol, seeds)
+
+
+def interrupted(p: Patient) -> bool:
+    """An AE that interrupted lenalidomide (AEACN DRUG INTERRUPTED), as ADAE's ACTLEN
+    counts it for the publication's "interruption" rows."""
+    return any(e.action == "DRUG INTERRUPTED" for e in p.episodes)
+
+
+def interruption_target() -> float:
+    """Share of the safety population whose lenalidomide was interrupted (with or
+    without a reduction) for a TEAE."""
+    pub = published()["safety_population_ae"]["lenalidomide_modification_due_to_teae"]["safety"]
+    n = pub["interruption"]["n"] + pub["interruption_and_reduction"]["n"]
+    return float(n) / float(published()["populations"]["safety"])
+
+
+def _fit_other_interruptions(
+    params: ModelParams, protocol: Protocol, seeds: list[int]
+) -> ModelParams:
+    """One interruption probability for grade 1-2 AEs of the terms the publication does
+    not list among those leading to interruption, solved so that the share of patients
+    with an interruption is the published one (the model simulated with dosing)."""
+    listed = {
+        r["term"]
+        for r in published()["safety_population_ae"][
+            "most_common_ae_leading_to_interruption_or_reduction"
+        ]
+    }
+
+    def with_other(a: float) -> ModelParams:
+        terms = {k: v if k in listed else replace(v, act12=a) for k, v in params.terms.items()}
+        return replace(params, terms=terms)
+
+    def share(a: float) -> float:
+        eap = [p for s in seeds for p in simulate_eap(with_other(a), protocol, s, 1, True)]
+        return float(np.mean([interrupted(p) for p in eap]))
+
+    return with_other(_solve(share, interruption_target(), steps=16))
 
 
 def calibrate(
     seed: int = 2014,
     replicates: int = 8,
     scale: int = 2,
-    generations: int = 12,
+    generations: int = 20,
     start: ModelParams | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:

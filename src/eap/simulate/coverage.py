@@ -51,11 +51,19 @@ def coverage(seeds: Iterable[int], progress: Callable[[int], None] | None = None
     return coverage_table(runs)
 
 
+def _quantile(values: np.ndarray, q: float) -> float:
+    """Type 7 quantile (R's default) where +inf (not estimable) sorts above every number:
+    a quantile that interpolates towards +inf is +inf."""
+    finite_top = np.where(np.isinf(values), np.finfo(np.float64).max / 4, values)
+    x = float(np.quantile(finite_top, q))
+    return math.inf if x >= np.finfo(np.float64).max / 8 else x
+
+
 def coverage_table(runs: list[dict[str, tuple[Any, float]]]) -> pl.DataFrame:
     rows = []
     for cid, (pub, _) in runs[0].items():
         values = np.asarray([r[cid][1] for r in runs if cid in r], dtype=np.float64)
-        lo, mid, hi = (float(np.quantile(values, q)) for q in (0.025, 0.5, 0.975))
+        lo, mid, hi = (_quantile(values, q) for q in (0.025, 0.5, 0.975))
         target = _number(pub)
         covered = bool(np.isinf(hi)) if math.isinf(target) else lo <= target <= hi
         rows.append((cid, str(pub), lo, mid, hi, covered))

@@ -1043,7 +1043,7 @@ def medical_history(patients: pl.DataFrame, rng: np.random.Generator, scale: int
         parts.append(
             pl.DataFrame(
                 {
-                    "USUBJID": usub[who],
+                    "USUBJID": pl.Series(usub[who], dtype=pl.String),
                     "MHTERM": np.full(who.size, term.upper()),
                     "MHDECOD": np.full(who.size, term),
                     "MHCAT": np.full(who.size, "GENERAL MEDICAL HISTORY"),
@@ -1094,7 +1094,7 @@ def procedures(patients: pl.DataFrame, rng: np.random.Generator, scale: int) -> 
         parts.append(
             pl.DataFrame(
                 {
-                    "USUBJID": usub[who],
+                    "USUBJID": pl.Series(usub[who], dtype=pl.String),
                     "PRTRT": trt.astype(str),
                     "PRCAT": np.full(who.size, cat),
                     "_start": start.astype(np.int64),

@@ -5,7 +5,7 @@ lets them emerge. Every MM-021 patient (199 per unit of scale) is followed from
 the first Rd dose, cycle by cycle on the protocol's calendar:
 
 * **Disease.** A latent progression time (Weibull; responders, with the MM-021
-  response rate, have a longer scale) is found at the next scheduled IMWG
+  response rate, have their own shape and scale) is found at the next scheduled IMWG
   assessment (day 1 of each 28-day cycle from cycle 2). The investigator stops Rd
   there, or (``clinical_pd``; ``clinical_pd_eap`` in the Treatment Phase) stops
   it for progression judged clinically without an IMWG PD, or
@@ -42,6 +42,7 @@ describes the model and its calibration.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
@@ -119,21 +120,23 @@ class ModelParams:
     """Every parameter of the model; rates are per year, times in days."""
 
     response_rate: float = 0.476  # MM-021 overall response (publication, Background)
-    enrollment_shape: float = 1.0  # first dose = window start + span x U^shape
-    pd_shape: float = 1.3
-    pd_scale_nonresponder: float = 200.0
-    pd_scale_responder: float = 700.0
-    death_before_pd: float = 0.03
-    death_after_pd: float = 0.35
-    stop_other_mm021: float = 0.15
+    # The defaults are the calibration's starting point (eap.simulate.calibrate).
+    enrollment_shape: float = 1.6095  # first dose = window start + span x U^shape
+    pd_shape: float = 2.1981  # Weibull shape of the latent progression, non-responders
+    pd_shape_responder: float = 1.1743  # the same, responders
+    pd_scale_nonresponder: float = 384.4
+    pd_scale_responder: float = 512.4
+    death_before_pd: float = 0.0202
+    death_after_pd: float = 0.2841
+    stop_other_mm021: float = 0.0471
     toxicity_share: float = 0.3  # of the MM-021 stops for other reasons
-    lost_on_rd: float = 0.01
-    clinical_pd: float = 0.15
-    clinical_pd_eap: float = 0.3  # the same, in the Treatment Phase
-    continue_after_pd: float = 0.15
-    continue_days: float = 120.0
-    consent_treatment: float = 0.95
-    consent_follow_up: float = 0.45
+    lost_on_rd: float = 0.0552
+    clinical_pd: float = 0.0402
+    clinical_pd_eap: float = 0.4969  # the same, in the Treatment Phase
+    continue_after_pd: float = 0.2763
+    continue_days: float = 69.0
+    consent_treatment: float = 0.8109
+    consent_follow_up: float = 0.2665
     spm_rate: float = 0.007
     renal_30_60: float = 0.1125  # CrCl 30 to < 60 (10 mg); invented, as in the exact mode
     renal_below_30: float = 0.0125  # CrCl < 30 (15 mg every other day)
@@ -282,8 +285,10 @@ def simulate_course(
         responder=bool(rng.random() < p.response_rate),
     )
     cutoff_day = pat.day_of(CUTOFF)
-    scale = p.pd_scale_responder if pat.responder else p.pd_scale_nonresponder
-    t_pd = _weibull(rng, p.pd_shape, scale)
+    if pat.responder:
+        t_pd = _weibull(rng, p.pd_shape_responder, p.pd_scale_responder)
+    else:
+        t_pd = _weibull(rng, p.pd_shape, p.pd_scale_nonresponder)
     t_death_pre = _exponential_days(rng, p.death_before_pd)
     t_death_post = _exponential_days(rng, p.death_after_pd)
     death = t_death_pre if t_death_pre < t_pd else t_pd + t_death_post
@@ -585,9 +590,17 @@ def simulate_parent_trial(
 ) -> list[Patient]:
     """Every MM-021 patient (199 x scale); those the EAP admits carry their dosing and AEs."""
     out = []
-    for i in range(PARENT_N * scale):
-        pat = simulate_course(i, params, protocol, rng)
-        if pat.group is not None:
-            simulate_dosing(pat, params, protocol, rng)
-        out.append(pat)
+    # Millions of small acyclic objects: the cyclic garbage collector's full passes
+    # would grow with the heap and make the cost superlinear in the patients.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(PARENT_N * scale):
+            pat = simulate_course(i, params, protocol, rng)
+            if pat.group is not None:
+                simulate_dosing(pat, params, protocol, rng)
+            out.append(pat)
+    finally:
+        if was_enabled:
+            gc.enable()
     return out

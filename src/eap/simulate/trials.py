@@ -169,7 +169,9 @@ def patient_features(sdtm: dict[str, Any]) -> pl.DataFrame:
     (survival follow-up visits), the quantities a dose-reduction rule or a follow-up
     interval changes."""
     dm: pl.DataFrame = sdtm["DM"].frame.select("USUBJID")
-    ex: pl.DataFrame = sdtm["EX"].frame.filter(pl.col("EXTRT") == "LENALIDOMIDE").sort("USUBJID", "EXSTDTC")
+    ex: pl.DataFrame = (
+        sdtm["EX"].frame.filter(pl.col("EXTRT") == "LENALIDOMIDE").sort("USUBJID", "EXSTDTC")
+    )
     reduced = ex.group_by("USUBJID").agg(
         (pl.col("EXDOSE").min() < pl.col("EXDOSE").first()).alias("REDUCED")
     )
