@@ -1,0 +1,109 @@
+"""More edges of the derivations, each found by a surviving mutant: the data cutoff as
+derive_all hands it to ADRS, the text of each input finding. Every expected value is
+worked out by hand from the small SDTM written in the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from eap.datasets.model import Dataset
+from eap.derive import derive_all
+from eap.derive.adsl import derive_adsl
+from eap.derive.checks import input_findings
+from eap.errors import PlanError
+from eap.plans import load_study
+
+D = dt.date
+STUDY_HEAD = """
+[study]
+id = "T"
+title = "T"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{ value = "A" }]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+
+"""
+
+
+def test_derive_all_cuts_adrs_at_the_data_cutoff() -> None:
+    # S: PR on 2013-03-01, CR on 2013-06-01; cutoff 2013-04-30, so the CR is not seen:
+    # BOR PR (rank 4 in IMWG), one OVR row (the PR), responder Y (PR or better).
+    dm = pl.DataFrame(
+        {"STUDYID": ["X"], "USUBJID": ["S"], "RFXSTDTC": ["2013-01-01"], "DTHDTC": [None]},
+        schema_overrides={"DTHDTC": pl.String},
+    )
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["S", "S"],
+            "RSSEQ": [1, 2],
+            "RSCAT": ["IMWG", "IMWG"],
+            "RSTESTCD": ["OVRLRESP", "OVRLRESP"],
+            "RSSTRESC": ["PR", "CR"],
+            "RSDTC": ["2013-03-01", "2013-06-01"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "RS": Dataset.from_frame("RS", rs)}
+    adrs = derive_all(sdtm, D(2013, 4, 30)).datasets["ADRS"].frame
+    got = adrs.select("PARAMCD", "AVALC", "ADT").rows()
+    assert got == [
+        ("BOR", "PR", D(2013, 3, 1)),
+        ("OVR", "PR", D(2013, 3, 1)),
+        ("RSP", "Y", D(2013, 3, 1)),
+    ]
+
+
+def test_each_input_finding_says_what_it_found_in_words() -> None:
+    dm = pl.DataFrame({"USUBJID": ["A"]})
+    ae = pl.DataFrame({"USUBJID": ["A", "A", "Z"], "AESTDTC": ["2014-03", None, "2014-03-10"]})
+    messages = {
+        f.check: f.message
+        for f in input_findings(
+            {"DM": Dataset.from_frame("DM", dm), "AE": Dataset.from_frame("AE", ae)}
+        )
+    }
+    assert messages == {
+        "ae-start-missing": (
+            "AE without a start date: counted as treatment-emergent (conservative rule)"
+        ),
+        "ae-start-partial": (
+            "partial AE start dates imputed (first of the period, or the first dose in its "
+            "month/year); ASTDTF says which part"
+        ),
+        "subject-not-in-dm": "AE records of subjects absent from DM cannot be derived",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            '[adsl.groups.AGEGR1]\nlabel = "Age Group"\nlevels = [{ value = "<65", where = '
+            '"AGE < 65" }, { value = ">=65", where = "AGE >=" }]\n',
+            "adsl.groups.AGEGR1.levels[1].where",
+        ),
+        ('[adsl.flags.OLDFL]\nlabel = "Older Flag"\nwhere = "AGE >="\n', "adsl.flags.OLDFL.where"),
+    ],
+    ids=["group-level", "flag"],
+)
+def test_an_adsl_filter_that_does_not_parse_names_its_field(
+    tmp_path: Path, body: str, field: str
+) -> None:
+    (tmp_path / "study.toml").write_text(STUDY_HEAD + body)
+    dm = pl.DataFrame({"USUBJID": ["A"], "AGE": [64.0], "ARMCD": ["X"]})
+    with pytest.raises(PlanError) as info:
+        derive_adsl(
+            {"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30), study=load_study(tmp_path)
+        )
+    assert str(info.value).startswith(f"{tmp_path / 'study.toml'}: {field}: filter 'AGE >='")

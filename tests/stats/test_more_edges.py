@@ -1,0 +1,51 @@
+"""More edges of the statistics, each found by a surviving mutant: the limits of the rows
+before the first event, zero rows given as an (empty) categorical, the rows an error
+names. Every expected value is worked out by hand in the test."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from eap.errors import StatsInputError
+from eap.stats import kaplan_meier
+from eap.stats.cox import cox_ph
+from eap.stats.frame import km_from_frame
+from eap.stats.logrank import logrank_test
+
+CONF_TYPES = ["plain", "log", "log-log", "logit", "arcsin"]
+
+
+@pytest.mark.parametrize("conf_type", CONF_TYPES)
+def test_limits_are_one_while_nobody_has_failed(conf_type: str) -> None:
+    # Censorings at 1 and 2 come before the first event at 3: S = 1 with no variance,
+    # so both limits are 1 (R survfit: lower = upper = 1 on those rows). After the event
+    # at 3, S = 2/3 (3 at risk, one fails) and both limits lie strictly inside (0, 1).
+    curve = kaplan_meier([1, 2, 3, 4, 5], [0, 0, 1, 0, 0], conf_type=conf_type).curves[0]
+    assert curve.survival.tolist()[:3] == [1.0, 1.0, pytest.approx(2 / 3)]
+    assert curve.lower.tolist()[:2] == [1.0, 1.0]
+    assert curve.upper.tolist()[:2] == [1.0, 1.0]
+    assert 0.0 < curve.lower[2] < 2 / 3 < curve.upper[2] <= 1.0
+
+
+def _zero_rows_error(call: object) -> StatsInputError:
+    with pytest.raises(StatsInputError) as info:
+        call()  # type: ignore[operator]
+    return info.value
+
+
+def test_zero_rows_with_an_empty_pandas_categorical_is_the_no_rows_error() -> None:
+    # An empty Categorical has no codes at all (not a code -1 for a missing value):
+    # the answer is the usual "no rows" error, not a failure to take the minimum code.
+    arm = pd.Categorical([], categories=["A", "B"])
+    assert "no rows" in _zero_rows_error(lambda: kaplan_meier([], [], strata=arm)).problem
+    assert "no rows" in _zero_rows_error(lambda: logrank_test([], [], arm)).problem
+    assert "no rows" in _zero_rows_error(lambda: cox_ph([], [], arm)).problem
+
+
+def test_a_missing_status_names_its_rows() -> None:
+    frame = pl.DataFrame({"AVAL": [5.0, 8.0, 12.0, 3.0], "CNSR": [0, None, 1, None]})
+    err = _zero_rows_error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR"))
+    assert err.problem == "2 rows with a missing CNSR"
+    assert (err.variable, err.rows) == ("CNSR", [1, 3])
