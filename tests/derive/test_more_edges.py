@@ -107,3 +107,19 @@ def test_an_adsl_filter_that_does_not_parse_names_its_field(
             {"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30), study=load_study(tmp_path)
         )
     assert str(info.value).startswith(f"{tmp_path / 'study.toml'}: {field}: filter 'AGE >='")
+
+
+def test_ittfl_follows_consent_when_the_study_collected_consent_dates() -> None:
+    # docs/derivations.md: ITTFL is Y when RFICDTC is present, else N; the ARMCD rule is
+    # only for studies without consent dates. A consented screen failure is therefore Y,
+    # an assigned subject without a consent date N.
+    dm = pl.DataFrame(
+        {
+            "STUDYID": ["X", "X"],
+            "USUBJID": ["A", "B"],
+            "RFICDTC": ["2020-01-10", None],
+            "ARMCD": ["SCRNFAIL", "X"],
+        }
+    )
+    adsl = derive_adsl({"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30)).frame
+    assert adsl.select("USUBJID", "ITTFL").rows() == [("A", "Y"), ("B", "N")]

@@ -29,7 +29,7 @@ def test_limits_are_one_while_nobody_has_failed(conf_type: str) -> None:
     assert 0.0 < curve.lower[2] < 2 / 3 < curve.upper[2] <= 1.0
 
 
-def _zero_rows_error(call: object) -> StatsInputError:
+def _error(call: object) -> StatsInputError:
     with pytest.raises(StatsInputError) as info:
         call()  # type: ignore[operator]
     return info.value
@@ -39,13 +39,37 @@ def test_zero_rows_with_an_empty_pandas_categorical_is_the_no_rows_error() -> No
     # An empty Categorical has no codes at all (not a code -1 for a missing value):
     # the answer is the usual "no rows" error, not a failure to take the minimum code.
     arm = pd.Categorical([], categories=["A", "B"])
-    assert "no rows" in _zero_rows_error(lambda: kaplan_meier([], [], strata=arm)).problem
-    assert "no rows" in _zero_rows_error(lambda: logrank_test([], [], arm)).problem
-    assert "no rows" in _zero_rows_error(lambda: cox_ph([], [], arm)).problem
+    assert "no rows" in _error(lambda: kaplan_meier([], [], strata=arm)).problem
+    assert "no rows" in _error(lambda: logrank_test([], [], arm)).problem
+    assert "no rows" in _error(lambda: cox_ph([], [], arm)).problem
 
 
 def test_a_missing_status_names_its_rows() -> None:
     frame = pl.DataFrame({"AVAL": [5.0, 8.0, 12.0, 3.0], "CNSR": [0, None, 1, None]})
-    err = _zero_rows_error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR"))
+    err = _error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR"))
     assert err.problem == "2 rows with a missing CNSR"
     assert (err.variable, err.rows) == ("CNSR", [1, 3])
+
+
+@pytest.mark.parametrize(
+    ("names", "problem"),
+    [
+        ({"time": "TIME", "censor": "CNSR"}, "no time variable TIME in the data"),
+        ({"time": "AVAL", "censor": "CENSOR"}, "no status variable CENSOR in the data"),
+        ({"time": "AVAL", "censor": "CNSR", "by": "TRT"}, "no by variable TRT in the data"),
+    ],
+    ids=["time", "status", "by"],
+)
+def test_a_variable_not_in_the_data_is_named_with_its_role(
+    names: dict[str, str], problem: str
+) -> None:
+    frame = pl.DataFrame({"AVAL": [5.0, 8.0], "CNSR": [0, 1], "ARM": ["A", "B"]})
+    err = _error(lambda: km_from_frame(frame, **names))
+    assert err.problem == problem
+    assert err.expected == "one of AVAL, CNSR, ARM"
+
+
+def test_a_missing_by_value_names_its_rows() -> None:
+    frame = pl.DataFrame({"AVAL": [5.0, 8.0, 9.0], "CNSR": [0, 1, 0], "ARM": ["A", None, None]})
+    err = _error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR", by="ARM"))
+    assert (err.problem, err.variable, err.rows) == ("2 rows with a missing ARM", "ARM", [1, 2])
