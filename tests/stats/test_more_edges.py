@@ -4,12 +4,16 @@ names. Every expected value is worked out by hand in the test."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
 from eap.errors import StatsInputError
 from eap.stats import kaplan_meier
+from eap.stats.cox import _warning as cox_warning
 from eap.stats.cox import cox_ph
 from eap.stats.frame import km_from_frame
 from eap.stats.logrank import logrank_test
@@ -73,3 +77,63 @@ def test_a_missing_by_value_names_its_rows() -> None:
     frame = pl.DataFrame({"AVAL": [5.0, 8.0, 9.0], "CNSR": [0, 1, 0], "ARM": ["A", None, None]})
     err = _error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR", by="ARM"))
     assert (err.problem, err.variable, err.rows) == ("2 rows with a missing ARM", "ARM", [1, 2])
+
+
+RAN_OUT = "Ran out of iterations and did not converge"
+
+
+@pytest.mark.parametrize(
+    ("beta", "var", "expected"),
+    [
+        (500.0, 1.0, RAN_OUT),
+        (500.5, 1.0, RAN_OUT + "; one or more coefficients may be infinite"),
+        (1.0, math.inf, RAN_OUT + "; one or more coefficients may be infinite"),
+    ],
+    ids=["lp-500", "lp-above-500", "infinite-step"],
+)
+def test_a_fit_out_of_iterations_says_when_a_coefficient_may_be_infinite(
+    beta: float, var: float, expected: str
+) -> None:
+    # R coxph.fit, when it runs out of iterations: warning "Ran out of iterations and did
+    # not converge", then "one or more coefficients may be infinite" if
+    # max(lp) > 500 || any(!is.finite(infs)), infs = |U' V|. One 0/1 column: lp = beta.
+    warning = cox_warning(
+        np.array([beta]), np.array([1.0]), np.array([[var]]), converged=False, names=["B"]
+    )
+    assert warning == expected
+
+
+@pytest.mark.parametrize(
+    ("times", "events", "rows"),
+    [
+        # One subject: one row.
+        ([0.5], [1], [(0.5, 1, 1, 0, 0.0)]),
+        # Two subjects tied at 0.5 (the sorted path: the time is not a whole number):
+        # one row, 2 at risk, 1 event, 1 censored, S = 1 - 1/2.
+        ([0.5, 0.5], [1, 0], [(0.5, 2, 1, 1, 0.5)]),
+        # Two distinct times: a row each, S = 1/2 then 0.
+        ([1.5, 0.5], [1, 1], [(0.5, 2, 1, 0, 0.5), (1.5, 1, 1, 0, 0.0)]),
+        # Three with a tie at the end: 3 at risk at 0.5, then 2 at 1.5 (one fails).
+        (
+            [1.5, 0.5, 1.5],
+            [1, 0, 0],
+            [(0.5, 3, 0, 1, 1.0), (1.5, 2, 1, 1, 0.5)],
+        ),
+    ],
+    ids=["one", "two-tied", "two-distinct", "three-tied-last"],
+)
+def test_fractional_times_one_row_per_distinct_time(
+    times: list[float], events: list[int], rows: list[tuple[float, int, int, int, float]]
+) -> None:
+    c = kaplan_meier(times, events).curves[0]
+    got = list(
+        zip(
+            c.time.tolist(),
+            c.n_risk.tolist(),
+            c.n_event.tolist(),
+            c.n_censor.tolist(),
+            c.survival.tolist(),
+            strict=True,
+        )
+    )
+    assert got == rows
