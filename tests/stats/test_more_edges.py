@@ -137,3 +137,19 @@ def test_fractional_times_one_row_per_distinct_time(
         )
     )
     assert got == rows
+
+
+def test_a_confidence_band_flat_at_1_minus_p_to_the_end_gives_the_midpoint() -> None:
+    # Events at 1 and 2, censorings at 3 and 4: S = 3/4, then 1/2 from t = 2 to the end,
+    # and so are both limits flat from t = 2 on (censorings change neither S nor
+    # Greenwood). R's quantile.survfit (findq): where a band sits on 1 - p to the end of
+    # the curve, the limit is the midpoint of where it reaches 1 - p (t = 2) and the last
+    # time (4): 3. p is chosen to put 1 - p exactly on the band's last value.
+    c = kaplan_meier([1, 2, 3, 4], [1, 1, 0, 0]).curves[0]
+    assert c.survival.tolist() == [0.75, 0.5, 0.5, 0.5]
+    on_lower = c.quantile(1.0 - float(c.lower[-1]))
+    # S never falls to 1 - p (about 0.058): no estimate and no upper limit.
+    assert (on_lower.estimate, on_lower.lower, on_lower.upper) == (None, 3.0, None)
+    on_upper = c.quantile(1.0 - float(c.upper[-1]))
+    # S and the lower band fall below 1 - p (about 0.845) at t = 1: both 1.
+    assert (on_upper.estimate, on_upper.lower, on_upper.upper) == (1.0, 1.0, 3.0)
