@@ -14,6 +14,7 @@ from eap.datasets.model import Dataset
 from eap.derive import derive_all
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings
+from eap.derive.docs import explain
 from eap.errors import PlanError
 from eap.plans import load_study
 
@@ -123,3 +124,13 @@ def test_ittfl_follows_consent_when_the_study_collected_consent_dates() -> None:
     )
     adsl = derive_adsl({"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30)).frame
     assert adsl.select("USUBJID", "ITTFL").rows() == [("A", "Y"), ("B", "N")]
+
+
+def test_a_cycle_length_from_the_study_file_is_explained_with_its_source(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(STUDY_HEAD + "[adex]\ncycle_days = 21\n")
+    lines = explain(load_study(tmp_path)).splitlines()
+    # 2 x 21 = 42 days between two dosed cycle starts: one whole cycle without a dose.
+    assert (
+        "ADEX: cycles of 21 days (study.toml [adex] cycle_days): a dosed cycle starting "
+        "42 days or more after the previous one adds one interruption"
+    ) in lines

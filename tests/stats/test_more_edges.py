@@ -79,6 +79,20 @@ def test_a_missing_by_value_names_its_rows() -> None:
     assert (err.problem, err.variable, err.rows) == ("2 rows with a missing ARM", "ARM", [1, 2])
 
 
+def test_missing_by_values_name_the_first_ten_rows() -> None:
+    frame = pl.DataFrame({"AVAL": [5.0] * 12, "CNSR": [0] * 12, "ARM": [None] * 12})
+    err = _error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR", by="ARM"))
+    assert (err.problem, err.rows) == ("12 rows with a missing ARM", list(range(10)))
+
+
+def test_a_time_column_of_lists_is_not_numeric() -> None:
+    # Polars cannot cast a list column to numbers at all: every value is reported.
+    frame = pl.DataFrame({"AVAL": [[1.0], [2.0]], "CNSR": [0, 1]})
+    err = _error(lambda: km_from_frame(frame, time="AVAL", censor="CNSR"))
+    assert err.problem == "the time variable AVAL is not numeric: 2 rows not a number"
+    assert (err.expected, err.found) == ("numbers", "[1.0], [2.0]")
+
+
 RAN_OUT = "Ran out of iterations and did not converge"
 
 
