@@ -167,3 +167,11 @@ def test_a_confidence_band_flat_at_1_minus_p_to_the_end_gives_the_midpoint() -> 
     on_upper = c.quantile(1.0 - float(c.upper[-1]))
     # S and the lower band fall below 1 - p (about 0.845) at t = 1: both 1.
     assert (on_upper.estimate, on_upper.lower, on_upper.upper) == (1.0, 1.0, 3.0)
+
+
+def test_boolean_strata_are_the_codes_0_and_1() -> None:
+    # False: subjects at 2 (event) and 4 (censored): S = 1/2, 1/2. True: events at 1
+    # and 3: S = 1/2, 0.
+    r = kaplan_meier([1, 2, 3, 4], [1, 1, 1, 0], strata=np.array([True, False, True, False]))
+    got = [(c.label, c.time.tolist(), c.survival.tolist()) for c in r]
+    assert got == [(0, [2.0, 4.0], [0.5, 0.5]), (1, [1.0, 3.0], [0.5, 0.0])]
