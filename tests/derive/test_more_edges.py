@@ -12,6 +12,7 @@ import pytest
 
 from eap.datasets.model import Dataset
 from eap.derive import derive_all
+from eap.derive.adae import impute_start
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings
 from eap.derive.docs import explain
@@ -134,3 +135,19 @@ def test_a_cycle_length_from_the_study_file_is_explained_with_its_source(tmp_pat
         "ADEX: cycles of 21 days (study.toml [adex] cycle_days): a dosed cycle starting "
         "42 days or more after the previous one adds one interruption"
     ) in lines
+
+
+def test_a_partial_date_with_a_time_is_imputed_from_the_parts_it_has() -> None:
+    # SDTMIG: '-' stands for an unknown part, so 2014-03--T10:30 is March 2014 at 10:30 on
+    # an unknown day: the first of the month (the first dose, 2014-01-05, is in another
+    # month), flag D, as for 2014-03. 2014---T10:30 has only the year, which is the
+    # first dose's: the first dose day, flag M.
+    frame = pl.DataFrame(
+        {
+            "AESTDTC": ["2014-03--T10:30", "2014-03", "2014---T10:30"],
+            "TRTSDT": [D(2014, 1, 5)] * 3,
+        }
+    )
+    date, flag = impute_start(pl.col("AESTDTC"), pl.col("TRTSDT"))
+    got = frame.select(date.alias("ASTDT"), flag.alias("ASTDTF")).rows()
+    assert got == [(D(2014, 3, 1), "D"), (D(2014, 3, 1), "D"), (D(2014, 1, 5), "M")]
