@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from eap.errors import StatsInputError
-from eap.stats import kaplan_meier
+from eap.stats import kaplan_meier, kaplan_meier_from_counts
 from eap.stats.cox import _warning as cox_warning
 from eap.stats.cox import cox_ph
 from eap.stats.frame import km_from_frame
@@ -175,3 +175,20 @@ def test_boolean_strata_are_the_codes_0_and_1() -> None:
     r = kaplan_meier([1, 2, 3, 4], [1, 1, 1, 0], strata=np.array([True, False, True, False]))
     got = [(c.label, c.time.tolist(), c.survival.tolist()) for c in r]
     assert got == [(0, [2.0, 4.0], [0.5, 0.5]), (1, [1.0, 3.0], [0.5, 0.0])]
+
+
+@pytest.mark.parametrize(
+    ("args", "strata", "name"),
+    [
+        (([[1.0]], [1], [0]), None, "time"),
+        (([1.0], [[1]], [0]), None, "n_event"),
+        (([1.0], [1], [[0]]), None, "n_censor"),
+        (([1.0], [1], [0]), [["a"]], "strata"),
+    ],
+    ids=["time", "n_event", "n_censor", "strata"],
+)
+def test_a_two_dimensional_count_argument_is_named(
+    args: tuple[object, object, object], strata: object, name: str
+) -> None:
+    err = _error(lambda: kaplan_meier_from_counts(*args, strata=strata))
+    assert (err.variable, err.problem) == (name, f"{name} must be one-dimensional")
