@@ -14,7 +14,7 @@ from eap.datasets.model import Dataset
 from eap.derive import derive_all
 from eap.derive.adae import impute_start
 from eap.derive.adsl import derive_adsl
-from eap.derive.checks import input_findings
+from eap.derive.checks import input_findings, latest
 from eap.derive.docs import explain
 from eap.errors import PlanError
 from eap.plans import load_study
@@ -151,3 +151,12 @@ def test_a_partial_date_with_a_time_is_imputed_from_the_parts_it_has() -> None:
     date, flag = impute_start(pl.col("AESTDTC"), pl.col("TRTSDT"))
     got = frame.select(date.alias("ASTDT"), flag.alias("ASTDTF")).rows()
     assert got == [(D(2014, 3, 1), "D"), (D(2014, 3, 1), "D"), (D(2014, 1, 5), "M")]
+
+
+def test_dates_not_written_in_iso_8601_give_no_date() -> None:
+    # 10.03.2014 and 2014/03/10 are dates, but not ISO 8601: no imputed AE start and no
+    # latest day (validate reports them), rather than a date read in a guessed format.
+    frame = pl.DataFrame({"DTC": ["10.03.2014", "2014/03/10"], "TRTSDT": [D(2014, 1, 5)] * 2})
+    date, flag = impute_start(pl.col("DTC"), pl.col("TRTSDT"))
+    assert frame.select(date, flag).rows() == [(None, None), (None, None)]
+    assert frame.head(1).select(latest("DTC")).item() is None
