@@ -13,6 +13,7 @@ import pytest
 from eap.datasets.model import Dataset
 from eap.derive import derive_all
 from eap.derive.adae import impute_start
+from eap.derive.adex import derive_adex
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings, latest
 from eap.derive.docs import explain
@@ -160,3 +161,32 @@ def test_dates_not_written_in_iso_8601_give_no_date() -> None:
     date, flag = impute_start(pl.col("DTC"), pl.col("TRTSDT"))
     assert frame.select(date, flag).rows() == [(None, None), (None, None)]
     assert frame.head(1).select(latest("DTC")).item() is None
+
+
+def test_adex_without_ds_treats_everyone_as_on_treatment_whatever_the_rule_reads(
+    tmp_path: Path,
+) -> None:
+    # The end-of-treatment rule reads DSCAT and DSSCAT; without a DS dataset nobody has a
+    # record that ends treatment, so A is on treatment at the cutoff (2020-01-31):
+    # 10 mg on 10 days (2020-01-01..10) = 100 mg over 31 days (2020-01-01..31).
+    (tmp_path / "study.toml").write_text(
+        STUDY_HEAD + "[adex]\nend_of_treatment = "
+        "\"DSCAT == 'DISPOSITION EVENT' and DSSCAT == 'END OF TREATMENT'\"\n"
+    )
+    study = load_study(tmp_path)
+    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["A"], "ARMCD": ["A"], "ARM": ["A"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "EXTRT": ["DRUG"],
+            "EXDOSE": [10.0],
+            "EXSTDTC": ["2020-01-01"],
+            "EXENDTC": ["2020-01-10"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    cutoff = D(2020, 1, 31)
+    adsl = derive_adsl(sdtm, cutoff, study=study)
+    adex = dict(derive_adex(sdtm, adsl, cutoff, study=study).frame.select("PARAMCD", "AVAL").rows())
+    assert adex["CUMDOSE"] == 100.0
+    assert adex["DOSEINT"] == pytest.approx(100 / 31)
