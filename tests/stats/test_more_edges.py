@@ -211,3 +211,13 @@ def test_newton_steps_back_towards_the_last_beta_as_r_does() -> None:
         pytest.approx(2.08582771, abs=1e-7),
         pytest.approx(-0.71919247, abs=1e-7),
     ]
+
+
+@pytest.mark.parametrize("times", [[0.5, 1.5, 1.5], [1.0, 2.0, 2.0]], ids=["sorted", "binned"])
+def test_numbers_at_risk_and_of_events_are_whole_numbers(times: list[float]) -> None:
+    # Counts print as counts (3, not 3.0) in every table and JSON document made from them.
+    c = kaplan_meier(times, [1, 1, 0]).curves[0]
+    assert np.issubdtype(c.n_risk.dtype, np.integer)
+    assert np.issubdtype(c.n_event.dtype, np.integer)
+    assert [type(x) for x in c.n_risk.tolist()] == [int, int]
+    assert c.n_risk.tolist() == [3, 2] and c.n_event.tolist() == [1, 1]
