@@ -14,6 +14,7 @@ from eap.datasets.model import Dataset
 from eap.derive import derive_all
 from eap.derive.adae import impute_start
 from eap.derive.adex import derive_adex
+from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings, latest
 from eap.derive.docs import explain
@@ -190,3 +191,20 @@ def test_adex_without_ds_treats_everyone_as_on_treatment_whatever_the_rule_reads
     adex = dict(derive_adex(sdtm, adsl, cutoff, study=study).frame.select("PARAMCD", "AVAL").rows())
     assert adex["CUMDOSE"] == 100.0
     assert adex["DOSEINT"] == pytest.approx(100 / 31)
+
+
+def test_adrs_studyid_is_character_when_no_study_id_is_known() -> None:
+    # ADaM (specs.toml ADRS): STUDYID is Char. Neither RS nor a DM gives one here, so it is
+    # missing, but still a character variable.
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["S"],
+            "RSCAT": ["IMWG"],
+            "RSTESTCD": ["OVRLRESP"],
+            "RSSTRESC": ["PR"],
+            "RSDTC": ["2013-03-01"],
+        }
+    )
+    adrs = derive_adrs({"RS": Dataset.from_frame("RS", rs)}, D(2014, 1, 1)).frame
+    assert adrs.schema["STUDYID"] == pl.String
+    assert adrs["STUDYID"].to_list() == [None, None, None]
