@@ -208,3 +208,48 @@ def test_adrs_studyid_is_character_when_no_study_id_is_known() -> None:
     adrs = derive_adrs({"RS": Dataset.from_frame("RS", rs)}, D(2014, 1, 1)).frame
     assert adrs.schema["STUDYID"] == pl.String
     assert adrs["STUDYID"].to_list() == [None, None, None]
+
+
+def test_derive_all_cuts_adex_at_the_data_cutoff() -> None:
+    # Lenalidomide 25 mg on 2013-01-01..10 and on 2013-06-01..10; cutoff 2013-04-30, so
+    # the June course is not seen: 250 mg. No DS: on treatment at the cutoff, so the
+    # duration is 2013-01-01..04-30 = 31 + 28 + 31 + 30 = 120 days.
+    dm = pl.DataFrame(
+        {
+            "STUDYID": ["X"],
+            "USUBJID": ["S"],
+            "RFXSTDTC": ["2013-01-01"],
+            "ARMCD": ["A"],
+            "ARM": ["A"],
+            "DTHDTC": [None],
+        },
+        schema_overrides={"DTHDTC": pl.String},
+    )
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["S", "S"],
+            "EXTRT": ["LENALIDOMIDE", "LENALIDOMIDE"],
+            "EXDOSE": [25.0, 25.0],
+            "EXSTDTC": ["2013-01-01", "2013-06-01"],
+            "EXENDTC": ["2013-01-10", "2013-06-10"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    adex = derive_all(sdtm, D(2013, 4, 30)).datasets["ADEX"].frame
+    aval = dict(adex.select("PARAMCD", "AVAL").rows())
+    assert aval["CUMDOSE"] == 250.0
+    assert aval["DOSEINT"] == pytest.approx(250 / 120)
+
+
+def test_ittfl_without_consent_dates_excludes_screen_failures_and_the_unassigned() -> None:
+    # docs/derivations.md: without consent dates, ITTFL is Y unless ARMCD is SCRNFAIL or
+    # NOTASSGN (in any case).
+    dm = pl.DataFrame(
+        {
+            "STUDYID": ["X"] * 4,
+            "USUBJID": ["A", "B", "C", "D"],
+            "ARMCD": ["ARM1", "SCRNFAIL", "NOTASSGN", "notassgn"],
+        }
+    )
+    adsl = derive_adsl({"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30)).frame
+    assert adsl["ITTFL"].to_list() == ["Y", "N", "N", "N"]
