@@ -253,3 +253,24 @@ def test_ittfl_without_consent_dates_excludes_screen_failures_and_the_unassigned
     )
     adsl = derive_adsl({"DM": Dataset.from_frame("DM", dm)}, D(2020, 6, 30)).frame
     assert adsl["ITTFL"].to_list() == ["Y", "N", "N", "N"]
+
+
+def test_an_end_of_treatment_rule_that_does_not_parse_names_its_field(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(STUDY_HEAD + '[adex]\nend_of_treatment = "DSSCAT =="\n')
+    study = load_study(tmp_path)
+    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["A"], "ARMCD": ["A"], "ARM": ["A"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "EXTRT": ["DRUG"],
+            "EXDOSE": [10.0],
+            "EXSTDTC": ["2020-01-01"],
+            "EXENDTC": ["2020-01-10"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    adsl = derive_adsl(sdtm, D(2020, 1, 31), study=study)
+    with pytest.raises(PlanError) as info:
+        derive_adex(sdtm, adsl, D(2020, 1, 31), study=study)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'study.toml'}: adex.end_of_treatment: filter ")
