@@ -274,3 +274,37 @@ def test_an_end_of_treatment_rule_that_does_not_parse_names_its_field(tmp_path: 
         derive_adex(sdtm, adsl, D(2020, 1, 31), study=study)
     message = str(info.value)
     assert message.startswith(f"{tmp_path / 'study.toml'}: adex.end_of_treatment: filter ")
+
+
+def test_derive_all_derives_adrs_by_the_studys_own_response_criteria(tmp_path: Path) -> None:
+    # A study assessed by RECIST 1.1 (no RSCAT): SD then PR, so BOR PR, responder Y
+    # (CR or PR), each parameter labelled with the study's own criteria.
+    (tmp_path / "study.toml").write_text(
+        STUDY_HEAD
+        + """[response]
+criteria = "RECIST 1.1"
+where = "RSTESTCD == 'OVRLRESP'"
+order = ["CR", "PR", "SD", "PD", "NE"]
+responders = ["CR", "PR"]
+progression = "PD"
+rsp_label = "Responder (CR or PR)"
+"""
+    )
+    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["S"], "ARMCD": ["A"], "ARM": ["A"]})
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["S", "S"],
+            "RSTESTCD": ["OVRLRESP", "OVRLRESP"],
+            "RSSTRESC": ["SD", "PR"],
+            "RSDTC": ["2020-02-01", "2020-03-01"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "RS": Dataset.from_frame("RS", rs)}
+    result = derive_all(sdtm, D(2020, 6, 30), study=load_study(tmp_path))
+    adrs = result.datasets["ADRS"].frame.select("PARAMCD", "PARAM", "AVALC").rows()
+    assert adrs == [
+        ("BOR", "Best Overall Response (RECIST 1.1)", "PR"),
+        ("OVR", "Overall Response by Assessment (RECIST 1.1)", "SD"),
+        ("OVR", "Overall Response by Assessment (RECIST 1.1)", "PR"),
+        ("RSP", "Responder (CR or PR)", "Y"),
+    ]
