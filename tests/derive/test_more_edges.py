@@ -308,3 +308,38 @@ rsp_label = "Responder (CR or PR)"
         ("OVR", "Overall Response by Assessment (RECIST 1.1)", "PR"),
         ("RSP", "Responder (CR or PR)", "Y"),
     ]
+
+
+def test_adex_parameters_carry_the_dose_unit_of_ex() -> None:
+    dm = pl.DataFrame({"STUDYID": ["X"], "USUBJID": ["S"], "ARMCD": ["A"], "ARM": ["A"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["S"],
+            "EXTRT": ["LENALIDOMIDE"],
+            "EXDOSE": [25.0],
+            "EXDOSU": ["mg"],
+            "EXSTDTC": ["2013-01-01"],
+            "EXENDTC": ["2013-01-21"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    adsl = derive_adsl(sdtm, D(2013, 4, 30))
+    params = dict(derive_adex(sdtm, adsl, D(2013, 4, 30)).frame.select("PARAMCD", "PARAM").rows())
+    assert params["CUMDOSE"] == "Cumulative Dose (mg)"
+    assert params["DOSEINT"] == "Dose Intensity (mg/day)"
+    assert params["TRTDURM"] == "Treatment Duration (months)"
+
+
+def test_derive_all_says_why_adae_is_not_derived() -> None:
+    dm = pl.DataFrame(
+        {"STUDYID": ["X"], "USUBJID": ["S"], "RFXSTDTC": [None], "DTHDTC": [None]},
+        schema_overrides={"RFXSTDTC": pl.String, "DTHDTC": pl.String},
+    )
+    ae = pl.DataFrame({"USUBJID": ["S"], "AESEQ": [1], "AESTDTC": ["2013-02-01"]})
+    without_ae = derive_all({"DM": Dataset.from_frame("DM", dm)}, D(2013, 4, 30))
+    assert without_ae.skipped["ADAE"] == "no AE dataset"
+    # AE present, but no EX: nobody has a first dose, so no AE can be treatment-emergent.
+    no_dose = derive_all(
+        {"DM": Dataset.from_frame("DM", dm), "AE": Dataset.from_frame("AE", ae)}, D(2013, 4, 30)
+    )
+    assert no_dose.skipped["ADAE"] == "no first dose (ADSL.TRTSDT)"
