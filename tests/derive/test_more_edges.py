@@ -17,6 +17,7 @@ from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings, latest
+from eap.derive.common import iso_date
 from eap.derive.docs import explain
 from eap.errors import PlanError
 from eap.plans import load_study
@@ -162,6 +163,7 @@ def test_dates_not_written_in_iso_8601_give_no_date() -> None:
     date, flag = impute_start(pl.col("DTC"), pl.col("TRTSDT"))
     assert frame.select(date, flag).rows() == [(None, None), (None, None)]
     assert frame.head(1).select(latest("DTC")).item() is None
+    assert frame.select(iso_date("DTC")).to_series().to_list() == [None, None]
 
 
 def test_adex_without_ds_treats_everyone_as_on_treatment_whatever_the_rule_reads(
@@ -343,3 +345,12 @@ def test_derive_all_says_why_adae_is_not_derived() -> None:
         {"DM": Dataset.from_frame("DM", dm), "AE": Dataset.from_frame("AE", ae)}, D(2013, 4, 30)
     )
     assert no_dose.skipped["ADAE"] == "no first dose (ADSL.TRTSDT)"
+
+
+def test_doses_before_consent_are_not_looked_for_without_ex_start_dates() -> None:
+    # DM has consent dates, EX has no EXSTDTC: nothing to compare, so no finding (and no
+    # failure on the missing variable).
+    dm = pl.DataFrame({"USUBJID": ["A"], "RFICDTC": ["2014-01-10"]})
+    ex = pl.DataFrame({"USUBJID": ["A"], "EXDOSE": [25.0]})
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    assert input_findings(sdtm) == []
