@@ -24,6 +24,8 @@ ORDER = [
     "src/eap/derive/adsl.py",
     "src/eap/derive/adex.py",
     "src/eap/derive/adrs.py",
+    "src/eap/derive/adcm.py",
+    "src/eap/derive/inputs.py",
     "src/eap/derive/common.py",
     "src/eap/stats/km.py",
     "src/eap/stats/logrank.py",

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mutation_modules import MUTMUT, ORDER, results, status, sync_data_files
 
 PLAN = Path("mutants/sample-plan.json")
+META = Path("mutants/src")
 SEED = 2026
 
 
@@ -45,8 +46,11 @@ def wilson(killed: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def all_results() -> dict[str, int | None]:
+    """Every mutant of every mutated module in mutants/ (not only those in ORDER, so a
+    module added to src is never left out of the sample)."""
     out: dict[str, int | None] = {}
-    for module in ORDER:
+    found = sorted(str(p.relative_to("mutants"))[: -len(".meta")] for p in META.rglob("*.meta"))
+    for module in dict.fromkeys([*ORDER, *found]):
         out.update(results(module))
     return out
 
