@@ -13,13 +13,15 @@ import pytest
 from eap.datasets.model import Dataset
 from eap.derive import derive_all
 from eap.derive.adae import impute_start
+from eap.derive.adcm import derive_adcm
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import derive_adsl
 from eap.derive.checks import input_findings, latest
 from eap.derive.common import iso_date
 from eap.derive.docs import explain
-from eap.errors import PlanError
+from eap.derive.inputs import ae_start_dates
+from eap.errors import EapError, PlanError
 from eap.plans import load_study
 
 D = dt.date
@@ -354,3 +356,36 @@ def test_doses_before_consent_are_not_looked_for_without_ex_start_dates() -> Non
     ex = pl.DataFrame({"USUBJID": ["A"], "EXDOSE": [25.0]})
     sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
     assert input_findings(sdtm) == []
+
+
+def test_adcm_without_cm_names_the_missing_dataset() -> None:
+    dm = pl.DataFrame({"STUDYID": ["X"], "USUBJID": ["S"]})
+    sdtm = {"DM": Dataset.from_frame("DM", dm)}
+    adsl = derive_adsl(sdtm, D(2020, 1, 1))
+    with pytest.raises(EapError) as info:
+        derive_adcm(sdtm, adsl)
+    assert (info.value.dataset, info.value.expected) == ("CM", "a CM dataset")
+    assert str(info.value) == "CM: CM is required to derive ADCM; expected a CM dataset"
+
+
+def test_a_complete_ae_start_with_a_time_is_neither_partial_nor_unusable() -> None:
+    ae = pl.DataFrame({"AESTDTC": ["2011-10-05T08:30", "2011-10T08:30"]})
+    partial, unusable = ae_start_dates(ae)
+    # The first is a complete date (with a time); the second a month with a time and an
+    # unknown day: partial, imputed.
+    assert partial.to_list() == [False, True]
+    assert unusable.to_list() == [False, False]
+
+
+def test_adcm_rows_are_in_subject_then_sequence_order() -> None:
+    dm = pl.DataFrame({"STUDYID": ["X", "X"], "USUBJID": ["A", "B"]})
+    cm = pl.DataFrame(
+        {
+            "USUBJID": ["B", "A", "A"],
+            "CMSEQ": [1, 2, 1],
+            "CMTRT": ["ASPIRIN", "OMEPRAZOLE", "ACICLOVIR"],
+        }
+    )
+    sdtm = {"DM": Dataset.from_frame("DM", dm), "CM": Dataset.from_frame("CM", cm)}
+    adcm = derive_adcm(sdtm, derive_adsl(sdtm, D(2020, 1, 1))).frame
+    assert adcm.select("USUBJID", "CMSEQ").rows() == [("A", 1), ("A", 2), ("B", 1)]

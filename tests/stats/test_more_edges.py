@@ -196,8 +196,9 @@ def test_a_two_dimensional_count_argument_is_named(
 
 def test_newton_steps_back_towards_the_last_beta_as_r_does() -> None:
     # A data set on which a Newton step lowers the log-likelihood, so coxfit6 steps back
-    # (half way, then 2/3, 3/4, ...). R 4 survival::coxph(Surv(time, status) ~ g) (Efron):
-    # fit$iter 5, fit$loglik -7.677863501 -6.329603499, coef gB 2.08582771, gC -0.71919247.
+    # (half way, then 2/3, 3/4, ...). R 4.2.2, survival 3.5.3,
+    # coxph(Surv(time, status) ~ g) (Efron): fit$iter 5, fit$loglik -7.677863501
+    # -6.329603499, coef gB 2.08582771, gC -0.71919247.
     time = [7, 3, 1, 1, 3, 7, 1, 4, 3, 4, 6, 5]
     status = [0, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]
     group = ["C", "B", "C", "C", "C", "A", "B", "A", "A", "C", "A", "C"]
