@@ -27,3 +27,24 @@ levels = [{levels}]
 label = "All treated"
 where = "SAFFL == 'Y'"
 """
+
+
+def one_arm_study(title: str = "T") -> str:
+    """The head of a one-arm study "T" (arm A, population ``all`` = ITTFL == 'Y') that
+    derivation tests complete with the rule tables they are about."""
+    return f"""
+[study]
+id = "T"
+title = "{title}"
+
+[treatments]
+study_drug = "DRUG"
+
+[arms]
+planned = "TRT01P"
+actual = "TRT01A"
+levels = [{{ value = "A" }}]
+
+[populations.all]
+where = "ITTFL == 'Y'"
+"""

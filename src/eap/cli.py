@@ -958,7 +958,8 @@ def simulate_trials(
     else:
         table = Table(
             title=f"{replicates} replicate cohorts of {n} ({population.replace('_', ' ')}): "
-            "PFS, months"
+            "median PFS and its 95% CI (months); REDUCED: share of patients with a dose "
+            "reduction; FUVISITS: follow-up visits per patient"
         )
         for col in summary.columns:
             table.add_column(col)

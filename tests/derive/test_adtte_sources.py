@@ -15,27 +15,13 @@ from eap.datasets.model import Dataset
 from eap.derive.adtte import derivable_endpoints, derive_adtte, endpoint_datasets, last_alive
 from eap.errors import PlanError
 from eap.plans import load_study
+from tests.tiny_study import one_arm_study
 
 D = dt.date
 CUTOFF = D(2020, 6, 30)
 MM024 = load_study("mm024")
 
-HEAD = """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-"""
+HEAD = one_arm_study()
 
 
 def _study(tmp_path: Path, body: str) -> Path:

@@ -23,6 +23,7 @@ from eap.derive.adtte import censoring_summary, derive_adtte
 from eap.derive.common import latest_date
 from eap.plans import load_study
 from tests.conftest import DATA
+from tests.tiny_study import one_arm_study
 
 D = dt.date
 DAY = dt.timedelta(days=1)
@@ -773,22 +774,8 @@ def test_ae_end_imputation(aeendtc: str | None, aendt: dt.date | None, aendtf: s
 
 def test_period_without_a_before_value_and_without_the_first_start(tmp_path: Path) -> None:
     (tmp_path / "study.toml").write_text(
-        """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-
+        one_arm_study()
+        + """
 [adae.period]
 variable = "APERIOD"
 label = "Period"

@@ -10,23 +10,11 @@ from pathlib import Path
 from eap.derive.docs import explain, study_markdown
 from eap.plans import load_study
 from tests.conftest import DATA
+from tests.tiny_study import one_arm_study
 
-STUDY = """
-[study]
-id = "T"
-title = "Trial T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-
+STUDY = (
+    one_arm_study("Trial T")
+    + """
 [adae]
 te_window_days = 0
 always_emergent = "AECAT == 'X' | AECAT == 'Y'"
@@ -39,6 +27,7 @@ param = "Time to relapse"
 origin = { label = "start", dataset = "DM", date = "RFXSTDTC" }
 events = [{ name = "R", description = "Relapse", dataset = "MB", date = "MBDTC" }]
 """
+)
 
 
 def test_explain_and_markdown_of_a_study_folder(tmp_path: Path) -> None:

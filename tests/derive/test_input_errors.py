@@ -18,6 +18,7 @@ from eap.derive.adsl import derive_adsl
 from eap.derive.adtte import derive_adtte
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
+from tests.tiny_study import one_arm_study
 
 D = dt.date
 CUTOFF = D(2020, 1, 1)
@@ -148,22 +149,8 @@ def test_derivation_error_message(
 def test_no_endpoint_derivable_names_each_endpoint_and_what_it_lacks(tmp_path: Path) -> None:
     folder = tmp_path
     (folder / "study.toml").write_text(
-        """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-
+        one_arm_study()
+        + """
 [endpoints.TTR]
 param = "Time to relapse"
 origin = { label = "start", dataset = "DM", date = "RFXSTDTC" }
@@ -185,22 +172,8 @@ events = [{ name = "X", description = "X", dataset = "LB", date = "LBDTC" }]
 
 def test_adae_filters_that_do_not_fit_name_the_study_file_field(tmp_path: Path) -> None:
     (tmp_path / "study.toml").write_text(
-        """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-
+        one_arm_study()
+        + """
 [adae]
 always_emergent = "AESPECIAL == 'Y'"
 

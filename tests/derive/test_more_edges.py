@@ -23,25 +23,10 @@ from eap.derive.docs import explain
 from eap.derive.inputs import ae_start_dates
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
+from tests.tiny_study import one_arm_study
 
 D = dt.date
-STUDY_HEAD = """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-
-"""
+STUDY_HEAD = one_arm_study() + "\n"
 
 
 def test_derive_all_cuts_adrs_at_the_data_cutoff() -> None:

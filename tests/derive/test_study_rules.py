@@ -17,26 +17,12 @@ from eap.derive.adtte import derive_adtte
 from eap.derive.common import latest_date
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
+from tests.tiny_study import one_arm_study
 
 D = dt.date
 MM024 = load_study("mm024")
 
-HEAD = """
-[study]
-id = "T"
-title = "T"
-
-[treatments]
-study_drug = "DRUG"
-
-[arms]
-planned = "TRT01P"
-actual = "TRT01A"
-levels = [{ value = "A" }]
-
-[populations.all]
-where = "ITTFL == 'Y'"
-"""
+HEAD = one_arm_study()
 
 
 def _study(tmp_path: Path, body: str) -> Path:

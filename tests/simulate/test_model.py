@@ -183,3 +183,14 @@ def test_protocol_model_sdtm_has_the_eap_patients_and_their_phases() -> None:
     assert ex["USUBJID"].n_unique() == dm.height  # everyone took Rd
     last = ex.group_by("USUBJID").agg(pl.col("EXENDTC").max())
     assert all(d <= CUTOFF.isoformat() for d in last["EXENDTC"].to_list())
+
+
+def test_a_stop_for_another_reason_keeps_the_models_reason_in_ds() -> None:
+    """The protocol model's own reason (DCREASON) is written; without one (the exact
+    mode) withdrawal or physician decision is drawn."""
+    from eap.simulate.sdtm import OTHER_REASONS, _other_reason
+
+    rng = np.random.default_rng(0)
+    for reason in ("WITHDRAWAL BY SUBJECT", "PHYSICIAN DECISION"):
+        assert {_other_reason({"DCREASON": reason}, rng) for _ in range(20)} == {(reason, reason)}
+    assert {_other_reason({}, rng) for _ in range(50)} == set(OTHER_REASONS)

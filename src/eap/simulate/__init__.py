@@ -19,7 +19,7 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.datasets.specs import spec_dataset
 from eap.errors import EapError
-from eap.protocol import load_protocol
+from eap.protocol import Protocol, load_protocol
 from eap.simulate import events, sdtm
 from eap.simulate.baseline import baseline
 from eap.simulate.course import CUTOFF, draw_courses
@@ -53,6 +53,31 @@ def _rng(seed: int, chunk: int | None, stream: int | None = None) -> np.random.G
     """The random stream of a seed (one per purpose; chunks of a large cohort get their own)."""
     key = [seed] if chunk is None else [seed, 1_000_000 + chunk]
     return np.random.default_rng(key if stream is None else [*key, stream])
+
+
+def with_diagnosis_dates(patients: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """DIAGDT (myeloma diagnosis): 1-3 years before MM-021 enrollment plus 0.3-0.7 year
+    per prior regimen (*invented*); and STUDYID."""
+    years_ill = rng.uniform(1.0, 3.0, patients.height) + patients[
+        "NPRIOR"
+    ].to_numpy() * rng.uniform(0.3, 0.7, patients.height)
+    return patients.with_columns(
+        (
+            pl.col("ENRLDT")
+            - pl.Series(np.rint(years_ill * 365.25).astype(np.int64)) * pl.duration(days=1)
+        ).alias("DIAGDT"),
+        pl.lit(sdtm.STUDYID).alias("STUDYID"),
+    )
+
+
+def cycle_starts(records: pl.DataFrame, protocol: Protocol) -> pl.DataFrame:
+    """USUBJID, CYCLE and DATE of day 1 of each cycle dosed (its first dexamethasone
+    record, which every cycle has)."""
+    return (
+        records.filter(pl.col("EXTRT") == protocol.regimen.dexamethasone.name)
+        .group_by("USUBJID", "CYCLE")
+        .agg(pl.col("EXSTDT").min().alias("DATE"))
+    )
 
 
 def simulate_patients(
@@ -97,21 +122,8 @@ def simulate_patients(
         .alias("TRTEDT")
     )
     renal = sdtm.renal(patients, patients["EXCAT"].to_list(), protocol, rng)
-    years_ill = rng.uniform(1.0, 3.0, patients.height) + patients[
-        "NPRIOR"
-    ].to_numpy() * rng.uniform(0.3, 0.7, patients.height)
-    patients = pl.concat([patients, renal], how="horizontal").with_columns(
-        (
-            pl.col("ENRLDT")
-            - pl.Series(np.rint(years_ill * 365.25).astype(np.int64)) * pl.duration(days=1)
-        ).alias("DIAGDT"),
-        pl.lit(sdtm.STUDYID).alias("STUDYID"),
-    )
-    cycles = (
-        records.filter(pl.col("EXTRT") == protocol.regimen.dexamethasone.name)
-        .group_by("USUBJID", "CYCLE")
-        .agg(pl.col("EXSTDT").min().alias("DATE"))
-    )
+    patients = with_diagnosis_dates(pl.concat([patients, renal], how="horizontal"), rng)
+    cycles = cycle_starts(records, protocol)
     visits = follow_up_visits(patients, protocol, _rng(seed, chunk, 1))
     return patients, {"ex": records, "modifications": mods, "cycles": cycles, "visits": visits}
 

@@ -45,7 +45,7 @@ from scipy.optimize import differential_evolution
 
 from eap.protocol import Protocol, load_protocol
 from eap.simulate.course import CUTOFF, MONTH_DAYS
-from eap.simulate.events import ae_terms
+from eap.simulate.events import SPM_TERMS, ae_terms
 from eap.simulate.model import (
     ModelParams,
     Patient,
@@ -76,7 +76,6 @@ COURSE_PARAMS: dict[str, tuple[float, float]] = {
     "consent_follow_up": (0.1, 1.0),
 }
 PFS_DEATH_WINDOW = 63  # days after the last assessment (the study's ADTTE rule)
-SPM_TERMS = ("Duodenal tumor", "Nasopharyngeal carcinoma")
 
 
 def _months(days: float) -> float:

@@ -57,15 +57,13 @@ from eap.errors import EapError
 from eap.protocol import Protocol, decide_rollover
 from eap.protocol.eligibility import DiscontinuationReason, Outcome, RolloverFacts
 from eap.simulate.course import CUTOFF, EAP_START, MM021_FIRST_DOSE, MM021_LAST_DOSE
+from eap.simulate.events import SPM_TERMS, TE_DAYS
+from eap.simulate.timeline import ENROLLMENT_WINDOW_DAYS, EOT_VISIT_DAYS
 
 PARENT_N = 199  # MM-021 enrolled and treated (publication, Background)
 YEAR = 365.25
-ENROLLMENT_WINDOW_DAYS = 42
 CONSENT_WINDOW_DAYS = (120, 180)  # Treatment Phase, Safety Follow-Up Phase
-EOT_VISIT_DAYS = (1, 7)
-TE_DAYS = 28
 NEUTROPENIA_TERMS = ("Neutropenia", "Decreased neutrophil count")
-SPM_TERMS = ("Duodenal tumor", "Nasopharyngeal carcinoma")
 
 # Causes of death by context (*invented* where the paper is silent; its named causes
 # are multiple myeloma 9, disease progression 5 and lung infection 4 of 30).

@@ -90,7 +90,7 @@ def draw_baseline(n: int, rng: np.random.Generator) -> pl.DataFrame:
     p_single = np.asarray([drugs["THAL"], drugs["BORT"], drugs["NEITHER"]], dtype=float)
     redraw = (drug == "BOTH") & (nprior == 1)
     drug[redraw] = single[rng.choice(3, size=int(redraw.sum()), p=p_single / p_single.sum())]
-    total = 80
+    total = int(published()["populations"]["safety"])
     return pl.DataFrame(
         {
             "AGE": age.astype(np.int64),
@@ -151,6 +151,7 @@ def patient_table(eap: list[Patient], ids: list[str], sites: list[str]) -> pl.Da
                 "ENRLDT": p.trtsdt - dt.timedelta(days=p.enrl_offset),
                 "LASTEXDT": p.date(last_ex),
                 "EXCAT": {25.0: "A0", 10.0: "C0", 15.0: "E"}[p.start_dose],
+                "DCREASON": p.stop_reason,
             }
         )
     return pl.DataFrame(
@@ -175,6 +176,7 @@ def patient_table(eap: list[Patient], ids: list[str], sites: list[str]) -> pl.Da
             "ENRLDT": pl.Date,
             "LASTEXDT": pl.Date,
             "EXCAT": pl.String,
+            "DCREASON": pl.String,
         },
     )
 
@@ -274,7 +276,7 @@ def simulate_model(
     parts (its own random streams and subject numbers, as in the exact mode).
     ``protocol``: another protocol file's rules (default the MM-024 protocol), e.g. to
     ask what another dose-reduction ladder or follow-up interval would give."""
-    from eap.simulate import _rng, _subject_ids
+    from eap.simulate import _rng, _subject_ids, cycle_starts, with_diagnosis_dates
 
     say = progress or (lambda _: None)
     protocol = protocol or load_protocol()
@@ -291,16 +293,7 @@ def simulate_model(
     base = draw_baseline(len(eap), rng)
     table = pl.concat([table, base], how="horizontal")
     renal = sdtm.renal(table, table["EXCAT"].to_list(), protocol, rng)
-    years_ill = rng.uniform(1.0, 3.0, table.height) + table["NPRIOR"].to_numpy() * rng.uniform(
-        0.3, 0.7, table.height
-    )
-    table = pl.concat([table, renal], how="horizontal").with_columns(
-        (
-            pl.col("ENRLDT")
-            - pl.Series(np.rint(years_ill * 365.25).astype(np.int64)) * pl.duration(days=1)
-        ).alias("DIAGDT"),
-        pl.lit(sdtm.STUDYID).alias("STUDYID"),
-    )
+    table = with_diagnosis_dates(pl.concat([table, renal], how="horizontal"), rng)
     visits = follow_up_visits(table, protocol, rng)
     # Nothing is known of a patient after the loss to follow-up.
     lost = table.with_row_index("ROW").select("ROW", "LOSTDT")
@@ -311,11 +304,7 @@ def simulate_model(
     )
     table = last_contact(table, visits)
     ex = exposure(protocol, eap, ids)
-    cycles = (
-        ex.filter(pl.col("EXTRT") == protocol.regimen.dexamethasone.name)
-        .group_by("USUBJID", "CYCLE")
-        .agg(pl.col("EXSTDT").min().alias("DATE"))
-    )
+    cycles = cycle_starts(ex, protocol)
     ae, suppae = adverse_events(eap, table)
     events_rng = _rng(seed, chunk, 11)
     out = {

@@ -23,6 +23,7 @@ Conventions of the generated data (the ADaM derivations read them back):
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -118,6 +119,16 @@ def _seq(frame: pl.DataFrame, name: str, order: list[str]) -> pl.DataFrame:
     )
 
 
+def _other_reason(r: dict[str, Any], rng: np.random.Generator) -> tuple[str, str]:
+    """A stop for another reason: the patient's own (DCREASON, the protocol model),
+    else withdrawal or physician decision at random (the exact mode)."""
+    drawn = OTHER_REASONS[int(rng.integers(2))]  # drawn always: the same random stream
+    reason = r.get("DCREASON")
+    if reason in {decod for _, decod in OTHER_REASONS}:
+        return str(reason), str(reason)
+    return drawn
+
+
 def ds(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
     rows: list[tuple[str, str, str, str, str | None, dt.date, str]] = []
     for r in p.iter_rows(named=True):
@@ -157,7 +168,7 @@ def ds(p: pl.DataFrame, rng: np.random.Generator) -> Dataset:
             )
         )
         if not r["ONGOING"]:
-            term, decod = END_OF_TREATMENT.get(r["COURSE"]) or OTHER_REASONS[int(rng.integers(2))]
+            term, decod = END_OF_TREATMENT.get(r["COURSE"]) or _other_reason(r, rng)
             rows.append(
                 (u, term, decod, "DISPOSITION EVENT", "END OF TREATMENT", r["EOTDT"], "TREATMENT")
             )

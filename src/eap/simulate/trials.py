@@ -30,7 +30,7 @@ import polars as pl
 
 from eap.derive.adtte import derive_adtte
 from eap.errors import EapError
-from eap.protocol import Protocol
+from eap.protocol import Protocol, load_protocol
 from eap.simulate.course import CUTOFF
 from eap.simulate.model import ModelParams
 from eap.stats import kaplan_meier
@@ -113,8 +113,9 @@ def draw_trials(
     times = adtte["AVAL"].to_numpy()
     events = 1 - adtte["CNSR"].to_numpy()
     has_spm = np.asarray([u in spm for u in adtte["USUBJID"].to_list()])
+    drug = (protocol or load_protocol()).dose_reduction.drug
     per_patient = adtte.select("USUBJID").join(
-        patient_features(sdtm), on="USUBJID", how="left", maintain_order="left"
+        patient_features(sdtm, drug), on="USUBJID", how="left", maintain_order="left"
     )
     reduced = per_patient["REDUCED"].fill_null(False).to_numpy()
     visits = per_patient["FUVISITS"].fill_null(0).to_numpy()
@@ -164,13 +165,13 @@ def draw_trials(
     return TrialsResult(n=n, population=population, replicates=frame)
 
 
-def patient_features(sdtm: dict[str, Any]) -> pl.DataFrame:
-    """Per patient: REDUCED (a lenalidomide dose below the first one) and FUVISITS
-    (survival follow-up visits), the quantities a dose-reduction rule or a follow-up
-    interval changes."""
+def patient_features(sdtm: dict[str, Any], drug: str) -> pl.DataFrame:
+    """Per patient: REDUCED (a dose of ``drug``, the protocol's reduced drug, below the
+    first one) and FUVISITS (survival follow-up visits), the quantities a dose-reduction
+    rule or a follow-up interval changes."""
     dm: pl.DataFrame = sdtm["DM"].frame.select("USUBJID")
     ex: pl.DataFrame = (
-        sdtm["EX"].frame.filter(pl.col("EXTRT") == "LENALIDOMIDE").sort("USUBJID", "EXSTDTC")
+        sdtm["EX"].frame.filter(pl.col("EXTRT") == drug.upper()).sort("USUBJID", "EXSTDTC")
     )
     reduced = ex.group_by("USUBJID").agg(
         (pl.col("EXDOSE").min() < pl.col("EXDOSE").first()).alias("REDUCED")
