@@ -46,7 +46,11 @@ def test_demo_reports_from_its_study_database(tmp_path) -> None:  # type: ignore
 def test_simulate_writes_valid_sdtm_and_refuses_bad_options(tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.stdout
-    assert "80 patients" in result.stdout
+    assert "protocol model" in result.stdout  # the default
+    exact = runner.invoke(
+        app, ["simulate", "--out", str(tmp_path / "x"), "--format", "json", "--model", "exact"]
+    )
+    assert exact.exit_code == 0 and "80 patients" in exact.stdout
     assert (tmp_path / "dm.json").is_file() and (tmp_path / "ex.json").is_file()
     ok = runner.invoke(app, ["validate", str(tmp_path)])
     assert ok.exit_code == 0

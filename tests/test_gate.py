@@ -49,7 +49,9 @@ def _with_column(ds: Dataset, column: str, values: dict[int, object]) -> Dataset
 @pytest.fixture(scope="module")
 def cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sdtm = tmp_path_factory.mktemp("valid") / "sdtm"
-    result = runner.invoke(app, ["simulate", "--out", str(sdtm), "--seed", "2014"])
+    result = runner.invoke(
+        app, ["simulate", "--out", str(sdtm), "--seed", "2014", "--model", "exact"]
+    )
     assert result.exit_code == 0, result.output
     return sdtm
 

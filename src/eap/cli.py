@@ -802,16 +802,20 @@ def simulate(
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives the same bytes.")
     ] = 2014,
-    scale: Annotated[int, typer.Option(help="K times the 80 patients, K times each count.")] = 1,
+    scale: Annotated[
+        int,
+        typer.Option(help="K: 199 x K MM-021 patients (protocol), or K x the 80 (exact)."),
+    ] = 1,
     fmt: Annotated[str, typer.Option("--format", help="xpt, parquet, json or csv.")] = "xpt",
     model: Annotated[
         str,
         typer.Option(
-            help="exact: every published count placed (scale K = K x 80 patients); "
-            "protocol: 199 x K MM-021 patients simulated through the protocol's rules, "
-            "the EAP's patients written (docs/virtual-cohort.md)."
+            help="protocol: 199 x K MM-021 patients simulated through the protocol's rules, "
+            "the EAP's patients written, the publication holding in distribution; exact: "
+            "every published count placed (K x 80 patients; `eap reproduce` gives "
+            "255/255). See docs/virtual-cohort.md."
         ),
-    ] = "exact",
+    ] = "protocol",
 ) -> None:
     """Write the virtual MM-024 cohort's SDTM datasets (DM, DS, EX, RS, SV, LB, VS, ...)."""
     if ctx.invoked_subcommand is not None:
@@ -852,12 +856,13 @@ def simulate_calibrate(
     seed: Annotated[int, typer.Option(help="Seed of the common random numbers.")] = 2014,
     replicates: Annotated[int, typer.Option(help="Cohorts per evaluation of the loss.")] = 8,
     scale: Annotated[int, typer.Option(help="Scale of each of those cohorts.")] = 2,
-    generations: Annotated[int, typer.Option(help="Differential-evolution generations.")] = 20,
+    generations: Annotated[int, typer.Option(help="Differential-evolution generations.")] = 10,
+    rounds: Annotated[int, typer.Option(help="Compass-search rounds after it.")] = 12,
 ) -> None:
     """Fit the protocol model to the publication (simulated method of moments)."""
     from eap.simulate.calibrate import calibrate, write
 
-    doc = calibrate(seed, replicates, scale, generations, progress=console.print)
+    doc = calibrate(seed, replicates, scale, generations, rounds, progress=console.print)
     write(doc, out)
     console.print(f"loss {doc['loss']:.3f}; parameters -> {out}")
     console.print("To use them by default, copy the file to src/eap/data/mm024_model.json.")

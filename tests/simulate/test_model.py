@@ -12,11 +12,13 @@ from eap.datasets.timeline import check_timelines
 from eap.protocol import load_protocol, treatment_eligible_from
 from eap.simulate.course import CUTOFF, EAP_START
 from eap.simulate.model import (
+    EARLY_RELAPSE_DAYS,
     PARENT_N,
     ModelParams,
     Patient,
     TermRates,
     _documentation_day,
+    ae_weight,
     calibrated,
     simulate_course,
     simulate_dosing,
@@ -32,7 +34,7 @@ def test_protocol_model_cohort_has_no_timeline_findings(seed: int) -> None:
     assert [f.message for f in findings] == []
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(1, 21))
 def test_protocol_model_cohort_at_scale_10_has_no_timeline_findings(seed: int) -> None:
     findings = check_timelines(simulate_model(seed, 10))
     assert [f.message for f in findings] == []
@@ -109,7 +111,25 @@ def test_death_stops_rd_the_day_before_and_the_end_of_treatment_is_the_death() -
             assert p.eot_day == p.death_day
 
 
-def _one_patient_dosing(terms: dict[str, TermRates], seed: int = 1) -> Patient:
+def _post_progression_deaths(**rates: float) -> list[Patient]:
+    """MM-021 patients who die only after a progression, at the given hazards."""
+    params = calibrated().with_values(death_before_pd=0.0, **rates)
+    rng = np.random.default_rng(3)
+    everyone = [simulate_course(i, params, load_protocol(), rng) for i in range(2000)]
+    return [p for p in everyone if p.death_day is not None and p.pd_day is not None]
+
+
+def test_survival_after_an_early_relapse_has_its_own_hazard() -> None:
+    """A latent progression by day 365 (documented by the assessment on day 365 =
+    1 + 28 x 13) is an early relapse; a later one is found on day 393 or after."""
+    assert EARLY_RELAPSE_DAYS == 365
+    early_only = _post_progression_deaths(death_after_pd=0.0, death_after_early_pd=2.0)
+    assert early_only and max(p.pd_day or 0 for p in early_only) <= 365
+    late_only = _post_progression_deaths(death_after_pd=2.0, death_after_early_pd=0.0)
+    assert late_only and min(p.pd_day or 0 for p in late_only) >= 393
+
+
+def _one_patient_dosing(terms: dict[str, TermRates], seed: int = 1, **values: float) -> Patient:
     """A Treatment Phase patient on 25 mg for 10 cycles, then stopped."""
     protocol = load_protocol()
     p = Patient(
@@ -123,7 +143,8 @@ def _one_patient_dosing(terms: dict[str, TermRates], seed: int = 1) -> Patient:
         stop_reason="PROGRESSIVE DISEASE",
         group="TC",
     )
-    simulate_dosing(p, ModelParams(terms=terms), protocol, np.random.default_rng(seed))
+    params = ModelParams(terms=terms).with_values(**values)
+    simulate_dosing(p, params, protocol, np.random.default_rng(seed))
     return p
 
 
@@ -145,6 +166,34 @@ def test_a_related_grade_3_4_toxicity_interrupts_and_resumes_one_rung_lower() ->
     assert len(p.reductions) == len(reduced)
     assert len(p.reductions) <= 5  # 25 -> 2.5 is five rungs
     assert any(p.held)
+
+
+def test_with_reduce_share_0_a_related_grade_3_4_toxicity_only_interrupts() -> None:
+    """The investigator resumes at the same dose after every hold."""
+    p = _one_patient_dosing(
+        {"Thrombocytopenia": TermRates(0.0, 1.0, 0.0, 1.0, 0.0)}, reduce_share=0.0
+    )
+    assert p.reductions == [] and any(p.held)
+    assert {e.action for e in p.episodes} <= {"DRUG INTERRUPTED", "DOSE NOT CHANGED"}
+    assert any(e.action == "DRUG INTERRUPTED" for e in p.episodes)
+
+
+def test_ae_weight_falls_hyperbolically_with_the_cycle() -> None:
+    assert ae_weight(1, 4.0) == 1.0  # 4 / (4 + 0)
+    assert ae_weight(5, 4.0) == 0.5  # 4 / (4 + 4)
+    assert ae_weight(13, 4.0) == 0.25  # 4 / (4 + 12)
+    assert ae_weight(40, float("inf")) == 1.0
+    assert list(ae_weight(np.asarray([1, 3]), 2.0)) == [1.0, 0.5]
+
+
+def test_aes_fall_with_time_on_rd_when_ae_cycles_is_finite() -> None:
+    """Grade 1-2 cough certain in cycle 1: with a very steep decline it occurs in cycle 1
+    only (days 1-28); without a decline, in every one of the 10 cycles."""
+    cough = {"Cough": TermRates(1.0, 0.0, 0.0, 0.2, 0.0)}
+    steep = _one_patient_dosing(cough, ae_cycles=1e-9)
+    assert [e.start <= 28 for e in steep.episodes] == [True]
+    flat = _one_patient_dosing(cough)
+    assert len(flat.episodes) == 10
 
 
 def test_the_first_neutropenia_resumes_at_the_same_dose_later_ones_lower() -> None:
@@ -194,3 +243,35 @@ def test_a_stop_for_another_reason_keeps_the_models_reason_in_ds() -> None:
     for reason in ("WITHDRAWAL BY SUBJECT", "PHYSICIAN DECISION"):
         assert {_other_reason({"DCREASON": reason}, rng) for _ in range(20)} == {(reason, reason)}
     assert {_other_reason({}, rng) for _ in range(50)} == set(OTHER_REASONS)
+
+
+def test_safety_follow_up_table1_is_the_safety_population_minus_the_cohort() -> None:
+    """By hand from Table 1: 80 - 41 = 39 patients, 52 - 25 = 27 men, 23 - 14 = 9 above
+    65, 34 - 14 = 20 with five or more prior regimens; the cohort's own column for TC."""
+    from eap.simulate.model_cohort import AGE_BANDS, group_counts
+
+    sfu = group_counts("SFU")
+    assert sfu["n"] == 39 and sfu["male"]["n"] == 27 and sfu["age_gt_65"]["n"] == 9
+    assert sfu["prior_therapies_ge5"]["n"] == 20 and sfu["prior_therapies_max"] == 15
+    assert group_counts("TC")["male"]["n"] == 25
+    for group, n, above_65 in (("TC", 41, 14), ("SFU", 39, 9)):
+        bands = AGE_BANDS[group]
+        assert sum(c for c, _, _ in bands) == n
+        assert sum(c for c, lo, _ in bands if lo > 65) == above_65
+    # The two groups' bands add up to the safety population's 38 / 5 / 14 / 23.
+    sums = [a[0] + b[0] for a, b in zip(AGE_BANDS["TC"], AGE_BANDS["SFU"], strict=True)]
+    assert sums == [38, 5, 14, 23]
+
+
+def test_baseline_is_drawn_from_each_patients_own_group() -> None:
+    """Treatment-cohort ages stay within the cohort's published 47-74, the others within
+    35-76; rows keep the order of the patients."""
+    from eap.simulate.model_cohort import draw_baseline
+
+    groups = ["TC", "SFU"] * 500
+    base = draw_baseline(groups, np.random.default_rng(1))
+    age = base["AGE"].to_numpy()
+    tc, sfu = age[0::2], age[1::2]
+    assert tc.min() == 47 and tc.max() == 74
+    assert sfu.min() == 35 and sfu.max() == 76
+    assert base["NPRIOR"].to_numpy()[0::2].max() <= 11

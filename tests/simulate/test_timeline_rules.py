@@ -29,7 +29,7 @@ def test_treatment_cohort_consents_on_or_after_the_protocols_anniversary(
 
 
 TIMELINE_SEEDS_SCALE1 = list(range(20))
-TIMELINE_SEEDS_SCALE10 = [2014, 5, 11]
+TIMELINE_SEEDS_SCALE10 = list(range(20))
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from eap.simulate.trials import draw_trials, plot_trials
 
 
 def test_replicates_of_the_treatment_cohort_centre_on_the_published_median(tmp_path: Path) -> None:
-    result = draw_trials(60, 41, seed=3, pool_scale=5)
+    result = draw_trials(60, 41, seed=3, pool_scale=25)
     assert result.replicates.height == 60
-    medians = result.replicates["MEDIAN"].drop_nulls()
+    # A median not reached lies above every reached one.
+    medians = result.replicates["MEDIAN"].fill_null(math.inf)
     # The pool is calibrated to MM-024 (median PFS 36.0 months in the treatment cohort).
     assert 30.0 <= medians.median() <= 40.0
     widths = result.replicates["WIDTH"].drop_nulls()

@@ -10,18 +10,24 @@
        loss = sum_k ((mean over R cohorts of statistic k - published k) / sd_k)^2
 
    over the statistics of :func:`course_statistics` (cohort sizes, disposition,
-   deaths, Rd durations, follow-up and PFS medians); sd_k is sqrt(published) for a
-   count and 2 months for a median. Each evaluation simulates the same R random
-   streams (common random numbers), so the loss is a deterministic function of the
-   parameters and Nelder-Mead (scipy) converges to the same point for a seed.
-2. **AE rates by moment matching.** With the course fixed, each AE term's
-   per-cycle probabilities solve, by bisection over the simulated numbers of
-   cycles on Rd, mean_i(1 - (1 - p)^cycles_i) = published incidence: grade 3-4
-   (Table 2), any grade (the most common TEAEs, else the term's any-grade
-   incidence in eap/data/ae_terms.csv), and the grade 1-2 interruption
-   probability from the AEs leading to interruption or reduction. Serious: the
-   Table 3 count over the grade 3-4 count (a serious term that Table 2 does not
-   list gets its grade 3-4 probability from the serious count, all serious).
+   deaths, Rd durations, follow-up and PFS medians, MM-021's own median PFS); sd_k is
+   sqrt(published) for a count and 2 months for a median. Each evaluation simulates
+   the same R random streams (common random numbers), so the loss is a deterministic
+   function of the parameters; differential evolution (scipy, seeded) and then a
+   compass search (:func:`compass_search`) reach the same point for a seed.
+2. **AE rates by moment matching.** With the course fixed, for each decline of the
+   AE probabilities over the cycles (:data:`AE_CYCLES_GRID`), each AE term's cycle-1
+   probabilities solve, by bisection over the simulated numbers of cycles on Rd,
+   mean_i(1 - prod_c (1 - p w(c))) = published incidence: grade 3-4 (Table 2), any
+   grade (the most common TEAEs, else the term's any-grade incidence in
+   eap/data/ae_terms.csv), and the grade 1-2 interruption probability from the AEs
+   leading to interruption or reduction. Serious: the Table 3 count over the grade
+   3-4 count (a serious term that Table 2 does not list gets its grade 3-4
+   probability from the serious count, all serious). Then ``reduce_share`` and the
+   unlisted terms' interruption probability are solved on the simulated cohorts so
+   that the shares of patients with a reduction and with an interruption are the
+   published ones; the decline kept is the one whose modification counts come
+   closest to the publication's.
 
 The auxiliary statistics read the model's own facts (documented progression, the
 last assessment, death), following the ADTTE rules (PFS event: IMWG progression,
@@ -47,9 +53,11 @@ from eap.protocol import Protocol, load_protocol
 from eap.simulate.course import CUTOFF, MONTH_DAYS
 from eap.simulate.events import SPM_TERMS, ae_terms
 from eap.simulate.model import (
+    PARENT_N,
     ModelParams,
     Patient,
     TermRates,
+    ae_weight,
     simulate_course,
     simulate_dosing,
 )
@@ -64,8 +72,13 @@ COURSE_PARAMS: dict[str, tuple[float, float]] = {
     "pd_shape_responder": (0.4, 3.0),
     "pd_scale_nonresponder": (60.0, 900.0),
     "pd_scale_responder": (200.0, 3000.0),
+    "durable_share": (0.0, 1.0),
+    "pd_shape_durable": (0.5, 4.0),
+    "pd_scale_durable": (300.0, 4000.0),
     "death_before_pd": (0.001, 0.3),
     "death_after_pd": (0.02, 1.5),
+    "death_after_early_pd": (0.02, 2.0),
+    "post_pd_shape": (0.5, 4.0),
     "stop_other_mm021": (0.01, 1.0),
     "lost_on_rd": (0.001, 0.1),
     "clinical_pd": (0.0, 0.6),
@@ -105,8 +118,12 @@ def pfs(p: Patient) -> tuple[float, int]:
     return float(end), 0
 
 
-def course_statistics(eap: list[Patient], scale: int) -> dict[str, float]:
-    """The publication's course figures from one cohort (counts per unit of scale)."""
+def course_statistics(parent: list[Patient], scale: int) -> dict[str, float]:
+    """The publication's course figures from one simulated MM-021 trial and its EAP
+    (counts per unit of scale). MM-021's own median PFS is that of all its patients:
+    its analysis (median follow-up 15.2 months) is read here at the EAP's cutoff, which
+    leaves a median near 8 months unchanged."""
+    eap = [p for p in parent if p.group is not None]
     tc = [p for p in eap if p.group == "TC"]
     k = float(scale)
 
@@ -122,6 +139,7 @@ def course_statistics(eap: list[Patient], scale: int) -> dict[str, float]:
     pd_stops = ("PROGRESSIVE DISEASE", "CLINICAL PROGRESSION")
     tc_pfs = [pfs(p) for p in tc]
     all_pfs = [pfs(p) for p in eap]
+    mm021_pfs = [pfs(p) for p in parent]
     return {
         "n_treatment_cohort": len(tc) / k,
         "n_safety_follow_up": (len(eap) - len(tc)) / k,
@@ -140,6 +158,9 @@ def course_statistics(eap: list[Patient], scale: int) -> dict[str, float]:
         "pfs_median_treatment_cohort": _months(
             _km_median([t for t, _ in tc_pfs], [e for _, e in tc_pfs])
         ),
+        "pfs_median_mm021": _months(
+            _km_median([t for t, _ in mm021_pfs], [e for _, e in mm021_pfs])
+        ),
     }
 
 
@@ -149,6 +170,7 @@ def course_targets() -> dict[str, tuple[float, float]]:
     disp = pub["disposition_treatment_cohort_at_cutoff"]
     exp = pub["exposure"]
     t4 = pub["table4_efficacy_median_months_95ci"]
+    mm021_pfs_ci = pub["cross_study"]["MM-021"]["median_pfs_months"]
 
     def count(n: float) -> tuple[float, float]:
         return float(n), max(1.0, math.sqrt(float(n)))
@@ -181,28 +203,36 @@ def course_targets() -> dict[str, tuple[float, float]]:
             t4["treatment_cohort"]["progression_free_survival"][0],
             2.0,
         ),
+        # MM-021's median PFS and its 95% CI (publication, Background): sd = CI width / 3.92.
+        "pfs_median_mm021": (mm021_pfs_ci[0], (mm021_pfs_ci[2] - mm021_pfs_ci[1]) / 3.92),
     }
+
+
+def simulate_parent(
+    params: ModelParams, protocol: Protocol, seed: int, scale: int, dosing: bool = False
+) -> list[Patient]:
+    """Every MM-021 patient of one model cohort (the EAP's dosing only if ``dosing``)."""
+    rng = np.random.default_rng([seed, 20])
+    out = []
+    for i in range(PARENT_N * scale):
+        p = simulate_course(i, params, protocol, rng)
+        if dosing and p.group is not None:
+            simulate_dosing(p, params, protocol, rng)
+        out.append(p)
+    return out
 
 
 def simulate_eap(
     params: ModelParams, protocol: Protocol, seed: int, scale: int, dosing: bool = False
 ) -> list[Patient]:
     """The EAP patients of one model cohort (course only unless ``dosing``)."""
-    rng = np.random.default_rng([seed, 20])
-    out = []
-    for i in range(199 * scale):
-        p = simulate_course(i, params, protocol, rng)
-        if p.group is not None:
-            if dosing:
-                simulate_dosing(p, params, protocol, rng)
-            out.append(p)
-    return out
+    return [p for p in simulate_parent(params, protocol, seed, scale, dosing) if p.group]
 
 
 def mean_statistics(
     params: ModelParams, protocol: Protocol, seeds: list[int], scale: int
 ) -> dict[str, float]:
-    runs = [course_statistics(simulate_eap(params, protocol, s, scale), scale) for s in seeds]
+    runs = [course_statistics(simulate_parent(params, protocol, s, scale), scale) for s in seeds]
     out = {}
     for k in runs[0]:
         # A median no cohort could estimate stays NaN (the loss then penalises it).
@@ -264,6 +294,69 @@ def fit_course(
     return _params(start, np.asarray(result.x)), float(result.fun)
 
 
+def compass_search(
+    objective: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    rounds: int,
+    first_step: float = 0.2,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[np.ndarray, float]:
+    """Deterministic pattern search within the bounds: each coordinate in turn tries a
+    step up, then down, and keeps the first that lowers the objective; a round with no
+    improvement halves every step (first step: ``first_step`` of the bound's width).
+
+    Differential evolution finds the region; this walks down its floor, which a
+    population search on a step-function loss approaches only slowly.
+
+    >>> x, v = compass_search(lambda x: float(abs(x[0] - 0.3)), np.zeros(1),
+    ...                       np.full(1, -1.0), np.ones(1), rounds=10)
+    >>> round(float(x[0]), 2), round(v, 2)
+    (0.3, 0.0)
+    """
+    x = np.asarray(x0, dtype=np.float64).copy()
+    best = objective(x)
+    step = first_step * (upper - lower)
+    for n in range(1, rounds + 1):
+        improved = False
+        for i in range(len(x)):
+            for sign in (1.0, -1.0):
+                y = x.copy()
+                y[i] = min(upper[i], max(lower[i], x[i] + sign * step[i]))
+                if y[i] == x[i]:
+                    continue
+                value = objective(y)
+                if value < best:
+                    best, x, improved = value, y, True
+                    break
+        if not improved:
+            step = step / 2
+        if progress:
+            progress(n, best)
+    return x, best
+
+
+def polish_course(
+    start: ModelParams,
+    protocol: Protocol,
+    seeds: list[int],
+    scale: int,
+    rounds: int,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[ModelParams, float]:
+    """:func:`compass_search` over :data:`COURSE_PARAMS` from ``start``."""
+    targets = course_targets()
+
+    def objective(x: np.ndarray) -> float:
+        return loss(mean_statistics(_params(start, x), protocol, seeds, scale), targets)
+
+    bounds = np.asarray(list(COURSE_PARAMS.values()), dtype=np.float64)
+    x0 = np.asarray([getattr(start, n) for n in COURSE_PARAMS], dtype=np.float64)
+    x, value = compass_search(objective, x0, bounds[:, 0], bounds[:, 1], rounds, progress=progress)
+    return _params(start, x), value
+
+
 def _solve(f: Callable[[float], float], target: float, hi: float = 1.0, steps: int = 50) -> float:
     """The p in [0, hi] with f(p) = target for an increasing f (bisection)."""
     if target <= f(0.0):
@@ -321,21 +414,45 @@ def _acting(
 
 
 def fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> ModelParams:
-    """Per-cycle AE probabilities that give the published incidences on average."""
+    """Per-cycle AE probabilities that give the published incidences on average, for
+    each decline over the cycles in :data:`AE_CYCLES_GRID`; the decline kept is the one
+    whose lenalidomide modifications come closest to the publication's
+    (:func:`modification_statistics`)."""
+    best: tuple[float, ModelParams] | None = None
+    for ae_cycles in AE_CYCLES_GRID:
+        fitted = _fit_ae_rates(replace(params, ae_cycles=ae_cycles), protocol, seeds)
+        eap = [p for s in seeds for p in simulate_eap(fitted, protocol, s, 1, True)]
+        value = loss(modification_statistics(eap, len(seeds)), modification_targets())
+        if best is None or value < best[0]:
+            best = (value, fitted)
+    assert best is not None
+    return best[1]
+
+
+def _fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> ModelParams:
+    """The moment equations of stage 2 for the decline ``params.ae_cycles``."""
     cycles = np.asarray(
         [
             math.ceil(((p.stop_day or p.day_of(CUTOFF)) + 1) / 28)
             for s in seeds
             for p in simulate_eap(params, protocol, s, 1)
         ],
-        dtype=np.float64,
+        dtype=np.int64,
+    )
+    # weights[i, c - 1]: cycle c's probability relative to cycle 1, 0 past patient i's cycles
+    numbers = np.arange(1, int(cycles.max(initial=1)) + 1)
+    weights = np.where(
+        numbers[None, :] <= cycles[:, None],
+        np.asarray(ae_weight(numbers, params.ae_cycles))[None, :],
+        0.0,
     )
     dosing_share = 21 / 28  # onset on a lenalidomide day
 
     def incidence(p: float, other: float = 0.0) -> float:
-        """Share of patients with >= 1 episode: per-cycle probability p, alongside an
-        independent per-cycle probability ``other`` of the same outcome."""
-        return float(np.mean(1.0 - ((1.0 - p) * (1.0 - other)) ** cycles))
+        """Share of patients with >= 1 episode: cycle-1 probability p, alongside an
+        independent cycle-1 probability ``other`` of the same outcome."""
+        none = np.log1p(-np.minimum(p * weights, 1.0)) + np.log1p(-np.minimum(other * weights, 1.0))
+        return float(np.mean(1.0 - np.exp(none.sum(axis=1))))
 
     terms: dict[str, TermRates] = {}
     for term, t in ae_targets().items():
@@ -345,14 +462,76 @@ def fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> M
         act12 = _solve(partial(_acting, incidence, p12 * dosing_share, related_acts), t["action"])
         serious = min(1.0, t["serious"] / t["g34"]) if t["g34"] > 0 else 0.0
         terms[term] = TermRates(p12, p34, serious, t["related"], act12)
-    fitted = replace(params, terms=terms)
+    fitted = _fit_reduce_share(replace(params, terms=terms), protocol, seeds)
     return _fit_other_interruptions(fitted, protocol, seeds)
+
+
+def reduction_target() -> float:
+    """Share of the safety population whose lenalidomide was reduced (with or without
+    an interruption) for a TEAE."""
+    pub = published()["safety_population_ae"]["lenalidomide_modification_due_to_teae"]["safety"]
+    n = pub["reduction"]["n"] + pub["interruption_and_reduction"]["n"]
+    return float(n) / float(published()["populations"]["safety"])
+
+
+def _fit_reduce_share(params: ModelParams, protocol: Protocol, seeds: list[int]) -> ModelParams:
+    """``reduce_share`` solved so that the share of patients with a reduction is the
+    published one (the model simulated with dosing)."""
+
+    def share(a: float) -> float:
+        eap = [
+            p
+            for s in seeds
+            for p in simulate_eap(replace(params, reduce_share=a), protocol, s, 1, True)
+        ]
+        return float(np.mean([reduced(p) for p in eap]))
+
+    return replace(params, reduce_share=_solve(share, reduction_target(), steps=16))
+
+
+# Declines searched (cycles; see eap.simulate.model.ae_weight): from steep to nearly flat.
+AE_CYCLES_GRID = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 48.0, 1000.0)
+MODIFICATIONS = ("interruption", "reduction", "interruption_and_reduction")
+
+
+def modification_targets() -> dict[str, tuple[float, float]]:
+    """The publication's lenalidomide modifications for a TEAE, patients per category
+    (interruption only, reduction only, both) in each population, sd sqrt(n)."""
+    pub = published()["safety_population_ae"]["lenalidomide_modification_due_to_teae"]
+    return {
+        f"{pop}.{key}": (float(pub[pop][key]["n"]), max(1.0, math.sqrt(pub[pop][key]["n"])))
+        for pop in ("safety", "treatment_cohort")
+        for key in MODIFICATIONS
+    }
+
+
+def modification_statistics(eap: list[Patient], cohorts: int) -> dict[str, float]:
+    """Mean patients per cohort in each modification category (AEACN DRUG INTERRUPTED /
+    DOSE REDUCED on a treatment-emergent AE), as ADAE's ACTLEN counts them."""
+    out = {}
+    for pop, members in (
+        ("safety", eap),
+        ("treatment_cohort", [p for p in eap if p.group == "TC"]),
+    ):
+        flags = [(interrupted(p), reduced(p)) for p in members]
+        counts = {
+            "interruption": sum(i and not r for i, r in flags),
+            "reduction": sum(r and not i for i, r in flags),
+            "interruption_and_reduction": sum(i and r for i, r in flags),
+        }
+        out.update({f"{pop}.{k}": v / cohorts for k, v in counts.items()})
+    return out
 
 
 def interrupted(p: Patient) -> bool:
     """An AE that interrupted lenalidomide (AEACN DRUG INTERRUPTED), as ADAE's ACTLEN
     counts it for the publication's "interruption" rows."""
     return any(e.action == "DRUG INTERRUPTED" for e in p.episodes)
+
+
+def reduced(p: Patient) -> bool:
+    """An AE that reduced lenalidomide (AEACN DOSE REDUCED)."""
+    return any(e.action == "DOSE REDUCED" for e in p.episodes)
 
 
 def interruption_target() -> float:
@@ -391,7 +570,8 @@ def calibrate(
     seed: int = 2014,
     replicates: int = 8,
     scale: int = 2,
-    generations: int = 20,
+    generations: int = 10,
+    rounds: int = 12,
     start: ModelParams | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -413,6 +593,10 @@ def calibrate(
         seed,
         lambda n, v: say(f"  generation {n}: loss {v:.3f}"),
     )
+    say(f"course: compass search, {rounds} rounds")
+    fitted, value = polish_course(
+        fitted, protocol, seeds, scale, rounds, lambda n, v: say(f"  round {n}: loss {v:.3f}")
+    )
     say("AE rates: moment matching per term")
     fitted = fit_ae_rates(fitted, protocol, seeds)
     stats = mean_statistics(fitted, protocol, seeds, scale)
@@ -425,8 +609,10 @@ def calibrate(
             "replicates": replicates,
             "scale": scale,
             "generations": generations,
+            "rounds": rounds,
             "method": "simulated method of moments: differential evolution (scipy, seeded, "
-            "popsize 8, Sobol start) with common random numbers; AE rates by moment matching",
+            "popsize 8, Sobol start) then a compass search, with common random numbers; "
+            "AE rates by moment matching",
         },
         "loss": round(value, 6),
         "targets": {

@@ -53,10 +53,17 @@ def coverage(seeds: Iterable[int], progress: Callable[[int], None] | None = None
 
 def _quantile(values: np.ndarray, q: float) -> float:
     """Type 7 quantile (R's default) where +inf (not estimable) sorts above every number:
-    a quantile that interpolates towards +inf is +inf."""
-    finite_top = np.where(np.isinf(values), np.finfo(np.float64).max / 4, values)
-    x = float(np.quantile(finite_top, q))
-    return math.inf if x >= np.finfo(np.float64).max / 8 else x
+    a quantile that interpolates towards +inf, however little, is +inf."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    h = (len(ordered) - 1) * q
+    below = math.floor(h)
+    fraction = h - below
+    if fraction == 0.0:
+        return float(ordered[below])
+    lower, upper = float(ordered[below]), float(ordered[below + 1])
+    if math.isinf(upper):
+        return math.inf
+    return lower + fraction * (upper - lower)
 
 
 def coverage_table(runs: list[dict[str, tuple[Any, float]]]) -> pl.DataFrame:

@@ -5,28 +5,35 @@ lets them emerge. Every MM-021 patient (199 per unit of scale) is followed from
 the first Rd dose, cycle by cycle on the protocol's calendar:
 
 * **Disease.** A latent progression time (Weibull; responders, with the MM-021
-  response rate, have their own shape and scale) is found at the next scheduled IMWG
+  response rate, have their own shape and scale, and a share of them a durable
+  response with a third) is found at the next scheduled IMWG
   assessment (day 1 of each 28-day cycle from cycle 2). The investigator stops Rd
   there, or (``clinical_pd``; ``clinical_pd_eap`` in the Treatment Phase) stops
   it for progression judged clinically without an IMWG PD, or
   (``continue_after_pd``) keeps Rd a while after a documented PD.
-* **Death.** One hazard before progression, another after it; the cause is drawn
-  from the causes of that context (:data:`CAUSES_BEFORE_PD`, :data:`CAUSES_AFTER_PD`).
+* **Death.** One hazard before progression, another after it, higher after an
+  early relapse (a progression within the first year of Rd, :data:`EARLY_RELAPSE_DAYS`);
+  survival after progression is Weibull (``post_pd_shape``) with that rate as scale;
+  the cause is drawn from the causes of that context (:data:`CAUSES_BEFORE_PD`,
+  :data:`CAUSES_AFTER_PD`).
 * **Other stops in MM-021.** Withdrawal, physician decision and toxicity (a
   hazard while on Rd in MM-021), and loss to follow-up while on Rd.
 * **Rollover.** At the patient's EAP assessment (consent between 2012-09-01 and
   2012-12-30) :func:`eap.protocol.decide_rollover` decides the phase from the
   facts the model produced: progression-free and on Rd for at least a year gives
   the Treatment Phase; stopped Rd or progressed gives the Safety Follow-Up Phase;
-  a stop for toxicity excludes. Consent is a probability per phase. Patients on Rd
+  a stop for toxicity excludes. Consent is a probability per phase; a patient who
+  withdrew from MM-021 is not asked. Patients on Rd
   who do not enter the Treatment Phase stop Rd when MM-021 closes (their
   assessment date). So 80 EAP patients and the 41/39 split are outcomes.
 * **Dosing and toxicity.** Lenalidomide on the renal band's days, dexamethasone
   on its days. In each cycle every AE term occurs at grade 1-2 and at grade 3-4
-  with its own probability (:class:`TermRates`). A related grade 3-4 AE on a
+  with its own probability (:class:`TermRates`), falling with the cycle number
+  (:func:`ae_weight`). A related grade 3-4 AE on a
   dosing day interrupts lenalidomide until it resolves to grade <= 2, and dosing
   resumes one rung down the protocol's ladder (the USPI rule of
-  ``[dose_reduction]``): the first neutropenia resumes at the same dose; one in
+  ``[dose_reduction]``) with probability ``reduce_share``, else at the same dose
+  (the investigator's judgement); the first neutropenia resumes at the same dose; one in
   the rest days reduces the next cycle without an interruption. A grade 1-2 AE
   may interrupt at the investigator's discretion (``act12``). AE-driven stops
   happen only in MM-021 (the EAP had none).
@@ -45,6 +52,8 @@ import datetime as dt
 import gc
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -64,6 +73,9 @@ PARENT_N = 199  # MM-021 enrolled and treated (publication, Background)
 YEAR = 365.25
 CONSENT_WINDOW_DAYS = (120, 180)  # Treatment Phase, Safety Follow-Up Phase
 NEUTROPENIA_TERMS = ("Neutropenia", "Decreased neutrophil count")
+# Relapse within a year of starting therapy marks aggressive disease in myeloma (an
+# IMWG high-risk feature): survival after it is shorter than after a later relapse.
+EARLY_RELAPSE_DAYS = 365
 
 # Causes of death by context (*invented* where the paper is silent; its named causes
 # are multiple myeloma 9, disease progression 5 and lung infection 4 of 30).
@@ -119,26 +131,41 @@ class ModelParams:
 
     response_rate: float = 0.476  # MM-021 overall response (publication, Background)
     # The defaults are the calibration's starting point (eap.simulate.calibrate).
-    enrollment_shape: float = 1.6095  # first dose = window start + span x U^shape
-    pd_shape: float = 2.1981  # Weibull shape of the latent progression, non-responders
-    pd_shape_responder: float = 1.1743  # the same, responders
-    pd_scale_nonresponder: float = 384.4
-    pd_scale_responder: float = 512.4
-    death_before_pd: float = 0.0202
-    death_after_pd: float = 0.2841
-    stop_other_mm021: float = 0.0471
+    enrollment_shape: float = 0.938  # first dose = window start + span x U^shape
+    pd_shape: float = 2.52  # Weibull shape of the latent progression, non-responders
+    pd_shape_responder: float = 2.048  # the same, responders
+    pd_scale_nonresponder: float = 232.8
+    # A share of the responders whose response is durable, with their own Weibull.
+    durable_share: float = 0.2
+    pd_shape_durable: float = 1.15
+    pd_scale_durable: float = 3656.0
+    pd_scale_responder: float = 500.0
+    death_before_pd: float = 0.0703
+    death_after_pd: float = 0.168  # after a progression later than EARLY_RELAPSE_DAYS
+    death_after_early_pd: float = 1.247  # after an early relapse
+    # Survival after progression is Weibull with this shape, its scale 1 / the rate
+    # above (shape 1: that constant hazard; above 1: few deaths soon after a
+    # progression, more later, as the lines of therapy after it run out).
+    post_pd_shape: float = 1.525
+    stop_other_mm021: float = 0.01
     toxicity_share: float = 0.3  # of the MM-021 stops for other reasons
-    lost_on_rd: float = 0.0552
-    clinical_pd: float = 0.0402
-    clinical_pd_eap: float = 0.4969  # the same, in the Treatment Phase
-    continue_after_pd: float = 0.2763
-    continue_days: float = 69.0
-    consent_treatment: float = 0.8109
-    consent_follow_up: float = 0.2665
+    lost_on_rd: float = 0.0137
+    clinical_pd: float = 0.0
+    clinical_pd_eap: float = 0.3982  # the same, in the Treatment Phase
+    continue_after_pd: float = 0.005
+    continue_days: float = 124.2
+    consent_treatment: float = 0.9875
+    consent_follow_up: float = 0.7332
     spm_rate: float = 0.007
     renal_30_60: float = 0.1125  # CrCl 30 to < 60 (10 mg); invented, as in the exact mode
     renal_below_30: float = 0.0125  # CrCl < 30 (15 mg every other day)
     resolve_days: float = 10.0  # mean time for a grade 3-4 AE to resolve to <= grade 2
+    # AE probabilities fall with time on Rd: cycle c has the cycle-1 probability times
+    # ae_cycles / (ae_cycles + c - 1); infinity keeps them constant (ae_weight).
+    ae_cycles: float = math.inf
+    # Share of the related grade 3-4 AEs the rule would reduce for after which the
+    # investigator did reduce (the others resume at the same dose after the hold).
+    reduce_share: float = 1.0
     terms: dict[str, TermRates] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -283,12 +310,17 @@ def simulate_course(
         responder=bool(rng.random() < p.response_rate),
     )
     cutoff_day = pat.day_of(CUTOFF)
-    if pat.responder:
+    durable = bool(rng.random() < p.durable_share)
+    if pat.responder and durable:
+        t_pd = _weibull(rng, p.pd_shape_durable, p.pd_scale_durable)
+    elif pat.responder:
         t_pd = _weibull(rng, p.pd_shape_responder, p.pd_scale_responder)
     else:
         t_pd = _weibull(rng, p.pd_shape, p.pd_scale_nonresponder)
     t_death_pre = _exponential_days(rng, p.death_before_pd)
-    t_death_post = _exponential_days(rng, p.death_after_pd)
+    early = t_pd <= EARLY_RELAPSE_DAYS
+    post_rate = p.death_after_early_pd if early else p.death_after_pd
+    t_death_post = _weibull(rng, p.post_pd_shape, YEAR / post_rate) if post_rate > 0 else math.inf
     death = t_death_pre if t_death_pre < t_pd else t_pd + t_death_post
     t_other = _exponential_days(rng, p.stop_other_mm021)
     t_lost = _exponential_days(rng, p.lost_on_rd)
@@ -302,7 +334,8 @@ def simulate_course(
     response_day = 1 + 28 * int(rng.integers(1, 4)) if pat.responder else None
     consent_date = EAP_START + dt.timedelta(days=int(rng.integers(0, CONSENT_WINDOW_DAYS[0] + 1)))
     consent_day = pat.day_of(consent_date)
-    death_day = math.ceil(death)
+    # A zero hazard (a what-if) leaves no death at all.
+    death_day = math.ceil(death) if math.isfinite(death) else cutoff_day + 1
     if death_day <= cutoff_day:
         pat.death_day = death_day
         pat.death_cause = _cause(rng, CAUSES_BEFORE_PD if death < t_pd else CAUSES_AFTER_PD)
@@ -427,7 +460,8 @@ def _rollover_after_stop(
     facts = RolloverFacts(
         usubjid=str(pat.index),
         assessment_date=assess,
-        consent_signed=consent_sfu,
+        # A patient who withdrew from MM-021 left its follow-up: no EAP consent.
+        consent_signed=consent_sfu and pat.stop_reason != "WITHDRAWAL BY SUBJECT",
         lenalidomide_start_date=pat.trtsdt,
         progressed=progressed,
         discontinued=True,
@@ -441,6 +475,20 @@ def _rollover_after_stop(
         pat.group = "SFU"
         pat.consent_day = day
         pat.sfu_day = day
+
+
+def ae_weight(cycle: int | np.ndarray, ae_cycles: float) -> float | np.ndarray:
+    """Cycle ``cycle``'s AE probability relative to cycle 1 (:attr:`ModelParams.ae_cycles`).
+
+    Cytopenias and the other lenalidomide toxicities cluster in the first cycles; a
+    hyperbolic decline lets the incidence keep growing with exposure, ever more slowly.
+
+    >>> float(ae_weight(5, 4.0))  # 4 / (4 + 4)
+    0.5
+    """
+    if math.isinf(ae_cycles):
+        return np.ones_like(cycle, dtype=np.float64) if isinstance(cycle, np.ndarray) else 1.0
+    return ae_cycles / (ae_cycles + np.asarray(cycle, dtype=np.float64) - 1.0)
 
 
 def _onset(rng: np.random.Generator, lo: int, hi: int) -> int:
@@ -480,8 +528,9 @@ def simulate_dosing(
         next_start = start + reg.cycle_days
         window = (start, min(start + reg.cycle_days - 1, last))
         # One uniform per term and grade band: which terms occur this cycle.
-        hit34 = np.flatnonzero(rng.random(len(names)) < p34)
-        hit12 = np.flatnonzero(rng.random(len(names)) < p12)
+        w = float(ae_weight(cycle, params.ae_cycles))
+        hit34 = np.flatnonzero(rng.random(len(names)) < p34 * w)
+        hit12 = np.flatnonzero(rng.random(len(names)) < p12 * w)
         drawn: list[tuple[int, str, int]] = [
             (_onset(rng, *window), names[j], 3 if rng.random() < 0.8 else 4) for j in hit34
         ] + [(_onset(rng, *window), names[j], 1 if rng.random() < 0.55 else 2) for j in hit12]
@@ -509,7 +558,9 @@ def simulate_dosing(
                 held_days.update(hold)
                 next_start = max(next_start, resume)
                 can_reduce = level + 1 < len(ladder) and not reduced_this_cycle
-                if not first_neutropenia and can_reduce:
+                # Drawn for every such AE, so the stream does not depend on reduce_share.
+                reduce = rng.random() < params.reduce_share
+                if not first_neutropenia and can_reduce and reduce:
                     ep.action = "DOSE REDUCED"
                     reduce_on.append((resume, ep))
                     reduced_this_cycle = True
@@ -588,17 +639,27 @@ def simulate_parent_trial(
 ) -> list[Patient]:
     """Every MM-021 patient (199 x scale); those the EAP admits carry their dosing and AEs."""
     out = []
-    # Millions of small acyclic objects: the cyclic garbage collector's full passes
-    # would grow with the heap and make the cost superlinear in the patients.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with without_cyclic_gc():
         for i in range(PARENT_N * scale):
             pat = simulate_course(i, params, protocol, rng)
             if pat.group is not None:
                 simulate_dosing(pat, params, protocol, rng)
             out.append(pat)
+    return out
+
+
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused (reference counting still frees everything).
+
+    The model makes millions of small acyclic objects; each full pass of the collector
+    walks all of them, and the passes come more often as more are made, so the cost
+    would grow faster than the patients.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if was_enabled:
             gc.enable()
-    return out

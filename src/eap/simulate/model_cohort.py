@@ -1,8 +1,8 @@
 """SDTM of a protocol-model cohort (eap.simulate.model): the EAP patients, their data.
 
 The patients the model admits to the EAP become the virtual MM-024 cohort. Their
-baseline characteristics are drawn with the safety population's published
-proportions (the model assumes the parent trial's patients resemble the EAP's);
+baseline characteristics are drawn with the published proportions of their group
+(treatment cohort, or Safety Follow-Up: the safety population minus the cohort);
 dates, doses, AEs and deaths are the model's. The SDTM writers are those of the
 exact mode (eap.simulate.sdtm, eap.simulate.events), so both modes produce the
 same variables with the same conventions.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,7 @@ from eap.simulate.model import (
     Patient,
     calibrated,
     simulate_parent_trial,
+    without_cyclic_gc,
 )
 from eap.simulate.targets import published
 from eap.simulate.timeline import follow_up_visits, last_contact
@@ -46,28 +48,68 @@ def _proportions(counts: dict[str, int]) -> tuple[list[str], np.ndarray]:
     return list(counts), np.asarray([v / total for v in counts.values()])
 
 
-def draw_baseline(n: int, rng: np.random.Generator) -> pl.DataFrame:
-    """Table 1 characteristics drawn with the safety population's proportions.
+# Age bands (count, youngest, oldest) per group, from Table 1. Safety population (80):
+# 38 on 35-58, 5 at 59, 14 on 60-65, 23 on 66-76 (median 59, range 35-76, 23 above
+# 65). Treatment cohort (41): the 21st of 41 is the median 59, so 20 below it within
+# the published 47-58, 1 at 59, 27 - 21 = 6 on 60-65 and 14 above 65, up to 74. The
+# Safety Follow-Up patients (39) are the difference, over the safety population's range.
+AGE_BANDS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "TC": ((20, 47, 58), (1, 59, 59), (6, 60, 65), (14, 66, 74)),
+    "SFU": ((18, 35, 58), (4, 59, 59), (8, 60, 65), (9, 66, 76)),
+}
 
-    Age: 38/80 uniform on 35-58, 5/80 at 59, 14/80 on 60-65, 23/80 on 66-76 (the
-    published median 59, range 35-76 and 23 above 65). Prior regimens: the
-    published groups 1, 2, 3, 4 and 5 or more (5 + a geometric number, at most 15).
-    Prior thalidomide / bortezomib: only, both, neither with the published counts;
-    nobody with one prior regimen has had both.
+
+def group_counts(group: str) -> dict[str, Any]:
+    """Table 1 of a model group: the treatment cohort's column for ``TC``; for ``SFU``
+    the safety population's counts minus the treatment cohort's, with the safety
+    population's largest number of prior regimens."""
+    tc = published().baseline("treatment_cohort")
+    if group == "TC":
+        return tc
+    safety = published().baseline("safety")
+    out: dict[str, Any] = {
+        k: {"n": v["n"] - tc[k]["n"]} for k, v in safety.items() if isinstance(v, dict) and "n" in v
+    }
+    out["n"] = safety["n"] - tc["n"]
+    out["prior_therapies_max"] = safety["prior_therapies_max"]
+    return out
+
+
+def draw_baseline(groups: list[str], rng: np.random.Generator) -> pl.DataFrame:
+    """Table 1 characteristics, each patient's drawn with the published proportions of
+    their group (:func:`group_counts`): the model does not let baseline change the
+    course, so the treatment cohort's own column is the best description of it.
+
+    Age: the group's bands (:data:`AGE_BANDS`), uniform within a band. Prior
+    regimens: the published groups 1, 2, 3, 4 and 5 or more (5 + a geometric number,
+    at most the group's published maximum). Prior thalidomide / bortezomib: only,
+    both, neither with the published counts; nobody with one prior regimen has had both.
     """
-    b = published().baseline("safety")
+    frames = [
+        _draw_group(sum(g == group for g in groups), group, rng).with_columns(
+            _ROW=pl.Series(np.flatnonzero(np.asarray(groups, dtype=object) == group))
+        )
+        for group in sorted(set(groups))
+    ]
+    if not frames:
+        return _draw_group(0, "TC", rng)
+    return pl.concat(frames).sort("_ROW").drop("_ROW")
+
+
+def _draw_group(n: int, group: str, rng: np.random.Generator) -> pl.DataFrame:
+    b = group_counts(group)
 
     def cat(keys: dict[str, str]) -> np.ndarray:
         names, p = _proportions({v: int(b[k]["n"]) for k, v in keys.items()})
         return np.asarray(names, dtype=object)[rng.choice(len(names), size=n, p=p)]
 
-    band = rng.choice(4, size=n, p=np.asarray([38, 5, 14, 23]) / 80)
-    age = np.select(
-        [band == 0, band == 1, band == 2],
-        [rng.integers(35, 59, n), np.full(n, 59), rng.integers(60, 66, n)],
-        rng.integers(66, 77, n),
-    )
-    group = cat(
+    bands = AGE_BANDS[group]
+    weights = np.asarray([c for c, _, _ in bands], dtype=np.float64)
+    band = rng.choice(len(bands), size=n, p=weights / weights.sum())
+    age = np.zeros(n, dtype=np.int64)
+    for i, (_, lo, hi) in enumerate(bands):
+        age[band == i] = rng.integers(lo, hi + 1, int((band == i).sum()))
+    prior_group = cat(
         {
             "prior_therapies_1": "1",
             "prior_therapies_2": "2",
@@ -76,7 +118,8 @@ def draw_baseline(n: int, rng: np.random.Generator) -> pl.DataFrame:
             "prior_therapies_ge5": "5",
         }
     ).astype(np.int64)
-    nprior = np.where(group == 5, np.minimum(15, 4 + rng.geometric(0.3, n)), group)
+    most = int(b["prior_therapies_max"])
+    nprior = np.where(prior_group == 5, np.minimum(most, 4 + rng.geometric(0.3, n)), prior_group)
     both = int(b["prior_both"]["n"])
     drugs = {
         "THAL": int(b["prior_thalidomide"]["n"]) - both,
@@ -90,10 +133,10 @@ def draw_baseline(n: int, rng: np.random.Generator) -> pl.DataFrame:
     p_single = np.asarray([drugs["THAL"], drugs["BORT"], drugs["NEITHER"]], dtype=float)
     redraw = (drug == "BOTH") & (nprior == 1)
     drug[redraw] = single[rng.choice(3, size=int(redraw.sum()), p=p_single / p_single.sum())]
-    total = int(published()["populations"]["safety"])
+    total = int(b["n"])
     return pl.DataFrame(
         {
-            "AGE": age.astype(np.int64),
+            "AGE": age,
             "SEX": cat({"male": "M", "female": "F"}),
             "ECOG": cat({"ecog_0": "0", "ecog_1": "1", "ecog_2": "2"}).astype(np.int64),
             "DSSTAGE": cat(
@@ -281,46 +324,47 @@ def simulate_model(
     say = progress or (lambda _: None)
     protocol = protocol or load_protocol()
     params = params or calibrated()
-    rng = _rng(seed, chunk, 10)
-    say(f"MM-021: {199 * scale} patients through the protocol")
-    everyone = simulate_parent_trial(params, protocol, rng, scale)
-    eap = [p for p in everyone if p.group is not None]
-    # Treatment cohort first, then by the first dose: a stable order for subject ids.
-    eap.sort(key=lambda p: (p.group != "TC", p.trtsdt, p.index))
-    ids, sites = _subject_ids(len(eap), rng, chunk)
-    say(f"EAP: {len(eap)} patients; SDTM domains")
-    table = patient_table(eap, ids, sites)
-    base = draw_baseline(len(eap), rng)
-    table = pl.concat([table, base], how="horizontal")
-    renal = sdtm.renal(table, table["EXCAT"].to_list(), protocol, rng)
-    table = with_diagnosis_dates(pl.concat([table, renal], how="horizontal"), rng)
-    visits = follow_up_visits(table, protocol, rng)
-    # Nothing is known of a patient after the loss to follow-up.
-    lost = table.with_row_index("ROW").select("ROW", "LOSTDT")
-    visits = (
-        visits.join(lost, on="ROW", how="left")
-        .filter(pl.col("LOSTDT").is_null() | (pl.col("SVSTDT") <= pl.col("LOSTDT")))
-        .drop("LOSTDT")
-    )
-    table = last_contact(table, visits)
-    ex = exposure(protocol, eap, ids)
-    cycles = cycle_starts(ex, protocol)
-    ae, suppae = adverse_events(eap, table)
-    events_rng = _rng(seed, chunk, 11)
-    out = {
-        "AE": spec_dataset("AE", ae),
-        "SUPPAE": spec_dataset("SUPPAE", suppae),
-        "CM": spec_dataset(
-            "CM", events.concomitant_medications(table, events_rng, scale, binomial=True)
-        ),
-        "MH": spec_dataset("MH", events.medical_history(table, events_rng, scale)),
-        "PR": spec_dataset("PR", events.procedures(table, events_rng, scale)),
-        "DM": sdtm.dm(table),
-        "DS": sdtm.ds(table, rng),
-        "EX": sdtm.ex(ex),
-        "RS": sdtm.rs(table, rng),
-        "SV": sdtm.sv(table, cycles, visits),
-        "LB": sdtm.lb(table),
-        "VS": sdtm.vs(table),
-    }
+    with without_cyclic_gc():  # the whole part: its objects live until it is written
+        rng = _rng(seed, chunk, 10)
+        say(f"MM-021: {199 * scale} patients through the protocol")
+        everyone = simulate_parent_trial(params, protocol, rng, scale)
+        eap = [p for p in everyone if p.group is not None]
+        # Treatment cohort first, then by the first dose: a stable order for subject ids.
+        eap.sort(key=lambda p: (p.group != "TC", p.trtsdt, p.index))
+        ids, sites = _subject_ids(len(eap), rng, chunk)
+        say(f"EAP: {len(eap)} patients; SDTM domains")
+        table = patient_table(eap, ids, sites)
+        base = draw_baseline([str(p.group) for p in eap], rng)
+        table = pl.concat([table, base], how="horizontal")
+        renal = sdtm.renal(table, table["EXCAT"].to_list(), protocol, rng)
+        table = with_diagnosis_dates(pl.concat([table, renal], how="horizontal"), rng)
+        visits = follow_up_visits(table, protocol, rng)
+        # Nothing is known of a patient after the loss to follow-up.
+        lost = table.with_row_index("ROW").select("ROW", "LOSTDT")
+        visits = (
+            visits.join(lost, on="ROW", how="left")
+            .filter(pl.col("LOSTDT").is_null() | (pl.col("SVSTDT") <= pl.col("LOSTDT")))
+            .drop("LOSTDT")
+        )
+        table = last_contact(table, visits)
+        ex = exposure(protocol, eap, ids)
+        cycles = cycle_starts(ex, protocol)
+        ae, suppae = adverse_events(eap, table)
+        events_rng = _rng(seed, chunk, 11)
+        out = {
+            "AE": spec_dataset("AE", ae),
+            "SUPPAE": spec_dataset("SUPPAE", suppae),
+            "CM": spec_dataset(
+                "CM", events.concomitant_medications(table, events_rng, scale, binomial=True)
+            ),
+            "MH": spec_dataset("MH", events.medical_history(table, events_rng, scale)),
+            "PR": spec_dataset("PR", events.procedures(table, events_rng, scale)),
+            "DM": sdtm.dm(table),
+            "DS": sdtm.ds(table, rng),
+            "EX": sdtm.ex(ex),
+            "RS": sdtm.rs(table, rng),
+            "SV": sdtm.sv(table, cycles, visits),
+            "LB": sdtm.lb(table),
+            "VS": sdtm.vs(table),
+        }
     return dict(sorted(out.items()))
