@@ -778,6 +778,12 @@ def reproduce(
             f"{len(results)} figures compared: {len(results) - len(failed)} ok, "
             f"{len(failed)} failed"
         )
+        if failed:
+            console.print(
+                "A cohort of `eap simulate` (the protocol model) matches the publication "
+                "in distribution, not figure by figure: see `eap simulate coverage`; "
+                "`eap simulate --model exact` writes a cohort that reproduces every figure."
+            )
         if checked.report.findings:
             print_findings(console, checked.report)
             _say_issues(checked, "the findings above")
@@ -786,8 +792,10 @@ def reproduce(
 
 simulate_app = typer.Typer(
     help=(
-        "Generate the virtual MM-024 cohort as SDTM (every published count exact for any "
-        "seed and scale), or resample it to plan a similar program (see 'trials')."
+        "Generate the virtual MM-024 cohort as SDTM: MM-021 patients simulated through the "
+        "protocol (the publication holding in distribution), or every published count placed "
+        "(--model exact); fit and check the model (calibrate, coverage); plan a similar "
+        "program (trials)."
     ),
     invoke_without_command=True,
     no_args_is_help=False,
