@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -207,7 +207,7 @@ AllowInvalid = Annotated[
 class _Input:
     """The datasets a run starts from, read leniently, and what they are."""
 
-    datasets: dict[str, Dataset]
+    datasets: Mapping[str, Dataset]
     is_sdtm: bool
     label: str
     folder: Path | None = None
@@ -215,10 +215,14 @@ class _Input:
     unreadable: tuple[Finding, ...] = ()
 
 
-def _read_input(folder: Path, is_sdtm: bool, label: str) -> _Input:
-    """Every readable dataset of ``folder``; a file that cannot be read is a finding."""
-    from eap.datasets.validate import read_datasets
+def _read_input(folder: Path, is_sdtm: bool, label: str, *, lazy: bool = False) -> _Input:
+    """Every readable dataset of ``folder``; a file that cannot be read is a finding.
+    ``lazy``: Parquet files are read when used, not held (eap.datasets.lazy)."""
+    from eap.datasets.validate import open_datasets, read_datasets
 
+    if lazy:
+        opened, origins, unreadable = open_datasets(folder)
+        return _Input(opened, is_sdtm, label, folder, origins, tuple(unreadable))
     datasets, origins, unreadable = read_datasets(folder)
     return _Input(datasets, is_sdtm, label, folder, origins, tuple(unreadable))
 
@@ -335,7 +339,7 @@ def derive(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
-    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
+    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}", lazy=True)
     checked = _gate(given, allow_invalid, study=definition)
     written: dict[str, Path] = {}
     with progress_bar(console, False) as bar:

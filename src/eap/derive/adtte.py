@@ -418,10 +418,11 @@ def derive_adtte(
 
 
 def censoring_summary(adtte: pl.DataFrame) -> pl.DataFrame:
-    """Per parameter: events and each censoring reason, with counts (the table beside ADTTE)."""
+    """Per parameter: events and each censoring reason, with counts (the table beside
+    ADTTE), by parameter, CNSR and reason (alphabetical), so a rerun writes the same file."""
     return (
         adtte.with_columns(pl.coalesce("EVNTDESC", "CNSDTDSC").alias("REASON"))
         .group_by("PARAMCD", "CNSR", "REASON")
         .agg(pl.len().alias("N"))
-        .sort("PARAMCD", "CNSR")
+        .sort("PARAMCD", "CNSR", "REASON", nulls_last=True)
     )
