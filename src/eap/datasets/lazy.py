@@ -16,8 +16,8 @@ integer read as Int64 when every value is whole).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -151,3 +151,42 @@ def replaced(
     if isinstance(datasets, LazyDatasets):
         return datasets.replaced(changes)
     return {**datasets, **changes}
+
+
+class Projected(Mapping[str, Dataset]):
+    """A view of ``datasets`` whose lookups hold only the variables ``wanted(name)``
+    names (those the dataset has, in its order), all rows in their order, so that a
+    check reading a few variables of a lazy dataset reads only those. Datasets held in
+    memory are cut to the same variables, so that a check sees the same either way."""
+
+    def __init__(
+        self, datasets: Mapping[str, Dataset], wanted: Callable[[str], Iterable[str]]
+    ) -> None:
+        self._datasets = datasets
+        self._wanted = wanted
+
+    def __getitem__(self, name: str) -> Dataset:
+        if name not in self._datasets:
+            raise KeyError(name)
+        wanted = set(self._wanted(name))
+        keep = [c for c in columns(self._datasets, name) if c in wanted]
+        if isinstance(self._datasets, LazyDatasets) and name in self._datasets._sources:
+            source = self._datasets._sources[name]
+            try:
+                frame = source.scan().select(keep).collect()
+            except Exception as exc:  # Polars raises its own errors for damaged files
+                raise DatasetReadError(f"malformed Parquet file ({exc})", file=source.path) from exc
+            metas = tuple(c for c in source.columns if c.name in wanted)
+            return Dataset(name=source.name, frame=frame, columns=metas, label=source.label)
+        ds = self._datasets[name]
+        metas = tuple(c for c in ds.columns if c.name in wanted)
+        return replace(ds, frame=ds.frame.select(keep), columns=metas)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._datasets)
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._datasets

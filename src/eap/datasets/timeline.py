@@ -615,11 +615,49 @@ TIMELINE_CHECKS: tuple[TimelineCheck, ...] = (
 )
 
 
+# Every variable a timeline rule reads, besides each domain's --DTC, --STDTC and
+# --ENDTC and those of the study's clinical-progression filter: the checks read only
+# these (eap.datasets.lazy.Projected), so that a lazy dataset is read in part.
+VARIABLES = frozenset(
+    {
+        "USUBJID",
+        "STUDYID",
+        "DTHDTC",
+        "RFXSTDTC",
+        "RFXENDTC",
+        "DSDECOD",
+        "DSCAT",
+        "EPOCH",
+        "AEACN",
+        "AETOXGR",
+        "AEOUT",
+        "AESDTH",
+        "EXDOSE",
+        "EXTRT",
+        "RSSTRESC",
+    }
+)
+
+
+def timeline_variables(name: str, rules: TimelineRules) -> set[str]:
+    """The variables of dataset ``name`` the timeline rules may read."""
+    from eap.derive.common import filter_variables
+
+    prefix = name[:2]
+    wanted = set(VARIABLES) | {f"{prefix}DTC", f"{prefix}STDTC", f"{prefix}ENDTC"}
+    if rules.clinical_progression:
+        wanted |= filter_variables(rules.clinical_progression)
+    return wanted
+
+
 def check_timelines(
     datasets: Mapping[str, Dataset], rules: TimelineRules | None = None
 ) -> list[Finding]:
     """Every timeline finding of SDTM ``datasets`` (rules: the study's, found from DM)."""
     if "DM" not in datasets and "DS" not in datasets and "EX" not in datasets:
         return []
+    from eap.datasets.lazy import Projected
+
     chosen = rules if rules is not None else rules_for(datasets)
-    return [f for check in TIMELINE_CHECKS for f in check(datasets, chosen)]
+    read = Projected(datasets, lambda name: timeline_variables(name, chosen))
+    return [f for check in TIMELINE_CHECKS for f in check(read, chosen)]

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import polars as pl
 
-from eap.datasets.lazy import columns
+from eap.datasets.lazy import Projected, columns
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, iso8601_valid
 from eap.derive.checks import input_findings
@@ -48,13 +48,25 @@ def _rows(mask: pl.Series) -> tuple[int, ...]:
     return tuple(i + 1 for i in mask.arg_true().to_list())
 
 
+def _checked_variables(name: str) -> set[str]:
+    """The variables of ``name`` the input checks read (eap.derive.checks)."""
+    from eap.derive.checks import AFTER_DEATH, DOSE_BEFORE_CONSENT
+
+    wanted = {"USUBJID", "DTHDTC", "RFICDTC", *_TEXT.get(name, ())}
+    for rule in (*AFTER_DEATH, DOSE_BEFORE_CONSENT):
+        if rule.dataset == name:
+            wanted |= {rule.variable, *([rule.after_start] if rule.after_start else [])}
+            wanted |= {rule.unless[0]} if rule.unless else set()
+    return wanted
+
+
 class _Readable(Mapping[str, Dataset]):
     """The datasets the checks can read: the variables they use as text; a dataset
     without one left out; USUBJID as text wherever it is. Each dataset is made so when
     it is looked up, so that lazy datasets (eap.datasets.lazy) stay unread until then."""
 
     def __init__(self, sdtm: Mapping[str, Dataset]) -> None:
-        self._sdtm = sdtm
+        self._sdtm = Projected(sdtm, _checked_variables)
         self._names = [
             name
             for name in sdtm
