@@ -82,7 +82,7 @@ def test_a_projection_holds_only_the_variables_asked_for_in_the_files_order(
     eager, _, _ = read_datasets(pilot_parquet)
     wanted = {"AESTDTC", "USUBJID", "NOSUCHVAR"}
     for source in (lazy, eager):
-        ae = Projected(source, lambda _: wanted)["AE"]
+        ae = Projected(source, lambda *_: wanted)["AE"]
         assert ae.frame.columns == ["USUBJID", "AESTDTC"]
         assert [c.name for c in ae.columns] == ["USUBJID", "AESTDTC"]
         assert_frame_equal(ae.frame, eager["AE"].frame.select("USUBJID", "AESTDTC"))

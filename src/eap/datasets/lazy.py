@@ -127,14 +127,14 @@ class LazyDatasets(Mapping[str, Dataset]):
 
 def scan(datasets: Mapping[str, Dataset], name: str) -> pl.LazyFrame:
     """A dataset's rows as a LazyFrame, from its file when ``datasets`` reads lazily."""
-    if isinstance(datasets, LazyDatasets):
+    if isinstance(datasets, LazyDatasets | Projected):
         return datasets.scan(name)
     return datasets[name].frame.lazy()
 
 
 def schema(datasets: Mapping[str, Dataset], name: str) -> pl.Schema:
     """A dataset's column names and types, without reading its rows when it is lazy."""
-    if isinstance(datasets, LazyDatasets):
+    if isinstance(datasets, LazyDatasets | Projected):
         return datasets.schema(name)
     return datasets[name].frame.schema
 
@@ -154,22 +154,38 @@ def replaced(
 
 
 class Projected(Mapping[str, Dataset]):
-    """A view of ``datasets`` whose lookups hold only the variables ``wanted(name)``
-    names (those the dataset has, in its order), all rows in their order, so that a
+    """A view of ``datasets`` whose lookups hold only the variables ``wanted(name,
+    variables)`` names (those the dataset has, in its order), all rows in their order, so that a
     check reading a few variables of a lazy dataset reads only those. Datasets held in
     memory are cut to the same variables, so that a check sees the same either way."""
 
     def __init__(
-        self, datasets: Mapping[str, Dataset], wanted: Callable[[str], Iterable[str]]
+        self,
+        datasets: Mapping[str, Dataset],
+        wanted: Callable[[str, Sequence[str]], Iterable[str]],
     ) -> None:
         self._datasets = datasets
         self._wanted = wanted
 
+    def _keep(self, name: str) -> list[str]:
+        given = columns(self._datasets, name)
+        wanted = set(self._wanted(name, given))
+        return [c for c in given if c in wanted]
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """The dataset's rows, lazily, with only the variables of the view."""
+        return scan(self._datasets, name).select(self._keep(name))
+
+    def schema(self, name: str) -> pl.Schema:
+        """The view's variables of the dataset and their types, without reading rows."""
+        given = schema(self._datasets, name)
+        return pl.Schema({c: given[c] for c in self._keep(name)})
+
     def __getitem__(self, name: str) -> Dataset:
         if name not in self._datasets:
             raise KeyError(name)
-        wanted = set(self._wanted(name))
-        keep = [c for c in columns(self._datasets, name) if c in wanted]
+        keep = self._keep(name)
+        wanted = set(keep)
         if isinstance(self._datasets, LazyDatasets) and name in self._datasets._sources:
             source = self._datasets._sources[name]
             try:

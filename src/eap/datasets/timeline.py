@@ -659,5 +659,5 @@ def check_timelines(
     from eap.datasets.lazy import Projected
 
     chosen = rules if rules is not None else rules_for(datasets)
-    read = Projected(datasets, lambda name: timeline_variables(name, chosen))
+    read = Projected(datasets, lambda name, _: timeline_variables(name, chosen))
     return [f for check in TIMELINE_CHECKS for f in check(read, chosen)]

@@ -18,6 +18,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import polars as pl
+
+from eap.datasets.lazy import Projected, scan
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
@@ -26,7 +29,7 @@ from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
-from eap.derive.common import latest_date
+from eap.derive.common import derivation_variables, latest_date
 from eap.derive.inputs import derive_findings
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
@@ -99,6 +102,9 @@ def derive_all(
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
+    # Each derivation reads only the variables the rules use (all of DM, AE and CM);
+    # a dataset read lazily from Parquet is read in part, when used, and let go.
+    sdtm = Projected(sdtm, derivation_variables(study))
     cut, source = data_cutoff(sdtm, cutoff, study)
     say("ADSL")
     adsl = derive_adsl(sdtm, cut, study=study)
@@ -116,7 +122,7 @@ def derive_all(
     else:
         skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug
-    if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
+    if "EX" in sdtm and _has_records(sdtm, "EX", pl.col("EXTRT") == drug):
         say("ADEX")
         out["ADEX"] = derive_adex(sdtm, adsl, cut, study=study)
     else:
@@ -130,6 +136,11 @@ def derive_all(
         say("ADRS")
         out["ADRS"] = derive_adrs(sdtm, cut, study=study)
     return Derived(out, skipped, tuple(findings), cut, source)
+
+
+def _has_records(sdtm: Mapping[str, Dataset], name: str, condition: pl.Expr) -> bool:
+    """True when a record of dataset ``name`` meets ``condition`` (read lazily)."""
+    return bool(scan(sdtm, name).select(condition.any()).collect().item())
 
 
 def _adtte(

@@ -21,7 +21,7 @@ text, and checks that cannot run at all are one error finding, never an exceptio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import polars as pl
@@ -48,7 +48,7 @@ def _rows(mask: pl.Series) -> tuple[int, ...]:
     return tuple(i + 1 for i in mask.arg_true().to_list())
 
 
-def _checked_variables(name: str) -> set[str]:
+def _checked_variables(name: str, _: Sequence[str] = ()) -> set[str]:
     """The variables of ``name`` the input checks read (eap.derive.checks)."""
     from eap.derive.checks import AFTER_DEATH, DOSE_BEFORE_CONSENT
 
