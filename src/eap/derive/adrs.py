@@ -50,8 +50,8 @@ def derive_adrs(
             dataset=rules.dataset,
             expected=f"an {rules.dataset} dataset",
         )
-    # Lazy from the scan of the response dataset to the one collect of ADRS; ``shape``
-    # (no rows) answers what the variables are.
+    # Lazy from the scan of the response dataset to the records used (one collect);
+    # ``shape`` (no rows) answers what the variables are.
     frame = scan(sdtm, rules.dataset)
     if "STUDYID" not in frame.collect_schema():
         studyid = scan(sdtm, "DM").select("STUDYID").first().collect() if "DM" in sdtm else None
@@ -76,8 +76,12 @@ def derive_adrs(
         .group_by("USUBJID")
         .agg(pl.col("ADT").min().alias("PDDT"))
     )
-    usable = rs.join(first_pd, on="USUBJID", how="left").filter(
-        pl.col("PDDT").is_null() | (pl.col("ADT") <= pl.col("PDDT"))
+    # Collected once here: BOR, RSP and OVR each read it, and three lazy branches
+    # would each hold their own copy at once.
+    usable = (
+        rs.join(first_pd, on="USUBJID", how="left")
+        .filter(pl.col("PDDT").is_null() | (pl.col("ADT") <= pl.col("PDDT")))
+        .collect()
     )
     best = (
         usable.sort("USUBJID", "RANK", "ADT", descending=[False, True, False])
@@ -118,12 +122,11 @@ def derive_adrs(
             pl.lit(f"Overall Response by Assessment ({rules.criteria})").alias("PARAM"),
         )
     )
-    columns = bor.collect_schema().names()
+    columns = bor.columns
     adrs = (
         pl.concat([bor, rsp.select(columns), ovr.select(columns)])
         .with_columns(pl.lit("Y").alias("ANL01FL"))
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL")
         .sort("USUBJID", "PARAMCD", "ADT")
-        .collect()
     )
     return as_adam("ADRS", "Response Analysis Dataset", adrs, {})
