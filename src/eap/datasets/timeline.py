@@ -615,28 +615,17 @@ TIMELINE_CHECKS: tuple[TimelineCheck, ...] = (
 )
 
 
-# Every variable a timeline rule reads, besides each domain's --DTC, --STDTC and
-# --ENDTC and those of the study's clinical-progression filter: the checks read only
-# these (eap.datasets.lazy.Projected), so that a lazy dataset is read in part.
-VARIABLES = frozenset(
-    {
-        "USUBJID",
-        "STUDYID",
-        "DTHDTC",
-        "RFXSTDTC",
-        "RFXENDTC",
-        "DSDECOD",
-        "DSCAT",
-        "EPOCH",
-        "AEACN",
-        "AETOXGR",
-        "AEOUT",
-        "AESDTH",
-        "EXDOSE",
-        "EXTRT",
-        "RSSTRESC",
-    }
-)
+# The variables each timeline rule reads, by dataset, besides USUBJID, each domain's
+# --DTC, --STDTC and --ENDTC and those of the study's clinical-progression filter: the
+# checks read only these (eap.datasets.lazy.Projected), so that a lazy dataset is read
+# in part.
+VARIABLES: dict[str, frozenset[str]] = {
+    "DM": frozenset({"STUDYID", "DTHDTC", "RFXSTDTC", "RFXENDTC"}),
+    "DS": frozenset({"DSDECOD", "DSCAT", "EPOCH"}),
+    "AE": frozenset({"AEACN", "AETOXGR", "AEOUT", "AESDTH"}),
+    "EX": frozenset({"EXDOSE", "EXTRT"}),
+    "RS": frozenset({"RSSTRESC"}),
+}
 
 
 def timeline_variables(name: str, rules: TimelineRules) -> set[str]:
@@ -644,7 +633,8 @@ def timeline_variables(name: str, rules: TimelineRules) -> set[str]:
     from eap.derive.common import filter_variables
 
     prefix = name[:2]
-    wanted = set(VARIABLES) | {f"{prefix}DTC", f"{prefix}STDTC", f"{prefix}ENDTC"}
+    wanted = {"USUBJID", f"{prefix}DTC", f"{prefix}STDTC", f"{prefix}ENDTC"}
+    wanted |= VARIABLES.get(name, frozenset())
     if rules.clinical_progression:
         wanted |= filter_variables(rules.clinical_progression)
     return wanted

@@ -397,7 +397,10 @@ DATASET_CHECKS: tuple[DatasetCheck, ...] = (
 
 def check_subjects(datasets: Mapping[str, Dataset]) -> Iterator[Finding]:
     """Every USUBJID of an SDTM domain is in DM; every USUBJID of an ADaM dataset is in ADSL."""
+    from eap.datasets.lazy import Projected
+
     subjects: dict[str, pl.Series | None] = {}  # by reference dataset, read once
+    datasets = Projected(datasets, lambda *_: {"USUBJID"})  # a lazy dataset read in part
     for name in datasets:
         spec = specs.get(name)
         if spec is None or spec.one_record_per_subject:
