@@ -1,9 +1,10 @@
 """Parquet files, with eap's variable metadata kept in the file's key-value metadata.
 
-The rows are read by Polars straight into its own columns (no Arrow table in between,
-which would hold every value twice while converting), and the metadata from the file's
-footer alone; :func:`scan_parquet` gives the rows as a LazyFrame, so that a reader
-takes only the columns and rows it needs (eap.datasets.lazy).
+The rows are read and written by Polars straight from and into its own columns (no
+Arrow table in between, which would hold every value twice while converting), and the
+metadata from the file's footer alone; :func:`scan_parquet` gives the rows as a
+LazyFrame, so that a reader takes only the columns and rows it needs
+(eap.datasets.lazy).
 """
 
 from __future__ import annotations
@@ -25,18 +26,16 @@ def is_parquet(head: bytes) -> bool:
 
 
 def write_parquet(ds: Dataset, path: Path) -> None:
-    """Write rows and metadata (name, label, per-variable label/kind/length/format)."""
-    import pyarrow.parquet as pq
+    """Write rows and metadata (name, label, per-variable label/kind/length/format).
 
-    table = ds.frame.to_arrow()
+    Polars writes the rows from its own columns (an Arrow table would copy every text
+    value first) and the metadata as the file's key-value metadata ``eap.dataset``."""
     meta = {
         "name": ds.name,
         "label": ds.label,
         "columns": [c.to_json() for c in ds.columns],
     }
-    existing = table.schema.metadata or {}
-    table = table.replace_schema_metadata({**existing, META_KEY: json.dumps(meta).encode()})
-    pq.write_table(table, str(path), compression="zstd")
+    ds.frame.write_parquet(path, compression="zstd", metadata={META_KEY.decode(): json.dumps(meta)})
 
 
 def parquet_header(path: Path) -> tuple[str, str, tuple[ColumnMeta, ...], pl.Schema]:
@@ -50,7 +49,7 @@ def parquet_header(path: Path) -> tuple[str, str, tuple[ColumnMeta, ...], pl.Sch
     if not is_parquet(head):
         raise DatasetReadError("not a Parquet file", file=path, expected="the PAR1 magic number")
     try:
-        raw = (pq.read_schema(str(path)).metadata or {}).get(META_KEY)
+        raw = (pq.read_metadata(str(path)).metadata or {}).get(META_KEY)
         schema = pl.read_parquet_schema(path)
     except Exception as exc:  # pyarrow and Polars raise their own errors for damaged files
         raise DatasetReadError(f"malformed Parquet file ({exc})", file=path) from exc
