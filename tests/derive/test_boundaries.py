@@ -982,33 +982,3 @@ def test_adrs_study_id_unknown_results_ties_and_layout() -> None:
         (None, "UNK", 0.0),
         (None, "N", 0.0),
     ]
-
-
-def test_joined_columns_sets_a_unique_keys_columns_beside_the_frame_in_its_order() -> None:
-    from eap.derive.common import joined_columns
-
-    frame = pl.DataFrame({"USUBJID": ["B", "A", "C"], "AESEQ": [1, 2, 1], "X": [10, 20, 30]})
-    other = pl.DataFrame({"USUBJID": ["A", "B"], "AESEQ": [2, 1], "FL": ["a", "b"]})
-    got = joined_columns(frame, other, ["USUBJID", "AESEQ"])
-    # By hand: B-1 gets b, A-2 gets a, C-1 has no match.
-    assert got.rows() == [("B", 1, 10, "b"), ("A", 2, 20, "a"), ("C", 1, 30, None)]
-
-
-def test_joined_columns_repeats_a_row_for_each_match_when_a_key_repeats() -> None:
-    from eap.derive.common import joined_columns
-
-    frame = pl.DataFrame({"USUBJID": ["A", "B"], "AESEQ": [1, 1]})
-    other = pl.DataFrame({"USUBJID": ["A", "A"], "AESEQ": [1, 1], "FL": ["x", "y"]})
-    got = joined_columns(frame, other, ["USUBJID", "AESEQ"])
-    # A left join: A-1 twice (x, y), then B-1 unmatched.
-    assert got.rows() == [("A", 1, "x"), ("A", 1, "y"), ("B", 1, None)]
-
-
-def test_joined_columns_keeps_both_when_the_frame_has_the_column_already() -> None:
-    from eap.derive.common import joined_columns
-
-    frame = pl.DataFrame({"USUBJID": ["A"], "AESEQ": [1], "FL": ["old"]})
-    other = pl.DataFrame({"USUBJID": ["A"], "AESEQ": [1], "FL": ["new"]})
-    got = joined_columns(frame, other, ["USUBJID", "AESEQ"])
-    assert got.columns == ["USUBJID", "AESEQ", "FL", "FL_right"]
-    assert got.rows() == [("A", 1, "old", "new")]

@@ -51,7 +51,7 @@ import polars as pl
 from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.datasets.validate import iso8601_valid
-from eap.derive.common import as_adam, joined_columns, require_subjects, where
+from eap.derive.common import as_adam, require_subjects, where
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -243,11 +243,8 @@ def derive_adae(
             pl.col("AESEV").replace_strict(SEVERITY_RANK, default=None, return_dtype=pl.Int64),
         ).alias("_RANK"),
     )
-    # One collect: the records with their derived variables. The flags and terms below
-    # are joined by their keys alone and set beside it (no copy of its columns).
-    adae = frame.collect()
     worst = (
-        adae.filter(pl.col("TRTEMFL") == "Y")
+        frame.filter(pl.col("TRTEMFL") == "Y")
         .sort(
             ["USUBJID", "AEDECOD", "_RANK", "ASTDT", "AESEQ"],
             descending=[False, False, True, False, False],
@@ -257,7 +254,11 @@ def derive_adae(
         .first()
         .select("USUBJID", "AESEQ", pl.lit("Y").alias("WORSTFL"))
     )
-    adae = joined_columns(adae, worst, ["USUBJID", "AESEQ"]).drop("_RANK").sort("USUBJID", "AESEQ")
+    frame = (
+        frame.join(worst, on=["USUBJID", "AESEQ"], how="left")
+        .drop("_RANK")
+        .sort("USUBJID", "AESEQ")
+    )
     if "SUPPAE" in sdtm:
         supp = scan(sdtm, "SUPPAE").filter(pl.col("QNAM") == "AETOXTRM").collect()
         if supp.height:
@@ -266,7 +267,10 @@ def derive_adae(
                 pl.col("IDVARVAL").cast(pl.Int64, strict=False).alias("AESEQ"),
                 pl.col("QVAL").alias("AETOXTRM"),
             )
-            adae = joined_columns(adae, terms, ["USUBJID", "AESEQ"])
+            frame = frame.join(
+                terms.lazy(), on=["USUBJID", "AESEQ"], how="left", maintain_order="left"
+            )
+    adae = frame.collect()
     labels = LABELS | {f.name: f.label for f in rules.flags}
     if rules.action_variable:
         drug = study.treatments.study_drug.capitalize()

@@ -84,22 +84,6 @@ def require_subjects(frame: pl.DataFrame, adsl: pl.DataFrame, dataset: str) -> N
         )
 
 
-def joined_columns(frame: pl.DataFrame, other: pl.DataFrame, on: list[str]) -> pl.DataFrame:
-    """``frame`` left-joined with ``other`` on ``on``, rows in ``frame``'s order.
-
-    When ``other`` has one row per key (the usual case) and no other column of
-    ``frame``'s names, only the key columns are joined and ``other``'s columns set beside
-    ``frame``, whose own columns are not copied (a large frame is not held twice);
-    otherwise a plain left join (a row of ``frame`` repeated for each of its key's rows
-    in ``other``, a name both have suffixed ``_right``).
-    """
-    shared = set(other.columns) & set(frame.columns) - set(on)
-    if shared or other.select(pl.struct(on).is_duplicated().any()).item():
-        return frame.join(other, on=on, how="left", maintain_order="left")
-    matched = frame.select(on).join(other, on=on, how="left", maintain_order="left")
-    return frame.with_columns(matched.drop(on))
-
-
 def latest_date(sdtm: Mapping[str, Dataset]) -> tuple[dt.date, str] | None:
     """The latest complete date in the SDTM data and where it is (``AE.AEENDTC``).
 
