@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -207,7 +207,7 @@ AllowInvalid = Annotated[
 class _Input:
     """The datasets a run starts from, read leniently, and what they are."""
 
-    datasets: dict[str, Dataset]
+    datasets: Mapping[str, Dataset]
     is_sdtm: bool
     label: str
     folder: Path | None = None
@@ -215,10 +215,14 @@ class _Input:
     unreadable: tuple[Finding, ...] = ()
 
 
-def _read_input(folder: Path, is_sdtm: bool, label: str) -> _Input:
-    """Every readable dataset of ``folder``; a file that cannot be read is a finding."""
-    from eap.datasets.validate import read_datasets
+def _read_input(folder: Path, is_sdtm: bool, label: str, *, lazy: bool = False) -> _Input:
+    """Every readable dataset of ``folder``; a file that cannot be read is a finding.
+    ``lazy``: Parquet files are read when used, not held (eap.datasets.lazy)."""
+    from eap.datasets.validate import open_datasets, read_datasets
 
+    if lazy:
+        opened, origins, unreadable = open_datasets(folder)
+        return _Input(opened, is_sdtm, label, folder, origins, tuple(unreadable))
     datasets, origins, unreadable = read_datasets(folder)
     return _Input(datasets, is_sdtm, label, folder, origins, tuple(unreadable))
 
@@ -314,6 +318,7 @@ def derive(
     """
     from eap.datasets.atomic import staged_folder
     from eap.datasets.io import WRITABLE, write_dataset
+    from eap.datasets.lazy import LazyDatasets, ParquetSource
     from eap.datasets.model import Dataset
     from eap.derive import derive_all
     from eap.plans import load_study
@@ -335,58 +340,72 @@ def derive(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
-    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}")
+    given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}", lazy=True)
     checked = _gate(given, allow_invalid, study=definition)
     written: dict[str, Path] = {}
-    with progress_bar(console, False) as bar:
+    rows: dict[str, int] = {}
+    with progress_bar(console, False) as bar, staged_folder(out) as stage:
         task = bar.add_task("deriving", total=None)
+        sources: dict[str, ParquetSource] = {}
+
+        def store(ds: Dataset) -> bool:
+            """Each dataset written as soon as it is derived; a Parquet one let go and
+            read back from its file when used (define.xml, the run log)."""
+            file = f"{ds.name.lower()}.{fmt}"
+            write_dataset(ds, stage / file, format=fmt)  # type: ignore[arg-type]
+            written[ds.name] = out / file
+            rows[ds.name] = ds.n_rows
+            if fmt != "parquet":
+                return False
+            sources[ds.name] = ParquetSource(
+                stage / file, ds.name, ds.label, ds.columns, ds.frame.schema
+            )
+            return True
+
         result = derive_all(
             checked.datasets,
             cut,
             progress=lambda what: bar.update(task, description=what),
             study=definition,
+            store=store,
         )
-        with staged_folder(out) as stage:
-            for name, ds in result.datasets.items():
-                file = f"{name.lower()}.{fmt}"
-                write_dataset(ds, stage / file, format=fmt)  # type: ignore[arg-type]
-                written[name] = out / file
-            if "ADTTE" in result.datasets:
-                from eap.derive.adtte import censoring_summary
+        derived = LazyDatasets(result.datasets, sources, list(rows))
+        if "ADTTE" in derived:
+            from eap.derive.adtte import censoring_summary
 
-                summary = censoring_summary(result.datasets["ADTTE"].frame)
-                censoring = Dataset.from_frame("ADTTECNS", summary)
-                write_dataset(censoring, stage / "adtte_censoring.csv", format="csv")
-                written["ADTTE censoring"] = out / "adtte_censoring.csv"
-            if result.datasets:
-                written["define.xml"] = _write_define(
-                    stage,
-                    out,
-                    result.datasets,
-                    {n: p.name for n, p in written.items()},
-                    definition,
-                    fmt,
-                )
-            written["run log"] = out / "run_log.json"
-            write_run_log(
+            summary = censoring_summary(derived["ADTTE"].frame)
+            censoring = Dataset.from_frame("ADTTECNS", summary)
+            write_dataset(censoring, stage / "adtte_censoring.csv", format="csv")
+            written["ADTTE censoring"] = out / "adtte_censoring.csv"
+        if derived:
+            written["define.xml"] = _write_define(
                 stage,
-                inputs=input_files([sdtm_dir]),
-                findings=checked.issues,
-                imputations=imputed(result.datasets),
-                skipped=result.skipped,
-                outputs=written,
-                extra={
-                    "study": definition.id,
-                    "cutoff": result.cutoff,
-                    "cutoff_source": result.cutoff_source,
-                    "allow_invalid": allow_invalid,
-                },
+                out,
+                derived,
+                {n: p.name for n, p in written.items()},
+                definition,
+                fmt,
             )
+        written["run log"] = out / "run_log.json"
+        write_run_log(
+            stage,
+            inputs=input_files([sdtm_dir]),
+            findings=checked.issues,
+            imputations=imputed(derived),
+            skipped=result.skipped,
+            outputs=written,
+            extra={
+                "study": definition.id,
+                "cutoff": result.cutoff,
+                "cutoff_source": result.cutoff_source,
+                "allow_invalid": allow_invalid,
+            },
+        )
     if result.cutoff is not None:
         where = "--cutoff" if result.cutoff_source == "given" else result.cutoff_source
         console.print(f"Study {definition.id}; data cutoff {result.cutoff} ({where})")
-    for name, ds in result.datasets.items():
-        console.print(f"{name}: {ds.n_rows} rows -> {written[name]}")
+    for name, count in rows.items():
+        console.print(f"{name}: {count} rows -> {written[name]}")
     for name, why in result.skipped.items():
         console.print(f"[yellow]{name} not derived:[/] {escape(why)}", highlight=False)
     if checked.report.findings:
@@ -402,7 +421,7 @@ def derive(
 def _write_define(
     folder: Path,
     final: Path,
-    datasets: dict[str, Dataset],
+    datasets: Mapping[str, Dataset],
     files: dict[str, str],
     study: Study,
     fmt: str,

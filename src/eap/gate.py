@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from eap.datasets import specs
+from eap.datasets.lazy import replaced
 from eap.datasets.model import POLARS_TYPE, ColumnMeta, Dataset, Kind
 from eap.datasets.validate import Finding, Report, locate, validate_datasets
 from eap.errors import EapError
@@ -86,7 +87,7 @@ class Checked:
     on with (the input, less the records of subjects absent from DM when allowed)."""
 
     report: Report
-    datasets: dict[str, Dataset]
+    datasets: Mapping[str, Dataset]
     allowed: bool = False
     issues: tuple[DataIssue, ...] = field(default=())
 
@@ -178,29 +179,38 @@ def check_input(
     report, consequences = findings_of(
         datasets, sdtm=sdtm, origins=origins, unreadable=unreadable, study=study
     )
-    checked = Checked(report, dict(datasets), allow_invalid)
+    checked = Checked(report, datasets, allow_invalid)
     if checked.stops:
         return checked
     actions: dict[Finding, str] = {}
-    kept = dict(datasets)
+    # Only the datasets the run changes are replaced (and held in memory); the others
+    # stay as given, read from their files when used (eap.datasets.lazy).
+    changed: dict[str, Dataset] = {}
+    by_dataset: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_dataset.setdefault(f.dataset, []).append(f)
     if allow_invalid:
-        for name, ds in kept.items():
-            kept[name] = _conform(ds, [f for f in report.findings if f.dataset == name], actions)
+        for name, found in by_dataset.items():
+            if name in datasets:
+                ds = datasets[name]
+                conformed = _conform(ds, found, actions)
+                if conformed is not ds:
+                    changed[name] = conformed
     orphans = _orphan_rows(report) if sdtm else {}
     for name, rows in orphans.items():
-        if name in kept:
-            kept[name] = replace(kept[name], frame=_without(kept[name].frame, rows))
-    issues = tuple(
-        _issue(
-            f,
-            datasets.get(f.dataset),
-            orphans.get(f.dataset, set()),
-            consequences.get(f),
-            actions.get(f),
-        )
-        for f in report.findings
-    )
-    return Checked(report, kept, allow_invalid, issues)
+        if name in datasets:
+            ds = changed.get(name) or datasets[name]
+            changed[name] = replace(ds, frame=_without(ds.frame, rows))
+    issues: dict[Finding, DataIssue] = {}
+    for name, found in by_dataset.items():
+        given = datasets.get(name)  # read once for all its findings
+        for f in found:
+            issues[f] = _issue(
+                f, given, orphans.get(f.dataset, set()), consequences.get(f), actions.get(f)
+            )
+        del given
+    kept = replaced(datasets, changed) if changed else datasets
+    return Checked(report, kept, allow_invalid, tuple(issues[f] for f in report.findings))
 
 
 def gate(

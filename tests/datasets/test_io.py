@@ -182,7 +182,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(
 
     # Break each writer after it has started producing output.
     monkeypatch.setattr(np, "zeros", explode)  # xpt
-    monkeypatch.setattr("pyarrow.parquet.write_table", explode)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", explode)
     monkeypatch.setattr("json.dump", explode)
     monkeypatch.setattr(pl.DataFrame, "write_csv", explode)
     with pytest.raises(KeyboardInterrupt):

@@ -699,6 +699,24 @@ def test_censoring_summary_counts_each_reason_in_parameter_and_cnsr_order() -> N
     assert got.columns == ["PARAMCD", "CNSR", "REASON", "N"]
 
 
+def test_censoring_summary_orders_reasons_of_one_parameter_and_cnsr_alphabetically() -> None:
+    # Two events of PFS (CNSR 0) with different reasons, given in reverse alphabetical
+    # order: the table lists "Death ..." before "Progression" on every run.
+    adtte = pl.DataFrame(
+        {
+            "PARAMCD": ["PFS", "PFS", "PFS"],
+            "CNSR": [0, 0, 0],
+            "EVNTDESC": ["Progression", "Death without prior progression", "Progression"],
+            "CNSDTDSC": [None, None, None],
+        }
+    )
+    for _ in range(20):
+        assert censoring_summary(adtte).rows() == [
+            ("PFS", 0, "Death without prior progression", 1),
+            ("PFS", 0, "Progression", 2),
+        ]
+
+
 # --------------------------------------------------------------------------- partial dates
 
 

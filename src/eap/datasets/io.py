@@ -20,7 +20,7 @@ Writes are atomic (see :mod:`eap.datasets.atomic`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +31,7 @@ from eap.datasets.atomic import write_atomic
 from eap.datasets.csvfile import read_csv, write_csv
 from eap.datasets.datasetjson import looks_like_json, read_dataset_json, write_dataset_json
 from eap.datasets.encoding import normalize_encoding
-from eap.datasets.model import Dataset
+from eap.datasets.model import ColumnMeta, Dataset
 from eap.datasets.parquet import is_parquet, read_parquet, write_parquet
 from eap.datasets.sas7bdat import is_sas7bdat, read_sas7bdat
 from eap.datasets.xpt import is_xpt, read_xpt, write_xpt
@@ -131,28 +131,45 @@ def _spec_kinds(name: str) -> dict[str, specs.Kind]:
     return {v.name: v.kind for v in spec.variables} if spec else {}
 
 
+def integer_candidates(name: str, columns: Sequence[ColumnMeta]) -> list[str]:
+    """The double variables of dataset ``name`` that its specification declares integer."""
+    spec = specs.get(name)
+    if spec is None:
+        return []
+    out = []
+    for col in columns:
+        var = spec.variable(col.name)
+        if var is not None and var.kind == "integer" and col.kind == "double":
+            out.append(col.name)
+    return out
+
+
+def whole_numbers(column: str) -> pl.Expr:
+    """True when every value of ``column`` is a whole number (or there is none)."""
+    values = pl.col(column).drop_nulls()
+    return ((values == values.round(0)).all() | (values.len() == 0)).alias(column)
+
+
 def apply_spec_types(ds: Dataset) -> Dataset:
     """Make numeric variables the specification declares as integer Int64 (when all are whole)."""
-    spec = specs.get(ds.name)
-    if spec is None:
+    candidates = integer_candidates(ds.name, ds.columns)
+    if not candidates:
         return ds
-    casts: dict[str, pl.Expr] = {}
-    metas = list(ds.columns)
-    for i, col in enumerate(ds.columns):
-        var = spec.variable(col.name)
-        if var is None or var.kind != "integer" or col.kind != "double":
-            continue
-        s = ds.frame[col.name].drop_nulls()
-        if s.len() and not (s == s.round(0)).all():
-            continue  # left as double; validation reports the wrong type
-        casts[col.name] = pl.col(col.name).cast(pl.Int64)
-        metas[i] = type(col)(col.name, col.label, "integer", col.length, col.display_format)
-    if not casts:
+    whole = ds.frame.select(whole_numbers(c) for c in candidates)
+    # Not all whole: left as double; validation reports the wrong type.
+    integers = [c for c in candidates if whole[c][0]]
+    if not integers:
         return ds
+    metas = tuple(
+        ColumnMeta(c.name, c.label, "integer", c.length, c.display_format)
+        if c.name in integers
+        else c
+        for c in ds.columns
+    )
     return Dataset(
         name=ds.name,
-        frame=ds.frame.with_columns(**casts),
-        columns=tuple(metas),
+        frame=ds.frame.with_columns(pl.col(c).cast(pl.Int64) for c in integers),
+        columns=metas,
         label=ds.label,
         extra=dict(ds.extra),
     )

@@ -615,11 +615,39 @@ TIMELINE_CHECKS: tuple[TimelineCheck, ...] = (
 )
 
 
+# The variables each timeline rule reads, by dataset, besides USUBJID, each domain's
+# --DTC, --STDTC and --ENDTC and those of the study's clinical-progression filter: the
+# checks read only these (eap.datasets.lazy.Projected), so that a lazy dataset is read
+# in part.
+VARIABLES: dict[str, frozenset[str]] = {
+    "DM": frozenset({"STUDYID", "DTHDTC", "RFXSTDTC", "RFXENDTC"}),
+    "DS": frozenset({"DSDECOD", "DSCAT", "EPOCH"}),
+    "AE": frozenset({"AEACN", "AETOXGR", "AEOUT", "AESDTH"}),
+    "EX": frozenset({"EXDOSE", "EXTRT"}),
+    "RS": frozenset({"RSSTRESC"}),
+}
+
+
+def timeline_variables(name: str, rules: TimelineRules) -> set[str]:
+    """The variables of dataset ``name`` the timeline rules may read."""
+    from eap.derive.common import filter_variables
+
+    prefix = name[:2]
+    wanted = {"USUBJID", f"{prefix}DTC", f"{prefix}STDTC", f"{prefix}ENDTC"}
+    wanted |= VARIABLES.get(name, frozenset())
+    if rules.clinical_progression:
+        wanted |= filter_variables(rules.clinical_progression)
+    return wanted
+
+
 def check_timelines(
     datasets: Mapping[str, Dataset], rules: TimelineRules | None = None
 ) -> list[Finding]:
     """Every timeline finding of SDTM ``datasets`` (rules: the study's, found from DM)."""
     if "DM" not in datasets and "DS" not in datasets and "EX" not in datasets:
         return []
+    from eap.datasets.lazy import Projected
+
     chosen = rules if rules is not None else rules_for(datasets)
-    return [f for check in TIMELINE_CHECKS for f in check(datasets, chosen)]
+    read = Projected(datasets, lambda name, _: timeline_variables(name, chosen))
+    return [f for check in TIMELINE_CHECKS for f in check(read, chosen)]

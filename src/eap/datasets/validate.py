@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -42,6 +42,9 @@ from eap.datasets.encoding import normalize_encoding
 from eap.datasets.io import dataset_files, read_dataset
 from eap.datasets.model import Dataset
 from eap.errors import EapError
+
+if TYPE_CHECKING:
+    from eap.datasets.lazy import LazyDatasets
 
 Severity = Literal["error", "warning"]
 
@@ -183,11 +186,34 @@ def check_required_values(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Find
             )
 
 
+def duplicated(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """True on every row whose ``keys`` another row shares, as ``is_duplicated`` says.
+
+    The rows are first compared by a 64-bit hash of their key, sorted, so that a large
+    dataset needs a few numbers per row rather than a hash table of its keys; only rows
+    whose hash another row shares (a shared key, or rarely a collision) are compared by
+    their values.
+    """
+    hashed = frame.select(pl.struct([pl.col(k).hash() for k in keys]).hash()).to_series()
+    order = hashed.arg_sort()
+    ranked = hashed.gather(order)
+    shared = (ranked == ranked.shift(1)).fill_null(False) | (ranked == ranked.shift(-1)).fill_null(
+        False
+    )
+    candidates = order.filter(shared)
+    dup = pl.Series("duplicated", [False] * frame.height, dtype=pl.Boolean)
+    if candidates.len() == 0:
+        return dup
+    rows = candidates.sort()
+    exact = frame[rows].select(pl.struct(keys).is_duplicated()).to_series()
+    return dup.scatter(rows.filter(exact), True)
+
+
 def check_keys(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
     keys = [k for k in spec.keys if k in ds.frame.columns]
     if len(keys) != len(spec.keys) or ds.n_rows == 0:
         return
-    dup = ds.frame.select(pl.struct(keys).is_duplicated()).to_series()
+    dup = duplicated(ds.frame, keys)
     if dup.any():
         first = ds.frame.filter(dup).row(0, named=True)
         yield Finding(
@@ -371,13 +397,22 @@ DATASET_CHECKS: tuple[DatasetCheck, ...] = (
 
 def check_subjects(datasets: Mapping[str, Dataset]) -> Iterator[Finding]:
     """Every USUBJID of an SDTM domain is in DM; every USUBJID of an ADaM dataset is in ADSL."""
-    for name, ds in datasets.items():
+    from eap.datasets.lazy import Projected
+
+    subjects: dict[str, pl.Series | None] = {}  # by reference dataset, read once
+    datasets = Projected(datasets, lambda *_: {"USUBJID"})  # a lazy dataset read in part
+    for name in datasets:
         spec = specs.get(name)
-        if spec is None or spec.one_record_per_subject or "USUBJID" not in ds.frame.columns:
+        if spec is None or spec.one_record_per_subject:
+            continue
+        ds = datasets[name]
+        if "USUBJID" not in ds.frame.columns:
             continue
         reference = "DM" if spec.standard == "SDTM" else "ADSL"
-        ref = datasets.get(reference)
-        if ref is None or "USUBJID" not in ref.frame.columns:
+        if reference not in subjects:
+            subjects[reference] = _subjects(datasets, reference)
+        known = subjects[reference]
+        if known is None:
             yield Finding(
                 "warning",
                 "no-subject-reference",
@@ -387,7 +422,7 @@ def check_subjects(datasets: Mapping[str, Dataset]) -> Iterator[Finding]:
             )
             continue
         s = ds.frame["USUBJID"]
-        bad = s.is_not_null() & ~s.is_in(ref.frame["USUBJID"].drop_nulls().implode())
+        bad = s.is_not_null() & ~s.is_in(known.implode())
         if bad.any():
             yield Finding(
                 "error",
@@ -399,6 +434,14 @@ def check_subjects(datasets: Mapping[str, Dataset]) -> Iterator[Finding]:
                 expected=f"a USUBJID present in {reference}",
                 found=_values(s.filter(bad)),
             )
+
+
+def _subjects(datasets: Mapping[str, Dataset], reference: str) -> pl.Series | None:
+    """The subjects of the reference dataset (DM, ADSL); None without one."""
+    if reference not in datasets:
+        return None
+    frame = datasets[reference].frame
+    return frame["USUBJID"].drop_nulls() if "USUBJID" in frame.columns else None
 
 
 def validate_dataset(ds: Dataset) -> list[Finding]:
@@ -422,8 +465,8 @@ def validate_dataset(ds: Dataset) -> list[Finding]:
 def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
     """Validate datasets given by name (each alone, then across each other)."""
     findings: list[Finding] = []
-    for ds in datasets.values():
-        findings += validate_dataset(ds)
+    for name in datasets:  # one at a time: a lazy dataset is read, checked and let go
+        findings += validate_dataset(datasets[name])
     findings += list(check_subjects(datasets))
     # Imported here: the timeline rules build on this module's Finding.
     from eap.datasets.timeline import check_timelines
@@ -456,24 +499,65 @@ def read_datasets(
         try:
             ds = read_dataset(path, encoding=encoding)
         except EapError as exc:
-            findings.append(
-                Finding("error", "unreadable-file", path.stem.upper(), str(exc), file=str(path))
-            )
+            findings.append(_unreadable(path, exc))
             continue
         if ds.name in datasets:
-            findings.append(
-                Finding(
-                    "error",
-                    "unreadable-file",
-                    ds.name,
-                    f"two files hold dataset {ds.name}: {origins[ds.name].name} and {path.name}",
-                    file=str(path),
-                )
-            )
+            findings.append(_second_file(ds.name, origins[ds.name], path))
             continue
         datasets[ds.name] = ds
         origins[ds.name] = path
     return datasets, origins, findings
+
+
+def open_datasets(
+    folder: Path | str, *, encoding: str | None = None
+) -> tuple[LazyDatasets, dict[str, Path], list[Finding]]:
+    """:func:`read_datasets`, except that Parquet files are not read: only their footers
+    (name, label, variables), and the whole-number test of the variables the
+    specification declares integer; their rows are read when used
+    (eap.datasets.lazy.LazyDatasets). A Parquet file damaged after its footer is an
+    error when its rows are read, not a finding here."""
+    from eap.datasets.lazy import LazyDatasets, ParquetSource
+
+    encoding = normalize_encoding(encoding)
+    held: dict[str, Dataset] = {}
+    sources: dict[str, ParquetSource] = {}
+    origins: dict[str, Path] = {}
+    findings: list[Finding] = []
+    for path in dataset_files(folder):
+        try:
+            if path.suffix.lower() == ".parquet":
+                source = ParquetSource.open(path)
+                name = source.name
+            else:
+                ds = read_dataset(path, encoding=encoding)
+                name = ds.name
+        except EapError as exc:
+            findings.append(_unreadable(path, exc))
+            continue
+        if name in origins:
+            findings.append(_second_file(name, origins[name], path))
+            continue
+        if path.suffix.lower() == ".parquet":
+            sources[name] = source
+        else:
+            held[name] = ds
+        origins[name] = path
+    return LazyDatasets(held, sources, list(origins)), origins, findings
+
+
+def _unreadable(path: Path, exc: EapError) -> Finding:
+    return Finding("error", "unreadable-file", path.stem.upper(), str(exc), file=str(path))
+
+
+def _second_file(name: str, first: Path, path: Path) -> Finding:
+    return Finding(
+        "error",
+        "unreadable-file",
+        name,
+        f"two files hold dataset {name}: {first.name} and {path.name}",
+        file=str(path),
+    )
 
 
 def locate(findings: tuple[Finding, ...], origins: Mapping[str, Path]) -> tuple[Finding, ...]:

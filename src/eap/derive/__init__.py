@@ -18,6 +18,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import polars as pl
+
+from eap.datasets.lazy import Projected, scan
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
@@ -26,7 +29,7 @@ from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
 from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
-from eap.derive.common import latest_date
+from eap.derive.common import derivation_variables, latest_date
 from eap.derive.inputs import derive_findings
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
@@ -84,8 +87,14 @@ def derive_all(
     progress: Callable[[str], None] | None = None,
     *,
     study: Study | None = None,
+    store: Callable[[Dataset], bool] | None = None,
 ) -> Derived:
     """Every ADaM dataset eap can derive from ``sdtm`` for ``study`` (default MM-024).
+
+    ``store``, when given, is called with each dataset as soon as it is derived (in the
+    order of ``Derived.datasets``); a dataset it takes (it returns True: written, say)
+    is let go and left out of ``Derived.datasets``, so that a run holds one output at
+    a time (ADSL stays in memory until the end: every other derivation reads it).
 
     ``cutoff`` None: the study's data cutoff, or, when the study has none, the latest
     complete date in the data (see :func:`data_cutoff`); ``Derived.cutoff`` and
@@ -94,42 +103,55 @@ def derive_all(
     say = progress or (lambda _: None)
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
+
+    def keep(ds: Dataset) -> None:
+        if store is None or not store(ds):
+            out[ds.name] = ds
+
     skipped: dict[str, str] = {}
     findings = derive_findings(sdtm, study)
     blocking = [f for f in findings if f.check == "subject-not-in-dm"]
     if blocking:
         return Derived({}, {"all": "subjects absent from DM (see findings)"}, tuple(findings))
+    # Each derivation reads only the variables the rules use (all of DM, AE and CM);
+    # a dataset read lazily from Parquet is read in part, when used, and let go.
+    sdtm = Projected(sdtm, derivation_variables(study))
     cut, source = data_cutoff(sdtm, cutoff, study)
     say("ADSL")
     adsl = derive_adsl(sdtm, cut, study=study)
-    out["ADSL"] = adsl
+    keep(adsl)
     for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
         skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
-        out["ADAE"] = derive_adae(sdtm, adsl, study=study, cutoff=cut)
+        keep(derive_adae(sdtm, adsl, study=study, cutoff=cut))
     else:
         skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     if "CM" in sdtm:
         say("ADCM")
-        out["ADCM"] = derive_adcm(sdtm, adsl, study=study, cutoff=cut)
+        keep(derive_adcm(sdtm, adsl, study=study, cutoff=cut))
     else:
         skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug
-    if "EX" in sdtm and (sdtm["EX"].frame["EXTRT"] == drug).any():
+    if "EX" in sdtm and _has_records(sdtm, "EX", pl.col("EXTRT") == drug):
         say("ADEX")
-        out["ADEX"] = derive_adex(sdtm, adsl, cut, study=study)
+        keep(derive_adex(sdtm, adsl, cut, study=study))
     else:
         skipped["ADEX"] = f"no EX records of the study drug {drug}"
-    _adtte(sdtm, cut, study, adsl, say, out, skipped)
+    _adtte(sdtm, cut, study, adsl, say, keep, skipped)
     if study.response is None:
         skipped["ADRS"] = f"study {study.id} defines no response criteria ([response])"
     elif study.response.dataset not in sdtm:
         skipped["ADRS"] = f"no {study.response.dataset} dataset"
     else:
         say("ADRS")
-        out["ADRS"] = derive_adrs(sdtm, cut, study=study)
+        keep(derive_adrs(sdtm, cut, study=study))
     return Derived(out, skipped, tuple(findings), cut, source)
+
+
+def _has_records(sdtm: Mapping[str, Dataset], name: str, condition: pl.Expr) -> bool:
+    """True when a record of dataset ``name`` meets ``condition`` (read lazily)."""
+    return bool(scan(sdtm, name).select(condition.any()).collect().item())
 
 
 def _adtte(
@@ -138,7 +160,7 @@ def _adtte(
     study: Study,
     adsl: Dataset,
     say: Callable[[str], None],
-    out: dict[str, Dataset],
+    keep: Callable[[Dataset], None],
     skipped: dict[str, str],
 ) -> None:
     """ADTTE with every endpoint whose datasets are present; the others named in skipped."""
@@ -148,7 +170,7 @@ def _adtte(
     ready, lacking = derivable_endpoints(study, sdtm)
     if ready:
         say("ADTTE")
-        out["ADTTE"] = derive_adtte(sdtm, cut, study=study, adsl=adsl, paramcds=ready)
+        keep(derive_adtte(sdtm, cut, study=study, adsl=adsl, paramcds=ready))
     for paramcd, absent in lacking.items():
         key = "ADTTE" if not ready else f"ADTTE {paramcd}"
         text = f"{paramcd}: no {', '.join(absent)} dataset"

@@ -48,6 +48,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.datasets.validate import iso8601_valid
 from eap.derive.common import as_adam, require_subjects, where
@@ -156,7 +157,8 @@ def derive_adae(
     window = study.te_window_days if isinstance(end_window_days, _Default) else end_window_days
     always = rules.always_emergent if isinstance(always_emergent, _Default) else always_emergent
     period_dates = [s.date for s in rules.period.starts] if rules.period else []
-    ae = sdtm["AE"].frame
+    # Lazy from the scan of AE to the one collect of ADAE.
+    ae = scan(sdtm, "AE")
     subject_cols = [
         c
         for c in (
@@ -171,14 +173,16 @@ def derive_adae(
         )
         if c in adsl.frame.columns
     ]
-    require_subjects(ae, adsl.frame, "AE")
-    frame = ae.join(adsl.frame.select(subject_cols), on="USUBJID", how="left")
+    require_subjects(ae.select("USUBJID").collect(), adsl.frame, "AE")
+    frame = ae.join(adsl.frame.lazy().select(subject_cols), on="USUBJID", how="left")
+    present = frame.collect_schema().names()
     for col in ("DTHDT", *period_dates):
-        if col not in frame.columns:
+        if col not in present:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
     for col in ("AETOXGR", "AECAT", "AEACN", "AESEV", "AEENDTC"):
-        if col not in frame.columns:
+        if col not in present:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+    present = frame.collect_schema().names()
     astdt, astdtf = impute_start(pl.col("AESTDTC"), pl.col("TRTSDT"))
     aendt, aendtf = impute_end(pl.col("AEENDTC"), pl.col("DTHDT"))
     frame = frame.with_columns(
@@ -194,7 +198,7 @@ def derive_adae(
     )
     if always is not None:
         field = "adae.always_emergent"
-        condition = where(always, frame.columns, file=study.file, field=field).fill_null(False)
+        condition = where(always, present, file=study.file, field=field).fill_null(False)
         emergent = emergent | (condition & (pl.col("ASTDT") >= pl.col("TRTSDT")).fill_null(False))
     if cutoff is not None:
         # The window after the last dose (and an always-emergent event) can reach past
@@ -202,9 +206,9 @@ def derive_adae(
         emergent = emergent & (pl.col("ASTDT") <= cutoff).fill_null(True)
     flags = [
         pl.when(
-            where(
-                f.where, frame.columns, file=study.file, field=f"adae.flags.{f.name}.where"
-            ).fill_null(False)
+            where(f.where, present, file=study.file, field=f"adae.flags.{f.name}.where").fill_null(
+                False
+            )
         )
         .then(pl.lit("Y"))
         .otherwise(pl.lit(None, dtype=pl.String))
@@ -256,21 +260,24 @@ def derive_adae(
         .sort("USUBJID", "AESEQ")
     )
     if "SUPPAE" in sdtm:
-        supp = sdtm["SUPPAE"].frame.filter(pl.col("QNAM") == "AETOXTRM")
+        supp = scan(sdtm, "SUPPAE").filter(pl.col("QNAM") == "AETOXTRM").collect()
         if supp.height:
             terms = supp.select(
                 "USUBJID",
                 pl.col("IDVARVAL").cast(pl.Int64, strict=False).alias("AESEQ"),
                 pl.col("QVAL").alias("AETOXTRM"),
             )
-            frame = frame.join(terms, on=["USUBJID", "AESEQ"], how="left")
+            frame = frame.join(
+                terms.lazy(), on=["USUBJID", "AESEQ"], how="left", maintain_order="left"
+            )
+    adae = frame.collect()
     labels = LABELS | {f.name: f.label for f in rules.flags}
     if rules.action_variable:
         drug = study.treatments.study_drug.capitalize()
         labels[rules.action_variable] = f"Action Taken with {drug}"
     if rules.period:
         labels[rules.period.name] = rules.period.label
-    return as_adam("ADAE", "Adverse Events Analysis Dataset", frame, labels)
+    return as_adam("ADAE", "Adverse Events Analysis Dataset", adae, labels)
 
 
 def study_day(date: str, reference: str) -> pl.Expr:

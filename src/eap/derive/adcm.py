@@ -29,10 +29,11 @@ is not on treatment (ONTRTFL missing), so no on-treatment table counts it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.derive.adae import impute_end, impute_start, study_day
 from eap.derive.common import as_adam, filter_variables, require_subjects
@@ -50,7 +51,7 @@ LABELS = {
 }
 
 
-def subject_variables(study: Study, adsl: pl.DataFrame, cm: pl.DataFrame) -> list[str]:
+def subject_variables(study: Study, adsl: pl.DataFrame, cm: Sequence[str]) -> list[str]:
     """The ADSL variables ADCM carries (see the module docstring), in that order."""
     wanted = [
         "STUDYID",
@@ -65,7 +66,7 @@ def subject_variables(study: Study, adsl: pl.DataFrame, cm: pl.DataFrame) -> lis
         wanted += sorted(filter_variables(population.where))
     out: list[str] = []
     for col in wanted:
-        if col in adsl.columns and col not in cm.columns and col not in out:
+        if col in adsl.columns and col not in cm and col not in out:
             out.append(col)
     return out
 
@@ -82,17 +83,19 @@ def derive_adcm(
     if "CM" not in sdtm:
         raise EapError("CM is required to derive ADCM", dataset="CM", expected="a CM dataset")
     study = study or load_study(DEFAULT_STUDY)
-    cm = sdtm["CM"].frame
-    require_subjects(cm, adsl.frame, "CM")
-    keep = subject_variables(study, adsl.frame, cm)
-    frame = cm.join(adsl.frame.select("USUBJID", *keep), on="USUBJID", how="left")
+    # Lazy from the scan of CM to the one collect of ADCM.
+    cm = scan(sdtm, "CM")
+    require_subjects(cm.select("USUBJID").collect(), adsl.frame, "CM")
+    keep = subject_variables(study, adsl.frame, cm.collect_schema().names())
+    frame = cm.join(adsl.frame.lazy().select("USUBJID", *keep), on="USUBJID", how="left")
+    given = frame.collect_schema()
     for col in ("TRTSDT", "TRTEDT", "DTHDT"):
-        if col not in frame.columns:
+        if col not in given:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
     for col in ("CMSTDTC", "CMENDTC"):
-        if col not in frame.columns:
+        if col not in given:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-        elif frame.schema[col] == pl.Null:  # a column without a single value
+        elif given[col] == pl.Null:  # a column without a single value
             frame = frame.with_columns(pl.col(col).cast(pl.String))
     astdt, astdtf = impute_start(pl.col("CMSTDTC"), pl.col("TRTSDT"))
     aendt, aendtf = impute_end(pl.col("CMENDTC"), pl.col("DTHDT"))
@@ -115,5 +118,6 @@ def derive_adcm(
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("ONTRTFL"),
     )
-    order = [c for c in ("USUBJID", "CMSEQ") if c in frame.columns]
-    return as_adam("ADCM", "Concomitant Medications Analysis Dataset", frame.sort(order), LABELS)
+    order = [c for c in ("USUBJID", "CMSEQ") if c in given]
+    adcm = frame.sort(order).collect()
+    return as_adam("ADCM", "Concomitant Medications Analysis Dataset", adcm, LABELS)

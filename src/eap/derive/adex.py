@@ -49,6 +49,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.derive.common import as_adam, iso_date, where
 from eap.errors import EapError
@@ -86,8 +87,8 @@ def long_treatment(weeks: int) -> tuple[str, str]:
 
 
 def per_subject(
-    ex: pl.DataFrame,
-    ds: pl.DataFrame | None,
+    ex: pl.DataFrame | pl.LazyFrame,
+    ds: pl.DataFrame | pl.LazyFrame | None,
     cutoff: dt.date,
     drug: str,
     *,
@@ -110,14 +111,18 @@ def per_subject(
     between two dosed cycles adds one interruption (see NINTERR above). None: only
     gaps inside a cycle count.
     """
+    # Lazy from the scan to the one collect: only the study drug's records are read.
     records = (
-        ex.filter(pl.col("EXTRT") == drug)
+        ex.lazy()
+        .filter(pl.col("EXTRT") == drug)
         .with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E"))
         .filter(pl.col("S") <= cutoff)
         .sort("USUBJID", "S")
     )
     if last_exposure is not None:
-        records = records.join(last_exposure.select("USUBJID", "TRTEDT"), on="USUBJID", how="left")
+        records = records.join(
+            last_exposure.lazy().select("USUBJID", "TRTEDT"), on="USUBJID", how="left"
+        )
     else:
         records = records.with_columns(pl.lit(None, dtype=pl.Date).alias("TRTEDT"))
     # A record without an end date ends the day before the subject's next record, the
@@ -128,8 +133,9 @@ def per_subject(
             pl.coalesce("E", next_start, "TRTEDT", pl.lit(cutoff)), pl.lit(cutoff)
         ).alias("E")
     )
+    present = records.collect_schema().names()
     for col, dtype in (("EXDOSFRQ", pl.String), ("VISITNUM", pl.Float64)):
-        if col not in records.columns:
+        if col not in present:
             records = records.with_columns(pl.lit(None, dtype=dtype).alias(col))
     span = (pl.col("E") - pl.col("S")).dt.total_days()
     records = records.with_columns(
@@ -149,7 +155,11 @@ def per_subject(
         ongoing = pl.lit(False)
     else:
         stopped = (
-            ds.filter(end_of_treatment & (iso_date("DSSTDTC") <= cutoff))["USUBJID"]
+            ds.lazy()
+            .filter(end_of_treatment & (iso_date("DSSTDTC") <= cutoff))
+            .select("USUBJID")
+            .collect()
+            .to_series()
             if ds is not None
             else pl.Series("USUBJID", [], dtype=pl.String)
         )
@@ -194,10 +204,10 @@ def per_subject(
             .otherwise(pl.lit("N"))
             .alias(long_treatment(long_treatment_weeks)[0])
         )
-    return wide
+    return wide.collect()
 
 
-def _skipped_cycles(records: pl.DataFrame, cycle_days: int) -> pl.DataFrame:
+def _skipped_cycles(records: pl.LazyFrame, cycle_days: int) -> pl.LazyFrame:
     """USUBJID and SKIPPED: how many times a dosed cycle (EX VISITNUM) started 2 x
     ``cycle_days`` or more after the previous dosed cycle started, i.e. after at least one
     whole planned cycle without a dose."""
@@ -229,12 +239,16 @@ def derive_adex(
     if protocol is None:
         protocol = study.load_protocol()
     drug = study.treatments.study_drug
-    ex = sdtm["EX"].frame
-    ds = sdtm["DS"].frame if "DS" in sdtm else None
+    ex = scan(sdtm, "EX")
+    ds = scan(sdtm, "DS") if "DS" in sdtm else None
     rule = study.adex.end_of_treatment
     eot = None
     if rule is not None:
-        columns = ds.columns if ds is not None else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
+        columns = (
+            ds.collect_schema().names()
+            if ds is not None
+            else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
+        )
         eot = where(rule, columns, file=study.file, field="adex.end_of_treatment")
     weeks = study.adex.long_treatment_weeks
     cycle_days = study.adex.cycle_days
@@ -254,8 +268,8 @@ def derive_adex(
         cycle_days=cycle_days,
     )
     units = (
-        ex.filter(pl.col("EXTRT") == drug)["EXDOSU"].drop_nulls()
-        if "EXDOSU" in ex.columns
+        ex.filter(pl.col("EXTRT") == drug).select("EXDOSU").collect().to_series().drop_nulls()
+        if "EXDOSU" in ex.collect_schema().names()
         else None
     )
     labels = param_labels(str(units[0]) if units is not None and units.len() else None)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.derive.common import as_adam, as_date, need_column, where
 from eap.errors import EapError, PlanError
@@ -49,15 +50,19 @@ def derive_adrs(
             dataset=rules.dataset,
             expected=f"an {rules.dataset} dataset",
         )
-    frame = sdtm[rules.dataset].frame
-    if "STUDYID" not in frame.columns:
-        studyid = sdtm["DM"].frame["STUDYID"][0] if "DM" in sdtm else None
-        frame = frame.with_columns(pl.lit(studyid, dtype=pl.String).alias("STUDYID"))
-    need_column(frame, rules.date, rules.dataset, file=study.file, field="response.date")
-    need_column(frame, "RSSTRESC", rules.dataset, file=study.file, field="response.dataset")
+    # Lazy from the scan of the response dataset to the records used (one collect);
+    # ``shape`` (no rows) answers what the variables are.
+    frame = scan(sdtm, rules.dataset)
+    if "STUDYID" not in frame.collect_schema():
+        studyid = scan(sdtm, "DM").select("STUDYID").first().collect() if "DM" in sdtm else None
+        value = studyid.item() if studyid is not None and studyid.height else None
+        frame = frame.with_columns(pl.lit(value, dtype=pl.String).alias("STUDYID"))
+    shape = frame.clear().collect()
+    need_column(shape, rules.date, rules.dataset, file=study.file, field="response.date")
+    need_column(shape, "RSSTRESC", rules.dataset, file=study.file, field="response.dataset")
     rs = (
-        frame.filter(where(rules.where, frame.columns, file=study.file, field="response.where"))
-        .with_columns(as_date(frame, rules.date).alias("ADT"))
+        frame.filter(where(rules.where, shape.columns, file=study.file, field="response.where"))
+        .with_columns(as_date(shape, rules.date).alias("ADT"))
         .filter(pl.col("ADT") <= cutoff)
         .with_columns(
             pl.col("RSSTRESC")
@@ -71,8 +76,12 @@ def derive_adrs(
         .group_by("USUBJID")
         .agg(pl.col("ADT").min().alias("PDDT"))
     )
-    usable = rs.join(first_pd, on="USUBJID", how="left").filter(
-        pl.col("PDDT").is_null() | (pl.col("ADT") <= pl.col("PDDT"))
+    # Collected once here: BOR, RSP and OVR each read it, and three lazy branches
+    # would each hold their own copy at once.
+    usable = (
+        rs.join(first_pd, on="USUBJID", how="left")
+        .filter(pl.col("PDDT").is_null() | (pl.col("ADT") <= pl.col("PDDT")))
+        .collect()
     )
     best = (
         usable.sort("USUBJID", "RANK", "ADT", descending=[False, True, False])
@@ -113,10 +122,11 @@ def derive_adrs(
             pl.lit(f"Overall Response by Assessment ({rules.criteria})").alias("PARAM"),
         )
     )
-    frame = (
-        pl.concat([bor, rsp.select(bor.columns), ovr.select(bor.columns)])
+    columns = bor.columns
+    adrs = (
+        pl.concat([bor, rsp.select(columns), ovr.select(columns)])
         .with_columns(pl.lit("Y").alias("ANL01FL"))
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL")
         .sort("USUBJID", "PARAMCD", "ADT")
     )
-    return as_adam("ADRS", "Response Analysis Dataset", frame, {})
+    return as_adam("ADRS", "Response Analysis Dataset", adrs, {})

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.derive.adtte import last_alive
 from eap.derive.common import as_adam, as_date, filter_variables, iso_date, where
@@ -93,7 +94,9 @@ def _flag(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr).then(pl.lit("Y")).otherwise(pl.lit("N"))
 
 
-def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -> pl.DataFrame:
+def exposure_dates(
+    ex: pl.DataFrame | pl.LazyFrame, ds: pl.DataFrame | pl.LazyFrame | None, cutoff: dt.date
+) -> pl.DataFrame:
     """TRTSDT, TRTEDT and SAFFL per subject from EX (records after the cutoff dropped).
 
     Imputation: when the last EX record has no end date, TRTEDT is the date of
@@ -101,8 +104,12 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
     after that record's start), as the CDISC pilot ADSL does; without one, the
     record's start date.
     """
-    dated = ex.with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E")).filter(
-        pl.col("S") <= cutoff
+    # Lazy from the scan to the one collect: only the rows and variables used are read.
+    dated = (
+        ex.lazy()
+        .select("USUBJID", "EXSTDTC", "EXENDTC", "EXDOSE")
+        .with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E"))
+        .filter(pl.col("S") <= cutoff)
     )
     per = (
         dated.sort("USUBJID", "S")
@@ -117,7 +124,8 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
     )
     if ds is not None:
         disp = (
-            ds.filter(pl.col("DSCAT") == "DISPOSITION EVENT")
+            ds.lazy()
+            .filter(pl.col("DSCAT") == "DISPOSITION EVENT")
             .with_columns(iso_date("DSSTDTC").alias("_DISP"))
             .select("USUBJID", "_DISP")
         )
@@ -136,8 +144,10 @@ def exposure_dates(ex: pl.DataFrame, ds: pl.DataFrame | None, cutoff: dt.date) -
         .then(pl.coalesce("_DISP", pl.max_horizontal("_LASTEND", "_LASTSTART")))
         .otherwise(pl.col("_LASTEND"))
     )
-    return per.with_columns(pl.min_horizontal(end, pl.lit(cutoff)).alias("TRTEDT")).select(
-        "USUBJID", "TRTSDT", "TRTEDT", "SAFFL"
+    return (
+        per.with_columns(pl.min_horizontal(end, pl.lit(cutoff)).alias("TRTEDT"))
+        .select("USUBJID", "TRTSDT", "TRTEDT", "SAFFL")
+        .collect()
     )
 
 
@@ -322,8 +332,8 @@ def derive_adsl(
         *arm_vars,
     ).select(*keep, "ITTFL", "DTHDT", "CUTOFFDT", *(e.meta.output_name() for e in arm_vars))
     if "EX" in sdtm:
-        ds_frame = sdtm["DS"].frame if "DS" in sdtm else None
-        exposure = exposure_dates(sdtm["EX"].frame, ds_frame, cutoff)
+        ds_frame = scan(sdtm, "DS") if "DS" in sdtm else None
+        exposure = exposure_dates(scan(sdtm, "EX"), ds_frame, cutoff)
         adsl = adsl.join(exposure, on="USUBJID", how="left").with_columns(
             pl.col("SAFFL").fill_null("N")
         )

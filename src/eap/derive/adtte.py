@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from eap.datasets.lazy import columns, scan
 from eap.datasets.model import Dataset
 from eap.derive.common import (
     as_adam,
@@ -45,6 +46,7 @@ from eap.derive.common import (
     filter_variables,
     iso_date,
     need_column,
+    study_names,
     where,
 )
 from eap.errors import EapError, PlanError
@@ -91,7 +93,7 @@ def derivable_endpoints(
 
 def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     """Last date known alive: the latest visit, assessment, dose or non-death disposition date."""
-    parts: list[pl.DataFrame] = []
+    parts: list[pl.LazyFrame] = []
     spec = {
         "SV": ["SVSTDTC"],
         "RS": ["RSDTC"],
@@ -102,11 +104,13 @@ def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
     for name, cols in spec.items():
         if name not in sdtm:
             continue
-        frame = sdtm[name].frame
+        # Lazy: only USUBJID and the dates are read, and no dataset is held whole.
+        frame = scan(sdtm, name)
         if name == "DS":
             frame = frame.filter(pl.col("DSDECOD") != "DEATH")
+        present = columns(sdtm, name)
         for col in cols:
-            if col in frame.columns:
+            if col in present:
                 parts.append(frame.select("USUBJID", iso_date(col).alias("D")))
     if not parts:
         return pl.DataFrame(schema={"USUBJID": pl.String, "LSTALVDT": pl.Date})
@@ -115,6 +119,7 @@ def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
         .filter(pl.col("D") <= cutoff)
         .group_by("USUBJID")
         .agg(pl.col("D").max().alias("LSTALVDT"))
+        .collect()
     )
 
 
@@ -146,7 +151,10 @@ class _Endpoint:
                 dataset=dataset,
                 expected=f"a {dataset} dataset",
             )
-        return self.sdtm[dataset].frame
+        # Only the variables the endpoint's rules and sources name, read when needed.
+        wanted = {"USUBJID"} | study_names(self.endpoint) | study_names(self.study.tte_sources)
+        keep = [c for c in columns(self.sdtm, dataset) if c in wanted]
+        return scan(self.sdtm, dataset).select(keep).collect()
 
     def truncation(self) -> pl.DataFrame | None:
         rule = self.endpoint.truncate
@@ -418,10 +426,11 @@ def derive_adtte(
 
 
 def censoring_summary(adtte: pl.DataFrame) -> pl.DataFrame:
-    """Per parameter: events and each censoring reason, with counts (the table beside ADTTE)."""
+    """Per parameter: events and each censoring reason, with counts (the table beside
+    ADTTE), by parameter, CNSR and reason (alphabetical), so a rerun writes the same file."""
     return (
         adtte.with_columns(pl.coalesce("EVNTDESC", "CNSDTDSC").alias("REASON"))
         .group_by("PARAMCD", "CNSR", "REASON")
         .agg(pl.len().alias("N"))
-        .sort("PARAMCD", "CNSR")
+        .sort("PARAMCD", "CNSR", "REASON", nulls_last=True)
     )

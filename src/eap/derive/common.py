@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +13,7 @@ import polars as pl
 from eap.datasets import specs
 from eap.datasets.model import ColumnMeta, Dataset, Kind
 from eap.errors import EapError, PlanError
+from eap.plans.study import Study
 
 
 def iso_date(col: str) -> pl.Expr:
@@ -133,3 +135,65 @@ def as_adam(name: str, label: str, frame: pl.DataFrame, labels: Mapping[str, str
             "DATE9." if kind == "date" else None,
         )
     return Dataset.from_frame(name, frame, label=label, meta=meta)
+
+
+# SDTM datasets ADaM carries whole (every variable): DM into ADSL, AE into ADAE and CM
+# into ADCM.
+CARRIED = frozenset({"DM", "AE", "CM"})
+# The variables of the other datasets the derivations read by name in eap's code; the
+# study's rules name the rest (:func:`study_names`).
+READ = frozenset(
+    {
+        "STUDYID",
+        "USUBJID",
+        "VISITNUM",
+        "DSCAT",
+        "DSDECOD",
+        "DSSCAT",
+        "DSTERM",
+        "DSSTDTC",
+        "EXDOSE",
+        "EXDOSFRQ",
+        "EXDOSU",
+        "EXENDTC",
+        "EXSTDTC",
+        "EXTRT",
+        "IDVARVAL",
+        "QNAM",
+        "QVAL",
+        "RSDTC",
+        "RSSTRESC",
+        "SVSTDTC",
+    }
+)
+
+
+def study_names(value: object) -> set[str]:
+    """Every name a study definition's rules mention (filters, dates, values, sources,
+    defaults included): the words of each text in it, quoted values left out."""
+    if isinstance(value, str):
+        return filter_variables(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return set().union(*(study_names(getattr(value, f.name)) for f in fields(value)))
+    if isinstance(value, Mapping):
+        return set().union(*(study_names(k) | study_names(v) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return set().union(*(study_names(v) for v in value))
+    return set()
+
+
+def derivation_variables(study: Study) -> Callable[[str, Sequence[str]], set[str]]:
+    """The variables of each SDTM dataset (given its variables) the derivations of
+    ``study`` read: all of a dataset ADaM carries whole (:data:`CARRIED`); elsewhere those
+    eap's code reads (:data:`READ`), those the study names, and every --DTC and --SEQ
+    variable (the latest date in the data, the source records of ADTTE). Derivations read
+    the datasets projected to these (eap.datasets.lazy.Projected), so that a lazy
+    dataset is read in part."""
+    named = READ | study_names(study)
+
+    def wanted(name: str, columns: Sequence[str]) -> set[str]:
+        if name in CARRIED:
+            return set(columns)
+        return {c for c in columns if c in named or c.endswith(("DTC", "SEQ"))}
+
+    return wanted

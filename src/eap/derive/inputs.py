@@ -21,11 +21,12 @@ text, and checks that cannot run at all are one error finding, never an exceptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import polars as pl
 
+from eap.datasets.lazy import Projected, columns
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, iso8601_valid
 from eap.derive.checks import input_findings
@@ -47,22 +48,52 @@ def _rows(mask: pl.Series) -> tuple[int, ...]:
     return tuple(i + 1 for i in mask.arg_true().to_list())
 
 
-def _readable(sdtm: Mapping[str, Dataset]) -> dict[str, Dataset]:
+def _checked_variables(name: str, _: Sequence[str] = ()) -> set[str]:
+    """The variables of ``name`` the input checks read (eap.derive.checks)."""
+    from eap.derive.checks import AFTER_DEATH, DOSE_BEFORE_CONSENT
+
+    wanted = {"USUBJID", "DTHDTC", "RFICDTC", *_TEXT.get(name, ())}
+    for rule in (*AFTER_DEATH, DOSE_BEFORE_CONSENT):
+        if rule.dataset == name:
+            wanted |= {rule.variable, *([rule.after_start] if rule.after_start else [])}
+            wanted |= {rule.unless[0]} if rule.unless else set()
+    return wanted
+
+
+class _Readable(Mapping[str, Dataset]):
     """The datasets the checks can read: the variables they use as text; a dataset
-    without one left out; USUBJID as text wherever it is."""
-    out: dict[str, Dataset] = {}
-    for name, ds in sdtm.items():
+    without one left out; USUBJID as text wherever it is. Each dataset is made so when
+    it is looked up, so that lazy datasets (eap.datasets.lazy) stay unread until then."""
+
+    def __init__(self, sdtm: Mapping[str, Dataset]) -> None:
+        self._sdtm = Projected(sdtm, _checked_variables)
+        self._names = [
+            name
+            for name in sdtm
+            if all(col in columns(sdtm, name) for col in _NEEDED.get(name, ()))
+        ]
+
+    def __getitem__(self, name: str) -> Dataset:
+        if name not in self._names:
+            raise KeyError(name)
+        ds = self._sdtm[name]
         frame = ds.frame
-        if any(col not in frame.columns for col in _NEEDED.get(name, ())):
-            continue
         text = [*_TEXT.get(name, ()), "USUBJID"]
         casts = [
             pl.col(c).cast(pl.String)
             for c in dict.fromkeys(text)
             if c in frame.columns and frame.schema[c] != pl.String
         ]
-        out[name] = replace(ds, frame=frame.with_columns(casts)) if casts else ds
-    return out
+        return replace(ds, frame=frame.with_columns(casts)) if casts else ds
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
 
 def ae_start_dates(ae: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -95,7 +126,7 @@ def needed_variables(sdtm: Mapping[str, Dataset]) -> list[Finding]:
         for name, variables in NEEDED.items()
         if name in sdtm
         for variable in variables
-        if variable not in sdtm[name].frame.columns
+        if variable not in columns(sdtm, name)
     ]
 
 
@@ -105,7 +136,7 @@ def derive_findings(sdtm: Mapping[str, Dataset], study: Study | None = None) -> 
 
 
 def _input_findings(sdtm: Mapping[str, Dataset], study: Study | None) -> list[Finding]:
-    readable = _readable(sdtm)
+    readable = _Readable(sdtm)
     try:
         found = input_findings(readable, study)
     except pl.exceptions.PolarsError as exc:

@@ -421,7 +421,7 @@ def _efficacy(look: Lookup, t4: dict[str, Any]) -> list[Comparison]:
     return out
 
 
-def reproduce_sdtm(sdtm: dict[str, Any], cutoff: Any) -> list[Comparison]:
+def reproduce_sdtm(sdtm: Mapping[str, Any], cutoff: Any) -> list[Comparison]:
     """Derive ADaM from SDTM, build the ARD of the MM-024 plan and compare it."""
     from eap.derive import derive_all
 

@@ -1,0 +1,125 @@
+"""Datasets read lazily from Parquet (eap.datasets.lazy) give what the eager reader
+gives, and the duplicate-key test by hashes (eap.datasets.validate.duplicated) finds
+the rows a plain comparison of the keys finds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from eap.datasets.io import read_dataset, write_dataset
+from eap.datasets.lazy import LazyDatasets, Projected, columns, scan
+from eap.datasets.model import Dataset
+from eap.datasets.validate import duplicated, open_datasets, read_datasets
+from tests.conftest import PILOT
+
+
+def test_duplicated_marks_every_row_whose_key_another_row_shares() -> None:
+    # By hand: rows 0 and 2 share (x, 1); rows 4 and 5 share (null, null); row 6 has
+    # y like row 1 but another B.
+    frame = pl.DataFrame(
+        {"A": ["x", "y", "x", "z", None, None, "y"], "B": [1, 2, 1, 3, None, None, 5]}
+    )
+    assert duplicated(frame, ["A", "B"]).to_list() == [True, False, True, False, True, True, False]
+
+
+def test_duplicated_without_shared_keys_marks_nothing() -> None:
+    frame = pl.DataFrame({"USUBJID": ["01", "01", "02"], "EXSEQ": [1, 2, 1]})
+    assert duplicated(frame, ["USUBJID", "EXSEQ"]).to_list() == [False, False, False]
+
+
+def test_duplicated_agrees_with_counting_the_keys_in_python() -> None:
+    rng = random.Random(7)
+    subjects = [f"S{rng.randrange(300)}" for _ in range(5000)]
+    seqs = [rng.randrange(20) for _ in range(5000)]
+    counts = Counter(zip(subjects, seqs, strict=True))
+    expected = [counts[key] > 1 for key in zip(subjects, seqs, strict=True)]
+    frame = pl.DataFrame({"USUBJID": subjects, "SEQ": seqs})
+    assert duplicated(frame, ["USUBJID", "SEQ"]).to_list() == expected
+    assert 0 < sum(expected) < 5000  # both kinds of row are there
+
+
+@pytest.fixture(scope="module")
+def pilot_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CDISC pilot's DM, AE, EX and DS as Parquet, and its SV as XPT."""
+    folder = tmp_path_factory.mktemp("pilot")
+    for name in ("dm", "ae", "ex", "ds"):
+        write_dataset(read_dataset(PILOT / "sdtm" / f"{name}.xpt"), folder / f"{name}.parquet")
+    (folder / "sv.xpt").write_bytes((PILOT / "sdtm" / "sv.xpt").read_bytes())
+    return folder
+
+
+def test_lazy_datasets_give_what_the_eager_reader_gives(pilot_parquet: Path) -> None:
+    eager, eager_origins, _ = read_datasets(pilot_parquet)
+    lazy, lazy_origins, unreadable = open_datasets(pilot_parquet)
+    assert isinstance(lazy, LazyDatasets)
+    assert unreadable == []
+    assert list(lazy) == list(eager) == ["AE", "DM", "DS", "EX", "SV"]
+    assert lazy_origins == eager_origins
+    for name, ds in eager.items():
+        read = lazy[name]
+        assert (read.name, read.label, read.columns) == (ds.name, ds.label, ds.columns)
+        assert_frame_equal(read.frame, ds.frame)  # values and types
+        assert_frame_equal(scan(lazy, name).collect(), ds.frame)
+        assert columns(lazy, name) == ds.frame.columns
+
+
+def test_a_lookup_is_read_from_the_file_each_time_and_not_kept(pilot_parquet: Path) -> None:
+    lazy, _, _ = open_datasets(pilot_parquet)
+    assert lazy["AE"] is not lazy["AE"]  # two reads, nothing held
+    assert lazy["SV"] is lazy["SV"]  # XPT is read once and held
+
+
+def test_a_projection_holds_only_the_variables_asked_for_in_the_files_order(
+    pilot_parquet: Path,
+) -> None:
+    lazy, _, _ = open_datasets(pilot_parquet)
+    eager, _, _ = read_datasets(pilot_parquet)
+    wanted = {"AESTDTC", "USUBJID", "NOSUCHVAR"}
+    for source in (lazy, eager):
+        ae = Projected(source, lambda *_: wanted)["AE"]
+        assert ae.frame.columns == ["USUBJID", "AESTDTC"]
+        assert [c.name for c in ae.columns] == ["USUBJID", "AESTDTC"]
+        assert_frame_equal(ae.frame, eager["AE"].frame.select("USUBJID", "AESTDTC"))
+
+
+def test_replacing_a_dataset_keeps_the_others_lazy(pilot_parquet: Path) -> None:
+    lazy, _, _ = open_datasets(pilot_parquet)
+    small = Dataset.from_frame("DM", pl.DataFrame({"USUBJID": ["01"]}))
+    changed = lazy.replaced({"DM": small})
+    assert changed["DM"] is small
+    assert list(changed) == list(lazy)
+    assert changed["AE"] is not changed["AE"]
+
+
+def test_a_damaged_parquet_file_is_an_unreadable_file_finding(tmp_path: Path) -> None:
+    (tmp_path / "ae.parquet").write_bytes(b"PAR1 not really")
+    lazy, _, unreadable = open_datasets(tmp_path)
+    assert list(lazy) == []
+    assert [f.check for f in unreadable] == ["unreadable-file"]
+    assert "ae.parquet" in (unreadable[0].file or "")
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [([1.0, 2.0, None], pl.Int64), ([1.0, 2.5, None], pl.Float64)],
+)
+def test_a_double_the_specification_declares_integer_is_int64_only_when_all_are_whole(
+    tmp_path: Path, values: list[float | None], dtype: pl.DataType
+) -> None:
+    # SDTM's AESEQ is an integer (specs.toml); stored as doubles, it is read as Int64
+    # when every value is whole (1.0, 2.0) and left double otherwise (2.5).
+    frame = pl.DataFrame({"USUBJID": ["01", "01", "02"], "AESEQ": values})
+    pl.DataFrame(frame).write_parquet(tmp_path / "ae.parquet")
+    lazy, _, _ = open_datasets(tmp_path)
+    eager, _, _ = read_datasets(tmp_path)
+    assert lazy["AE"].frame.schema["AESEQ"] == dtype
+    assert scan(lazy, "AE").collect_schema()["AESEQ"] == dtype
+    assert lazy.schema("AE")["AESEQ"] == dtype
+    assert_frame_equal(lazy["AE"].frame, eager["AE"].frame)
+    assert lazy["AE"].columns == eager["AE"].columns
