@@ -400,3 +400,11 @@ def test_the_run_log_beside_datasets_is_not_a_dataset(tmp_path: Path) -> None:
     assert [p.name for p in io.dataset_files(tmp_path)] == ["ae.json", "other.json"]
     report = validate_folder(tmp_path)
     assert [f.dataset for f in report.findings if f.check == "unreadable-file"] == ["OTHER"]
+
+
+def test_derives_censoring_table_beside_the_adam_is_not_a_dataset(tmp_path: Path) -> None:
+    """`eap report --adam` on derive's folder read adtte_censoring.csv as an unknown dataset."""
+    io.write_dataset(_ae(), tmp_path / "ae.json")
+    (tmp_path / "adtte_censoring.csv").write_text("PARAMCD,EVNTDESC,N\nOS,DEATH,1\n")
+    (tmp_path / "adtte_other.csv").write_text("PARAMCD,N\nOS,1\n")
+    assert [p.name for p in io.dataset_files(tmp_path)] == ["adtte_other.csv", "ae.json"]

@@ -208,13 +208,14 @@ def write_dataset(ds: Dataset, path: Path | str, *, format: Format | None = None
     return path
 
 
-# Files eap writes beside datasets that are not datasets: the run log (eap.runlog).
-NOT_DATASETS = frozenset({"run_log.json"})
+# Files eap writes beside datasets that are not datasets: the run log (eap.runlog) and
+# the table of ADTTE's censoring reasons that `eap derive` writes beside the ADaM.
+NOT_DATASETS = frozenset({"run_log.json", "adtte_censoring.csv"})
 
 
 def dataset_files(folder: Path | str) -> list[Path]:
-    """The dataset files in a folder (by extension), sorted by name; eap's run log
-    (``run_log.json``, written beside the datasets ``eap derive`` writes) is not one."""
+    """The dataset files in a folder (by extension), sorted by name; what ``eap derive``
+    writes beside its datasets (:data:`NOT_DATASETS`) is not one."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetReadError("no such folder", file=folder)
