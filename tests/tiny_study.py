@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import polars as pl
+
 
 def tiny_study(
     title: str = "A tiny study", *, arms: tuple[str, ...] = ("A", "B"), total: bool = True
@@ -48,3 +50,24 @@ levels = [{{ value = "A" }}]
 [populations.all]
 where = "ITTFL == 'Y'"
 """
+
+
+def imwg_subject(results: list[str], dates: list[str]) -> dict[str, pl.DataFrame]:
+    """DM and RS of one subject S (first dose 2013-01-01, alive) with IMWG overall
+    responses ``results`` on ``dates``."""
+    dm = pl.DataFrame(
+        {"STUDYID": ["X"], "USUBJID": ["S"], "RFXSTDTC": ["2013-01-01"], "DTHDTC": [None]},
+        schema_overrides={"DTHDTC": pl.String},
+    )
+    n = len(results)
+    rs = pl.DataFrame(
+        {
+            "USUBJID": ["S"] * n,
+            "RSSEQ": list(range(1, n + 1)),
+            "RSCAT": ["IMWG"] * n,
+            "RSTESTCD": ["OVRLRESP"] * n,
+            "RSSTRESC": results,
+            "RSDTC": dates,
+        }
+    )
+    return {"DM": dm, "RS": rs}

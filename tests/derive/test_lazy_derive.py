@@ -4,6 +4,7 @@ each dataset to ``store`` as soon as it is derived (eap.derive, docs/datasets.md
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from eap.datasets.io import read_folder
@@ -50,3 +51,29 @@ def test_store_gets_each_dataset_in_order_and_keeps_what_it_takes() -> None:
     assert_frame_equal(kept.datasets["ADSL"].frame, whole.datasets["ADSL"].frame)
     assert kept.skipped == whole.skipped
     assert isinstance(kept.datasets["ADSL"].frame, pl.DataFrame)
+
+
+@pytest.mark.parametrize("source", ["mm024-exact", "mm024-protocol", "cdisc-pilot"])
+def test_the_projection_leaves_every_adam_value_as_the_whole_datasets_give_it(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list of variables eap's code reads (READ) is kept by hand: a variable left off
+    it would silently be missing. Deriving from the whole datasets (every variable kept)
+    must give exactly the ADaM of the projected reading."""
+    import eap.derive as derive_module
+    from eap.simulate import simulate
+    from eap.simulate.model_cohort import simulate_model
+
+    if source == "cdisc-pilot":
+        sdtm, study = read_folder(PILOT / "sdtm"), load_study("cdisc-pilot")
+    else:
+        make = simulate if source == "mm024-exact" else simulate_model
+        sdtm, study = make(2014, 1), load_study("mm024")
+    projected = derive_all(sdtm, study=study).datasets
+    monkeypatch.setattr(
+        derive_module, "derivation_variables", lambda _study: lambda _name, given: set(given)
+    )
+    whole = derive_all(sdtm, study=study).datasets
+    assert sorted(projected) == sorted(whole)
+    for name, ds in whole.items():
+        assert_frame_equal(projected[name].frame, ds.frame, check_exact=True)

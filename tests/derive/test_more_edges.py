@@ -23,30 +23,32 @@ from eap.derive.docs import explain
 from eap.derive.inputs import ae_start_dates
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
-from tests.tiny_study import one_arm_study
+from tests.tiny_study import imwg_subject, one_arm_study
 
 D = dt.date
 STUDY_HEAD = one_arm_study() + "\n"
 
 
+def _one_patient_on_10_mg() -> dict[str, Dataset]:
+    """Patient A of arm A: 10 mg of DRUG daily on 2020-01-01..10, no DS."""
+    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["A"], "ARMCD": ["A"], "ARM": ["A"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["A"],
+            "EXTRT": ["DRUG"],
+            "EXDOSE": [10.0],
+            "EXSTDTC": ["2020-01-01"],
+            "EXENDTC": ["2020-01-10"],
+        }
+    )
+    return {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+
+
 def test_derive_all_cuts_adrs_at_the_data_cutoff() -> None:
     # S: PR on 2013-03-01, CR on 2013-06-01; cutoff 2013-04-30, so the CR is not seen:
     # BOR PR (rank 4 in IMWG), one OVR row (the PR), responder Y (PR or better).
-    dm = pl.DataFrame(
-        {"STUDYID": ["X"], "USUBJID": ["S"], "RFXSTDTC": ["2013-01-01"], "DTHDTC": [None]},
-        schema_overrides={"DTHDTC": pl.String},
-    )
-    rs = pl.DataFrame(
-        {
-            "USUBJID": ["S", "S"],
-            "RSSEQ": [1, 2],
-            "RSCAT": ["IMWG", "IMWG"],
-            "RSTESTCD": ["OVRLRESP", "OVRLRESP"],
-            "RSSTRESC": ["PR", "CR"],
-            "RSDTC": ["2013-03-01", "2013-06-01"],
-        }
-    )
-    sdtm = {"DM": Dataset.from_frame("DM", dm), "RS": Dataset.from_frame("RS", rs)}
+    frames = imwg_subject(["PR", "CR"], ["2013-03-01", "2013-06-01"])
+    sdtm = {name: Dataset.from_frame(name, frame) for name, frame in frames.items()}
     adrs = derive_all(sdtm, D(2013, 4, 30)).datasets["ADRS"].frame
     got = adrs.select("PARAMCD", "AVALC", "ADT").rows()
     assert got == [
@@ -164,17 +166,7 @@ def test_adex_without_ds_treats_everyone_as_on_treatment_whatever_the_rule_reads
         "\"DSCAT == 'DISPOSITION EVENT' and DSSCAT == 'END OF TREATMENT'\"\n"
     )
     study = load_study(tmp_path)
-    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["A"], "ARMCD": ["A"], "ARM": ["A"]})
-    ex = pl.DataFrame(
-        {
-            "USUBJID": ["A"],
-            "EXTRT": ["DRUG"],
-            "EXDOSE": [10.0],
-            "EXSTDTC": ["2020-01-01"],
-            "EXENDTC": ["2020-01-10"],
-        }
-    )
-    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    sdtm = _one_patient_on_10_mg()
     cutoff = D(2020, 1, 31)
     adsl = derive_adsl(sdtm, cutoff, study=study)
     adex = dict(derive_adex(sdtm, adsl, cutoff, study=study).frame.select("PARAMCD", "AVAL").rows())
@@ -247,17 +239,7 @@ def test_ittfl_without_consent_dates_excludes_screen_failures_and_the_unassigned
 def test_an_end_of_treatment_rule_that_does_not_parse_names_its_field(tmp_path: Path) -> None:
     (tmp_path / "study.toml").write_text(STUDY_HEAD + '[adex]\nend_of_treatment = "DSSCAT =="\n')
     study = load_study(tmp_path)
-    dm = pl.DataFrame({"STUDYID": ["T"], "USUBJID": ["A"], "ARMCD": ["A"], "ARM": ["A"]})
-    ex = pl.DataFrame(
-        {
-            "USUBJID": ["A"],
-            "EXTRT": ["DRUG"],
-            "EXDOSE": [10.0],
-            "EXSTDTC": ["2020-01-01"],
-            "EXENDTC": ["2020-01-10"],
-        }
-    )
-    sdtm = {"DM": Dataset.from_frame("DM", dm), "EX": Dataset.from_frame("EX", ex)}
+    sdtm = _one_patient_on_10_mg()
     adsl = derive_adsl(sdtm, D(2020, 1, 31), study=study)
     with pytest.raises(PlanError) as info:
         derive_adex(sdtm, adsl, D(2020, 1, 31), study=study)

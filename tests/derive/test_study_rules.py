@@ -17,7 +17,7 @@ from eap.derive.adtte import derive_adtte
 from eap.derive.common import latest_date
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
-from tests.tiny_study import one_arm_study
+from tests.tiny_study import imwg_subject, one_arm_study
 
 D = dt.date
 MM024 = load_study("mm024")
@@ -534,20 +534,7 @@ events = ["E"]
 
 
 def _therapy_sdtm(therapy: str) -> dict[str, Dataset]:
-    dm = pl.DataFrame(
-        {"STUDYID": ["X"], "USUBJID": ["S"], "RFXSTDTC": ["2013-01-01"], "DTHDTC": [None]},
-        schema_overrides={"DTHDTC": pl.String},
-    )
-    rs = pl.DataFrame(
-        {
-            "USUBJID": ["S", "S"],
-            "RSSEQ": [1, 2],
-            "RSCAT": ["IMWG", "IMWG"],
-            "RSTESTCD": ["OVRLRESP", "OVRLRESP"],
-            "RSSTRESC": ["PR", "PD"],
-            "RSDTC": ["2013-02-26", "2013-03-26"],
-        }
-    )
+    frames = imwg_subject(["PR", "PD"], ["2013-02-26", "2013-03-26"])
     cm = pl.DataFrame(
         {
             "USUBJID": ["S"],
@@ -556,7 +543,7 @@ def _therapy_sdtm(therapy: str) -> dict[str, Dataset]:
             "CMSTDTC": [therapy],
         }
     )
-    return _sdtm(DM=dm, RS=rs, CM=cm)
+    return _sdtm(**frames, CM=cm)
 
 
 def test_truncation_ignores_records_on_or_after_the_new_therapy() -> None:

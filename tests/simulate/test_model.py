@@ -63,7 +63,7 @@ def test_scale_k_simulates_k_times_the_parent_trial_not_copies() -> None:
 )
 def test_progression_is_documented_at_the_next_scheduled_assessment(t_pd: float, day: int) -> None:
     """Assessments on day 1 of each 28-day cycle from cycle 2: days 29, 57, 85, ..."""
-    assert _documentation_day(t_pd) == day
+    assert _documentation_day(t_pd, load_protocol().regimen.cycle_days) == day
 
 
 def _courses(params: ModelParams, n: int = 600, seed: int = 3) -> list[Patient]:

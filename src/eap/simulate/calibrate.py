@@ -431,9 +431,10 @@ def fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> M
 
 def _fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> ModelParams:
     """The moment equations of stage 2 for the decline ``params.ae_cycles``."""
+    regimen = protocol.regimen
     cycles = np.asarray(
         [
-            math.ceil(((p.stop_day or p.day_of(CUTOFF)) + 1) / 28)
+            math.ceil(((p.stop_day or p.day_of(CUTOFF)) + 1) / regimen.cycle_days)
             for s in seeds
             for p in simulate_eap(params, protocol, s, 1)
         ],
@@ -446,7 +447,9 @@ def _fit_ae_rates(params: ModelParams, protocol: Protocol, seeds: list[int]) -> 
         np.asarray(ae_weight(numbers, params.ae_cycles))[None, :],
         0.0,
     )
-    dosing_share = 21 / 28  # onset on a lenalidomide day
+    # Onset on a lenalidomide day: its days of the cycle over the cycle's length.
+    drug = regimen.lenalidomide
+    dosing_share = (drug.last_day - drug.first_day + 1) / regimen.cycle_days
 
     def incidence(p: float, other: float = 0.0) -> float:
         """Share of patients with >= 1 episode: cycle-1 probability p, alongside an

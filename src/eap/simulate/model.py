@@ -279,10 +279,11 @@ def _cause(rng: np.random.Generator, causes: dict[str, float]) -> str:
     return str(names[int(rng.choice(len(names), p=p / p.sum()))])
 
 
-def _documentation_day(t_pd: float) -> int:
-    """The first scheduled IMWG assessment (day 1 + 28k, k >= 1) on or after ``t_pd``."""
-    k = max(1, math.ceil((t_pd - 1.0) / 28.0))
-    return 1 + 28 * k
+def _documentation_day(t_pd: float, cycle_days: int) -> int:
+    """The first scheduled IMWG assessment (day 1 of a cycle from cycle 2: day 1 + c k,
+    k >= 1, c the cycle length) on or after ``t_pd``."""
+    k = max(1, math.ceil((t_pd - 1.0) / cycle_days))
+    return 1 + cycle_days * k
 
 
 def simulate_course(
@@ -331,7 +332,8 @@ def simulate_course(
     consent_sfu = bool(rng.random() < p.consent_follow_up)
     toxicity = bool(rng.random() < p.toxicity_share)
     other_reason = str(rng.choice(["WITHDRAWAL BY SUBJECT", "PHYSICIAN DECISION"]))
-    response_day = 1 + 28 * int(rng.integers(1, 4)) if pat.responder else None
+    cycle_days = protocol.regimen.cycle_days
+    response_day = 1 + cycle_days * int(rng.integers(1, 4)) if pat.responder else None
     consent_date = EAP_START + dt.timedelta(days=int(rng.integers(0, CONSENT_WINDOW_DAYS[0] + 1)))
     consent_day = pat.day_of(consent_date)
     # A zero hazard (a what-if) leaves no death at all.
@@ -341,7 +343,7 @@ def simulate_course(
         pat.death_cause = _cause(rng, CAUSES_BEFORE_PD if death < t_pd else CAUSES_AFTER_PD)
 
     # Progression: documented at the next assessment, or judged clinically there.
-    assess_pd = _documentation_day(t_pd)
+    assess_pd = _documentation_day(t_pd, protocol.regimen.cycle_days)
 
     def progression_stop(clinical: bool) -> tuple[float, str]:
         if assess_pd > cutoff_day:  # found after the cutoff: not in these data
