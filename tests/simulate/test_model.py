@@ -154,7 +154,7 @@ def test_without_adverse_events_every_planned_day_is_dosed_at_full_dose() -> Non
     p = _one_patient_dosing({})
     assert len(p.len_days) == 210 and not any(p.held) and p.reductions == []
     assert len(p.dex_days) == 40
-    assert p.len_days[:3] == [0, 1, 2] and p.len_days[21] == 28  # cycle 2 on day 29
+    assert p.len_days[:3].tolist() == [0, 1, 2] and p.len_days[21] == 28  # cycle 2 on day 29
 
 
 def test_a_related_grade_3_4_toxicity_interrupts_and_resumes_one_rung_lower() -> None:

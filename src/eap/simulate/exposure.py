@@ -455,6 +455,18 @@ def _settle_mean(courses: list[PatientDoses], b_rows: list[int], target_sum: flo
         total += p.average() - before
 
 
+def repeat_rows(frame: pl.DataFrame, counts: list[int] | np.ndarray) -> pl.DataFrame:
+    """Each row of ``frame`` repeated its count of times, in order.
+
+    Polars gathers the rows, so a million-row text column never passes through
+    NumPy's fixed-width unicode arrays, whose cost per row grows with the array.
+
+    >>> repeat_rows(pl.DataFrame({"USUBJID": ["A", "B"]}), [2, 1])["USUBJID"].to_list()
+    ['A', 'A', 'B']
+    """
+    return frame[np.repeat(np.arange(frame.height, dtype=np.uint32), counts)]
+
+
 def ex_records(
     protocol: Protocol, patients: pl.DataFrame, courses: list[PatientDoses], adm: pl.DataFrame
 ) -> pl.DataFrame:
@@ -465,24 +477,27 @@ def ex_records(
     """
     lenalidomide = protocol.regimen.lenalidomide.name
     lengths = [p.n_dosed for p in courses]
-    days = pl.DataFrame(
+    per_patient = pl.DataFrame(
         {
-            "USUBJID": np.repeat([p.usubjid for p in courses], lengths),
-            "START": np.repeat(
-                np.asarray([p.start for p in courses], dtype="datetime64[D]"), lengths
-            ),
-            "DAY": np.concatenate([p.days for p in courses]),
-            "CYCLE": np.concatenate([p.planned_cycles[~p.held] for p in courses]).astype(np.int32),
-            "EXDOSE": np.concatenate([p.doses() for p in courses]),
-            "FULL": np.repeat([p.start_dose for p in courses], lengths),
-            "STEP": np.repeat(
+            "USUBJID": pl.Series([p.usubjid for p in courses], dtype=pl.String),
+            "START": np.asarray([p.start for p in courses], dtype="datetime64[D]"),
+            "FULL": np.asarray([p.start_dose for p in courses], dtype=np.float64),
+            "STEP": np.asarray(
                 [
                     int(p.planned_days[1] - p.planned_days[0]) if p.planned_days.size > 1 else 1
                     for p in courses
                 ],
-                lengths,
+                dtype=np.int64,
             ),
         }
+    )
+    days = repeat_rows(per_patient, lengths).with_columns(
+        pl.Series("DAY", np.concatenate([p.days for p in courses])),
+        pl.Series(
+            "CYCLE",
+            np.concatenate([p.planned_cycles[~p.held] for p in courses]).astype(np.int32),
+        ),
+        pl.Series("EXDOSE", np.concatenate([p.doses() for p in courses])),
     )
     new_run = (
         (pl.col("USUBJID") != pl.col("USUBJID").shift(1))
@@ -490,35 +505,28 @@ def ex_records(
         | (pl.col("CYCLE") != pl.col("CYCLE").shift(1))
         | (pl.col("EXDOSE") != pl.col("EXDOSE").shift(1))
     ).fill_null(True)
-    len_ex = (
-        days.with_columns(new_run.cum_sum().alias("RUN"))
-        .group_by("RUN", maintain_order=True)
-        .agg(
-            pl.col("USUBJID").first(),
-            pl.col("START").first(),
-            pl.col("DAY").min().alias("FIRSTDAY"),
-            pl.col("DAY").max().alias("LASTDAY"),
-            pl.col("CYCLE").first(),
-            pl.col("EXDOSE").first(),
-            pl.col("FULL").first(),
-            pl.col("STEP").first(),
-        )
-        .select(
-            "USUBJID",
-            pl.lit(lenalidomide).alias("EXTRT"),
-            "EXDOSE",
-            pl.when(pl.col("STEP") == 2)
-            .then(pl.lit("QOD"))
-            .otherwise(pl.lit("QD"))
-            .alias("EXDOSFRQ"),
-            (pl.col("START") + pl.duration(days=pl.col("FIRSTDAY"))).cast(pl.Date).alias("EXSTDT"),
-            (pl.col("START") + pl.duration(days=pl.col("LASTDAY"))).cast(pl.Date).alias("EXENDT"),
-            "CYCLE",
-            pl.when(pl.col("EXDOSE") < pl.col("FULL"))
-            .then(pl.lit("ADVERSE EVENT"))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("EXADJ"),
-        )
+    # Days run patient after patient, in order: a run is the rows from one first row
+    # to the row before the next, so its first and last rows are found by position
+    # (no grouping, linear in the days).
+    flagged = days.with_columns(new_run.alias("FIRST")).with_columns(
+        pl.col("FIRST").shift(-1, fill_value=True).alias("LAST")
+    )
+    firsts = flagged.filter("FIRST").select(
+        "USUBJID", "START", pl.col("DAY").alias("FIRSTDAY"), "CYCLE", "EXDOSE", "FULL", "STEP"
+    )
+    lasts = flagged.filter("LAST").select(pl.col("DAY").alias("LASTDAY"))
+    len_ex = pl.concat([firsts, lasts], how="horizontal").select(
+        "USUBJID",
+        pl.lit(lenalidomide).alias("EXTRT"),
+        "EXDOSE",
+        pl.when(pl.col("STEP") == 2).then(pl.lit("QOD")).otherwise(pl.lit("QD")).alias("EXDOSFRQ"),
+        (pl.col("START") + pl.duration(days=pl.col("FIRSTDAY"))).cast(pl.Date).alias("EXSTDT"),
+        (pl.col("START") + pl.duration(days=pl.col("LASTDAY"))).cast(pl.Date).alias("EXENDT"),
+        "CYCLE",
+        pl.when(pl.col("EXDOSE") < pl.col("FULL"))
+        .then(pl.lit("ADVERSE EVENT"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("EXADJ"),
     )
     dex = (
         adm.filter(pl.col("EXTRT") != lenalidomide)

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from eap.errors import EapError
 from eap.protocol import Protocol, decide_rollover
@@ -248,12 +249,14 @@ class Patient:
     sfu_day: int | None = None
     last_assessment: int | None = None
     # dosing: planned lenalidomide days (0-based offsets), their cycles, held mask,
-    # reductions (indices into dosed days), dexamethasone days with cycles
-    len_days: list[int] = field(default_factory=list)
-    len_cycles: list[int] = field(default_factory=list)
-    held: list[bool] = field(default_factory=list)
+    # reductions (indices into dosed days), dexamethasone (0-based day, cycle) rows.
+    # NumPy arrays: a cohort holds millions of dosing days, which as Python ints
+    # would cost 36 bytes each and scatter over the heap.
+    len_days: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    len_cycles: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    held: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
     reductions: list[int] = field(default_factory=list)
-    dex_days: list[tuple[int, int]] = field(default_factory=list)
+    dex_days: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     episodes: list[AeEpisode] = field(default_factory=list)
 
     def date(self, day: int) -> dt.date:
@@ -516,15 +519,18 @@ def simulate_dosing(
     cycle, start = 1, 1
     held_days: set[int] = set()
     reduce_on: list[tuple[int, AeEpisode]] = []  # (first day at the lower dose, its AE)
+    len_days: list[int] = []
+    len_cycles: list[int] = []
+    dex_days: list[tuple[int, int]] = []
     while start <= last:
         planned = [
             start + d - 1
             for d in range(reg.lenalidomide.first_day, reg.lenalidomide.last_day + 1, pat.step)
             if start + d - 1 <= last
         ]
-        pat.len_days.extend(d - 1 for d in planned)
-        pat.len_cycles.extend([cycle] * len(planned))
-        pat.dex_days.extend(
+        len_days.extend(d - 1 for d in planned)
+        len_cycles.extend([cycle] * len(planned))
+        dex_days.extend(
             (start + d - 2, cycle) for d in reg.dexamethasone.days if start + d - 1 <= last
         )
         next_start = start + reg.cycle_days
@@ -573,8 +579,12 @@ def simulate_dosing(
                 held_days.update(dosing_ahead[: int(rng.integers(1, 6))])
                 ep.action = "DRUG INTERRUPTED"
         cycle, start = cycle + 1, next_start
-    pat.held = [d + 1 in held_days for d in pat.len_days]
-    dosed = [d + 1 for d, h in zip(pat.len_days, pat.held, strict=True) if not h]
+    pat.len_days = np.asarray(len_days, dtype=np.int64)
+    pat.len_cycles = np.asarray(len_cycles, dtype=np.int64)
+    pat.dex_days = np.asarray(dex_days, dtype=np.int64).reshape(-1, 2)
+    held = [d + 1 in held_days for d in len_days]
+    pat.held = np.asarray(held, dtype=np.bool_)
+    dosed = [d + 1 for d, h in zip(len_days, held, strict=True) if not h]
     for first_day, ep in reduce_on:
         index = next((i for i, d in enumerate(dosed) if d >= first_day), None)
         if index is None:  # no dose after it: the reduction never took effect

@@ -23,7 +23,7 @@ from eap.protocol import Protocol, load_protocol
 from eap.simulate import events, sdtm
 from eap.simulate.course import CUTOFF
 from eap.simulate.events import ACN, ae_terms
-from eap.simulate.exposure import PatientDoses, ex_records
+from eap.simulate.exposure import PatientDoses, ex_records, repeat_rows
 from eap.simulate.model import (
     ModelParams,
     Patient,
@@ -169,8 +169,8 @@ def patient_table(eap: list[Patient], ids: list[str], sites: list[str]) -> pl.Da
     rows = []
     for p, u, s in zip(eap, ids, sites, strict=True):
         ongoing = p.stop_day is None
-        dosed = [d for d, h in zip(p.len_days, p.held, strict=True) if not h]
-        last_ex = max([*dosed, *(d for d, _ in p.dex_days)], default=0) + 1
+        dosed = p.len_days[~p.held]
+        last_ex = max(int(dosed.max(initial=0)), int(p.dex_days[:, 0].max(initial=0))) + 1
         pd_date = _date(p, p.pd_day)
         stop_date = _date(p, p.stop_day)
         rows.append(
@@ -233,29 +233,28 @@ def exposure(protocol: Protocol, eap: list[Patient], ids: list[str]) -> pl.DataF
             p.trtsdt,
             p.date(p.stop_day) if p.stop_day is not None else CUTOFF,
             p.start_dose,
-            np.asarray(p.len_days, dtype=np.int64),
-            np.asarray(p.len_cycles, dtype=np.int64),
+            p.len_days,
+            p.len_cycles,
             ladder,
-            held=np.asarray(p.held, dtype=bool),
+            held=p.held.copy(),  # the course may add holds; the patient keeps its own
             reductions=sorted(p.reductions),
         )
         for p, u in zip(eap, ids, strict=True)
     ]
     dex = protocol.regimen.dexamethasone
-    adm = pl.DataFrame(
-        [
-            (u, dex.name, float(dex.dose), cycle, p.trtsdt + dt.timedelta(days=day))
-            for p, u in zip(eap, ids, strict=True)
-            for day, cycle in p.dex_days
-        ],
-        schema={
-            "USUBJID": pl.String,
-            "EXTRT": pl.String,
-            "EXDOSE": pl.Float64,
-            "CYCLE": pl.Int32,
-            "DATE": pl.Date,
-        },
-        orient="row",
+    # (day, cycle) of every dexamethasone dose, patient after patient.
+    doses = [p.dex_days for p in eap]
+    day_cycle = np.concatenate(doses) if doses else np.zeros((0, 2), dtype=np.int64)
+    per_patient = pl.DataFrame(
+        {"USUBJID": ids, "START": np.asarray([p.trtsdt for p in eap], dtype="datetime64[D]")},
+        schema={"USUBJID": pl.String, "START": pl.Date},
+    )
+    adm = repeat_rows(per_patient, [d.shape[0] for d in doses]).select(
+        "USUBJID",
+        pl.lit(dex.name, dtype=pl.String).alias("EXTRT"),
+        pl.lit(float(dex.dose), dtype=pl.Float64).alias("EXDOSE"),
+        pl.Series("CYCLE", day_cycle[:, 1].astype(np.int32)),
+        (pl.col("START") + pl.Series(day_cycle[:, 0]) * pl.duration(days=1)).alias("DATE"),
     )
     return ex_records(protocol, pl.DataFrame(), courses, adm)
 

@@ -96,6 +96,7 @@ def write_simulation(
                     with open(tmp[name], "ab" if index else "wb") as fh:
                         frame.write_csv(fh, include_header=index == 0, date_format="%Y-%m-%d")
                 rows[name] = rows.get(name, 0) + ds.n_rows
+            del datasets, frame  # written: the next part need not share memory with it
             if progress:
                 progress(index + 1, len(parts))
         for writer in writers.values():
@@ -127,14 +128,18 @@ def _append_parquet(writer: object | None, path: Path, frame: pl.DataFrame, ds: 
 
     import pyarrow.parquet as pq
 
-    table = frame.to_arrow()
+    # Arrow string views are Polars' own text columns, so no text value is copied.
+    # The file keeps Parquet's own types only (no Arrow schema, which would name the
+    # views): any reader, of any Arrow version, sees plain UTF-8 strings.
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
     if writer is None:
         from eap.datasets.model import Dataset
 
         assert isinstance(ds, Dataset)
         meta = {"name": ds.name, "label": ds.label, "columns": [c.to_json() for c in ds.columns]}
-        schema = table.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
-        writer = pq.ParquetWriter(str(path), schema, compression="zstd")
-    pw: pq.ParquetWriter = writer  # type: ignore[assignment]
+        pw = pq.ParquetWriter(str(path), table.schema, compression="zstd", store_schema=False)
+        pw.add_key_value_metadata({META_KEY: json.dumps(meta).encode()})
+    else:
+        pw = writer  # type: ignore[assignment]
     pw.write_table(table.cast(pw.schema))
     return pw
