@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from eap import __version__
 from eap.errors import EapError
 
 if TYPE_CHECKING:
+    from eap.datasets.lazy import ParquetSource
     from eap.datasets.model import Dataset
     from eap.datasets.validate import Finding
+    from eap.derive import Derived
     from eap.gate import Checked
     from eap.plans.study import Study, StudyData
 
@@ -557,9 +561,9 @@ def _study_input(
     if len(given) > 1:
         raise EapError("give one source of data", variable="/".join(given), expected="one of them")
     if adam is not None:
-        return _read_input(adam, False, f"ADaM from {adam}")
+        return _read_input(adam, False, f"ADaM from {adam}", lazy=True)
     if sdtm is not None:
-        return _read_input(sdtm, True, f"SDTM from {sdtm}")
+        return _read_input(sdtm, True, f"SDTM from {sdtm}", lazy=True)
     if db is not None:
         shown = make_url(normalize_url(db)).render_as_string(hide_password=True)
         return _Input(sdtm_from_url(db), True, f"study database {shown}")
@@ -639,6 +643,31 @@ def _plan(study: str | None, plan: Path | None) -> object:
     return load_plan(study or "mm024")
 
 
+def _derive_to_parquet(
+    sdtm: Mapping[str, Dataset],
+    cut: dt.date | None,
+    study: Study,
+    folder: Path,
+    progress: Callable[[str], None],
+) -> tuple[Derived, dict[str, ParquetSource]]:
+    """derive_all with each ADaM dataset written to ``folder`` as Parquet as soon as it
+    is derived and let go; the result holds what was not written, the sources the rest."""
+    from eap.datasets.io import write_dataset
+    from eap.datasets.lazy import ParquetSource
+    from eap.derive import derive_all
+
+    sources: dict[str, ParquetSource] = {}
+
+    def store(ds: Dataset) -> bool:
+        path = folder / f"{ds.name.lower()}.parquet"
+        write_dataset(ds, path, format="parquet")
+        sources[ds.name] = ParquetSource(path, ds.name, ds.label, ds.columns, ds.frame.schema)
+        return True
+
+    result = derive_all(sdtm, cut, progress=progress, study=study, store=store)
+    return result, sources
+
+
 @app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Output folder for the report and its ARD.")],
@@ -677,7 +706,7 @@ def report(
     """
     from eap.ard.run import run_plan
     from eap.datasets.atomic import staged_folder
-    from eap.derive import derive_all
+    from eap.datasets.lazy import LazyDatasets
     from eap.plans.plan import Plan
     from eap.report import FORMATS, write_report
     from eap.report.furniture import furniture_for, paper_size, run_date
@@ -699,7 +728,7 @@ def report(
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
     cut = _cutoff(cutoff) if cutoff else the_plan.study.cutoff
-    with progress_bar(console, False) as bar:
+    with progress_bar(console, False) as bar, contextlib.ExitStack() as stack:
         task = bar.add_task("reading the data", total=None)
 
         def say(what: str) -> None:
@@ -707,12 +736,18 @@ def report(
 
         given = _study_input(adam, sdtm, db, seed, the_plan.study)
         checked = _gate(given, allow_invalid, study=the_plan.study)
-        datasets = checked.datasets
+        datasets: Mapping[str, Dataset] = checked.datasets
         if given.is_sdtm:
-            derived = derive_all(datasets, cut, progress=say, study=the_plan.study)
+            # Each ADaM dataset goes to a scratch Parquet file as soon as it is derived
+            # and is read back when an output uses it: the run never holds them all.
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="eap-adam-"))
+            derived, adam_files = _derive_to_parquet(
+                datasets, cut, the_plan.study, Path(scratch), say
+            )
             cut = derived.cutoff
             # SDTM domains an analysis reads directly (CM) stay beside the ADaM.
-            datasets = {**{k: v for k, v in datasets.items() if k == "CM"}, **derived.datasets}
+            cm = {k: checked.datasets[k] for k in ("CM",) if k in checked.datasets}
+            datasets = LazyDatasets({**cm, **derived.datasets}, adam_files)
         result = run_plan(the_plan, datasets, progress=say)
         shown_cut = f"Data cutoff {cut}" if cut else "No data cutoff"
         with staged_folder(out) as stage:

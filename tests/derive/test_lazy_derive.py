@@ -3,6 +3,8 @@ each dataset to ``store`` as soon as it is derived (eap.derive, docs/datasets.md
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -77,3 +79,33 @@ def test_the_projection_leaves_every_adam_value_as_the_whole_datasets_give_it(
     assert sorted(projected) == sorted(whole)
     for name, ds in whole.items():
         assert_frame_equal(projected[name].frame, ds.frame, check_exact=True)
+
+
+def test_report_from_a_parquet_sdtm_folder_gives_the_ard_of_the_whole_datasets(
+    tmp_path: Path,
+) -> None:
+    """``eap report --sdtm`` reads Parquet lazily and derives each ADaM dataset to a
+    scratch file read back when an output uses it; its ARD must be the one of the
+    datasets read whole, derived in memory and analysed (values, types, row order)."""
+    from typer.testing import CliRunner
+
+    from eap.ard import run_plan
+    from eap.cli import app
+    from eap.datasets.io import write_dataset
+    from eap.plans.plan import load_plan
+    from eap.simulate import simulate
+
+    sdtm = simulate(2014, 1)
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    for name, ds in sdtm.items():
+        write_dataset(ds, folder / f"{name.lower()}.parquet", format="parquet")
+    out = tmp_path / "report"
+    args = ["report", "--sdtm", str(folder), "--out", str(out), "--formats", "html"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stdout
+    plan = load_plan("mm024")
+    whole = read_folder(folder)
+    derived = derive_all(whole, plan.study.cutoff, study=plan.study)
+    expected = run_plan(plan, {"CM": whole["CM"], **derived.datasets}).ard
+    assert_frame_equal(pl.read_parquet(out / "ard.parquet"), expected)

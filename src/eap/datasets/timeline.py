@@ -115,8 +115,9 @@ def _date(frame: pl.DataFrame, column: str) -> pl.Series:
 
 
 def _has(datasets: Mapping[str, Dataset], name: str, *columns: str) -> bool:
-    ds = datasets.get(name)
-    return ds is not None and all(c in ds.frame.columns for c in columns)
+    from eap.datasets.lazy import columns as columns_of  # its header: no rows read
+
+    return name in datasets and all(c in columns_of(datasets, name) for c in columns)
 
 
 def _indexed(ds: Dataset) -> pl.DataFrame:
@@ -394,7 +395,8 @@ def _exposure_span(ex: pl.DataFrame) -> pl.DataFrame:
     """USUBJID, first and last EX date (EXENDTC, else EXSTDTC, for the last)."""
     end = "EXENDTC" if "EXENDTC" in ex.columns else "EXSTDTC"
     return (
-        ex.with_columns(
+        ex.select(
+            "USUBJID",
             _date(ex, "EXSTDTC").alias("_S"),
             pl.coalesce(_date(ex, end), _date(ex, "EXSTDTC")).alias("_E"),
         )
@@ -468,7 +470,9 @@ def _doses(datasets: Mapping[str, Dataset], rules: TimelineRules) -> pl.DataFram
     if not _has(datasets, "EX", "USUBJID", "EXTRT", "EXDOSE", "EXSTDTC"):
         return None
     ex = _indexed(datasets["EX"])
-    out = ex.with_columns(
+    # Only what the rules read is kept: EX is the largest domain.
+    out = ex.select(
+        "_ROW",
         pl.col("USUBJID").cast(pl.String),
         _text(ex, "EXTRT").alias("_T"),
         _date(ex, "EXSTDTC").alias("_S"),
