@@ -51,14 +51,16 @@ def input_files(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 def imputed(datasets: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """Per dataset and date imputation flag (``--DTF``), the records imputed."""
+    from eap.datasets.lazy import columns, scan
+
     out: dict[str, dict[str, int]] = {}
-    for name, dataset in datasets.items():
-        frame: pl.DataFrame = dataset.frame
-        flags = {
-            column: int(frame[column].is_not_null().sum())
-            for column in frame.columns
-            if column.endswith("DTF") and frame[column].is_not_null().any()
-        }
+    for name in datasets:
+        wanted = [c for c in columns(datasets, name) if c.endswith("DTF")]
+        if not wanted:
+            continue
+        # Only the flags are read: a lazy dataset is not read whole for them.
+        counts = scan(datasets, name).select(pl.col(wanted).is_not_null().sum()).collect()
+        flags = {c: int(counts[c][0]) for c in wanted if counts[c][0]}
         if flags:
             out[name] = flags
     return out

@@ -198,3 +198,43 @@ def test_derive_all_applies_its_cutoff_to_adae() -> None:
     )
     assert late.height == expected > 0
     assert late["TRTEMFL"].is_null().all()
+
+
+def _suppae(rows: list[tuple[str, str, str]]) -> Dataset:
+    """SUPPAE records (USUBJID, IDVARVAL = AESEQ, QVAL) of QNAM AETOXTRM."""
+    return Dataset.from_frame(
+        "SUPPAE",
+        pl.DataFrame(
+            {
+                "USUBJID": [r[0] for r in rows],
+                "IDVAR": ["AESEQ"] * len(rows),
+                "IDVARVAL": [r[1] for r in rows],
+                "QNAM": ["AETOXTRM"] * len(rows),
+                "QVAL": [r[2] for r in rows],
+            }
+        ),
+    )
+
+
+def test_records_come_out_by_subject_and_sequence_whatever_the_input_order() -> None:
+    sdtm, adsl = _fixture()
+    shuffled = sdtm["AE"].frame[[3, 0, 5, 2, 4, 1]]
+    out = derive_adae({"AE": Dataset.from_frame("AE", shuffled)}, adsl).frame
+    assert out["AESEQ"].to_list() == [1, 2, 3, 4, 5, 6]
+    # The worst-grade flag follows its record, not its position: neutropenia's grade 4
+    # (AESEQ 2, not 1), anemia and fatigue; 5 and 6 are not treatment-emergent.
+    assert out.filter(pl.col("WORSTFL") == "Y")["AESEQ"].to_list() == [2, 3, 4]
+
+
+def test_suppae_terms_join_their_records_and_a_second_term_repeats_its_record() -> None:
+    sdtm, adsl = _fixture()
+    one = {**sdtm, "SUPPAE": _suppae([("A", "1", "Neutrophil count decreased")])}
+    out = derive_adae(one, adsl).frame
+    assert out.height == 6
+    assert out["AETOXTRM"].to_list() == ["Neutrophil count decreased", *[None] * 5]
+    # Two terms for AESEQ 3 (invalid, but allowed through): the record appears once
+    # per term, as a left join gives, and the other records once.
+    two = {**sdtm, "SUPPAE": _suppae([("A", "3", "Anemia"), ("A", "3", "Hemoglobin low")])}
+    out = derive_adae(two, adsl).frame
+    assert out["AESEQ"].to_list() == [1, 2, 3, 3, 4, 5, 6]
+    assert out.filter(pl.col("AESEQ") == 3)["AETOXTRM"].to_list() == ["Anemia", "Hemoglobin low"]

@@ -443,14 +443,21 @@ def define_xml(
     mdv = _odm_root(study_id, study_title, created)
     known = list(specs.all_specs())
     ordered = sorted(
-        datasets.items(),
-        key=lambda kv: (known.index(kv[0]) if kv[0] in known else len(known), kv[0]),
+        datasets, key=lambda name: (known.index(name) if name in known else len(known), name)
     )
     found = _Collected()
-    for name, ds in ordered:
+    # ItemDefs follow every ItemGroupDef in define.xml, but each is made while its
+    # dataset is at hand: one dataset read at a time (a lazy one is let go after it).
+    item_defs = etree.Element("item_defs")
+    for name in ordered:
+        ds = datasets[name]
         _item_group(mdv, name, ds, files[name], methods.get(name, {}), numeric_dates, found)
-    for oid, ds, col, label, codelist_oid, method_oid in found.item_defs:
-        _item_def(mdv, oid, ds, col, label, codelist_oid, method_oid, numeric_dates)
+        for oid, of, col, label, codelist_oid, method_oid in found.item_defs:
+            _item_def(item_defs, oid, of, col, label, codelist_oid, method_oid, numeric_dates)
+        found.item_defs.clear()
+        del ds
+    for item in list(item_defs):
+        mdv.append(item)
     for oid, (cl_name, kind, terms, c_code) in found.codelists.items():
         _codelist(mdv, oid, cl_name, kind, terms, c_code, sorted(found.extended.get(oid, ())))
     for oid, title, rule in found.method_defs:
