@@ -55,17 +55,43 @@ class Column:
         return frame.filter(pl.col("USUBJID").is_in(self.ids.implode()))
 
 
-def where(frame: pl.DataFrame, text: str | None, *, file: object, field: str) -> pl.DataFrame:
-    """Rows of ``frame`` where the plan's filter holds; its errors name the plan field."""
-    if not text:
-        return frame
+def _parsed(text: str, names: list[str], file: object, field: str) -> pl.Expr:
     try:
-        expression = parse_where(text, frame.columns)
+        return parse_where(text, names)
     except Exception as exc:  # StatsInputError: re-said with the plan's field
         raise PlanError(
             f"filter cannot be applied: {exc}", file=str(file), variable=field, found=repr(text)
         ) from None
-    return frame.filter(expression)
+
+
+def where(frame: pl.DataFrame, text: str | None, *, file: object, field: str) -> pl.DataFrame:
+    """Rows of ``frame`` where the plan's filter holds; its errors name the plan field."""
+    if not text:
+        return frame
+    return frame.filter(_parsed(text, frame.columns, file, field))
+
+
+def filter_variables(text: str | None, names: list[str], *, file: object, field: str) -> set[str]:
+    """The variables a plan filter reads (its errors, as :func:`where` gives them)."""
+    if not text:
+        return set()
+    return set(_parsed(text, names, file, field).meta.root_names())
+
+
+def dataset_columns(adam: Mapping[str, Dataset], name: str, output: Output) -> list[str]:
+    """The variables of an analysis dataset the output needs, from its header."""
+    from eap.datasets.lazy import columns
+
+    dataset(adam, name, output, read=False)
+    return columns(adam, name)
+
+
+def read_variables(adam: Mapping[str, Dataset], name: str, variables: set[str]) -> pl.DataFrame:
+    """Those of ``variables`` the dataset has, in its order, every row: a lazy dataset
+    is read in part (a large ADAE has 42 variables; an incidence table reads 3 to 6)."""
+    from eap.datasets.lazy import columns, scan
+
+    return scan(adam, name).select([c for c in columns(adam, name) if c in variables]).collect()
 
 
 def population_subjects(study: Study, adsl: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -118,8 +144,11 @@ def columns(output: Output, study: Study, adam: Mapping[str, Dataset]) -> list[C
     return out
 
 
-def dataset(adam: Mapping[str, Dataset], name: str, output: Output) -> pl.DataFrame:
-    """An analysis dataset the output needs, or a PlanError naming it."""
+def dataset(
+    adam: Mapping[str, Dataset], name: str, output: Output, *, read: bool = True
+) -> pl.DataFrame:
+    """An analysis dataset the output needs, or a PlanError naming it (``read``
+    False: only the check, an empty frame returned)."""
     if name not in adam:
         raise PlanError(
             f"output {output.id} needs dataset {name}",
@@ -128,4 +157,4 @@ def dataset(adam: Mapping[str, Dataset], name: str, output: Output) -> pl.DataFr
             expected="one of " + ", ".join(sorted(adam)),
             found=name,
         )
-    return adam[name].frame
+    return adam[name].frame if read else pl.DataFrame()

@@ -22,7 +22,13 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import (
+    Column,
+    dataset_columns,
+    filter_variables,
+    read_variables,
+    where,
+)
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
@@ -42,10 +48,31 @@ FIELDS = (
 )
 
 
-def _records(output: Output, adam: Mapping[str, Dataset]) -> pl.DataFrame:
-    frame = dataset(adam, output.dataset or "ADAE", output)
+def _records(output: Output, adam: Mapping[str, Dataset], levels: list[str]) -> pl.DataFrame:
+    """The records that count, with only the variables the output reads: USUBJID, the
+    levels and those its filters name."""
     f = output.fields
-    return where(frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
+    name = output.dataset or "ADAE"
+    names = dataset_columns(adam, name, output)
+    for level in levels:
+        if level not in names:
+            raise PlanError(
+                f"level {level} is not in the data",
+                file=f.file,
+                variable=f"{f.prefix}.levels",
+                expected="one of " + ", ".join(names),
+                found=level,
+            )
+    text = f.optional_text("where")
+    wanted = {"USUBJID", *levels}
+    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
+    for entry in f.tables("categories"):
+        for key in ("any", "none"):
+            for j, category in enumerate(entry.texts(key, ())):
+                field = f"{entry.prefix}.{key}[{j}]"
+                wanted |= filter_variables(category, names, file=f.file, field=field)
+    frame = read_variables(adam, name, wanted)
+    return where(frame, text, file=f.file, field=f"{f.prefix}.where")
 
 
 def _tally(
@@ -110,21 +137,12 @@ def _categories(rows: Rows, column: Column, output: Output, records: pl.DataFram
 def incidence(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
     """ARD rows of an incidence output."""
     f = output.fields
-    records = _records(output, adam)
     levels = list(f.texts("levels", ()))
     if len(levels) > 2:
         raise PlanError(
             "at most two levels", file=f.file, variable=f"{f.prefix}.levels", found=str(levels)
         )
-    for level in levels:
-        if level not in records.columns:
-            raise PlanError(
-                f"level {level} is not in the data",
-                file=f.file,
-                variable=f"{f.prefix}.levels",
-                expected="one of " + ", ".join(records.columns),
-                found=level,
-            )
+    records = _records(output, adam, levels)
     events = f.flag("events", False)
     rows = Rows()
     for column in columns:

@@ -119,6 +119,19 @@ class LazyDatasets(Mapping[str, Dataset]):
             return self._held[name].frame.schema
         return self._sources[name].schema
 
+    def reads_from_file(self, name: str) -> bool:
+        """True when the dataset is read from its Parquet file on each use."""
+        return name in self._sources and name not in self._held
+
+    def header(self, name: str) -> Dataset:
+        """The dataset with its variables and metadata but no rows (nothing read)."""
+        if name in self._held:
+            ds = self._held[name]
+            return replace(ds, frame=ds.frame.clear())
+        source = self._sources[name]
+        frame = pl.DataFrame(schema=source.schema)
+        return Dataset(name=source.name, frame=frame, columns=source.columns, label=source.label)
+
     def replaced(self, changes: Mapping[str, Dataset]) -> LazyDatasets:
         """The same datasets with ``changes`` held in place of (or beside) the others."""
         order = self._order + [n for n in changes if n not in self._order]
