@@ -361,9 +361,7 @@ def derive(
             rows[ds.name] = ds.n_rows
             if fmt != "parquet":
                 return False
-            sources[ds.name] = ParquetSource(
-                stage / file, ds.name, ds.label, ds.columns, ds.frame.schema
-            )
+            sources[ds.name] = ParquetSource.of(stage / file, ds)
             return True
 
         result = derive_all(
@@ -661,7 +659,7 @@ def _derive_to_parquet(
     def store(ds: Dataset) -> bool:
         path = folder / f"{ds.name.lower()}.parquet"
         write_dataset(ds, path, format="parquet")
-        sources[ds.name] = ParquetSource(path, ds.name, ds.label, ds.columns, ds.frame.schema)
+        sources[ds.name] = ParquetSource.of(path, ds)
         return True
 
     result = derive_all(sdtm, cut, progress=progress, study=study, store=store)

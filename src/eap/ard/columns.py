@@ -82,16 +82,16 @@ def dataset_columns(adam: Mapping[str, Dataset], name: str, output: Output) -> l
     """The variables of an analysis dataset the output needs, from its header."""
     from eap.datasets.lazy import columns
 
-    dataset(adam, name, output, read=False)
+    _require(adam, name, output)
     return columns(adam, name)
 
 
 def read_variables(adam: Mapping[str, Dataset], name: str, variables: set[str]) -> pl.DataFrame:
     """Those of ``variables`` the dataset has, in its order, every row: a lazy dataset
     is read in part (a large ADAE has 42 variables; an incidence table reads 3 to 6)."""
-    from eap.datasets.lazy import columns, scan
+    from eap.datasets.lazy import Projected
 
-    return scan(adam, name).select([c for c in columns(adam, name) if c in variables]).collect()
+    return Projected(adam, lambda _name, _given: variables)[name].frame
 
 
 def population_subjects(study: Study, adsl: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -144,11 +144,7 @@ def columns(output: Output, study: Study, adam: Mapping[str, Dataset]) -> list[C
     return out
 
 
-def dataset(
-    adam: Mapping[str, Dataset], name: str, output: Output, *, read: bool = True
-) -> pl.DataFrame:
-    """An analysis dataset the output needs, or a PlanError naming it (``read``
-    False: only the check, an empty frame returned)."""
+def _require(adam: Mapping[str, Dataset], name: str, output: Output) -> None:
     if name not in adam:
         raise PlanError(
             f"output {output.id} needs dataset {name}",
@@ -157,4 +153,9 @@ def dataset(
             expected="one of " + ", ".join(sorted(adam)),
             found=name,
         )
-    return adam[name].frame if read else pl.DataFrame()
+
+
+def dataset(adam: Mapping[str, Dataset], name: str, output: Output) -> pl.DataFrame:
+    """An analysis dataset the output needs, or a PlanError naming it."""
+    _require(adam, name, output)
+    return adam[name].frame

@@ -40,6 +40,11 @@ class ParquetSource:
     integers: tuple[str, ...] = field(default=())
 
     @classmethod
+    def of(cls, path: Path, ds: Dataset) -> ParquetSource:
+        """The source of ``ds`` just written to ``path`` (its metadata kept, not read)."""
+        return cls(Path(path), ds.name, ds.label, ds.columns, ds.frame.schema)
+
+    @classmethod
     def open(cls, path: Path) -> ParquetSource:
         """The file's header, and which of its double variables the specification
         declares integer and hold only whole numbers (one pass over those columns)."""

@@ -491,7 +491,7 @@ def variable_parts(names: list[str], spec: specs.DatasetSpec) -> list[list[str]]
 
 def _finding_order(check: DatasetCheck, header: Dataset, spec: specs.DatasetSpec) -> list[str]:
     """The order in which ``check`` yields its findings, by their ``variable``."""
-    if check in (check_required_values,):
+    if check is check_required_values:
         return [v.name for v in spec.required]
     if check in (check_codelists, check_variables):
         return [v.name for v in spec.variables]
