@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -324,7 +325,7 @@ def derive(
     from eap.datasets.io import WRITABLE, write_dataset
     from eap.datasets.lazy import LazyDatasets, ParquetSource
     from eap.datasets.model import Dataset
-    from eap.derive import derive_all
+    from eap.derive import BATCH_SUBJECTS, derive_all
     from eap.plans import load_study
     from eap.report_console import print_findings, progress_bar
     from eap.runlog import imputed, input_files, write_run_log
@@ -352,16 +353,19 @@ def derive(
         task = bar.add_task("deriving", total=None)
         sources: dict[str, ParquetSource] = {}
 
-        def store(ds: Dataset) -> bool:
-            """Each dataset written as soon as it is derived; a Parquet one let go and
-            read back from its file when used (define.xml, the run log)."""
-            file = f"{ds.name.lower()}.{fmt}"
-            write_dataset(ds, stage / file, format=fmt)  # type: ignore[arg-type]
-            written[ds.name] = out / file
-            rows[ds.name] = ds.n_rows
+        def store(parts: Sequence[Dataset] | Iterator[Dataset]) -> bool:
+            """Each dataset written as soon as it is derived (a large Parquet one part
+            by part); a Parquet one let go and read back from its file when used
+            (define.xml, the run log)."""
             if fmt != "parquet":
+                (ds,) = parts  # not derived in parts: no batch_subjects
+                file = f"{ds.name.lower()}.{fmt}"
+                write_dataset(ds, stage / file, format=fmt)  # type: ignore[arg-type]
+                written[ds.name], rows[ds.name] = out / file, ds.n_rows
                 return False
-            sources[ds.name] = ParquetSource.of(stage / file, ds)
+            ds, count, path = _write_parts(parts, stage)
+            written[ds.name], rows[ds.name] = out / path.name, count
+            sources[ds.name] = ParquetSource.of(path, ds)
             return True
 
         result = derive_all(
@@ -370,6 +374,7 @@ def derive(
             progress=lambda what: bar.update(task, description=what),
             study=definition,
             store=store,
+            batch_subjects=BATCH_SUBJECTS if fmt == "parquet" else None,
         )
         derived = LazyDatasets(result.datasets, sources, list(rows))
         if "ADTTE" in derived:
@@ -650,20 +655,40 @@ def _derive_to_parquet(
 ) -> tuple[Derived, dict[str, ParquetSource]]:
     """derive_all with each ADaM dataset written to ``folder`` as Parquet as soon as it
     is derived and let go; the result holds what was not written, the sources the rest."""
-    from eap.datasets.io import write_dataset
     from eap.datasets.lazy import ParquetSource
-    from eap.derive import derive_all
+    from eap.derive import BATCH_SUBJECTS, derive_all
 
     sources: dict[str, ParquetSource] = {}
 
-    def store(ds: Dataset) -> bool:
-        path = folder / f"{ds.name.lower()}.parquet"
-        write_dataset(ds, path, format="parquet")
+    def store(parts: Sequence[Dataset] | Iterator[Dataset]) -> bool:
+        ds, _, path = _write_parts(parts, folder)
         sources[ds.name] = ParquetSource.of(path, ds)
         return True
 
-    result = derive_all(sdtm, cut, progress=progress, study=study, store=store)
+    result = derive_all(
+        sdtm, cut, progress=progress, study=study, store=store, batch_subjects=BATCH_SUBJECTS
+    )
     return result, sources
+
+
+def _write_parts(
+    parts: Sequence[Dataset] | Iterator[Dataset], folder: Path
+) -> tuple[Dataset, int, Path]:
+    """A derived dataset written to ``folder`` as Parquet, whole or part by part
+    (eap.datasets.io.write_dataset_parts): its header, its record count and its file."""
+    from eap.datasets.io import write_dataset, write_dataset_parts
+
+    if isinstance(parts, Sequence):
+        (ds,) = parts
+        path = folder / f"{ds.name.lower()}.parquet"
+        write_dataset(ds, path, format="parquet")
+        return ds, ds.n_rows, path
+    first = next(parts)
+    path = folder / f"{first.name.lower()}.parquet"
+    rest = itertools.chain([first], parts)
+    del first  # each part let go once written
+    header, count = write_dataset_parts(rest, path)
+    return header, count, path
 
 
 @app.command()

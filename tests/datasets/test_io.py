@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -235,3 +237,42 @@ def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def _part(frame: pl.DataFrame) -> Dataset:
+    return Dataset.from_frame("ADAE", frame, label="Adverse Events Analysis Dataset")
+
+
+def test_parts_are_written_as_one_dataset_in_order_with_its_metadata(tmp_path: Path) -> None:
+    ae = io.read_dataset(PILOT / "sdtm" / "ae.xpt")
+    cuts = [0, 1, 400, 401, ae.n_rows]  # parts of 1, 399, 1 and the rest
+    parts = [replace(ae, frame=ae.frame[a:b]) for a, b in itertools.pairwise(cuts)]
+    header, count = io.write_dataset_parts(iter(parts), tmp_path / "ae.parquet")
+    back = io.read_dataset(tmp_path / "ae.parquet")
+    assert count == ae.n_rows == back.n_rows
+    assert (back.name, back.label, back.columns) == (ae.name, ae.label, ae.columns)
+    assert back.frame.equals(ae.frame)
+    assert header.n_rows == 0 and header.frame.schema == ae.frame.schema
+
+
+def test_a_variable_empty_in_one_part_takes_its_type_from_another(tmp_path: Path) -> None:
+    empty = _part(pl.DataFrame({"USUBJID": ["A"], "AETOXTRM": [None]}))
+    filled = _part(pl.DataFrame({"USUBJID": ["B"], "AETOXTRM": ["Anaemia"]}))
+    assert empty.frame.schema["AETOXTRM"] == pl.Null
+    header, _ = io.write_dataset_parts(iter([empty, filled]), tmp_path / "adae.parquet")
+    back = io.read_dataset(tmp_path / "adae.parquet")
+    assert back.frame.schema["AETOXTRM"] == pl.String
+    assert back.frame["AETOXTRM"].to_list() == [None, "Anaemia"]
+    assert [c.kind for c in header.columns] == ["string", "string"]
+
+
+def test_parts_with_other_variables_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    from eap.errors import DatasetWriteError
+
+    first = _part(pl.DataFrame({"USUBJID": ["A"], "AESEQ": [1]}))
+    other = _part(pl.DataFrame({"USUBJID": ["B"]}))
+    with pytest.raises(DatasetWriteError, match="part 2 has other variables") as raised:
+        io.write_dataset_parts(iter([first, other]), tmp_path / "adae.parquet")
+    assert raised.value.file == str(tmp_path / "adae.parquet")
+    assert raised.value.expected == "USUBJID, AESEQ" and raised.value.found == "USUBJID"
+    assert list(tmp_path.iterdir()) == []

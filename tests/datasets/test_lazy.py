@@ -13,7 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from eap.datasets.io import read_dataset, write_dataset
-from eap.datasets.lazy import LazyDatasets, Projected, columns, scan
+from eap.datasets.lazy import LazyDatasets, Projected, Subjects, columns, scan, subject_batches
 from eap.datasets.model import Dataset
 from eap.datasets.validate import duplicated, open_datasets, read_datasets
 from tests.conftest import PILOT
@@ -190,3 +190,48 @@ def test_validating_in_parts_finds_what_validating_whole_finds_in_the_same_order
         assert validate_in_parts(pilot, name) == validate_dataset(
             read_dataset(pilot_parquet / f"{name.lower()}.parquet")
         ), name
+
+
+def test_subject_batches_cover_every_text_in_ranges_of_the_size_asked() -> None:
+    ids = pl.Series(["01-003", "01-001", "01-002", None, "01-004", "01-002"])
+    # Four distinct subjects: a batch of four is one range, of three is two.
+    assert subject_batches(ids, 4) == [(None, None)]
+    assert subject_batches(ids, 3) == [(None, "01-004"), ("01-004", None)]
+    assert subject_batches(ids, 1) == [
+        (None, "01-002"),
+        ("01-002", "01-003"),
+        ("01-003", "01-004"),
+        ("01-004", None),
+    ]
+
+
+def test_subject_views_split_each_dataset_by_usubjid_keeping_rows_and_metadata(
+    pilot_parquet: Path,
+) -> None:
+    lazy, _, _ = open_datasets(pilot_parquet)
+    eager, _, _ = read_datasets(pilot_parquet)
+    ranges = subject_batches(eager["DM"].frame["USUBJID"], 50)
+    for source in (lazy, eager):
+        for name in ("AE", "EX", "SV"):
+            parts = [Subjects(source, start, stop)[name] for start, stop in ranges]
+            whole = eager[name]
+            assert all(p.columns == whole.columns and p.label == whole.label for p in parts)
+            # Each record in exactly one part, in its order within the dataset.
+            assert sum(p.n_rows for p in parts) == whole.n_rows
+            for (start, stop), part in zip(ranges, parts, strict=True):
+                ids = part.frame["USUBJID"]
+                assert start is None or (ids >= start).all()
+                assert stop is None or (ids < stop).all()
+                expected = whole.frame.filter(pl.col("USUBJID").is_in(ids.unique().implode()))
+                assert_frame_equal(part.frame, expected)
+
+
+def test_records_without_usubjid_go_with_the_first_batch_and_other_datasets_whole() -> None:
+    ae = Dataset.from_frame(
+        "AE", pl.DataFrame({"USUBJID": ["B", None, "A", "C"], "N": [1, 2, 3, 4]})
+    )
+    ts = Dataset.from_frame("TS", pl.DataFrame({"TSPARMCD": ["AGEMIN"]}))
+    first, second = Subjects({"AE": ae, "TS": ts}, None, "B"), Subjects({"AE": ae}, "B", None)
+    assert first["AE"].frame["N"].to_list() == [2, 3]
+    assert second["AE"].frame["N"].to_list() == [1, 4]
+    assert first["TS"].frame.equals(ts.frame)

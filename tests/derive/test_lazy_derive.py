@@ -3,6 +3,7 @@ each dataset to ``store`` as soon as it is derived (eap.derive, docs/datasets.md
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -41,7 +42,8 @@ def test_store_gets_each_dataset_in_order_and_keeps_what_it_takes() -> None:
     whole = derive_all(sdtm, study=study)
     stored: list[Dataset] = []
 
-    def store(ds: Dataset) -> bool:
+    def store(parts: Sequence[Dataset] | Iterator[Dataset]) -> bool:
+        (ds,) = parts  # whole: no batch_subjects
         stored.append(ds)
         return ds.name != "ADSL"  # takes every dataset but ADSL
 

@@ -20,7 +20,7 @@ Writes are atomic (see :mod:`eap.datasets.atomic`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +32,7 @@ from eap.datasets.csvfile import read_csv, write_csv
 from eap.datasets.datasetjson import looks_like_json, read_dataset_json, write_dataset_json
 from eap.datasets.encoding import normalize_encoding
 from eap.datasets.model import ColumnMeta, Dataset
-from eap.datasets.parquet import is_parquet, read_parquet, write_parquet
+from eap.datasets.parquet import is_parquet, read_parquet, write_parquet, write_parquet_parts
 from eap.datasets.sas7bdat import is_sas7bdat, read_sas7bdat
 from eap.datasets.xpt import is_xpt, read_xpt, write_xpt
 from eap.errors import DatasetReadError, DatasetWriteError
@@ -191,8 +191,15 @@ def write_dataset(ds: Dataset, path: Path | str, *, format: Format | None = None
         "json": lambda p: write_dataset_json(ds, p, keys=keys),
         "csv": lambda p: write_csv(ds, p),
     }
+    _write_named(path, writers[fmt])
+    return path
+
+
+def _write_named(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` atomically to ``path``; a write error names ``path``, not the
+    temporary file, when the writer named none."""
     try:
-        write_atomic(path, writers[fmt])
+        write_atomic(path, write)
     except DatasetWriteError as exc:
         if exc.file is None:
             raise type(exc)(
@@ -205,7 +212,16 @@ def write_dataset(ds: Dataset, path: Path | str, *, format: Format | None = None
                 found=exc.found,
             ) from exc
         raise
-    return path
+
+
+def write_dataset_parts(parts: Iterable[Dataset], path: Path | str) -> tuple[Dataset, int]:
+    """Write one dataset given in parts (batches of subjects, in order) as one Parquet
+    file, atomically, holding one part at a time (:func:`write_parquet_parts`): the
+    dataset's variables and metadata with no rows, and how many records were written."""
+    path = Path(path)
+    written: list[tuple[Dataset, int]] = []
+    _write_named(path, lambda p: written.append(write_parquet_parts(parts, p)))
+    return written[0]
 
 
 # Files eap writes beside datasets that are not datasets: the run log (eap.runlog) and

@@ -16,6 +16,7 @@ integer read as Int64 when every value is whole).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,6 +125,11 @@ class LazyDatasets(Mapping[str, Dataset]):
             return self._held[name].frame.schema
         return self._sources[name].schema
 
+    def file(self, name: str) -> Path | None:
+        """The Parquet file the dataset is read from on each use; None when held."""
+        source = None if name in self._held else self._sources.get(name)
+        return source.path if source else None
+
     def reads_from_file(self, name: str) -> bool:
         """True when the dataset is read from its Parquet file on each use."""
         return name in self._sources and name not in self._held
@@ -145,16 +151,44 @@ class LazyDatasets(Mapping[str, Dataset]):
 
 def scan(datasets: Mapping[str, Dataset], name: str) -> pl.LazyFrame:
     """A dataset's rows as a LazyFrame, from its file when ``datasets`` reads lazily."""
-    if isinstance(datasets, LazyDatasets | Projected):
+    if isinstance(datasets, LazyDatasets | Projected | Subjects):
         return datasets.scan(name)
     return datasets[name].frame.lazy()
 
 
 def schema(datasets: Mapping[str, Dataset], name: str) -> pl.Schema:
     """A dataset's column names and types, without reading its rows when it is lazy."""
-    if isinstance(datasets, LazyDatasets | Projected):
+    if isinstance(datasets, LazyDatasets | Projected | Subjects):
         return datasets.schema(name)
     return datasets[name].frame.schema
+
+
+def header(datasets: Mapping[str, Dataset], name: str) -> Dataset:
+    """A dataset's variables and metadata with no rows, without reading it when lazy."""
+    if isinstance(datasets, LazyDatasets | Projected | Subjects):
+        return datasets.header(name)
+    ds = datasets[name]
+    return replace(ds, frame=ds.frame.clear())
+
+
+def _collect(datasets: Mapping[str, Dataset], name: str, frame: pl.LazyFrame) -> pl.DataFrame:
+    """``frame`` (a scan of dataset ``name``) collected; a damaged file named."""
+    try:
+        return frame.collect()
+    except Exception as exc:  # Polars raises its own errors for damaged files
+        path = _file_of(datasets, name)
+        if path is None:
+            raise
+        raise DatasetReadError(f"malformed Parquet file ({exc})", file=path) from exc
+
+
+def _file_of(datasets: Mapping[str, Dataset], name: str) -> Path | None:
+    """The Parquet file a lazy dataset is read from, through any views."""
+    if isinstance(datasets, Projected | Subjects):
+        return _file_of(datasets._datasets, name)
+    if isinstance(datasets, LazyDatasets):
+        return datasets.file(name)
+    return None
 
 
 def columns(datasets: Mapping[str, Dataset], name: str) -> list[str]:
@@ -199,22 +233,18 @@ class Projected(Mapping[str, Dataset]):
         given = schema(self._datasets, name)
         return pl.Schema({c: given[c] for c in self._keep(name)})
 
+    def header(self, name: str) -> Dataset:
+        """The view's variables of the dataset and their metadata, with no rows."""
+        given = header(self._datasets, name)
+        wanted = set(self._keep(name))
+        metas = tuple(c for c in given.columns if c.name in wanted)
+        return replace(given, frame=given.frame.select(self._keep(name)), columns=metas)
+
     def __getitem__(self, name: str) -> Dataset:
         if name not in self._datasets:
             raise KeyError(name)
-        keep = self._keep(name)
-        wanted = set(keep)
-        if isinstance(self._datasets, LazyDatasets) and name in self._datasets._sources:
-            source = self._datasets._sources[name]
-            try:
-                frame = source.scan().select(keep).collect()
-            except Exception as exc:  # Polars raises its own errors for damaged files
-                raise DatasetReadError(f"malformed Parquet file ({exc})", file=source.path) from exc
-            metas = tuple(c for c in source.columns if c.name in wanted)
-            return Dataset(name=source.name, frame=frame, columns=metas, label=source.label)
-        ds = self._datasets[name]
-        metas = tuple(c for c in ds.columns if c.name in wanted)
-        return replace(ds, frame=ds.frame.select(keep), columns=metas)
+        empty = self.header(name)
+        return replace(empty, frame=_collect(self, name, self.scan(name)))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._datasets)
@@ -224,3 +254,76 @@ class Projected(Mapping[str, Dataset]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._datasets
+
+
+class Subjects(Mapping[str, Dataset]):
+    """A view of ``datasets`` holding only the records of the subjects whose USUBJID is
+    at least ``start`` and less than ``stop`` (text in the byte order Polars sorts it by;
+    None: no bound, and the records without USUBJID go with ``start`` None), so that a
+    derivation made subject by subject can run on a batch of subjects at a time. A
+    dataset without USUBJID is given whole.
+
+    >>> import polars as pl
+    >>> ae = Dataset.from_frame("AE", pl.DataFrame({"USUBJID": ["A", "B", "C"]}))
+    >>> Subjects({"AE": ae}, "B", None)["AE"].frame["USUBJID"].to_list()
+    ['B', 'C']
+    """
+
+    def __init__(
+        self, datasets: Mapping[str, Dataset], start: str | None, stop: str | None
+    ) -> None:
+        self._datasets = datasets
+        self.start = start
+        self.stop = stop
+
+    def rows(self) -> pl.Expr:
+        """True for a record of the view's subjects."""
+        usubjid = pl.col("USUBJID")
+        if self.start is None:
+            within = usubjid.is_null() | (usubjid < self.stop if self.stop is not None else True)
+        else:
+            within = usubjid >= self.start
+            if self.stop is not None:
+                within = within & (usubjid < self.stop)
+        return within.fill_null(False)
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """The dataset's records of the view's subjects, lazily."""
+        frame = scan(self._datasets, name)
+        if "USUBJID" not in schema(self._datasets, name):
+            return frame
+        return frame.filter(self.rows())
+
+    def schema(self, name: str) -> pl.Schema:
+        return schema(self._datasets, name)
+
+    def header(self, name: str) -> Dataset:
+        return header(self._datasets, name)
+
+    def __getitem__(self, name: str) -> Dataset:
+        if name not in self._datasets:
+            raise KeyError(name)
+        empty = self.header(name)
+        return replace(empty, frame=_collect(self, name, self.scan(name)))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._datasets)
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._datasets
+
+
+def subject_batches(usubjids: pl.Series, size: int) -> list[tuple[str | None, str | None]]:
+    """Half-open USUBJID ranges (start, stop) of about ``size`` subjects each, covering
+    every text: the first starts at None, the last stops at None (see :class:`Subjects`).
+
+    >>> subject_batches(pl.Series(["C", "A", "B", "D", "E"]), 2)
+    [(None, 'C'), ('C', 'E'), ('E', None)]
+    """
+    ordered = usubjids.drop_nulls().unique().sort()
+    starts = ordered.gather_every(size).to_list()[1:]
+    bounds: list[str | None] = [None, *starts, None]
+    return list(itertools.pairwise(bounds))

@@ -10,12 +10,15 @@ LazyFrame, so that a reader takes only the columns and rows it needs
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
 from eap.datasets.model import ColumnMeta, Dataset, kind_of_polars_type
-from eap.errors import DatasetReadError
+from eap.errors import DatasetReadError, DatasetWriteError
 
 META_KEY = b"eap.dataset"
 MAGIC = b"PAR1"
@@ -30,12 +33,60 @@ def write_parquet(ds: Dataset, path: Path) -> None:
 
     Polars writes the rows from its own columns (an Arrow table would copy every text
     value first) and the metadata as the file's key-value metadata ``eap.dataset``."""
-    meta = {
-        "name": ds.name,
-        "label": ds.label,
-        "columns": [c.to_json() for c in ds.columns],
-    }
-    ds.frame.write_parquet(path, compression="zstd", metadata={META_KEY.decode(): json.dumps(meta)})
+    ds.frame.write_parquet(path, compression="zstd", metadata=_metadata(ds))
+
+
+def _metadata(ds: Dataset) -> dict[str, str]:
+    meta = {"name": ds.name, "label": ds.label, "columns": [c.to_json() for c in ds.columns]}
+    return {META_KEY.decode(): json.dumps(meta)}
+
+
+def write_parquet_parts(parts: Iterable[Dataset], path: Path) -> tuple[Dataset, int]:
+    """Write the records of one dataset given in ``parts`` (batches of its subjects, in
+    order) as one Parquet file, holding one part at a time: each is written to a
+    scratch file beside ``path``, then Polars streams them, in order, into ``path``.
+
+    A variable with no value in a part (type Null) takes its type and metadata from a
+    part that has one. Returns the dataset with its variables and metadata and no rows,
+    and the number of records written."""
+    path = Path(path)
+    first: Dataset | None = None
+    types: dict[str, pl.DataType] = {}
+    metas: dict[str, ColumnMeta] = {}
+    rows = 0
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".parts-") as scratch:
+        files: list[Path] = []
+        for number, part in enumerate(parts):
+            if first is None:
+                first = replace(part, frame=part.frame.clear())
+            elif part.frame.columns != first.frame.columns:
+                raise DatasetWriteError(
+                    f"part {number + 1} has other variables than the first",
+                    dataset=part.name,
+                    expected=", ".join(first.frame.columns),
+                    found=", ".join(part.frame.columns),
+                )
+            for meta in part.columns:
+                kind = part.frame.schema[meta.name]
+                if types.get(meta.name, pl.Null()) == pl.Null():
+                    types[meta.name] = kind
+                    metas[meta.name] = meta
+            files.append(Path(scratch) / f"{number}.parquet")
+            part.frame.write_parquet(files[-1], compression="lz4")
+            rows += part.n_rows
+            del part  # not held while the next part is derived
+        if first is None:
+            raise DatasetWriteError("no part to write")
+        whole = replace(
+            first,
+            frame=pl.DataFrame(schema=types),
+            columns=tuple(metas[c] for c in first.frame.columns),
+        )
+        scans = [pl.scan_parquet(f).cast(types) for f in files]  # type: ignore[arg-type]
+        pl.concat(scans, how="vertical").sink_parquet(
+            path, compression="zstd", metadata=_metadata(whole)
+        )
+    return whole, rows
 
 
 def parquet_header(path: Path) -> tuple[str, str, tuple[ColumnMeta, ...], pl.Schema]:

@@ -15,12 +15,12 @@ ones it skipped and why; each module derives one dataset:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from eap.datasets.lazy import Projected, scan
+from eap.datasets.lazy import Projected, Subjects, scan, subject_batches
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
@@ -45,6 +45,14 @@ __all__ = [
     "derive_adtte",
     "derive_all",
 ]
+
+
+# A dataset derived subject by subject is derived for this many subjects at a time when
+# the caller writes it in parts (``derive_all``'s ``batch_subjects``): about 1 GB for
+# ADAE at MM-024's rate of adverse events.
+BATCH_SUBJECTS = 100_000
+# What a derivation gives: a dataset, or its parts (batches of subjects, in order).
+Output = Dataset | Iterator[Dataset]
 
 
 @dataclass(frozen=True)
@@ -87,14 +95,23 @@ def derive_all(
     progress: Callable[[str], None] | None = None,
     *,
     study: Study | None = None,
-    store: Callable[[Dataset], bool] | None = None,
+    store: Callable[[Sequence[Dataset] | Iterator[Dataset]], bool] | None = None,
+    batch_subjects: int | None = None,
 ) -> Derived:
     """Every ADaM dataset eap can derive from ``sdtm`` for ``study`` (default MM-024).
 
     ``store``, when given, is called with each dataset as soon as it is derived (in the
-    order of ``Derived.datasets``); a dataset it takes (it returns True: written, say)
-    is let go and left out of ``Derived.datasets``, so that a run holds one output at
-    a time (ADSL stays in memory until the end: every other derivation reads it).
+    order of ``Derived.datasets``), as its parts: one, or, with ``batch_subjects``, an
+    iterator deriving it for that many subjects at a time; a dataset it takes (it
+    returns True: written, say) is let go and left out of ``Derived.datasets``, so that
+    a run holds one output at a time (ADSL stays in memory until the end: every other
+    derivation reads it).
+
+    ``batch_subjects`` (only with a ``store`` that takes every dataset): ADAE, ADCM,
+    ADEX, ADTTE and ADRS are derived for consecutive ranges of USUBJID
+    (eap.datasets.lazy.Subjects), so that a large study is never held whole. Their rules
+    are subject by subject and their records sorted by USUBJID first, so the parts, in
+    order, are the dataset derived whole (tests/derive/test_batches.py).
 
     ``cutoff`` None: the study's data cutoff, or, when the study has none, the latest
     complete date in the data (see :func:`data_cutoff`); ``Derived.cutoff`` and
@@ -104,9 +121,12 @@ def derive_all(
     study = study or load_study(DEFAULT_STUDY)
     out: dict[str, Dataset] = {}
 
-    def keep(ds: Dataset) -> None:
-        if store is None or not store(ds):
-            out[ds.name] = ds
+    def keep(derived: Output) -> None:
+        if isinstance(derived, Dataset):
+            if store is None or not store([derived]):
+                out[derived.name] = derived
+        elif store is None or not store(derived):
+            raise ValueError("a dataset derived in batches must be taken by store")
 
     skipped: dict[str, str] = {}
     findings = derive_findings(sdtm, study)
@@ -120,33 +140,64 @@ def derive_all(
     say("ADSL")
     adsl = derive_adsl(sdtm, cut, study=study)
     keep(adsl)
+    by_subjects = _by_subjects(sdtm, adsl, batch_subjects if store else None, say)
     for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
         skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
-        keep(derive_adae(sdtm, adsl, study=study, cutoff=cut))
+        keep(by_subjects("ADAE", lambda d, a: derive_adae(d, a, study=study, cutoff=cut)))
     else:
         skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     if "CM" in sdtm:
         say("ADCM")
-        keep(derive_adcm(sdtm, adsl, study=study, cutoff=cut))
+        keep(by_subjects("ADCM", lambda d, a: derive_adcm(d, a, study=study, cutoff=cut)))
     else:
         skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug
     if "EX" in sdtm and _has_records(sdtm, "EX", pl.col("EXTRT") == drug):
         say("ADEX")
-        keep(derive_adex(sdtm, adsl, cut, study=study))
+        keep(by_subjects("ADEX", lambda d, a: derive_adex(d, a, cut, study=study)))
     else:
         skipped["ADEX"] = f"no EX records of the study drug {drug}"
-    _adtte(sdtm, cut, study, adsl, say, keep, skipped)
+    _adtte(sdtm, cut, study, by_subjects, say, keep, skipped)
     if study.response is None:
         skipped["ADRS"] = f"study {study.id} defines no response criteria ([response])"
     elif study.response.dataset not in sdtm:
         skipped["ADRS"] = f"no {study.response.dataset} dataset"
     else:
         say("ADRS")
-        keep(derive_adrs(sdtm, cut, study=study))
+        keep(by_subjects("ADRS", lambda d, _: derive_adrs(d, cut, study=study)))
     return Derived(out, skipped, tuple(findings), cut, source)
+
+
+# derive(sdtm, adsl) for the subjects of both; the dataset named, whole or in parts.
+Derivation = Callable[[Mapping[str, Dataset], Dataset], Dataset]
+BySubjects = Callable[[str, Derivation], Output]
+
+
+def _by_subjects(
+    sdtm: Mapping[str, Dataset],
+    adsl: Dataset,
+    size: int | None,
+    say: Callable[[str], None],
+) -> BySubjects:
+    """How a subject-by-subject derivation runs: whole, or, when ``size`` is given and
+    ADSL has more subjects, in parts of ``size`` subjects (eap.datasets.lazy.Subjects)."""
+    ranges = subject_batches(adsl.frame["USUBJID"], size) if size else []
+
+    def run(name: str, derive: Derivation) -> Output:
+        if len(ranges) < 2:
+            return derive(sdtm, adsl)
+
+        def parts() -> Iterator[Dataset]:
+            for number, (start, stop) in enumerate(ranges, 1):
+                say(f"{name} {number}/{len(ranges)}")
+                view = Subjects(sdtm, start, stop)
+                yield derive(view, replace(adsl, frame=adsl.frame.filter(view.rows())))
+
+        return parts()
+
+    return run
 
 
 def _has_records(sdtm: Mapping[str, Dataset], name: str, condition: pl.Expr) -> bool:
@@ -158,9 +209,9 @@ def _adtte(
     sdtm: Mapping[str, Dataset],
     cut: dt.date,
     study: Study,
-    adsl: Dataset,
+    by_subjects: BySubjects,
     say: Callable[[str], None],
-    keep: Callable[[Dataset], None],
+    keep: Callable[[Output], None],
     skipped: dict[str, str],
 ) -> None:
     """ADTTE with every endpoint whose datasets are present; the others named in skipped."""
@@ -170,7 +221,11 @@ def _adtte(
     ready, lacking = derivable_endpoints(study, sdtm)
     if ready:
         say("ADTTE")
-        keep(derive_adtte(sdtm, cut, study=study, adsl=adsl, paramcds=ready))
+        keep(
+            by_subjects(
+                "ADTTE", lambda d, a: derive_adtte(d, cut, study=study, adsl=a, paramcds=ready)
+            )
+        )
     for paramcd, absent in lacking.items():
         key = "ADTTE" if not ready else f"ADTTE {paramcd}"
         text = f"{paramcd}: no {', '.join(absent)} dataset"
