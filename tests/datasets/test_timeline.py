@@ -3,6 +3,9 @@ itself is allowed, the day beyond is a finding), from small hand-built frames.""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
 import polars as pl
 import pytest
 
@@ -424,3 +427,79 @@ def test_cdisc_pilot_sdtm_timeline_findings() -> None:
         ("reference-exposure-dates", "DM"),
     ]
     assert timeline.count(("reference-exposure-dates", "DM")) == 6
+
+
+def _damaged_cohort() -> dict[str, Dataset]:
+    """The virtual cohort (80 subjects) with a finding of every rule, each dataset's
+    records shuffled so that no file is in USUBJID order: EX doses moved to 2016
+    (after death, a last EX date that is not RFXENDTC) or halved (a decrease without
+    an AE), AEs marked DOSE REDUCED at grade 1, half the progressions taken out of RS,
+    DS dates moved to 2011 and some made LOST TO FOLLOW-UP, RFXENDTC moved."""
+    from eap.simulate import simulate
+
+    rng = random.Random(5)
+
+    def some(n: int, share: float) -> pl.Series:
+        return pl.Series([rng.random() < share for _ in range(n)])
+
+    out: dict[str, Dataset] = {}
+    for name, ds in simulate(2014, 1).items():
+        f, n = ds.frame, ds.n_rows
+        if name == "EX":
+            moved, halved = some(n, 0.02), some(n, 0.02)
+            f = f.with_columns(
+                pl.when(moved).then(pl.lit("2016-01-01")).otherwise("EXSTDTC").alias("EXSTDTC"),
+                pl.when(moved)
+                .then(pl.col("EXDOSE") * 2)
+                .when(halved)
+                .then(pl.col("EXDOSE") / 2)
+                .otherwise("EXDOSE")
+                .alias("EXDOSE"),
+            )
+        elif name == "AE":
+            reduced = some(n, 0.1)
+            f = f.with_columns(
+                pl.when(reduced).then(pl.lit("DOSE REDUCED")).otherwise("AEACN").alias("AEACN"),
+                pl.when(reduced).then(pl.lit("1")).otherwise("AETOXGR").alias("AETOXGR"),
+            )
+        elif name == "RS":
+            f = f.filter(~(some(n, 0.5) & (pl.col("RSSTRESC") == "PD")))
+        elif name == "DS":
+            moved, lost = some(n, 0.3), some(n, 0.1)
+            f = f.with_columns(
+                pl.when(moved | lost)
+                .then(pl.lit("2011-01-01"))
+                .otherwise("DSSTDTC")
+                .alias("DSSTDTC"),
+                pl.when(lost)
+                .then(pl.lit("LOST TO FOLLOW-UP"))
+                .otherwise("DSDECOD")
+                .alias("DSDECOD"),
+            )
+        elif name == "DM":
+            moved = some(n, 0.2)
+            f = f.with_columns(
+                pl.when(moved).then(pl.lit("2013-02-03")).otherwise("RFXENDTC").alias("RFXENDTC")
+            )
+        out[name] = replace(ds, frame=f.sample(fraction=1.0, shuffle=True, seed=3))
+    return out
+
+
+def test_rules_run_seven_subjects_at_a_time_find_what_they_find_run_whole() -> None:
+    data = _damaged_cohort()
+    whole = check_timelines(data)
+    assert {f.check for f in whole} == {  # every rule of the module's table
+        "progression-not-documented",
+        "record-after-death",
+        "death-stop-before-fatal-ae",
+        "contact-after-lost",
+        "reference-exposure-dates",
+        "reduction-grade",
+        "reduction-without-ae",
+        "reduced-ae-next-dose",
+    }
+    assert check_timelines(data, batch_subjects=7) == whole  # rows, order and text
+    # The order: each rule's findings by dataset, then first row.
+    for check in {f.check for f in whole}:
+        mine = [(list(data).index(f.dataset), f.rows[0]) for f in whole if f.check == check]
+        assert mine == sorted(mine)

@@ -121,7 +121,10 @@ def _has(datasets: Mapping[str, Dataset], name: str, *columns: str) -> bool:
 
 
 def _indexed(ds: Dataset) -> pl.DataFrame:
-    """The frame with its 1-based row number (_ROW), as findings name rows."""
+    """The frame with its 1-based row number (_ROW), as findings name rows; a batch of
+    subjects (check_timelines) comes with the row numbers of the whole dataset."""
+    if "_ROW" in ds.frame.columns:
+        return ds.frame
     return ds.frame.with_row_index("_ROW", offset=1)
 
 
@@ -645,13 +648,38 @@ def timeline_variables(name: str, rules: TimelineRules) -> set[str]:
 
 
 def check_timelines(
-    datasets: Mapping[str, Dataset], rules: TimelineRules | None = None
+    datasets: Mapping[str, Dataset],
+    rules: TimelineRules | None = None,
+    *,
+    batch_subjects: int | None = None,
 ) -> list[Finding]:
-    """Every timeline finding of SDTM ``datasets`` (rules: the study's, found from DM)."""
+    """Every timeline finding of SDTM ``datasets`` (rules: the study's, found from DM).
+
+    Each rule is about one subject's records, so with ``batch_subjects`` the rules run
+    on that many subjects of DM at a time (eap.datasets.lazy.Subjects, each record
+    numbered by its row in the whole dataset) and find what they find run whole. A
+    rule's findings come in the order of the datasets, then of their first row.
+    """
     if "DM" not in datasets and "DS" not in datasets and "EX" not in datasets:
         return []
-    from eap.datasets.lazy import Projected
+    from eap.datasets.lazy import Projected, Subjects, scan, subject_batches
 
     chosen = rules if rules is not None else rules_for(datasets)
     read = Projected(datasets, lambda name, _: timeline_variables(name, chosen))
-    return [f for check in TIMELINE_CHECKS for f in check(read, chosen)]
+    ranges: list[tuple[str | None, str | None]] = [(None, None)]
+    if batch_subjects and _has(datasets, "DM", "USUBJID"):
+        subjects = scan(datasets, "DM").select("USUBJID").collect().to_series()
+        ranges = subject_batches(subjects, batch_subjects)
+    views: list[Mapping[str, Dataset]] = (
+        [read] if len(ranges) < 2 else [Subjects(read, a, b, row_numbers="_ROW") for a, b in ranges]
+    )
+    found: dict[TimelineCheck, list[Finding]] = {check: [] for check in TIMELINE_CHECKS}
+    for view in views:
+        for check in TIMELINE_CHECKS:
+            found[check] += check(view, chosen)
+    rank = {name: i for i, name in enumerate(datasets)}
+
+    def place(f: Finding) -> tuple[int, int]:
+        return rank.get(f.dataset, len(rank)), f.rows[0] if f.rows else 0
+
+    return [f for check in TIMELINE_CHECKS for f in sorted(found[check], key=place)]

@@ -543,9 +543,12 @@ def validate_datasets(datasets: Mapping[str, Dataset]) -> Report:
             findings += validate_dataset(datasets[name])
     findings += list(check_subjects(datasets))
     # Imported here: the timeline rules build on this module's Finding.
+    from eap.datasets.lazy import BATCH_SUBJECTS
     from eap.datasets.timeline import check_timelines
 
-    findings += check_timelines(datasets)
+    # A folder read lazily may be large: its subjects are checked a batch at a time.
+    batch = BATCH_SUBJECTS if isinstance(datasets, LazyDatasets) else None
+    findings += check_timelines(datasets, batch_subjects=batch)
     return Report(tuple(findings), tuple(datasets))
 
 

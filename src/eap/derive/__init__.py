@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from eap.datasets.lazy import Projected, Subjects, scan, subject_batches
+from eap.datasets.lazy import BATCH_SUBJECTS, Projected, Subjects, scan, subject_batches
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
 from eap.derive.adae import derive_adae
@@ -35,6 +35,7 @@ from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
 __all__ = [
+    "BATCH_SUBJECTS",
     "Derived",
     "data_cutoff",
     "derive_adae",
@@ -47,10 +48,6 @@ __all__ = [
 ]
 
 
-# A dataset derived subject by subject is derived for this many subjects at a time when
-# the caller writes it in parts (``derive_all``'s ``batch_subjects``): about 1 GB for
-# ADAE at MM-024's rate of adverse events.
-BATCH_SUBJECTS = 100_000
 # What a derivation gives: a dataset, or its parts (batches of subjects, in order).
 Output = Dataset | Iterator[Dataset]
 

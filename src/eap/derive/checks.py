@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from eap.datasets.lazy import columns, scan
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, Severity
 from eap.plans.study import Study
@@ -161,6 +162,13 @@ def _rows(mask: pl.Series) -> tuple[int, ...]:
     return tuple(i + 1 for i in mask.arg_true().to_list())
 
 
+def _hits(records: pl.LazyFrame) -> pl.DataFrame:
+    """The records a check finds (a filtered scan with its _ROW), in row order. Polars'
+    streaming engine reads a large dataset in pieces, so that only the hits are held
+    (EX of a million patients, 42 M records, is never read whole)."""
+    return records.collect(engine="streaming").sort("_ROW")
+
+
 def _examples(hits: pl.DataFrame, variable: str, reference: str, said: str) -> str:
     shown = [
         f"{r['USUBJID']} {r[variable]} ({said} {r[reference]})"
@@ -190,15 +198,14 @@ def timeline_findings(sdtm: Mapping[str, Dataset], study: Study | None = None) -
     if "RFICDTC" in dm.columns and "EX" in sdtm and not skip:
         rule = DOSE_BEFORE_CONSENT
         dataset, variable = rule.dataset, rule.variable
-        ex = sdtm[dataset].frame
-        if variable in ex.columns and "USUBJID" in ex.columns:
+        if {variable, "USUBJID"} <= set(columns(sdtm, dataset)):
             consent = dm.select("USUBJID", pl.col("RFICDTC").cast(pl.String).alias("_RFICDTC"))
-            hits = (
-                ex.select("USUBJID", variable)
+            hits = _hits(
+                scan(sdtm, dataset)
+                .select("USUBJID", variable)
                 .with_row_index("_ROW")
-                .join(consent, on="USUBJID", how="inner")
+                .join(consent.lazy(), on="USUBJID", how="inner")
                 .filter(latest(variable) < earliest("_RFICDTC"))
-                .sort("_ROW")
             )
             if hits.height:
                 out.append(
@@ -221,21 +228,25 @@ def _after_death(
 ) -> Finding | None:
     if rule.dataset not in sdtm:
         return None
-    frame = sdtm[rule.dataset].frame
     needed = ["USUBJID", rule.variable]
     if rule.after_start:
         needed.append(rule.after_start)
     if rule.unless:
         needed.append(rule.unless[0])
-    if any(col not in frame.columns for col in needed):
+    if any(col not in columns(sdtm, rule.dataset) for col in needed):
         return None
-    records = frame.select(needed).with_row_index("_ROW").join(deaths, on="USUBJID", how="inner")
+    records = (
+        scan(sdtm, rule.dataset)
+        .select(needed)
+        .with_row_index("_ROW")
+        .join(deaths.lazy(), on="USUBJID", how="inner")
+    )
     after = earliest(rule.variable) > pl.col("_DEATH")
     if rule.after_start:
         after = after & ~(earliest(rule.after_start) > pl.col("_DEATH")).fill_null(False)
     if rule.unless:
         after = after & pl.col(rule.unless[0]).ne_missing(pl.lit(rule.unless[1]))
-    hits = records.filter(after).sort("_ROW")
+    hits = _hits(records.filter(after))
     if not hits.height:
         return None
     return Finding(
@@ -284,16 +295,16 @@ def input_findings(sdtm: Mapping[str, Dataset], study: Study | None = None) -> l
                 )
             )
     if "DM" in sdtm:
-        dm = sdtm["DM"].frame
-        subjects = dm["USUBJID"].implode()
-        for name, ds in sdtm.items():
-            if name == "DM" or "USUBJID" not in ds.frame.columns:
+        subjects = sdtm["DM"].frame["USUBJID"].implode()
+        for name in sdtm:
+            if name == "DM" or "USUBJID" not in columns(sdtm, name):
                 continue
-            absent = ~ds.frame["USUBJID"].is_in(subjects)
+            absent = ~pl.col("USUBJID").is_in(subjects)
             if name == "RELREC":
                 # Relationships between datasets (RELTYPE set) have no subject.
-                absent = absent & ds.frame["USUBJID"].fill_null("").str.strip_chars().ne("")
-            if absent.any():
+                absent = absent & pl.col("USUBJID").fill_null("").str.strip_chars().ne("")
+            hits = _hits(scan(sdtm, name).select("USUBJID").with_row_index("_ROW").filter(absent))
+            if hits.height:
                 out.append(
                     Finding(
                         "error",
@@ -301,10 +312,8 @@ def input_findings(sdtm: Mapping[str, Dataset], study: Study | None = None) -> l
                         name,
                         f"{name} records of subjects absent from DM cannot be derived",
                         variable="USUBJID",
-                        rows=_rows(absent),
-                        found=", ".join(
-                            sorted(set(ds.frame.filter(absent)["USUBJID"].to_list()))[:5]
-                        ),
+                        rows=tuple(int(r) + 1 for r in hits["_ROW"]),
+                        found=", ".join(sorted(set(hits["USUBJID"].to_list()))[:5]),
                     )
                 )
     out += timeline_findings(sdtm, study)

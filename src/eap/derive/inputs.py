@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import polars as pl
 
-from eap.datasets.lazy import Projected, columns
+from eap.datasets.lazy import Projected, columns, header, scan, schema
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, iso8601_valid
 from eap.derive.checks import input_findings
@@ -73,18 +73,35 @@ class _Readable(Mapping[str, Dataset]):
             if all(col in columns(sdtm, name) for col in _NEEDED.get(name, ()))
         ]
 
+    def _texts(self, name: str) -> list[str]:
+        """The variables of ``name`` read as text that are not text."""
+        given = schema(self._sdtm, name)
+        text = [*_TEXT.get(name, ()), "USUBJID"]
+        return [c for c in dict.fromkeys(text) if c in given and given[c] != pl.String]
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """The dataset's rows, lazily, as the checks read them."""
+        if name not in self._names:
+            raise KeyError(name)
+        return scan(self._sdtm, name).with_columns(
+            pl.col(c).cast(pl.String) for c in self._texts(name)
+        )
+
+    def schema(self, name: str) -> pl.Schema:
+        given = schema(self._sdtm, name)
+        texts = set(self._texts(name))
+        return pl.Schema({c: pl.String() if c in texts else t for c, t in given.items()})
+
+    def header(self, name: str) -> Dataset:
+        ds = header(self._sdtm, name)
+        return replace(ds, frame=pl.DataFrame(schema=self.schema(name)))
+
     def __getitem__(self, name: str) -> Dataset:
         if name not in self._names:
             raise KeyError(name)
         ds = self._sdtm[name]
-        frame = ds.frame
-        text = [*_TEXT.get(name, ()), "USUBJID"]
-        casts = [
-            pl.col(c).cast(pl.String)
-            for c in dict.fromkeys(text)
-            if c in frame.columns and frame.schema[c] != pl.String
-        ]
-        return replace(ds, frame=frame.with_columns(casts)) if casts else ds
+        casts = [pl.col(c).cast(pl.String) for c in self._texts(name)]
+        return replace(ds, frame=ds.frame.with_columns(casts)) if casts else ds
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
