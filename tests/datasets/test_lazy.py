@@ -170,10 +170,14 @@ def _damaged_ae() -> Dataset:
     return Dataset.from_frame("AE", pl.concat([frame, frame.head(1)]), label=ae.label)
 
 
+@pytest.mark.parametrize("values", [16_000_000, 1])  # four variables a part; one
 def test_validating_in_parts_finds_what_validating_whole_finds_in_the_same_order(
-    pilot_parquet: Path, tmp_path: Path
+    pilot_parquet: Path, tmp_path: Path, values: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from eap.datasets import validate
     from eap.datasets.validate import validate_dataset, validate_in_parts
+
+    monkeypatch.setattr(validate, "PART_VALUES", values)
 
     damaged = _damaged_ae()
     write_dataset(damaged, tmp_path / "ae.parquet")
@@ -235,3 +239,46 @@ def test_records_without_usubjid_go_with_the_first_batch_and_other_datasets_whol
     assert first["AE"].frame["N"].to_list() == [2, 3]
     assert second["AE"].frame["N"].to_list() == [1, 4]
     assert first["TS"].frame.equals(ts.frame)
+
+
+def test_parts_hold_fewer_variables_once_four_would_pass_the_values_allowed() -> None:
+    from eap.datasets import specs
+    from eap.datasets.validate import PART_VALUES, variable_parts
+
+    spec = specs.get("AE")
+    assert spec is not None
+    names = [v.name for v in spec.variables]
+    together = {*spec.keys, *(d for pair in spec.date_pairs for d in pair)}
+    rest = [n for n in names if n not in together]
+
+    def widest(records: int) -> int:
+        parts = variable_parts(names, spec, records)
+        assert sorted(n for p in parts for n in p) == sorted(names)  # each once
+        return max(len(p) for p in parts if not set(p) & together)
+
+    assert len(rest) > 4
+    assert widest(PART_VALUES // 4) == 4  # 4 x records = PART_VALUES: allowed
+    assert widest(PART_VALUES // 4 + 1) == 3
+    assert widest(PART_VALUES // 2) == 2
+    assert widest(PART_VALUES // 2 + 1) == 1
+    assert widest(PART_VALUES * 10) == 1
+
+
+def test_keys_and_date_pairs_sharing_a_variable_are_read_together() -> None:
+    from eap.datasets import specs
+    from eap.datasets.validate import variable_parts
+
+    spec = specs.DatasetSpec(
+        name="XX",
+        standard="SDTM",
+        label="",
+        variables=(),
+        keys=("USUBJID", "XXSTDTC"),
+        date_pairs=(("XXSTDTC", "XXENDTC"), ("XXDTC", "XXEVLDTC")),
+    )
+    names = ["USUBJID", "XXTERM", "XXSTDTC", "XXENDTC", "XXDTC", "XXEVLDTC"]
+    assert variable_parts(names, spec) == [
+        ["USUBJID", "XXSTDTC", "XXENDTC"],
+        ["XXDTC", "XXEVLDTC"],
+        ["XXTERM"],
+    ]

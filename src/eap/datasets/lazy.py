@@ -189,10 +189,13 @@ def header(datasets: Mapping[str, Dataset], name: str) -> Dataset:
     return replace(ds, frame=ds.frame.clear())
 
 
-def _collect(datasets: Mapping[str, Dataset], name: str, frame: pl.LazyFrame) -> pl.DataFrame:
-    """``frame`` (a scan of dataset ``name``) collected; a damaged file named."""
+def _collect(
+    datasets: Mapping[str, Dataset], name: str, frame: pl.LazyFrame, *, streaming: bool = False
+) -> pl.DataFrame:
+    """``frame`` (a scan of dataset ``name``) collected, by Polars' streaming engine when
+    ``streaming``; a damaged file named."""
     try:
-        return frame.collect()
+        return frame.collect(engine="streaming" if streaming else "auto")
     except Exception as exc:  # Polars raises its own errors for damaged files
         path = _file_of(datasets, name)
         if path is None:
@@ -341,7 +344,10 @@ class Subjects(Mapping[str, Dataset]):
         if name not in self._datasets:
             raise KeyError(name)
         empty = self.header(name)
-        return replace(empty, frame=_collect(self, name, self.scan(name)))
+        # Streamed: numbering the rows comes before the filter, which then cannot be
+        # pushed into the file's reader, so the other engine reads whole columns first
+        # (EX's at a million patients: 3.3 GB against 1.0 GB).
+        return replace(empty, frame=_collect(self, name, self.scan(name), streaming=True))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._datasets)
