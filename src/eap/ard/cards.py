@@ -106,7 +106,7 @@ class Rows:
         stat: float | None,
         *,
         fmt: str = "xx.x",
-        subjects: Sequence[str] = (),
+        subjects: Sequence[str] | pl.Series = (),
         text: str | None = None,
         warning: str | None = None,
         label: str | None = None,
@@ -134,13 +134,18 @@ class Rows:
                 fmt,
                 warning,
                 None,
-                list(subjects),
+                subjects if isinstance(subjects, pl.Series) else list(subjects),
             )
         )
 
-    def count(self, cell: Cell, subjects: Iterable[str], denominator: int) -> None:
-        """n, N and p (a 0-1 proportion; null with a warning when N is 0) of subjects."""
-        ids = sorted(set(subjects))
+    def count(self, cell: Cell, subjects: Iterable[str] | pl.Series, denominator: int) -> None:
+        """n, N and p (a 0-1 proportion; null with a warning when N is 0) of subjects,
+        each subject once, in USUBJID order (a Series stays in Polars: a count of a
+        million subjects is not a million Python strings)."""
+        if isinstance(subjects, pl.Series):
+            ids: Sequence[str] | pl.Series = subjects.cast(pl.String).unique().sort()
+        else:
+            ids = sorted(set(subjects))
         self.add(cell, "n", len(ids), fmt="xx", subjects=ids)
         self.add(cell, "N", denominator, fmt="xx")
         if denominator:
@@ -152,7 +157,30 @@ class Rows:
         self.rows.extend(other.rows)
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=ARD_SCHEMA, orient="row")
+        """The rows as an ARD; subjects given as Series are put in the list column by
+        Polars, without passing through Python."""
+        others = {k: v for k, v in ARD_SCHEMA.items() if k != "subjects"}
+        frame = pl.DataFrame([r[:-1] for r in self.rows], schema=others, orient="row")
+        return frame.with_columns(_subject_lists([r[-1] for r in self.rows]))
+
+
+def _subject_lists(given: list[object]) -> pl.Series:
+    """The subjects column from each row's list or Series, in order: runs of lists
+    built at once, each Series imploded (its values stay in Polars' buffers)."""
+    kind = ARD_SCHEMA["subjects"]
+    chunks: list[pl.Series] = []
+    pending: list[object] = []
+    for subjects in given:
+        if isinstance(subjects, pl.Series):
+            if pending:
+                chunks.append(pl.Series(pending, dtype=kind))
+                pending = []
+            chunks.append(subjects.cast(pl.String).implode())
+        else:
+            pending.append(subjects)
+    if pending or not chunks:
+        chunks.append(pl.Series(pending, dtype=kind))
+    return pl.concat(chunks, rechunk=False).alias("subjects")
 
 
 def empty_ard() -> pl.DataFrame:

@@ -29,7 +29,14 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Cell, Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import (
+    Column,
+    dataset,
+    dataset_columns,
+    filter_variables,
+    read_variables,
+    where,
+)
 from eap.datasets.model import Dataset
 from eap.errors import EapError, PlanError
 from eap.plans.plan import Output
@@ -78,20 +85,24 @@ def _response(
     f = output.fields
     spec = f.table("endpoint")
     spec.unknown(("dataset", "where", "label"))
-    data = dataset(adam, spec.text("dataset", "ADRS"), output)
-    data = where(data, spec.text("where"), file=f.file, field=f"{spec.prefix}.where")
-    responders = set(data["USUBJID"].to_list())
+    source = spec.text("dataset", "ADRS")
+    text = spec.text("where")
+    field = f"{spec.prefix}.where"
+    names = dataset_columns(adam, source, output)
+    wanted = {"USUBJID", *filter_variables(text, names, file=f.file, field=field)}
+    data = where(read_variables(adam, source, wanted), text, file=f.file, field=field)
+    responders = data["USUBJID"].unique().implode()
     conf_level = f.number("conf_level", 0.95)
     for column in columns:
         for name, level in _groups(output, column.adsl):
-            subjects = _in_level(column.adsl, name, level)["USUBJID"].to_list()
-            hits = sorted(s for s in subjects if s in responders)
+            subjects = _in_level(column.adsl, name, level)["USUBJID"].sort()
+            hits = subjects.filter(subjects.is_in(responders))
             cell = column.cell(
                 output.id, group2=name, group2_level=level, variable="response", context="forest"
             )
             rows.add(cell, "n", len(hits), fmt="xx", subjects=hits)
-            rows.add(cell, "N", len(subjects), fmt="xx", subjects=sorted(subjects))
-            if not subjects:
+            rows.add(cell, "N", len(subjects), fmt="xx", subjects=subjects)
+            if subjects.is_empty():
                 for stat in ("estimate", "conf.low", "conf.high"):
                     rows.add(cell, stat, None, fmt="xx.x%", warning="no subjects in the subgroup")
                 continue
@@ -166,7 +177,7 @@ def _hazard_ratio(
                 context="forest",
             )
             pair_events = 1 - pair[censor].cast(pl.Int64).to_numpy()
-            rows.add(cell, "N", pair.height, fmt="xx", subjects=sorted(pair["USUBJID"].to_list()))
+            rows.add(cell, "N", pair.height, fmt="xx", subjects=pair["USUBJID"].sort())
             rows.add(cell, "events", float(pair_events.sum()), fmt="xx")
             term = terms.get(arm)
             if term is None:

@@ -93,7 +93,8 @@ def _tally(
         .agg(pl.col("USUBJID").unique().sort().alias("IDS"), pl.len().alias("EVENTS"))
     )
     table = values.join(grouped, on=keys, how="left").sort(keys)
-    for record in table.iter_rows(named=True):
+    # Each row's subjects as a Series (a list column iterates so), not Python strings.
+    for record, ids in zip(table.drop("IDS").iter_rows(named=True), table["IDS"], strict=True):
         outer = {"group2": keys[0], "group2_level": str(record[keys[0]])} if len(keys) == 2 else {}
         cell = column.cell(
             output.id,
@@ -102,7 +103,7 @@ def _tally(
             context="hierarchical",
             **outer,
         )
-        rows.count(cell, record["IDS"] or [], column.n)
+        rows.count(cell, [] if ids is None else ids, column.n)
         if events:
             rows.add(cell, "events", record["EVENTS"] or 0, fmt="xx")
 
@@ -117,13 +118,13 @@ def _categories(rows: Rows, column: Column, output: Output, records: pl.DataFram
     for i, entry in enumerate(f.tables("categories")):
         entry.unknown(("name", "any", "none"))
         name = entry.text("name")
-        ids = set(column.ids.to_list())
+        ids = column.ids
         for j, text in enumerate(entry.texts("any", ())):
             hit = where(records, text, file=f.file, field=f"{entry.prefix}.any[{j}]")
-            ids &= set(hit["USUBJID"].to_list())
+            ids = ids.filter(ids.is_in(hit["USUBJID"].implode()))
         for j, text in enumerate(entry.texts("none", ())):
             hit = where(records, text, file=f.file, field=f"{entry.prefix}.none[{j}]")
-            ids -= set(hit["USUBJID"].to_list())
+            ids = ids.filter(~ids.is_in(hit["USUBJID"].implode()))
         if not entry.texts("any", ()):
             raise PlanError(
                 "a category needs at least one 'any' filter",
@@ -157,7 +158,7 @@ def incidence(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
         mine = column.records(records)
         if f.flag("overall", True):
             cell = column.cell(output.id, variable="ANY", context="hierarchical")
-            rows.count(cell, mine["USUBJID"].to_list(), column.n)
+            rows.count(cell, mine["USUBJID"], column.n)
             if events:
                 rows.add(cell, "events", mine.height, fmt="xx")
         _categories(rows, column, output, mine)

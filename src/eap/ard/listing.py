@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import Column, dataset_columns, filter_variables, read_variables, where
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
@@ -24,8 +24,8 @@ from eap.plans.plan import Output
 FIELDS = ("where", "columns", "labels", "key", "sort", "empty")
 
 
-def _key(frame: pl.DataFrame) -> list[str]:
-    seq = [c for c in frame.columns if c.endswith("SEQ") and len(c) in (5, 4)]
+def _key(names: list[str]) -> list[str]:
+    seq = [c for c in names if c.endswith("SEQ") and len(c) in (5, 4)]
     return ["USUBJID", *seq[:1]]
 
 
@@ -35,9 +35,15 @@ def listing(
     """ARD rows of a listing: every listed cell of every record, column by column."""
     f = output.fields
     name = output.dataset or "ADAE"
-    frame = dataset(adam, name, output)
-    frame = where(frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
+    names = dataset_columns(adam, name, output)
     shown = list(f.texts("columns"))
+    text = f.optional_text("where")
+    key = list(f.texts("key", tuple(_key(names))))
+    order = list(f.texts("sort", tuple(key)))
+    # Only the variables the listing shows, names, sorts by or filters on are read.
+    wanted = {"USUBJID", *shown, *key, *order}
+    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
+    frame = where(read_variables(adam, name, wanted), text, file=f.file, field=f"{f.prefix}.where")
     from_adsl = [c for c in shown if c not in frame.columns]
     missing = [c for c in from_adsl if c not in adsl.columns]
     if missing:
@@ -49,8 +55,7 @@ def listing(
         )
     if from_adsl:
         frame = frame.join(adsl.select("USUBJID", *from_adsl), on="USUBJID", how="left")
-    key = list(f.texts("key", tuple(_key(frame))))
-    frame = frame.sort(list(f.texts("sort", tuple(key))), maintain_order=True)
+    frame = frame.sort(order, maintain_order=True)
     rows = Rows()
     for column in columns:
         for record in column.records(frame).iter_rows(named=True):

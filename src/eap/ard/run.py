@@ -184,7 +184,9 @@ def run_plan(
             skipped[output.id] = f"no {', '.join(absent)} dataset in the input"
             continue
         say(f"analysis: {output.id}")
-        so_far = pl.concat([empty_ard(), *built.values()])
+        # Chunks put side by side, not copied: the ARD of a large study holds millions
+        # of subjects.
+        so_far = pl.concat([empty_ard(), *built.values()], rechunk=False)
         try:
             built[output.id] = analyse(output, plan, adam, so_far, km_breaks).frame()
             lacking = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
@@ -198,5 +200,5 @@ def run_plan(
             # A diagram or comparison shows other outputs' results: one of them is absent.
             skipped[output.id] = f"a result it shows is absent ({exc.problem})"
     frames = [built[o.id] for o in plan.outputs if o.id in built]
-    ard = pl.concat([empty_ard(), *frames])
+    ard = pl.concat([empty_ard(), *frames], rechunk=False)
     return PlanResult(ard, skipped, metadata(plan, skipped))

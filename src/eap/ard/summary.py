@@ -252,7 +252,8 @@ def _categorical(
     present = subset.filter(pl.col(v.name).is_not_null())
     n_total = column.n if v.denominator == "population" else present.height
     text = present.with_columns(pl.col(v.name).cast(pl.String).alias("_LEVEL"))
-    by_level = dict(text.group_by("_LEVEL").agg(pl.col("USUBJID").unique().sort()).iter_rows())
+    grouped = text.group_by("_LEVEL").agg(pl.col("USUBJID"))
+    by_level = dict(zip(grouped["_LEVEL"], grouped["USUBJID"], strict=True))  # Series each
     for level in levels:
         cell = column.cell(output.id, variable=v.name, variable_level=level, context="tabulate")
         rows.count(cell, by_level.get(level, []), n_total)
@@ -261,7 +262,7 @@ def _categorical(
 def _flag(rows: Rows, column: Column, output: Output, v: Variable, data: pl.DataFrame) -> None:
     chosen = where(data, v.where, file=output.fields.file, field=f"{v.prefix}.where")
     cell = column.cell(output.id, variable=v.name, context="tabulate")
-    rows.count(cell, chosen["USUBJID"].to_list(), column.n)
+    rows.count(cell, chosen["USUBJID"], column.n)
 
 
 def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:

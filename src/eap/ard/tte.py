@@ -152,7 +152,7 @@ def _km(
                 rows.add(risk.at(variable_level=f"{t:g}"), "n.risk", 0.0, fmt="xx")
         return
     curve = _fit(frame, output)
-    rows.add(counts, "n", curve.n, fmt="xx", subjects=frame["USUBJID"].to_list())
+    rows.add(counts, "n", curve.n, fmt="xx", subjects=frame["USUBJID"])
     rows.add(counts, "events", curve.events, fmt="xx")
     rows.add(counts, "censored", curve.censored, fmt="xx")
     for q in curve.quantiles(_numbers(output, "quantiles", (0.25, 0.5, 0.75))):
