@@ -305,3 +305,33 @@ def test_the_panel_says_how_many_more_than_it_lists(
         assert page.locator("#subjects li").count() == 1
         assert page.locator("#subjects p").inner_text().startswith("… and 1 more:")
         browser.close()
+
+
+def test_a_long_subject_list_is_kept_in_part_and_known_by_its_whole() -> None:
+    """Past SHOWN_MAX subjects a count keeps its first SHOWN_MAX, its size and a key from
+    the whole list: two counts of the same 1,500 subjects share a list in the page; a
+    count whose subjects differ only after the first 1,000 does not."""
+    from eap.ard.cards import empty_ard
+    from eap.report.html import SubjectIndex
+    from eap.report.layout import Cells, DisplayColumn
+    from eap.report.tables import SHOWN_MAX
+
+    same = [f"S{i:05d}" for i in range(1500)]
+    other = same[:1000] + [f"T{i:05d}" for i in range(500)]
+    rows = pl.DataFrame(
+        [
+            {"population": "safety", "variable": v, "stat_name": "n", "stat": 1500.0, "subjects": s}
+            for v, s in (("A", same), ("B", same), ("C", other), ("D", same[:SHOWN_MAX]))
+        ],
+        schema={k: t for k, t in empty_ard().schema.items()},
+    )
+    cells = Cells(rows)
+    column = DisplayColumn("safety", None, "Safety", 1500)
+    a, b, c, d = (cells.subjects(column, v) for v in "ABCD")
+    assert (a.total, len(a), a[:2]) == (1500, SHOWN_MAX, ("S00000", "S00001"))
+    assert a.key == b.key != c.key
+    assert d.total == len(d) == SHOWN_MAX and d.key == tuple(same[:SHOWN_MAX])  # whole
+    index = SubjectIndex()
+    keys = [index.add(x) for x in (a, b, c, d)]
+    assert keys[0] == keys[1] and len(set(keys)) == 3
+    assert index.more == {keys[0]: 1500, keys[2]: 1500}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +21,14 @@ import polars as pl
 from eap.datasets.atomic import write_atomic
 from eap.formatting import plural
 from eap.report.figures import ReportFigure
-from eap.report.tables import DisplayTable
+from eap.report.tables import SHOWN_MAX, DisplayTable, SubjectList
 
 if TYPE_CHECKING:
     from eap.gate import DataIssue
 
 HOVER_MAX = 20
 # Subjects listed in the page per count; the rest are in the ARD (docs/report.md).
-LIST_MAX = 1000
+LIST_MAX = SHOWN_MAX
 STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
@@ -93,16 +93,17 @@ class SubjectIndex:
         self.ids: dict[str, int] = {}
         self.cells: dict[str, list[int]] = {}
         self.more: dict[str, int] = {}
-        self._keys: dict[tuple[str, ...], str] = {}
+        self._keys: dict[Hashable, str] = {}
 
-    def add(self, subjects: tuple[str, ...]) -> str:
-        key = self._keys.get(subjects)
+    def add(self, subjects: Sequence[str]) -> str:
+        given = subjects if isinstance(subjects, SubjectList) else SubjectList(subjects)
+        key = self._keys.get(given.key)
         if key is None:
-            key = self._keys[subjects] = f"c{len(self.cells)}"
-            shown = subjects[: self.most]
+            key = self._keys[given.key] = f"c{len(self.cells)}"
+            shown = given[: self.most]
             self.cells[key] = [self.ids.setdefault(s, len(self.ids)) for s in shown]
-            if len(subjects) > len(shown):
-                self.more[key] = len(subjects)
+            if given.total > len(shown):
+                self.more[key] = given.total
         return key
 
     def to_json(self) -> str:
@@ -119,13 +120,14 @@ def hover_text(subjects: Sequence[str], most: int = HOVER_MAX) -> str:
     >>> hover_text(["A", "B", "C"], most=2)
     '3 subjects: A, B … and 1 more (click to list)'
     """
-    text = f"{plural(len(subjects), 'subject')}: " + ", ".join(subjects[:most])
-    if len(subjects) > most:
-        text += f" … and {len(subjects) - most} more"
+    total = subjects.total if isinstance(subjects, SubjectList) else len(subjects)
+    text = f"{plural(total, 'subject')}: " + ", ".join(subjects[:most])
+    if total > most:
+        text += f" … and {total - most} more"
     return text + " (click to list)"
 
 
-def _cell(text: str, subjects: tuple[str, ...] | None, what: str, index: SubjectIndex) -> str:
+def _cell(text: str, subjects: SubjectList | None, what: str, index: SubjectIndex) -> str:
     shown = html.escape(text)
     if not subjects:
         return shown

@@ -34,8 +34,10 @@ from eap.plans.study import Study
 from eap.report.tables import (
     DASH,
     NE,
+    SHOWN_MAX,
     Count,
     DisplayTable,
+    SubjectList,
     interval,
     n_pct,
     number,
@@ -89,9 +91,20 @@ class Cells:
 
     def __init__(self, rows: pl.DataFrame) -> None:
         self.rows = rows
-        self.index: dict[tuple[object, ...], tuple[float | None, str | None, list[str]]] = {}
+        self.index: dict[tuple[object, ...], tuple[float | None, str | None, SubjectList]] = {}
         self.fmts: dict[tuple[object, ...], str | None] = {}
-        for r in rows.iter_rows(named=True):
+        subjects = pl.col("subjects")
+        # Only what the report shows of each row's subjects leaves Polars (eap.report.
+        # tables.SubjectList): their first SHOWN_MAX, their number and, for a longer
+        # list, hashes of the whole.
+        kept = rows.select(
+            pl.exclude("subjects"),
+            subjects.list.head(SHOWN_MAX).alias("_SHOWN"),
+            subjects.list.len().fill_null(0).alias("_TOTAL"),
+            subjects.hash(0).alias("_H0"),
+            subjects.hash(1).alias("_H1"),
+        )
+        for r in kept.iter_rows(named=True):
             key = (
                 r["population"],
                 r["group1_level"],
@@ -100,7 +113,12 @@ class Cells:
                 r["variable_level"],
                 r["stat_name"],
             )
-            self.index.setdefault(key, (r["stat"], r["stat_text"], r["subjects"] or []))
+            total = r["_TOTAL"]
+            whole = total <= SHOWN_MAX
+            ids = SubjectList(
+                r["_SHOWN"] or [], total, None if whole else (total, r["_H0"], r["_H1"])
+            )
+            self.index.setdefault(key, (r["stat"], r["stat_text"], ids))
             self.fmts.setdefault(key, r["fmt"])
 
     def get(
@@ -126,9 +144,9 @@ class Cells:
         variable: str,
         level: str | None = None,
         outer: str | None = None,
-    ) -> list[str]:
+    ) -> SubjectList:
         hit = self.index.get((column.population, column.level, outer, variable, level, "n"))
-        return [] if hit is None else hit[2]
+        return SubjectList(()) if hit is None else hit[2]
 
     def count(
         self,

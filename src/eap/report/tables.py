@@ -15,7 +15,7 @@ between the bounds of a range or interval. A row label may carry a footnote mark
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -93,14 +93,42 @@ def interval(estimate: str, low: str, high: str) -> str:
     return f"{estimate} ({low}{DASH}{high})"
 
 
+# The USUBJIDs a count keeps for the report's drill-down; the ARD keeps them all.
+SHOWN_MAX = 1000
+
+
+class SubjectList(tuple[str, ...]):
+    """The USUBJIDs behind a count as the report keeps them: the first ``SHOWN_MAX``
+    of them (the tuple), ``total`` (how many in all) and ``key``, the same for the same
+    subjects and only for them (the subjects themselves, or for a longer list its size
+    and two 64-bit hashes of the whole list), so that a count of a million subjects
+    costs the report no more than one of a thousand.
+
+    >>> ids = SubjectList(["A", "B"])
+    >>> ids, ids.total, ids.key
+    (('A', 'B'), 2, ('A', 'B'))
+    """
+
+    total: int
+    key: Hashable
+
+    def __new__(
+        cls, shown: Iterable[str], total: int | None = None, key: Hashable | None = None
+    ) -> SubjectList:
+        made = super().__new__(cls, shown)
+        made.total = len(made) if total is None else total
+        made.key = tuple(made) if key is None else key
+        return made
+
+
 class Count(str):
     """A formatted count that remembers the USUBJIDs behind it (for the HTML drill-down)."""
 
-    subjects: tuple[str, ...]
+    subjects: SubjectList
 
     def __new__(cls, text: str, subjects: Sequence[str]) -> Count:
         made = super().__new__(cls, text)
-        made.subjects = tuple(subjects)
+        made.subjects = subjects if isinstance(subjects, SubjectList) else SubjectList(subjects)
         return made
 
 
@@ -121,7 +149,7 @@ class DisplayTable:
     footnotes: tuple[str, ...]
     subtitle: str = ""
     indent: tuple[int, ...] = ()
-    subjects: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
+    subjects: dict[tuple[int, str], SubjectList] = field(default_factory=dict)
     marks: tuple[str, ...] = ()
 
     def level(self, row: int) -> int:
