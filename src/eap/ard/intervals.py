@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import Column, dataset_columns, filter_variables, read_variables, where
 from eap.datasets.model import Dataset
 from eap.plans.plan import Output
 from eap.stats import exposure_adjusted_incidence_rate, incidence_by_interval, time_at_risk
@@ -51,16 +51,23 @@ def _label(start: float, end: float | None) -> str:
 def intervals(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
     """ARD rows of an intervals output, for every column."""
     f = output.fields
-    events = dataset(adam, output.dataset or "ADAE", output)
-    events = where(events, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
+    term_variable = f.text("term_variable", "AEDECOD")
+    onset = f.text("onset")
+    # Only the variables the output uses are read: a large ADAE has 42.
+    name = output.dataset or "ADAE"
+    text = f.optional_text("where")
+    names = dataset_columns(adam, name, output)
+    wanted = {"USUBJID", term_variable, onset}
+    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
+    events = where(read_variables(adam, name, wanted), text, file=f.file, field=f"{f.prefix}.where")
     expo_spec = f.table("exposure")
     expo_spec.unknown(("dataset", "paramcd"))
-    adex = dataset(adam, expo_spec.text("dataset", "ADEX"), output)
+    adex_name = expo_spec.text("dataset", "ADEX")
+    dataset_columns(adam, adex_name, output)  # present, or the output's error
+    adex = read_variables(adam, adex_name, {"USUBJID", "PARAMCD", "AVAL"})
     duration = adex.filter(pl.col("PARAMCD") == expo_spec.text("paramcd")).select(
         "USUBJID", pl.col("AVAL").alias("_EXPO")
     )
-    term_variable = f.text("term_variable", "AEDECOD")
-    onset = f.text("onset")
     starts = [float(x) for x in f.data.get("intervals", [0])]
     per_year = f.number("per_year", 12)
     rate_per = f.number("rate_per", 100)

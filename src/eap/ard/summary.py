@@ -287,8 +287,11 @@ def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
                 rows.add(cell, "n", None, fmt="xx", warning=f"{NOT_IN_DATA}: no {absent}")
             continue
         levels = _levels(v, population) if v.type == "categorical" else []
+        # The variable's own columns only: a join of all of ADSL's, variable after
+        # variable, copied a million subjects' 42 variables each time.
+        used = data.select("USUBJID", *dict.fromkeys(n for n in named if n != "USUBJID"))
         for column in columns:
-            mine = column.adsl.select("USUBJID").join(data, on="USUBJID", how="left")
+            mine = column.adsl.select("USUBJID").join(used, on="USUBJID", how="left")
             if v.type == "continuous":
                 _continuous(rows, column, output, v, mine[v.name])
             elif v.type == "categorical":
