@@ -335,3 +335,22 @@ def test_a_long_subject_list_is_kept_in_part_and_known_by_its_whole() -> None:
     keys = [index.add(x) for x in (a, b, c, d)]
     assert keys[0] == keys[1] and len(set(keys)) == 3
     assert index.more == {keys[0]: 1500, keys[2]: 1500}
+
+
+@pytest.mark.parametrize(("records", "shown"), [(500, 500), (501, 500)])
+def test_the_page_shows_at_most_listing_max_records_of_a_listing_and_says_so(
+    records: int, shown: int
+) -> None:
+    from eap.report.html import LISTING_MAX, SubjectIndex, table_html
+    from eap.report.tables import Count, table
+
+    assert LISTING_MAX == 500
+    rows = [[Count(f"S{i:05d}", [f"S{i:05d}"]), f"R{i:05d}"] for i in range(records)]
+    listing = table("L1", "A listing", rows, ["Subject", "Term"], [], records=True)
+    page = table_html(listing, SubjectIndex())
+    assert len(re.findall(r">R\d{5}<", page)) == shown
+    note = f"The first 500 of {records} records are shown here"
+    assert (note in page) == (records > shown)
+    # A table that is not a listing is shown whole.
+    whole = table_html(table("T1", "A table", rows, ["Subject", "Term"], []), SubjectIndex())
+    assert len(re.findall(r">R\d{5}<", whole)) == records

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 HOVER_MAX = 20
 # Subjects listed in the page per count; the rest are in the ARD (docs/report.md).
 LIST_MAX = SHOWN_MAX
+# Records of a listing the page shows; all are in the RTF and PDF listing and the ARD.
+LISTING_MAX = 500
 STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
@@ -146,7 +148,8 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
 
     label_col = table.body.columns[0]
     cells: dict[str, list[str]] = {c: [] for c in table.body.columns}
-    for i, row in enumerate(table.body.iter_rows(named=True)):
+    body = table.body.head(LISTING_MAX) if table.records else table.body
+    for i, row in enumerate(body.iter_rows(named=True)):
         for col, header, text in zip(table.body.columns, table.headers, row.values(), strict=True):
             what = f"{table.id} {row[label_col].strip()}"
             if header and col != label_col:
@@ -175,7 +178,21 @@ def table_html(table: DisplayTable, index: SubjectIndex) -> str:
         mark, text = table.note_mark(note)
         shown = f"<sup>{html.escape(mark)}</sup>{html.escape(text)}" if mark else html.escape(note)
         gt = gt.tab_source_note(html_text(shown))
+    if body.height < table.body.height:
+        gt = gt.tab_source_note(listing_cut(table.id, body.height, table.body.height))
     return str(gt.as_raw_html())
+
+
+def listing_cut(output: str, shown: int, records: int) -> str:
+    """The note under a listing the page shows in part.
+
+    >>> listing_cut("AET10L", 500, 25013)[:51]
+    'The first 500 of 25,013 records are shown here; eve'
+    """
+    return (
+        f"The first {shown:,} of {records:,} records are shown here; every record is in "
+        f"the RTF and PDF listing and in ard.parquet (the rows of output {output})."
+    )
 
 
 def _figure_section(figure: ReportFigure, svg_text: str) -> str:

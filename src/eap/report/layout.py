@@ -505,6 +505,7 @@ def listing_table(output: Output, rows: pl.DataFrame) -> DisplayTable:
         [labels.get(c, c) for c in shown],
         output.footnotes,
         subtitle=output.subtitle,
+        records=True,
     )
 
 

@@ -151,6 +151,7 @@ class DisplayTable:
     indent: tuple[int, ...] = ()
     subjects: dict[tuple[int, str], SubjectList] = field(default_factory=dict)
     marks: tuple[str, ...] = ()
+    records: bool = False  # a listing: a row per record
 
     def level(self, row: int) -> int:
         return self.indent[row] if row < len(self.indent) else 0
@@ -213,8 +214,10 @@ def table(
     subtitle: str = "",
     indent: Sequence[int] = (),
     marks: Mapping[str, str] | None = None,
+    records: bool = False,
 ) -> DisplayTable:
     """A display table from rows of cells; the subjects of :class:`Count` cells are kept.
+    ``records``: the table is a listing, a row per record.
 
     Columns are named ``c0`` (the labels), ``c1``, ...; ``headers`` are what is shown.
     Every text is typeset (≤ ≥); ``marks`` gives a footnote mark to the rows whose
@@ -243,4 +246,5 @@ def table(
         tuple(indent) or tuple(0 for _ in rows),
         subjects,
         tuple(given.get(str(r[0]), "") for r in rows) if given else (),
+        records,
     )
