@@ -34,3 +34,30 @@ def test_a_count_of_a_series_is_each_subject_once_in_usubjid_order() -> None:
     p = frame.filter(pl.col("stat_name") == "p")
     assert p["stat"].to_list() == [0.3, None]  # 3 of 10; N = 0 is not estimable
     assert p["warning"].to_list() == [None, "N is 0: no subjects in the column"]
+
+
+def test_a_block_gives_the_rows_add_gives_one_at_a_time() -> None:
+    from eap.ard.cards import block
+
+    data = pl.DataFrame({"USUBJID": ["S1", "S2", "S3"], "T": [1.5, None, float("nan")]})
+    one_by_one = Rows()
+    for usubjid, t in data.iter_rows():
+        cell = CELL.at(group2="USUBJID", group2_level=usubjid, variable="event")
+        one_by_one.add(cell, "time", t, subjects=[usubjid])
+    cell = CELL.at(group2="USUBJID", variable="event")
+    made = block(
+        cell,
+        data,
+        "time",
+        pl.col("T"),
+        subjects=pl.concat_list("USUBJID"),
+        group2_level=pl.col("USUBJID"),
+    )
+    assert made.equals(one_by_one.frame())
+    # Null and NaN are not estimable, as add says.
+    assert made["warning"].to_list() == [None, "not estimable", "not estimable"]
+    together = Rows()
+    together.add(CELL, "n", 3, fmt="xx")
+    together.add_block(made)
+    together.add(CELL, "N", 9, fmt="xx")
+    assert together.frame()["stat_name"].to_list() == ["n", "time", "time", "time", "N"]

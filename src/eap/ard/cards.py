@@ -95,9 +95,18 @@ class Cell:
 
 @dataclass
 class Rows:
-    """An ARD under construction: statistics appended in a fixed order."""
+    """An ARD under construction: statistics appended in a fixed order, one by one
+    (:meth:`add`) or a block at a time (:meth:`add_block`, rows built by Polars)."""
 
     rows: list[tuple[object, ...]] = field(default_factory=list)
+    blocks: list[pl.DataFrame] = field(default_factory=list)
+
+    def add_block(self, block: pl.DataFrame) -> None:
+        """Append ARD rows built as a frame (:func:`block`), after those added so far."""
+        if self.rows:
+            self.blocks.append(self._frame_of_rows())
+            self.rows = []
+        self.blocks.append(block)
 
     def add(
         self,
@@ -153,15 +162,54 @@ class Rows:
         else:
             self.add(cell, "p", None, fmt="xx.x%", warning="N is 0: no subjects in the column")
 
-    def extend(self, other: Rows) -> None:
-        self.rows.extend(other.rows)
-
     def frame(self) -> pl.DataFrame:
         """The rows as an ARD; subjects given as Series are put in the list column by
         Polars, without passing through Python."""
+        if not self.blocks:
+            return self._frame_of_rows()
+        return pl.concat([*self.blocks, self._frame_of_rows()], rechunk=False)
+
+    def _frame_of_rows(self) -> pl.DataFrame:
         others = {k: v for k, v in ARD_SCHEMA.items() if k != "subjects"}
         frame = pl.DataFrame([r[:-1] for r in self.rows], schema=others, orient="row")
         return frame.with_columns(_subject_lists([r[-1] for r in self.rows]))  # type: ignore[misc]
+
+
+def block(
+    cell: Cell,
+    data: pl.DataFrame,
+    stat_name: str,
+    stat: pl.Expr,
+    *,
+    fmt: str = "xx.x",
+    subjects: pl.Expr | None = None,
+    **varying: pl.Expr,
+) -> pl.DataFrame:
+    """ARD rows, one per row of ``data`` and in its order, as :meth:`Rows.add` makes
+    them one at a time: ``cell`` with the fields in ``varying`` (``group2_level``,
+    ``variable_level``, ...) taken from ``data``; ``stat`` a number (NaN or null: not
+    estimable); ``subjects`` a list of USUBJIDs (none when None). A per-subject output
+    (a swimmer plot: three rows a subject) is so built without a Python loop.
+    """
+    value = stat.cast(pl.Float64)
+    value = pl.when(value.is_nan()).then(None).otherwise(value)
+    fixed: dict[str, object] = {
+        **cell.__dict__,
+        "stat_name": stat_name,
+        "stat_label": STAT_LABELS.get(stat_name, stat_name),
+        "fmt": fmt,
+    }
+    made: dict[str, pl.Expr] = {
+        "stat": value,
+        "warning": pl.when(value.is_null()).then(pl.lit("not estimable")),
+        "subjects": subjects if subjects is not None else pl.lit([], dtype=pl.List(pl.String)),
+    }
+    given = {**made, **varying}
+    columns = [
+        (given[name] if name in given else pl.lit(fixed.get(name))).cast(kind).alias(name)
+        for name, kind in ARD_SCHEMA.items()
+    ]
+    return data.select(columns)
 
 
 def _subject_lists(given: list[Sequence[str] | pl.Series]) -> pl.Series:

@@ -20,8 +20,15 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.cards import Rows, block
+from eap.ard.columns import (
+    Column,
+    dataset,
+    dataset_columns,
+    filter_variables,
+    read_variables,
+    where,
+)
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
@@ -69,56 +76,75 @@ def swimmer(
     adam: Mapping[str, Dataset],
     month_days: float = 365.25 / 12,
 ) -> Rows:
-    """ARD rows of a swimmer output: bars and markers per subject of every column."""
+    """ARD rows of a swimmer output: bars and markers per subject of every column, built
+    by Polars a kind of row at a time (a million subjects give three million rows)."""
     f = output.fields
     spec = f.table("duration")
     spec.unknown(("dataset", "paramcd"))
-    bds = dataset(adam, spec.text("dataset", "ADEX"), output)
+    source = spec.text("dataset", "ADEX")
+    dataset_columns(adam, source, output)  # present, or the output's error
+    bds = read_variables(adam, source, {"USUBJID", "PARAMCD", "AVAL"})
     durations = bds.filter(pl.col("PARAMCD") == spec.text("paramcd")).select("USUBJID", "AVAL")
     markers = []
     for entry in f.tables("events"):
         entry.unknown(("name", "label", "dataset", "where", "time"))
-        data = dataset(adam, entry.text("dataset"), output)
-        data = where(data, entry.optional_text("where"), file=f.file, field=f"{entry.prefix}.where")
-        markers.append((entry.text("name"), data.select("USUBJID", pl.col(entry.text("time")))))
+        name, text, time = entry.text("dataset"), entry.optional_text("where"), entry.text("time")
+        field = f"{entry.prefix}.where"
+        names = dataset_columns(adam, name, output)
+        wanted = {"USUBJID", time, *filter_variables(text, names, file=f.file, field=field)}
+        data = where(read_variables(adam, name, wanted), text, file=f.file, field=field)
+        markers.append((entry.text("name"), data.select("USUBJID", pl.col(time))))
     rows = Rows()
+    usubjid = pl.col("USUBJID")
+    one = pl.concat_list("USUBJID")  # each row's subject
     for column in columns:
-        ongoing_ids = set(
+        ongoing = (
             where(
                 column.adsl, f.optional_text("ongoing"), file=f.file, field=f"{f.prefix}.ongoing"
-            )["USUBJID"].to_list()
+            )["USUBJID"]
             if f.optional_text("ongoing")
-            else []
+            else pl.Series([], dtype=pl.String)
         )
         mine = column.adsl.select("USUBJID").join(durations, on="USUBJID", how="inner")
-        for usubjid, length in mine.sort("USUBJID").iter_rows():
-            base = column.cell(output.id, group2="USUBJID", group2_level=usubjid, context="swimmer")
-            rows.add(base.at(variable="duration"), "value", length, subjects=[usubjid])
-            rows.add(base.at(variable="ongoing"), "value", float(usubjid in ongoing_ids), fmt="xx")
+        mine = mine.sort("USUBJID").with_row_index("_I")
+        base = column.cell(output.id, group2="USUBJID", context="swimmer")
+        # Each subject's duration, then whether ongoing: the two blocks interleaved.
+        bars = block(
+            base.at(variable="duration"),
+            mine,
+            "value",
+            pl.col("AVAL"),
+            subjects=one,
+            group2_level=usubjid,
+        ).with_columns(_I=mine["_I"], _K=pl.lit(0))
+        still = block(
+            base.at(variable="ongoing"),
+            mine,
+            "value",
+            usubjid.is_in(ongoing.implode()),
+            fmt="xx",
+            group2_level=usubjid,
+        ).with_columns(_I=mine["_I"], _K=pl.lit(1))
+        rows.add_block(pl.concat([bars, still]).sort("_I", "_K").drop("_I", "_K"))
         for name, data in markers:
             hits = data.join(mine.select("USUBJID"), on="USUBJID", how="semi")
-            for usubjid, time in hits.sort(hits.columns).iter_rows():
-                cell = column.cell(
-                    output.id,
-                    group2="USUBJID",
-                    group2_level=usubjid,
-                    variable="event",
-                    variable_level=name,
-                    context="swimmer",
-                )
-                rows.add(cell, "time", time, subjects=[usubjid])
+            hits = hits.sort(hits.columns)
+            cell = base.at(variable="event", variable_level=name)
+            moment = pl.col(hits.columns[1])
+            rows.add_block(block(cell, hits, "time", moment, subjects=one, group2_level=usubjid))
         if "responses" in f.data:
             hits = first_responses(output, adam, column.adsl, month_days).join(
                 mine.select("USUBJID"), on="USUBJID", how="semi"
             )
-            for usubjid, category, time in hits.iter_rows():
-                cell = column.cell(
-                    output.id,
-                    group2="USUBJID",
+            rows.add_block(
+                block(
+                    base.at(variable="response"),
+                    hits,
+                    "time",
+                    pl.col("time"),
+                    subjects=one,
                     group2_level=usubjid,
-                    variable="response",
-                    variable_level=category,
-                    context="swimmer",
+                    variable_level=pl.col("category"),
                 )
-                rows.add(cell, "time", time, fmt="xx.x", subjects=[usubjid])
+            )
     return rows
