@@ -23,12 +23,12 @@ import polars as pl
 from eap.ard.cards import Rows, block
 from eap.ard.columns import (
     Column,
-    dataset,
     dataset_columns,
     filter_variables,
     read_variables,
     where,
 )
+from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
 from eap.errors import PlanError
 from eap.plans.plan import Output
@@ -43,7 +43,8 @@ def first_responses(
     f = output.fields
     spec = f.table("responses")
     spec.unknown(("dataset", "paramcd", "categories", "labels", "origin"))
-    data = dataset(adam, spec.text("dataset", "ADRS"), output)
+    source = spec.text("dataset", "ADRS")
+    dataset_columns(adam, source, output)  # present, or the output's error
     origin = spec.text("origin", "TRTSDT")
     if origin not in adsl.columns:
         raise PlanError(
@@ -54,12 +55,15 @@ def first_responses(
             found=origin,
         )
     categories = list(spec.texts("categories"))
+    marked = (pl.col("PARAMCD") == spec.text("paramcd", "OVR")) & pl.col("AVALC").is_in(categories)
+    # Filtered as the file is read: ADRS has tens of records a subject.
     first = (
-        data.filter(
-            (pl.col("PARAMCD") == spec.text("paramcd", "OVR")) & pl.col("AVALC").is_in(categories)
-        )
+        scan(adam, source)
+        .select("USUBJID", "PARAMCD", "AVALC", "ADT")
+        .filter(marked)
         .group_by("USUBJID", "AVALC")
         .agg(pl.col("ADT").min())
+        .collect()
         .join(adsl.select("USUBJID", origin), on="USUBJID", how="inner")
     )
     days = (pl.col("ADT") - pl.col(origin)).dt.total_days() + 1
