@@ -205,7 +205,7 @@ def _collect(
 
 def _file_of(datasets: Mapping[str, Dataset], name: str) -> Path | None:
     """The Parquet file a lazy dataset is read from, through any views."""
-    if isinstance(datasets, Projected | Subjects):
+    if isinstance(datasets, _View):
         return _file_of(datasets._datasets, name)
     if isinstance(datasets, LazyDatasets):
         return datasets.file(name)
@@ -226,7 +226,36 @@ def replaced(
     return {**datasets, **changes}
 
 
-class Projected(Mapping[str, Dataset]):
+class _View(Mapping[str, Dataset]):
+    """A view of other datasets: a lookup is the view's header and its scan, collected
+    (by Polars' streaming engine when ``streaming``)."""
+
+    _datasets: Mapping[str, Dataset]
+    streaming = False
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        raise NotImplementedError
+
+    def header(self, name: str) -> Dataset:
+        raise NotImplementedError
+
+    def __getitem__(self, name: str) -> Dataset:
+        if name not in self._datasets:
+            raise KeyError(name)
+        empty = self.header(name)
+        return replace(empty, frame=_collect(self, name, self.scan(name), streaming=self.streaming))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._datasets)
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._datasets
+
+
+class Projected(_View):
     """A view of ``datasets`` whose lookups hold only the variables ``wanted(name,
     variables)`` names (those the dataset has, in its order), all rows in their order, so that a
     check reading a few variables of a lazy dataset reads only those. Datasets held in
@@ -261,23 +290,8 @@ class Projected(Mapping[str, Dataset]):
         metas = tuple(c for c in given.columns if c.name in wanted)
         return replace(given, frame=given.frame.select(self._keep(name)), columns=metas)
 
-    def __getitem__(self, name: str) -> Dataset:
-        if name not in self._datasets:
-            raise KeyError(name)
-        empty = self.header(name)
-        return replace(empty, frame=_collect(self, name, self.scan(name)))
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._datasets)
-
-    def __len__(self) -> int:
-        return len(self._datasets)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._datasets
-
-
-class Subjects(Mapping[str, Dataset]):
+class Subjects(_View):
     """A view of ``datasets`` holding only the records of the subjects whose USUBJID is
     at least ``start`` and less than ``stop`` (text in the byte order Polars sorts it by;
     None: no bound, and the records without USUBJID go with ``start`` None), so that a
@@ -291,6 +305,11 @@ class Subjects(Mapping[str, Dataset]):
     >>> Subjects({"AE": ae}, "B", None)["AE"].frame["USUBJID"].to_list()
     ['B', 'C']
     """
+
+    # Streamed: numbering the rows comes before the filter, which then cannot be pushed
+    # into the file's reader, so the other engine reads whole columns first (EX's at a
+    # million patients: 3.3 GB against 1.0 GB).
+    streaming = True
 
     def __init__(
         self,
@@ -339,24 +358,6 @@ class Subjects(Mapping[str, Dataset]):
         number = ColumnMeta(self.row_numbers, "Row number", "integer")
         frame = pl.DataFrame(schema=self.schema(name))
         return replace(given, frame=frame, columns=(*given.columns, number))
-
-    def __getitem__(self, name: str) -> Dataset:
-        if name not in self._datasets:
-            raise KeyError(name)
-        empty = self.header(name)
-        # Streamed: numbering the rows comes before the filter, which then cannot be
-        # pushed into the file's reader, so the other engine reads whole columns first
-        # (EX's at a million patients: 3.3 GB against 1.0 GB).
-        return replace(empty, frame=_collect(self, name, self.scan(name), streaming=True))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._datasets)
-
-    def __len__(self) -> int:
-        return len(self._datasets)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._datasets
 
 
 def subject_batches(usubjids: pl.Series, size: int) -> list[tuple[str | None, str | None]]:
