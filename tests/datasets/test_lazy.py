@@ -282,3 +282,21 @@ def test_keys_and_date_pairs_sharing_a_variable_are_read_together() -> None:
         ["XXDTC", "XXEVLDTC"],
         ["XXTERM"],
     ]
+
+
+def test_subject_views_number_each_record_by_its_row_in_the_whole_dataset(
+    pilot_parquet: Path,
+) -> None:
+    lazy, _, _ = open_datasets(pilot_parquet)
+    eager, _, _ = read_datasets(pilot_parquet)
+    ranges = subject_batches(eager["DM"].frame["USUBJID"], 40)
+    for source in (lazy, eager):  # numbered by the Parquet reader, and by Polars
+        for name in ("AE", "SV"):
+            whole = eager[name].frame.with_row_index("_ROW", offset=1)
+            for start, stop in ranges:
+                part = Subjects(source, start, stop, row_numbers="_ROW")[name]
+                assert part.frame.columns == [*eager[name].frame.columns, "_ROW"]
+                assert part.columns[-1].name == "_ROW"
+                expected = whole.filter(pl.col("_ROW").is_in(part.frame["_ROW"].implode()))
+                assert_frame_equal(part.frame, expected.select(part.frame.columns))
+                assert part.frame["_ROW"].is_sorted()

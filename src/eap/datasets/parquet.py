@@ -124,9 +124,11 @@ def _inferred(schema: dict[str, pl.DataType], path: Path) -> tuple[ColumnMeta, .
         raise DatasetReadError(f"unreadable Parquet column ({exc})", file=path) from exc
 
 
-def scan_parquet(path: Path) -> pl.LazyFrame:
-    """The rows of a Parquet dataset, lazily (read when collected, only what is used)."""
-    return pl.scan_parquet(path)
+def scan_parquet(path: Path, row_index: str | None = None) -> pl.LazyFrame:
+    """The rows of a Parquet dataset, lazily (read when collected, only what is used);
+    ``row_index`` names a first column of 1-based row numbers, numbered by the reader,
+    so that a filter on the rows is still applied as the file is read."""
+    return pl.scan_parquet(path, row_index_name=row_index, row_index_offset=1)
 
 
 def read_parquet(path: Path) -> Dataset:

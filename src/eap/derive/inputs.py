@@ -79,11 +79,11 @@ class _Readable(Mapping[str, Dataset]):
         text = [*_TEXT.get(name, ()), "USUBJID"]
         return [c for c in dict.fromkeys(text) if c in given and given[c] != pl.String]
 
-    def scan(self, name: str) -> pl.LazyFrame:
+    def scan(self, name: str, row_index: str | None = None) -> pl.LazyFrame:
         """The dataset's rows, lazily, as the checks read them."""
         if name not in self._names:
             raise KeyError(name)
-        return scan(self._sdtm, name).with_columns(
+        return scan(self._sdtm, name, row_index).with_columns(
             pl.col(c).cast(pl.String) for c in self._texts(name)
         )
 
