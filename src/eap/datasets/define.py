@@ -190,10 +190,51 @@ def float_digits(column: pl.Series) -> tuple[int, int]:
 # ------------------------------------------------------------------ the document
 
 
+class _Variables:
+    """A dataset as define.xml reads it: its name, label and variables' metadata, and
+    each variable's values read when asked (the last one kept), so that a large
+    dataset read from its file is never held whole (ADAE of a million patients: 42
+    variables, 7.6 M records)."""
+
+    def __init__(self, datasets: Mapping[str, Dataset], name: str) -> None:
+        from eap.datasets.lazy import header
+
+        self._datasets = datasets
+        self._header = header(datasets, name)
+        self._last: tuple[str, pl.Series] | None = None
+
+    @property
+    def name(self) -> str:
+        return self._header.name
+
+    @property
+    def label(self) -> str:
+        return self._header.label
+
+    @property
+    def columns(self) -> tuple[ColumnMeta, ...]:
+        return self._header.columns
+
+    @property
+    def names(self) -> list[str]:
+        return self._header.frame.columns
+
+    def select(self, *variables: str) -> pl.DataFrame:
+        from eap.datasets.lazy import Projected
+
+        wanted = set(variables)
+        return Projected(self._datasets, lambda *_: wanted)[self._header.name].frame
+
+    def __getitem__(self, variable: str) -> pl.Series:
+        if self._last is None or self._last[0] != variable:
+            self._last = (variable, self.select(variable)[variable])
+        return self._last[1]
+
+
 def _item_def(
     parent: etree._Element,
     oid: str,
-    ds: Dataset,
+    ds: _Variables,
     col: ColumnMeta,
     label: str,
     codelist_oid: str | None,
@@ -203,7 +244,7 @@ def _item_def(
     item = etree.SubElement(parent, _odm("ItemDef"))
     item.set("OID", oid)
     item.set("Name", col.name)
-    series = ds.frame[col.name]
+    series = ds[col.name]
     kind = data_type(_kind(ds.name, col, series), numeric_dates)
     item.set("DataType", kind)
     if kind == "text":
@@ -231,11 +272,11 @@ def _kind(dataset: str, col: ColumnMeta, series: pl.Series) -> str:
     return numeric_kind(col.kind, var.kind if var else None, series)
 
 
-def _paramcd_decodes(ds: Dataset) -> list[tuple[str, str]]:
+def _paramcd_decodes(ds: _Variables) -> list[tuple[str, str]]:
     """The (PARAMCD, PARAM) pairs of a BDS dataset, sorted by code."""
-    if "PARAMCD" not in ds.frame.columns or "PARAM" not in ds.frame.columns:
+    if "PARAMCD" not in ds.names or "PARAM" not in ds.names:
         return []
-    pairs = ds.frame.select("PARAMCD", "PARAM").drop_nulls("PARAMCD").unique().sort("PARAMCD")
+    pairs = ds.select("PARAMCD", "PARAM").drop_nulls("PARAMCD").unique().sort("PARAMCD")
     return [(str(code), str(param or "")) for code, param in pairs.iter_rows()]
 
 
@@ -292,7 +333,7 @@ def _codelist(
 class _Collected:
     """What the ItemGroupDefs refer to, written after them in the order ODM requires."""
 
-    item_defs: list[tuple[str, Dataset, ColumnMeta, str, str | None, str | None]] = field(
+    item_defs: list[tuple[str, _Variables, ColumnMeta, str, str | None, str | None]] = field(
         default_factory=list
     )
     codelists: dict[str, tuple[str, str, list[tuple[str, str | None]], str | None]] = field(
@@ -346,7 +387,7 @@ def _rule(variable: str, rules: Mapping[str, str], params: list[tuple[str, str]]
 
 def _codelist_of(
     name: str,
-    ds: Dataset,
+    ds: _Variables,
     col: ColumnMeta,
     kind: str,
     params: list[tuple[str, str]],
@@ -361,7 +402,7 @@ def _codelist_of(
         oid = f"CL.{cl.name}.{kind}"
         found.codelists[oid] = (cl.name, kind, [(t, None) for t in cl.terms], cl.c_code)
         if cl.extensible:
-            extra = set(_coded_values(ds.frame[col.name])) - set(cl.terms)
+            extra = set(_coded_values(ds[col.name])) - set(cl.terms)
             found.extended.setdefault(oid, set()).update(extra)
         return oid
     if col.name == "PARAMCD" and params:
@@ -374,7 +415,7 @@ def _codelist_of(
 def _item_group(
     mdv: etree._Element,
     name: str,
-    ds: Dataset,
+    ds: _Variables,
     file: str,
     rules: Mapping[str, str],
     numeric_dates: bool,
@@ -411,7 +452,7 @@ def _item_group(
         if method_oid and rule:
             ref.set("MethodOID", method_oid)
             found.method_defs.append((method_oid, f"Algorithm to derive {name}.{col.name}", rule))
-        kind = data_type(_kind(name, col, ds.frame[col.name]), numeric_dates)
+        kind = data_type(_kind(name, col, ds[col.name]), numeric_dates)
         codelist_oid = _codelist_of(name, ds, col, kind, params, found)
         label = var.label if var else (col.label or col.name)
         found.item_defs.append((oid, ds, col, label, codelist_oid, method_oid))
@@ -450,7 +491,7 @@ def define_xml(
     # dataset is at hand: one dataset read at a time (a lazy one is let go after it).
     item_defs = etree.Element("item_defs")
     for name in ordered:
-        ds = datasets[name]
+        ds = _Variables(datasets, name)
         _item_group(mdv, name, ds, files[name], methods.get(name, {}), numeric_dates, found)
         for oid, of, col, label, codelist_oid, method_oid in found.item_defs:
             _item_def(item_defs, oid, of, col, label, codelist_oid, method_oid, numeric_dates)
