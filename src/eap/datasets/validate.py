@@ -194,19 +194,26 @@ def duplicated(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
     whose hash another row shares (a shared key, or rarely a collision) are compared by
     their values.
     """
-    hashed = frame.select(pl.struct([pl.col(k).hash() for k in keys]).hash()).to_series()
+    candidates = _sharing_a_hash(frame.select(_key_hash(keys)).to_series())
+    dup = pl.Series("duplicated", [False] * frame.height, dtype=pl.Boolean)
+    if candidates.len() == 0:
+        return dup
+    exact = frame[candidates].select(pl.struct(keys).is_duplicated()).to_series()
+    return dup.scatter(candidates.filter(exact), True)
+
+
+def _key_hash(keys: list[str]) -> pl.Expr:
+    return pl.struct([pl.col(k).hash() for k in keys]).hash()
+
+
+def _sharing_a_hash(hashed: pl.Series) -> pl.Series:
+    """The rows (0-based, in order) whose hash another row shares."""
     order = hashed.arg_sort()
     ranked = hashed.gather(order)
     shared = (ranked == ranked.shift(1)).fill_null(False) | (ranked == ranked.shift(-1)).fill_null(
         False
     )
-    candidates = order.filter(shared)
-    dup = pl.Series("duplicated", [False] * frame.height, dtype=pl.Boolean)
-    if candidates.len() == 0:
-        return dup
-    rows = candidates.sort()
-    exact = frame[rows].select(pl.struct(keys).is_duplicated()).to_series()
-    return dup.scatter(rows.filter(exact), True)
+    return order.filter(shared).sort()
 
 
 def check_keys(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
@@ -215,17 +222,51 @@ def check_keys(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         return
     dup = duplicated(ds.frame, keys)
     if dup.any():
-        first = ds.frame.filter(dup).row(0, named=True)
-        yield Finding(
-            "error",
-            "duplicate-key",
-            ds.name,
-            f"{int(dup.sum())} rows share their key ({', '.join(keys)})",
-            variable=", ".join(keys),
-            rows=_rows(dup),
-            expected="one row per " + " + ".join(keys),
-            found="first shared key: " + ", ".join(f"{k}={first[k]!r}" for k in keys),
-        )
+        yield _duplicate_key(ds.name, keys, _rows(dup), ds.frame.filter(dup).row(0, named=True))
+
+
+def _duplicate_key(
+    name: str, keys: list[str], rows: tuple[int, ...], first: dict[str, Any]
+) -> Finding:
+    return Finding(
+        "error",
+        "duplicate-key",
+        name,
+        f"{len(rows)} rows share their key ({', '.join(keys)})",
+        variable=", ".join(keys),
+        rows=rows,
+        expected="one row per " + " + ".join(keys),
+        found="first shared key: " + ", ".join(f"{k}={first[k]!r}" for k in keys),
+    )
+
+
+def check_keys_in_file(datasets: LazyDatasets, name: str, spec: specs.DatasetSpec) -> list[Finding]:
+    """:func:`check_keys` of a dataset read from its file: each row's key is hashed as
+    the file is read (Polars' streaming engine), so that only a number a row is held,
+    never the key variables' text (USUBJID of 42 M EX records: 1.4 GB); the rows
+    whose hash another row shares are then read and compared by their values."""
+    from eap.datasets.lazy import scan
+
+    keys = [k for k in spec.keys if k in datasets.schema(name)]
+    if len(keys) != len(spec.keys):
+        return []
+    hashed = scan(datasets, name).select(_key_hash(keys)).collect(engine="streaming")
+    candidates = _sharing_a_hash(hashed.to_series()) if hashed.height else pl.Series([])
+    del hashed
+    if candidates.len() == 0:
+        return []
+    rows = (
+        scan(datasets, name, "_ROW")
+        .select("_ROW", *keys)
+        .filter(pl.col("_ROW").is_in((candidates + 1).implode()))
+        .collect()
+        .sort("_ROW")
+    )
+    dup = rows.filter(pl.struct(keys).is_duplicated())
+    if dup.height == 0:
+        return []
+    numbers = tuple(int(r) for r in dup["_ROW"])
+    return [_duplicate_key(name, keys, numbers, dup.row(0, named=True))]
 
 
 def _as_terms(s: pl.Series) -> pl.Series:
@@ -470,7 +511,9 @@ PART_VALUES = 16_000_000
 PART_VARIABLES = 4
 
 
-def variable_parts(names: list[str], spec: specs.DatasetSpec, records: int = 0) -> list[list[str]]:
+def variable_parts(
+    names: list[str], spec: specs.DatasetSpec, records: int = 0, *, keys: bool = True
+) -> list[list[str]]:
     """The dataset's variables in parts that the dataset checks can judge apart: the
     key variables in one, each start/end date pair in one (merged when they share a
     variable), the others ``PART_VARIABLES`` at a time, fewer when the dataset has so
@@ -487,7 +530,7 @@ def variable_parts(names: list[str], spec: specs.DatasetSpec, records: int = 0) 
     >>> len(variable_parts(names, spec, records=42_000_000))
     16
     """
-    groups = [{k for k in spec.keys if k in names}]
+    groups = [{k for k in spec.keys if k in names}] if keys else []
     for start, end in spec.date_pairs:
         if start in names and end in names:
             groups.append({start, end})
@@ -497,7 +540,7 @@ def variable_parts(names: list[str], spec: specs.DatasetSpec, records: int = 0) 
             merged.remove(other)
             group = group | other
         merged.append(group)
-    together = set().union(*merged)
+    together: set[str] = set().union(*merged)
     size = max(1, min(PART_VARIABLES, PART_VALUES // max(records, 1)))
     rest = [n for n in names if n not in together]
     chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
@@ -535,10 +578,11 @@ def validate_in_parts(datasets: LazyDatasets, name: str) -> list[Finding]:
     found: dict[DatasetCheck, list[Finding]] = {check: [] for check in DATASET_CHECKS}
     found[check_variables] = list(check_variables(header, spec))
     records = datasets.scan(name).select(pl.len()).collect().item()
-    for part in variable_parts(list(header.frame.columns), spec, records):
+    found[check_keys] = check_keys_in_file(datasets, name, spec)
+    for part in variable_parts(list(header.frame.columns), spec, records, keys=False):
         some = Projected(datasets, _only(part))[name]
         for check in DATASET_CHECKS:
-            if check is not check_variables:
+            if check not in (check_variables, check_keys):
                 found[check].extend(check(some, spec))
         del some
     out: list[Finding] = []
