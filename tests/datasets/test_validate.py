@@ -408,3 +408,23 @@ def test_derives_censoring_table_beside_the_adam_is_not_a_dataset(tmp_path: Path
     (tmp_path / "adtte_censoring.csv").write_text("PARAMCD,EVNTDESC,N\nOS,DEATH,1\n")
     (tmp_path / "adtte_other.csv").write_text("PARAMCD,N\nOS,1\n")
     assert [p.name for p in io.dataset_files(tmp_path)] == ["adtte_other.csv", "ae.json"]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4, 1000])
+def test_date_order_in_pieces_finds_the_rows_it_finds_whole(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eap.datasets import validate
+    from eap.datasets.model import Dataset
+
+    starts = ["2012-01-05", "2012-01", "2012", "2012-03-01", "bad", None, "2012-05-02", "2013"]
+    ends = ["2012-01-04", "2011-12", "2012-06", "2012-02-28", "2011", "2010", "2012-05-02", "2012"]
+    # Before its start: rows 1 (a day), 2 (a month), 4 (two days) and 8 (a year); row 5
+    # is an iso8601 finding, row 6 has no start, rows 3 and 7 are in order.
+    ae = Dataset.from_frame("AE", pl.DataFrame({"AESTDTC": starts, "AEENDTC": ends}))
+    spec = validate.specs.get("AE")
+    assert spec is not None
+    monkeypatch.setattr(validate, "ORDER_ROWS", piece)
+    (found,) = validate.check_date_order(ae, spec)
+    assert found.rows == (1, 2, 4, 8)
+    assert found.found == "AESTDTC=2012-01-05, AEENDTC=2012-01-04"
