@@ -204,3 +204,26 @@ def test_a_loaded_patient_shows_the_transfer_and_its_disposition_events(
     # Site scoping holds for loaded patients too.
     outsider = "inv_b" if site == 1 else "inv_a"
     assert app_client(outsider).get(f"/api/patients/{pid}").status_code == 404
+
+
+def test_editing_a_record_of_an_unknown_kind_is_not_found(app_client: Client) -> None:
+    """Found by the route fuzz: a kind that is no record kind ('１', a full-width digit)
+    answered 500 on the edit form's POST instead of 404, as the other routes answer."""
+    c = browser_login(app_client, "inv_a")
+    token = csrf_of(c.get("/patients/new").text)
+    r = c.post("/patients/new", data={**PATIENT_FORM, "csrf_token": token}, follow_redirects=False)
+    pid = r.headers["location"].rsplit("/", 1)[1]
+    for kind in ("１", "nosuchkind"):
+        edit = c.post(
+            f"/patients/{pid}/{kind}/1/edit",
+            data={"csrf_token": token, "version": "1", "reason": "typo"},
+        )
+        assert edit.status_code == 404, kind
+    visit = {"csrf_token": token, "visit_date": "2013-06-01", "alive": "on"}
+    c.post(f"/patients/{pid}/visits/new", data=visit)
+    known = c.post(
+        f"/patients/{pid}/visits/1/edit",
+        data={**visit, "version": "1", "reason": "typo"},
+        follow_redirects=False,
+    )
+    assert known.status_code == 303  # the same form, for a record kind that exists

@@ -17,6 +17,7 @@ integer read as Int64 when every value is whole).
 from __future__ import annotations
 
 import itertools
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -234,11 +235,13 @@ class _View(Mapping[str, Dataset]):
 
     _datasets: Mapping[str, Dataset]
 
+    @abstractmethod
     def scan(self, name: str, row_index: str | None = None) -> pl.LazyFrame:
-        raise NotImplementedError
+        """The view's rows of dataset ``name``, lazily."""
 
+    @abstractmethod
     def header(self, name: str) -> Dataset:
-        raise NotImplementedError
+        """The view's variables of dataset ``name`` and their metadata, with no rows."""
 
     def __getitem__(self, name: str) -> Dataset:
         if name not in self._datasets:

@@ -122,7 +122,7 @@ def per_subject(
     if last_exposure is not None:
         # In the order just sorted: the next start, the gaps, the drops and LASTDOSE
         # read each subject's records in date order (a join free to reorder its rows
-        # gave another LASTDOSE to 8 of a million subjects).
+        # gave another LASTDOSE to 2 to 6 of a million subjects, run to run).
         records = records.join(
             last_exposure.lazy().select("USUBJID", "TRTEDT"),
             on="USUBJID",

@@ -521,6 +521,7 @@ def update_record(
     request: Request, login: FormLogin, form: Form, patient_id: PathId, kind: str, record_id: PathId
 ) -> Response:
     require_clinical_write(login.actor)
+    service.kind(kind)
     patient = _patient_dict(request, login, patient_id)
     data, errors = forms.parse(kind, form)
     version, (reason, reason_error) = form.get("version", ""), forms.reason_of(form)
