@@ -30,9 +30,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src/eap
 
-# The browser tests drive Debian's chromium: installed first when missing (as root).
+# The browser tests drive Debian's chromium, the Spark tests need Java: each installed
+# first when missing (as root).
 unit: $(VENV)/.installed-dev
 	sh tools/chromium.sh
+	sh tools/java.sh
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit

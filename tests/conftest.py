@@ -88,3 +88,17 @@ def _fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     from eap.store import users
 
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+
+
+# --------------------------------------------------------------------------- Spark
+# The Spark engine's tests run on a local Spark session (pyspark from the dev extras,
+# Java from .ci/run). One session per test process, started when first asked for.
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    from eap.engine.spark import session
+
+    spark = session("local[1]", app="eap-tests")
+    yield spark
+    spark.stop()

@@ -12,6 +12,7 @@ import polars as pl
 from eap.datasets.model import Dataset
 from eap.derive.adsl import merged_variable
 from eap.derive.checks import timeline_findings
+from eap.engine.frames import collect, polars_tables
 from eap.plans import load_study
 from eap.plans.rules import AdslVariable
 
@@ -61,16 +62,16 @@ def test_first_and_last_are_by_date_not_by_record_order() -> None:
         var = AdslVariable(
             name="X", label="x", dataset="RS", kind=kind, value="RSSTRESC", date="RSDTC"
         )
-        out = merged_variable(var, sdtm, cutoff, study)
+        out = merged_variable(var, polars_tables(sdtm), cutoff, study)
         assert out is not None
-        picked[kind] = out["X"].to_list()
+        picked[kind] = collect(out)["X"].to_list()
     assert picked == {"first": ["SD"], "last": ["VGPR"]}
     # A record after the cutoff is not taken.
     var = AdslVariable(
         name="X", label="x", dataset="RS", kind="last", value="RSSTRESC", date="RSDTC"
     )
-    out = merged_variable(var, sdtm, dt.date(2014, 5, 31), study)
-    assert out is not None and out["X"].to_list() == ["PR"]
+    out = merged_variable(var, polars_tables(sdtm), dt.date(2014, 5, 31), study)
+    assert out is not None and collect(out)["X"].to_list() == ["PR"]
 
 
 def test_ae_start_dates_missing_partial_and_complete() -> None:

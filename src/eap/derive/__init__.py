@@ -31,6 +31,7 @@ from eap.derive.adsl import adsl_gaps, derive_adsl
 from eap.derive.adtte import derivable_endpoints, derive_adtte
 from eap.derive.common import derivation_variables, latest_date
 from eap.derive.inputs import derive_findings
+from eap.engine.frames import polars_tables
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -138,7 +139,7 @@ def derive_all(
     adsl = derive_adsl(sdtm, cut, study=study)
     keep(adsl)
     by_subjects = _by_subjects(sdtm, adsl, batch_subjects if store else None, say)
-    for name, why in adsl_gaps(adsl.frame, sdtm, study).items():
+    for name, why in adsl_gaps(adsl.frame, polars_tables(sdtm), study).items():
         skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")

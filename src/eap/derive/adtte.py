@@ -44,7 +44,6 @@ from eap.derive.common import (
     as_adam,
     as_date,
     filter_variables,
-    iso_date,
     need_column,
     study_names,
     where,
@@ -89,38 +88,6 @@ def derivable_endpoints(
         else:
             ready.append(paramcd)
     return ready, lacking
-
-
-def last_alive(sdtm: Mapping[str, Dataset], cutoff: dt.date) -> pl.DataFrame:
-    """Last date known alive: the latest visit, assessment, dose or non-death disposition date."""
-    parts: list[pl.LazyFrame] = []
-    spec = {
-        "SV": ["SVSTDTC"],
-        "RS": ["RSDTC"],
-        "EX": ["EXENDTC", "EXSTDTC"],
-        "DS": ["DSSTDTC"],
-        "DM": ["RFICDTC"],
-    }
-    for name, cols in spec.items():
-        if name not in sdtm:
-            continue
-        # Lazy: only USUBJID and the dates are read, and no dataset is held whole.
-        frame = scan(sdtm, name)
-        if name == "DS":
-            frame = frame.filter(pl.col("DSDECOD") != "DEATH")
-        present = columns(sdtm, name)
-        for col in cols:
-            if col in present:
-                parts.append(frame.select("USUBJID", iso_date(col).alias("D")))
-    if not parts:
-        return pl.DataFrame(schema={"USUBJID": pl.String, "LSTALVDT": pl.Date})
-    return (
-        pl.concat(parts)
-        .filter(pl.col("D") <= cutoff)
-        .group_by("USUBJID")
-        .agg(pl.col("D").max().alias("LSTALVDT"))
-        .collect()
-    )
 
 
 _DATES = {"USUBJID": pl.String, "ADT": pl.Date, "SEQ": pl.Int64}

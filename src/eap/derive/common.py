@@ -7,18 +7,22 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from eap.datasets import specs
 from eap.datasets.model import ColumnMeta, Dataset, Kind
+from eap.engine.frames import polars_date
 from eap.errors import EapError, PlanError
 from eap.plans.study import Study
 
 
 def iso_date(col: str) -> pl.Expr:
-    """The complete date part of an ISO 8601 --DTC text column (null when partial)."""
-    return pl.col(col).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    """The complete date part of an ISO 8601 --DTC text column (null when partial);
+    the same rule as eap.engine.frames.with_dates, which the engine-neutral rules use."""
+    return polars_date(col, text=True)
 
 
 def as_date(frame: pl.DataFrame, col: str) -> pl.Expr:
@@ -32,8 +36,25 @@ def where(text: str, columns: Sequence[str], *, file: Path | str, field: str) ->
     """A study-file filter as a Polars expression; errors name the file and the field."""
     from eap.stats.frame import parse_where
 
+    return _study_filter(parse_where, text, columns, file, field)  # type: ignore[no-any-return]
+
+
+def where_neutral(text: str, columns: Sequence[str], *, file: Path | str, field: str) -> nw.Expr:
+    """:func:`where` as a Narwhals expression, for the rules run on any engine."""
+    from eap.stats.frame import parse_where_neutral
+
+    return _study_filter(parse_where_neutral, text, columns, file, field)  # type: ignore[no-any-return]
+
+
+def _study_filter(
+    parse: Callable[[str, Sequence[str]], Any],
+    text: str,
+    columns: Sequence[str],
+    file: Path | str,
+    field: str,
+) -> Any:
     try:
-        return parse_where(text, columns)
+        return parse(text, columns)
     except EapError as exc:
         raise PlanError(
             f"filter {text!r} does not fit the data: {exc.problem}",

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import polars as pl
 from rich.table import Table
@@ -68,11 +69,15 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str, columns: Sequence[str]) -> None:
+    """The filter grammar; ``col`` builds its column expressions (``pl.col``, or
+    ``nw.col`` for the engine-neutral rules), whose operators build the rest."""
+
+    def __init__(self, text: str, columns: Sequence[str], col: Callable[[str], Any]) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
         self.columns = list(columns)
+        self.col = col
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -86,7 +91,7 @@ class _Parser:
         self.i += 1
         return tok
 
-    def parse(self) -> pl.Expr:
+    def parse(self) -> Any:
         expr = self._or()
         if self._peek() is not None:
             raise StatsInputError(
@@ -96,14 +101,14 @@ class _Parser:
             )
         return expr
 
-    def _or(self) -> pl.Expr:
+    def _or(self) -> Any:
         left = self._and()
         while (tok := self._peek()) is not None and tok[1] in ("or", "|", "||"):
             self._take()
             left = left | self._and()
         return left
 
-    def _and(self) -> pl.Expr:
+    def _and(self) -> Any:
         left = self._atom()
         while (tok := self._peek()) is not None and tok[1] in ("and", "&", "&&"):
             self._take()
@@ -120,7 +125,7 @@ class _Parser:
             "expected a quoted string or a number", variable="where", found=repr(lit)
         )
 
-    def _membership(self, col: pl.Expr, negate: bool) -> pl.Expr:
+    def _membership(self, col: Any, negate: bool) -> Any:
         # VAR in ('a', 'b'): SQL's IN list; a null VAR is in no list.
         if self._take() != ("op", "("):
             raise StatsInputError("expected '(' after in", variable="where")
@@ -133,7 +138,7 @@ class _Parser:
         inside = col.is_in(values)
         return ~inside if negate else inside
 
-    def _atom(self) -> pl.Expr:
+    def _atom(self) -> Any:
         kind, value = self._take()
         if (kind, value) == ("op", "not"):
             return ~self._atom()
@@ -156,14 +161,14 @@ class _Parser:
                 expected="one of " + ", ".join(self.columns),
             )
         op_kind, op = self._take()
-        col = pl.col(value)
+        col = self.col(value)
         if (op_kind, op) == ("op", "is"):
             negate = self._peek() == ("op", "not")
             if negate:
                 self._take()
             if self._take() != ("op", "null"):
                 raise StatsInputError("expected null after is", variable="where")
-            return col.is_not_null() if negate else col.is_null()
+            return ~col.is_null() if negate else col.is_null()
         if (op_kind, op) == ("op", "in"):
             return self._membership(col, negate=False)
         if (op_kind, op) == ("op", "not"):
@@ -175,7 +180,7 @@ class _Parser:
                 "expected a comparison operator", variable="where", found=repr(op)
             )
         literal = self._literal()
-        compare: dict[str, pl.Expr] = {
+        compare: dict[str, Any] = {
             "==": col == literal,
             "!=": col != literal,
             "<": col < literal,
@@ -208,7 +213,12 @@ def parse_where(text: str, columns: Sequence[str]) -> pl.Expr:
     >>> df.filter(parse_where("PARAMCD == 'OS' or AVAL < 2", df.columns)).height
     1
     """
-    return _Parser(text, columns).parse()
+    return _Parser(text, columns, pl.col).parse()  # type: ignore[no-any-return]
+
+
+def parse_where_neutral(text: str, columns: Sequence[str]) -> nw.Expr:
+    """:func:`parse_where` as a Narwhals expression (for rules run on any engine)."""
+    return _Parser(text, columns, nw.col).parse()  # type: ignore[no-any-return]
 
 
 def parse_times(text: str | None) -> tuple[float, ...]:

@@ -1,0 +1,74 @@
+"""A Spark session for eap, and datasets read into it.
+
+Spark comes from the optional ``spark`` extra (``pip install 'eap[spark]'``: pyspark)
+and a Java runtime (17 or newer). The session is the one the usual Spark configuration
+gives (``SPARK_HOME``'s spark-defaults.conf, ``PYSPARK_SUBMIT_ARGS``, a cluster's own
+settings), with ``master`` when given (``local[*]`` when neither names one), and two
+settings eap's rules rely on: dates and times in UTC (a date is never shifted by the
+driver's time zone) and Arrow for results collected on the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+
+from eap.engine.frames import Frame
+from eap.errors import EapError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Settings eap sets on every session it starts (docs/performance.md).
+SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+# A session in local mode is small: few shuffle partitions (and, when eap names the
+# local master, no web UI).
+LOCAL_SETTINGS = {"spark.sql.shuffle.partitions": "4"}
+
+
+def session(master: str | None = None, app: str = "eap") -> SparkSession:
+    """The active Spark session, or a new one (``master``: a Spark master URL such as
+    ``local[2]`` or ``spark://host:7077``; None: the configured master, else
+    ``local[*]``)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EapError(
+            "the Spark engine needs pyspark",
+            expected="pip install 'eap[spark]' and a Java runtime (17 or newer)",
+        ) from None
+    builder: Any = SparkSession.builder.appName(app)
+    if master is not None:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            builder = builder.config("spark.ui.enabled", "false")
+    for key, value in SETTINGS.items():
+        builder = builder.config(key, value)
+    try:
+        spark: SparkSession = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start: Java missing, bad master URL
+        raise EapError(
+            f"Spark did not start: {str(exc).splitlines()[0]}",
+            expected="a Java runtime (17 or newer) and a reachable Spark master",
+            found=master or "the configured master",
+        ) from None
+    if (spark.sparkContext.master or "").startswith("local"):
+        for key, value in LOCAL_SETTINGS.items():
+            spark.conf.set(key, value)
+    return spark
+
+
+def read_parquet(spark: SparkSession, files: Mapping[str, Path]) -> dict[str, Frame]:
+    """Datasets by name from their Parquet files, each a lazy Spark frame."""
+    return {name: nw.from_native(spark.read.parquet(str(path))) for name, path in files.items()}
+
+
+def from_polars(spark: SparkSession, frame: Any) -> Frame:
+    """A Polars DataFrame as a Spark frame (through Arrow; types kept)."""
+    return nw.from_native(spark.createDataFrame(frame.to_arrow()))
