@@ -12,9 +12,14 @@ from polars.testing import assert_frame_equal
 
 from eap.datasets.io import read_folder, write_dataset
 from eap.datasets.model import Dataset
-from eap.derive import data_cutoff
-from eap.derive.adsl import adsl_dataset, derive_adsl
-from eap.engine.spark import read_parquet
+from eap.derive import data_cutoff, derive_all
+from eap.derive.adae import adae_dataset
+from eap.derive.adcm import adcm_dataset
+from eap.derive.adex import adex_dataset
+from eap.derive.adrs import adrs_dataset
+from eap.derive.adsl import adsl_dataset
+from eap.derive.adtte import adtte_dataset
+from eap.engine.spark import from_polars, read_parquet
 from eap.plans import load_study
 from eap.plans.study import Study
 from tests.conftest import PILOT
@@ -40,11 +45,33 @@ def _on_spark(spark: Any, sdtm: Mapping[str, Dataset], folder: Path) -> dict[str
 
 
 @pytest.mark.parametrize("source", ["mm024-1", "mm024-100", "cdisc-pilot"])
-def test_adsl_on_spark_equals_adsl_on_polars(spark: Any, source: str, tmp_path: Path) -> None:
+def test_derivations_on_spark_equal_the_derivations_on_polars(
+    spark: Any, source: str, tmp_path: Path
+) -> None:
     sdtm, study = _source(source)
     cutoff, _ = data_cutoff(sdtm, None, study)
-    local = derive_adsl(sdtm, cutoff, study=study)
-    remote = adsl_dataset(_on_spark(spark, sdtm, tmp_path / "sdtm"), cutoff, study=study)
-    assert (remote.label, remote.columns) == (local.label, local.columns)
-    assert_frame_equal(remote.frame, local.frame)
-    assert local.n_rows == sdtm["DM"].n_rows
+    local = derive_all(sdtm, cutoff, study=study).datasets
+    tables = _on_spark(spark, sdtm, tmp_path / "sdtm")
+    # ADSL derived on Spark, then the datasets that read it, from it.
+    remote = {"ADSL": adsl_dataset(tables, cutoff, study=study)}
+    adsl = from_polars(spark, remote["ADSL"].frame)
+    derive = {
+        "ADAE": lambda: adae_dataset(tables, adsl, study=study, cutoff=cutoff),
+        "ADCM": lambda: adcm_dataset(tables, adsl, study=study, cutoff=cutoff),
+        "ADEX": lambda: adex_dataset(tables, adsl, cutoff, study=study),
+        "ADTTE": lambda: adtte_dataset(tables, adsl, cutoff, study=study),
+        "ADRS": lambda: adrs_dataset(tables, cutoff, study=study),
+    }
+    for name in local:
+        if name != "ADSL":
+            remote[name] = derive[name]()
+    assert sorted(remote) == sorted(local)
+    for name, ds in local.items():
+        got = remote[name]
+        assert (got.label, got.columns) == (ds.label, ds.columns), name
+        try:
+            assert_frame_equal(got.frame, ds.frame)  # values, types, row order
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+    assert local["ADSL"].n_rows == sdtm["DM"].n_rows
+    assert local["ADAE"].n_rows >= sdtm["AE"].n_rows
