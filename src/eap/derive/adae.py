@@ -85,28 +85,35 @@ def with_date_parts(frame: Frame, dtc: str, prefix: str) -> Frame:
     The partial parts only of a valid value (``2011-10``, ``2011``): ``05OCT2011``,
     ``2011-13-45`` or ``2014-02-30`` give no date at all, and no flag."""
     text = nw.col(dtc)
-    valid = iso8601_valid(text)
-    with_month = valid & text.str.contains(r"^\d{4}-\d{2}")
-    with_year = valid & text.str.contains(r"^\d{4}")
+    # Each test once, as a column: the parts below read them several times.
+    month_col, year_col = nw.col(f"{prefix}WM"), nw.col(f"{prefix}WY")
+    frame = frame.with_columns(iso8601_valid(text).alias(f"{prefix}V")).with_columns(
+        (nw.col(f"{prefix}V") & text.str.contains(r"^\d{4}-\d{2}")).alias(f"{prefix}WM"),
+        (nw.col(f"{prefix}V") & text.str.contains(r"^\d{4}")).alias(f"{prefix}WY"),
+    )
     # The month's days from the text of a valid month (others read as January 2000).
-    month_text = nw.when(with_month).then(text).otherwise(nw.lit("2000-01"))
-    days = days_in_month(
-        month_text.str.slice(0, 4).cast(nw.Int64), month_text.str.slice(5, 2).cast(nw.Int64)
-    ).cast(nw.String)
+    month_text = nw.when(month_col).then(text).otherwise(nw.lit("2000-01"))
     frame = frame.with_columns(
-        nw.when(with_month)
+        days_in_month(
+            month_text.str.slice(0, 4).cast(nw.Int64), month_text.str.slice(5, 2).cast(nw.Int64)
+        )
+        .cast(nw.String)
+        .alias(f"{prefix}DAYS")
+    )
+    frame = frame.with_columns(
+        nw.when(month_col)
         .then(nw.concat_str([text.str.slice(0, 7), nw.lit("-01")]))
         .alias(f"{prefix}MT"),
-        nw.when(with_month)
-        .then(nw.concat_str([text.str.slice(0, 7), nw.lit("-"), days]))
+        nw.when(month_col)
+        .then(nw.concat_str([text.str.slice(0, 7), nw.lit("-"), nw.col(f"{prefix}DAYS")]))
         .alias(f"{prefix}MET"),
-        nw.when(with_year)
+        nw.when(year_col)
         .then(nw.concat_str([text.str.slice(0, 4), nw.lit("-01-01")]))
         .alias(f"{prefix}YT"),
-        nw.when(with_year)
+        nw.when(year_col)
         .then(nw.concat_str([text.str.slice(0, 4), nw.lit("-12-31")]))
         .alias(f"{prefix}YET"),
-    )
+    ).drop(f"{prefix}V", f"{prefix}WM", f"{prefix}WY", f"{prefix}DAYS")
     parts = {f"{prefix}{p}": f"{prefix}{p}T" for p in ("M", "ME", "Y", "YE")}
     return with_dates(frame, {f"{prefix}F": dtc} | parts).drop(*parts.values())
 

@@ -55,6 +55,7 @@ from eap.engine.frames import (
     days_between,
     first_in_order,
     lazy,
+    persist,
     polars_tables,
     with_dates,
     with_row_number,
@@ -152,7 +153,7 @@ class _Endpoint:
             return None
         if "\0truncate" not in self.cache:
             dates = self._records(rule, f"{self.prefix}.truncate", truncate=False)
-            self.cache["\0truncate"] = dates.select("USUBJID", nw.col("ADT").alias("_T"))
+            self.cache["\0truncate"] = persist(dates.select("USUBJID", nw.col("ADT").alias("_T")))
         return self.cache["\0truncate"]
 
     def origin(self) -> Frame:
@@ -164,14 +165,15 @@ class _Endpoint:
                     variable=f"{self.prefix}.origin",
                 )
             self.busy.add("origin")
-            self.cache["\0origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+            origin = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+            self.cache["\0origin"] = persist(origin)
         return self.cache["\0origin"]
 
     def dates(self, name: str) -> Frame:
         """USUBJID, ADT and SEQ of a named source (subjects without a date left out)."""
         if name not in self.cache:
             source = self.study.tte_sources[name]
-            self.cache[name] = self._source(source)
+            self.cache[name] = persist(self._source(source))
         return self.cache[name]
 
     def _source(self, source: TteSource) -> Frame:

@@ -78,6 +78,16 @@ def item(frame: Frame, expr: nw.Expr) -> Any:
     return frame.select(expr).collect("polars").item()
 
 
+def persist(frame: Frame) -> Frame:
+    """A frame later steps read several times, computed once: on Spark its rows are
+    kept by the executors and its plan cut short (``localCheckpoint``), so that a
+    plan built from it does not grow with every step before; on Polars, the frame as
+    it is (a lazy query, which Polars' optimiser shares)."""
+    if is_spark(frame):
+        return _frame(nw.to_native(frame).localCheckpoint(eager=True))
+    return frame
+
+
 def first_in_order(
     frame: Frame, by: str | list[str], order: list[str], *, last: bool = False
 ) -> Frame:
