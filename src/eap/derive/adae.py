@@ -216,7 +216,7 @@ def adae_dataset(
     rules = study.adae
     window = study.te_window_days if isinstance(end_window_days, _Default) else end_window_days
     always = rules.always_emergent if isinstance(always_emergent, _Default) else always_emergent
-    adae = collect(adae_frame(tables, adsl, study, window, always, cutoff))
+    adae = collect(adae_frame(tables, adsl, study, window, always, cutoff), streaming=False)
     labels = LABELS | {f.name: f.label for f in rules.flags}
     if rules.action_variable:
         drug = study.treatments.study_drug.capitalize()

@@ -59,6 +59,7 @@ from eap.engine.frames import (
     epoch_days,
     first_in_order,
     lazy,
+    persist,
     polars_tables,
     recode,
     with_dates,
@@ -129,10 +130,15 @@ def per_subject(
     the next start, is a whole number on any engine.
     """
     # Numbered as read, then only the study drug's records.
-    records = with_dates(
-        with_row_number(ex, "_ROW").filter(nw.col("EXTRT") == drug),
-        {"S": "EXSTDTC", "E": "EXENDTC"},
-    ).filter(nw.col("S") <= cutoff)
+    present = [c for c in ("EXDOSFRQ", "VISITNUM") if c in columns(ex)]
+    records = (
+        with_dates(
+            with_row_number(ex, "_ROW").filter(nw.col("EXTRT") == drug),
+            {"S": "EXSTDTC", "E": "EXENDTC"},
+        )
+        .filter(nw.col("S") <= cutoff)
+        .select("USUBJID", "S", "E", "EXDOSE", *present, "_ROW")
+    )
     if last_exposure is not None:
         records = records.join(last_exposure.select("USUBJID", "TRTEDT"), on="USUBJID", how="left")
     else:
@@ -172,6 +178,8 @@ def per_subject(
         .alias("GAP"),
         (nw.col("EXDOSE") < previous("EXDOSE")).fill_null(False).cast(nw.Int64).alias("DROP"),
     )
+    # Read by each quantity below: computed once.
+    records = persist(records)
     last = first_in_order(records, "USUBJID", order, last=True)
     wide = (
         records.group_by("USUBJID")
