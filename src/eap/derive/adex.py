@@ -130,14 +130,14 @@ def per_subject(
     the next start, is a whole number on any engine.
     """
     # Numbered as read, then only the study drug's records.
-    present = [c for c in ("EXDOSFRQ", "VISITNUM") if c in columns(ex)]
+    optional = [c for c in ("EXDOSFRQ", "VISITNUM") if c in columns(ex)]
     records = (
         with_dates(
             with_row_number(ex, "_ROW").filter(nw.col("EXTRT") == drug),
             {"S": "EXSTDTC", "E": "EXENDTC"},
         )
         .filter(nw.col("S") <= cutoff)
-        .select("USUBJID", "S", "E", "EXDOSE", *present, "_ROW")
+        .select("USUBJID", "S", "E", "EXDOSE", *optional, "_ROW")
     )
     if last_exposure is not None:
         records = records.join(last_exposure.select("USUBJID", "TRTEDT"), on="USUBJID", how="left")
