@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -312,6 +312,20 @@ def derive(
         bool, typer.Option("--explain", help="Print the study's derivation rules and stop.")
     ] = False,
     allow_invalid: AllowInvalid = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where the derivations run: polars (this machine) or spark (a Spark "
+            "session; pip install 'eap[spark]' and Java 17+)."
+        ),
+    ] = "polars",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
+            "(default: the Spark configuration's, else local[*])."
+        ),
+    ] = None,
 ) -> None:
     """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff.
 
@@ -345,6 +359,7 @@ def derive(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
+    spark = _spark_session(engine, spark_master)
     given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}", lazy=True)
     checked = _gate(given, allow_invalid, study=definition)
     written: dict[str, Path] = {}
@@ -375,6 +390,7 @@ def derive(
             study=definition,
             store=store,
             batch_subjects=BATCH_SUBJECTS if fmt == "parquet" else None,
+            spark=spark,
         )
         derived = LazyDatasets(result.datasets, sources, list(rows))
         if "ADTTE" in derived:
@@ -406,6 +422,7 @@ def derive(
                 "cutoff": result.cutoff,
                 "cutoff_source": result.cutoff_source,
                 "allow_invalid": allow_invalid,
+                "engine": engine if spark is None else f"spark ({spark.sparkContext.master})",
             },
         )
     if result.cutoff is not None:
@@ -423,6 +440,29 @@ def derive(
     if "define.xml" in written:
         console.print(f"define.xml 2.1 (valid against the CDISC schema) -> {written['define.xml']}")
     console.print(f"run log -> {written['run log']}")
+
+
+ENGINES = ("polars", "spark")
+
+
+def _spark_session(engine: str, master: str | None) -> Any:
+    """The Spark session of ``--engine spark`` (None for polars)."""
+    if engine not in ENGINES:
+        raise EapError(
+            "unknown engine", variable="--engine", expected=", ".join(ENGINES), found=engine
+        )
+    if engine != "spark":
+        if master is not None:
+            raise EapError(
+                "--spark-master is for the Spark engine",
+                variable="--spark-master",
+                expected="--engine spark with it",
+                found=master,
+            )
+        return None
+    from eap.engine.spark import session
+
+    return session(master)
 
 
 def _write_define(

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from eap.datasets.model import Dataset
-from eap.derive.adex import derive_adex, per_subject
+from eap.derive import adex
+from eap.derive.adex import derive_adex
 from eap.derive.adsl import derive_adsl
+from eap.engine.frames import collect, lazy
 from eap.simulate import simulate
 
 CUTOFF = dt.date(2014, 11, 5)
-END = pl.col("DSSCAT") == "END OF TREATMENT"
+END = nw.col("DSSCAT") == "END OF TREATMENT"
+
+
+def per_subject(ex: pl.DataFrame, ds: pl.DataFrame | None, *args: Any, **kw: Any) -> pl.DataFrame:
+    """adex.per_subject of Polars frames, collected."""
+    return collect(adex.per_subject(lazy(ex), lazy(ds) if ds is not None else None, *args, **kw))
 
 
 def _ex(rows: list[tuple[str, float, str, str, str, float]]) -> pl.DataFrame:

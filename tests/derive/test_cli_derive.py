@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from eap.cli import app
+from eap.datasets.io import read_dataset
 from eap.errors import PlanError
 from eap.plans import load_study
 from tests.conftest import PILOT
@@ -104,3 +107,41 @@ def test_without_data_or_output_folder_it_says_what_is_missing() -> None:
     result = runner.invoke(app, ["derive", "--study", "mm024"])
     assert result.exit_code != 0
     assert "a folder of SDTM datasets is needed" in str(result.exception)
+
+
+def test_engine_spark_writes_the_datasets_the_polars_engine_writes(
+    tmp_path: Path, spark: object
+) -> None:
+    sdtm = tmp_path / "sdtm"
+    made = runner.invoke(app, ["simulate", "--out", str(sdtm), "--format", "parquet"])
+    assert made.exit_code == 0
+    outputs = {}
+    for engine in ("polars", "spark"):
+        out = tmp_path / engine
+        args = ["derive", str(sdtm), "--out", str(out), "--format", "parquet"]
+        result = runner.invoke(app, [*args, "--engine", engine])
+        assert result.exit_code == 0, result.stdout
+        outputs[engine] = out
+    log = json.loads((outputs["spark"] / "run_log.json").read_text())
+    assert log["engine"].startswith("spark (local")  # the session the tests started
+    assert json.loads((outputs["polars"] / "run_log.json").read_text())["engine"] == "polars"
+    names = sorted(p.name for p in outputs["polars"].glob("*.parquet"))
+    assert names == sorted(p.name for p in outputs["spark"].glob("*.parquet"))
+    assert len(names) == 6
+    for name in names:
+        assert_frame_equal(
+            read_dataset(outputs["spark"] / name).frame,
+            read_dataset(outputs["polars"] / name).frame,
+        )
+
+
+def test_an_unknown_engine_or_a_master_without_spark_is_refused(tmp_path: Path) -> None:
+    args = ["derive", str(PILOT / "sdtm"), "--out", str(tmp_path / "out"), "--study", "cdisc-pilot"]
+    unknown = runner.invoke(app, [*args, "--engine", "duckdb"])
+    assert unknown.exit_code != 0
+    assert "unknown engine" in str(unknown.exception)
+    assert "expected polars, spark" in str(unknown.exception)
+    master = runner.invoke(app, [*args, "--spark-master", "local[2]"])
+    assert master.exit_code != 0
+    assert "--spark-master is for the Spark engine" in str(master.exception)
+    assert not (tmp_path / "out").exists()

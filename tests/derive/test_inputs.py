@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import narwhals as nw
 import polars as pl
 import pytest
 
 from eap.datasets.model import Dataset
 from eap.derive import derive_all
-from eap.derive.adae import impute_end, impute_start
+from eap.derive.adae import impute_end, impute_start, with_date_parts
 from eap.derive.inputs import ae_start_dates, derive_findings
+from eap.engine.frames import collect
 from eap.gate import check_input
 
 D = dt.date
@@ -72,10 +74,11 @@ def test_only_valid_partial_dates_are_imputed_with_a_flag() -> None:
             "T": [D(2011, 10, 3)] * 6,
         }
     )
-    start, start_flag = impute_start(pl.col("D"), pl.col("T"))
-    end, end_flag = impute_end(pl.col("D"), pl.lit(None, dtype=pl.Date))
-    got = frame.select(
-        start.alias("S"), start_flag.alias("SF"), end.alias("E"), end_flag.alias("EF")
+    start, start_flag = impute_start("_P", nw.col("T"))
+    end, end_flag = impute_end("_P", nw.lit(None, dtype=nw.Date))
+    parts = with_date_parts(nw.from_native(frame.lazy()), "D", "_P")
+    got = collect(
+        parts.select(start.alias("S"), start_flag.alias("SF"), end.alias("E"), end_flag.alias("EF"))
     )
     assert got.rows() == [
         # the first dose is in October 2011: the start is the first dose (2011-10-03)

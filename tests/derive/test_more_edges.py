@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import narwhals as nw
 import polars as pl
 import pytest
 
 from eap.datasets.model import Dataset
 from eap.derive import derive_all
-from eap.derive.adae import impute_start
+from eap.derive.adae import impute_start, with_date_parts
 from eap.derive.adcm import derive_adcm
 from eap.derive.adex import derive_adex
 from eap.derive.adrs import derive_adrs
@@ -21,6 +22,7 @@ from eap.derive.checks import input_findings, latest
 from eap.derive.common import iso_date
 from eap.derive.docs import explain
 from eap.derive.inputs import ae_start_dates
+from eap.engine.frames import collect
 from eap.errors import EapError, PlanError
 from eap.plans import load_study
 from tests.tiny_study import imwg_subject, one_arm_study
@@ -129,6 +131,13 @@ def test_a_cycle_length_from_the_study_file_is_explained_with_its_source(tmp_pat
     ) in lines
 
 
+def _start(frame: pl.DataFrame, dtc: str) -> pl.DataFrame:
+    """ASTDT and ASTDTF imputed from ``dtc`` and TRTSDT."""
+    date, flag = impute_start("_P", nw.col("TRTSDT"))
+    parts = with_date_parts(nw.from_native(frame.lazy()), dtc, "_P")
+    return collect(parts.select(date.alias("ASTDT"), flag.alias("ASTDTF")))
+
+
 def test_a_partial_date_with_a_time_is_imputed_from_the_parts_it_has() -> None:
     # SDTMIG: '-' stands for an unknown part, so 2014-03--T10:30 is March 2014 at 10:30 on
     # an unknown day: the first of the month (the first dose, 2014-01-05, is in another
@@ -140,8 +149,7 @@ def test_a_partial_date_with_a_time_is_imputed_from_the_parts_it_has() -> None:
             "TRTSDT": [D(2014, 1, 5)] * 3,
         }
     )
-    date, flag = impute_start(pl.col("AESTDTC"), pl.col("TRTSDT"))
-    got = frame.select(date.alias("ASTDT"), flag.alias("ASTDTF")).rows()
+    got = _start(frame, "AESTDTC").rows()
     assert got == [(D(2014, 3, 1), "D"), (D(2014, 3, 1), "D"), (D(2014, 1, 5), "M")]
 
 
@@ -149,8 +157,7 @@ def test_dates_not_written_in_iso_8601_give_no_date() -> None:
     # 10.03.2014 and 2014/03/10 are dates, but not ISO 8601: no imputed AE start and no
     # latest day (validate reports them), rather than a date read in a guessed format.
     frame = pl.DataFrame({"DTC": ["10.03.2014", "2014/03/10"], "TRTSDT": [D(2014, 1, 5)] * 2})
-    date, flag = impute_start(pl.col("DTC"), pl.col("TRTSDT"))
-    assert frame.select(date, flag).rows() == [(None, None), (None, None)]
+    assert _start(frame, "DTC").rows() == [(None, None), (None, None)]
     assert frame.head(1).select(latest("DTC")).item() is None
     assert frame.select(iso_date("DTC")).to_series().to_list() == [None, None]
 

@@ -12,9 +12,8 @@ from polars.testing import assert_frame_equal
 
 from eap.datasets.io import read_folder, write_dataset
 from eap.datasets.model import Dataset
-from eap.derive import data_cutoff
-from eap.derive.adsl import adsl_dataset, derive_adsl
-from eap.engine.spark import read_parquet
+from eap.datasets.validate import open_datasets
+from eap.derive import derive_all
 from eap.plans import load_study
 from eap.plans.study import Study
 from tests.conftest import PILOT
@@ -29,22 +28,39 @@ def _source(name: str) -> tuple[Mapping[str, Dataset], Study]:
     return simulate(2014, scale), load_study("mm024")
 
 
-def _on_spark(spark: Any, sdtm: Mapping[str, Dataset], folder: Path) -> dict[str, Any]:
-    """The SDTM written to Parquet and read by Spark, as a sponsor's data would be."""
+def _parquet(sdtm: Mapping[str, Dataset], folder: Path) -> Mapping[str, Dataset]:
+    """The SDTM written to Parquet and opened lazily, as ``eap derive`` opens a folder."""
     folder.mkdir()
-    files = {}
     for name, ds in sdtm.items():
-        files[name] = folder / f"{name}.parquet"
-        write_dataset(ds, files[name])
-    return read_parquet(spark, files)
+        write_dataset(ds, folder / f"{name.lower()}.parquet")
+    opened, _, unreadable = open_datasets(folder)
+    assert not unreadable
+    return opened
 
 
-@pytest.mark.parametrize("source", ["mm024-1", "mm024-100", "cdisc-pilot"])
-def test_adsl_on_spark_equals_adsl_on_polars(spark: Any, source: str, tmp_path: Path) -> None:
+# Scale 1 of the virtual cohort is compared through the command line
+# (tests/derive/test_cli_derive.py: eap derive --engine spark).
+@pytest.mark.parametrize("source", ["mm024-100", "cdisc-pilot"])
+def test_derive_all_on_spark_equals_derive_all_on_polars(
+    spark: Any, source: str, tmp_path: Path
+) -> None:
     sdtm, study = _source(source)
-    cutoff, _ = data_cutoff(sdtm, None, study)
-    local = derive_adsl(sdtm, cutoff, study=study)
-    remote = adsl_dataset(_on_spark(spark, sdtm, tmp_path / "sdtm"), cutoff, study=study)
-    assert (remote.label, remote.columns) == (local.label, local.columns)
-    assert_frame_equal(remote.frame, local.frame)
-    assert local.n_rows == sdtm["DM"].n_rows
+    files = _parquet(sdtm, tmp_path / "sdtm")
+    local = derive_all(files, study=study)
+    remote = derive_all(files, study=study, spark=spark)
+    assert (remote.cutoff, remote.skipped) == (local.cutoff, local.skipped)
+    assert remote.findings == local.findings
+    assert list(remote.datasets) == list(local.datasets)
+    for name, ds in local.datasets.items():
+        got = remote.datasets[name]
+        assert (got.label, got.columns) == (ds.label, ds.columns), name
+        try:
+            assert_frame_equal(got.frame, ds.frame)  # values, types, row order
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+    # Every dataset the study defines was derived, on all subjects.
+    expected = {"ADSL", "ADAE", "ADCM", "ADEX"} | (
+        {"ADTTE", "ADRS"} if source.startswith("mm024") else set()
+    )
+    assert set(local.datasets) == expected
+    assert local.datasets["ADSL"].n_rows == sdtm["DM"].n_rows

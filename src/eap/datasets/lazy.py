@@ -201,16 +201,16 @@ def _collect(datasets: Mapping[str, Dataset], name: str, frame: pl.LazyFrame) ->
     try:
         return frame.collect()
     except Exception as exc:  # Polars raises its own errors for damaged files
-        path = _file_of(datasets, name)
+        path = file_of(datasets, name)
         if path is None:
             raise
         raise DatasetReadError(f"malformed Parquet file ({exc})", file=path) from exc
 
 
-def _file_of(datasets: Mapping[str, Dataset], name: str) -> Path | None:
-    """The Parquet file a lazy dataset is read from, through any views."""
+def file_of(datasets: Mapping[str, Dataset], name: str) -> Path | None:
+    """The Parquet file a lazy dataset is read from, through any views (None: held)."""
     if isinstance(datasets, _View):
-        return _file_of(datasets._datasets, name)
+        return file_of(datasets._datasets, name)
     if isinstance(datasets, LazyDatasets):
         return datasets.file(name)
     return None

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import narwhals as nw
 import polars as pl
 
 from eap.datasets import specs
@@ -309,31 +310,43 @@ def check_codelists(ds: Dataset, spec: specs.DatasetSpec) -> Iterator[Finding]:
         )
 
 
-def iso8601_valid(text: pl.Expr) -> pl.Expr:
-    """True where ISO 8601 text is an SDTM date/time that exists (null stays null).
+def iso8601_valid(text: nw.Expr) -> nw.Expr:
+    """True where ISO 8601 text is an SDTM date/time that exists (null stays null), as a
+    Narwhals expression: the same rule for the checks (Polars) and the derivations (on
+    any engine).
 
     Partial dates (``2013``, ``2013-03``) and ``-`` for unknown parts are valid; a
     complete date must exist (``2014-02-30`` does not), a month be 1-12, an hour 0-23
     and a minute 0-59.
     """
     shape_ok = text.str.contains(ISO8601_RE)
-    full = text.str.slice(0, 10)
-    has_full_date = full.str.contains(r"^\d{4}-\d{2}-\d{2}$")
-    real_date = full.str.to_date("%Y-%m-%d", strict=False).is_not_null()
-    month = text.str.extract(r"^(?:\d{4}|-)-(\d{2})", 1).cast(pl.Int32, strict=False)
-    month_ok = month.is_null() | month.is_between(1, 12)
-    hour = text.str.extract(r"T(\d{2})", 1).cast(pl.Int32, strict=False)
-    minute = text.str.extract(r"T(?:\d{2}|-):(\d{2})", 1).cast(pl.Int32, strict=False)
-    time_ok = (hour.is_null() | (hour < 24)) & (minute.is_null() | (minute < 60))
-    return (shape_ok & (~has_full_date | real_date) & month_ok & time_ok).fill_null(False) | (
-        text.is_null()
-    )
+    month_bad = text.str.contains(r"^(?:\d{4}|-)-(?:00|1[3-9]|[2-9]\d)")
+    hour_bad = text.str.contains(r"T(?:2[4-9]|[3-9]\d)")
+    minute_bad = text.str.contains(r"T(?:\d{2}|-):[6-9]\d")
+    has_full_date = text.str.contains(r"^\d{4}-\d{2}-\d{2}(?:T|$)")
+    # A complete date exists when its day is within its month (the month is checked
+    # above); text without one is read as a date that exists, and not used.
+    full = nw.when(has_full_date).then(text).otherwise(nw.lit("2000-01-01"))
+    year, month, day = (full.str.slice(i, n).cast(nw.Int64) for i, n in ((0, 4), (5, 2), (8, 2)))
+    day_ok = (day >= 1) & (day <= days_in_month(year, month))
+    exists = ~has_full_date | day_ok
+    valid = shape_ok & ~month_bad & ~hour_bad & ~minute_bad & exists
+    return valid.fill_null(False) | text.is_null()
+
+
+def days_in_month(year: nw.Expr, month: nw.Expr) -> nw.Expr:
+    """The days of a month of the Gregorian calendar (February 29 in leap years)."""
+    leap = ((year % 4) == 0) & (((year % 100) != 0) | ((year % 400) == 0))
+    february = nw.when(leap).then(29).otherwise(28)
+    other = nw.when(month.is_in([4, 6, 9, 11])).then(30).otherwise(31)
+    return nw.when(month == 2).then(february).otherwise(other)
 
 
 def iso8601_problems(s: pl.Series) -> pl.Series:
     """True where a text value is not an SDTM ISO 8601 date/time (or names an impossible date)."""
-    text = pl.DataFrame({"v": s.cast(pl.String)})
-    return text.select(~iso8601_valid(pl.col("v"))).to_series().alias(s.name)
+    text = nw.from_native(pl.DataFrame({"v": s.cast(pl.String)}))
+    invalid = text.select(~iso8601_valid(nw.col("v"))).to_native().to_series()
+    return invalid.alias(s.name)
 
 
 def check_numbers(ds: Dataset, spec: specs.DatasetSpec | None) -> Iterator[Finding]:

@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
 from eap.datasets.lazy import BATCH_SUBJECTS, Projected, Subjects, scan, subject_batches
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding
-from eap.derive.adae import derive_adae
-from eap.derive.adcm import derive_adcm
-from eap.derive.adex import derive_adex
-from eap.derive.adrs import derive_adrs
-from eap.derive.adsl import adsl_gaps, derive_adsl
-from eap.derive.adtte import derivable_endpoints, derive_adtte
+from eap.derive.adae import adae_dataset, derive_adae
+from eap.derive.adcm import adcm_dataset, derive_adcm
+from eap.derive.adex import adex_dataset, derive_adex
+from eap.derive.adrs import adrs_dataset, derive_adrs
+from eap.derive.adsl import adsl_dataset, adsl_gaps, derive_adsl
+from eap.derive.adtte import adtte_dataset, derivable_endpoints, derive_adtte
 from eap.derive.common import derivation_variables, latest_date
 from eap.derive.inputs import derive_findings
-from eap.engine.frames import polars_tables
+from eap.engine.frames import Frame, Tables, lazy, polars_tables
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -95,8 +96,14 @@ def derive_all(
     study: Study | None = None,
     store: Callable[[Sequence[Dataset] | Iterator[Dataset]], bool] | None = None,
     batch_subjects: int | None = None,
+    spark: Any = None,
 ) -> Derived:
     """Every ADaM dataset eap can derive from ``sdtm`` for ``study`` (default MM-024).
+
+    ``spark`` (a SparkSession; eap.engine.spark.session): the derivations run on Spark,
+    reading each Parquet dataset with Spark (others are sent to it), the same rules as
+    on Polars (eap.engine); each dataset derived is collected on the driver. The input
+    checks and the data cutoff are computed with Polars, from the same files.
 
     ``store``, when given, is called with each dataset as soon as it is derived (in the
     order of ``Derived.datasets``), as its parts: one, or, with ``batch_subjects``, an
@@ -135,26 +142,28 @@ def derive_all(
     # a dataset read lazily from Parquet is read in part, when used, and let go.
     sdtm = Projected(sdtm, derivation_variables(study))
     cut, source = data_cutoff(sdtm, cutoff, study)
+    engine = _Engine.of(spark)
     say("ADSL")
-    adsl = derive_adsl(sdtm, cut, study=study)
+    adsl = adsl_dataset(engine.tables(sdtm), cut, study=study)
     keep(adsl)
-    by_subjects = _by_subjects(sdtm, adsl, batch_subjects if store else None, say)
+    size = batch_subjects if store and spark is None else None
+    by_subjects = _by_subjects(sdtm, adsl, engine, size, say)
     for name, why in adsl_gaps(adsl.frame, polars_tables(sdtm), study).items():
         skipped[f"ADSL.{name}"] = why
     if "AE" in sdtm and "TRTSDT" in adsl.frame.columns:
         say("ADAE")
-        keep(by_subjects("ADAE", lambda d, a: derive_adae(d, a, study=study, cutoff=cut)))
+        keep(by_subjects("ADAE", lambda t, a: adae_dataset(t, a, study=study, cutoff=cut)))
     else:
         skipped["ADAE"] = "no AE dataset" if "AE" not in sdtm else "no first dose (ADSL.TRTSDT)"
     if "CM" in sdtm:
         say("ADCM")
-        keep(by_subjects("ADCM", lambda d, a: derive_adcm(d, a, study=study, cutoff=cut)))
+        keep(by_subjects("ADCM", lambda t, a: adcm_dataset(t, a, study=study, cutoff=cut)))
     else:
         skipped["ADCM"] = "no CM dataset"
     drug = study.treatments.study_drug
     if "EX" in sdtm and _has_records(sdtm, "EX", pl.col("EXTRT") == drug):
         say("ADEX")
-        keep(by_subjects("ADEX", lambda d, a: derive_adex(d, a, cut, study=study)))
+        keep(by_subjects("ADEX", lambda t, a: adex_dataset(t, a, cut, study=study)))
     else:
         skipped["ADEX"] = f"no EX records of the study drug {drug}"
     _adtte(sdtm, cut, study, by_subjects, say, keep, skipped)
@@ -164,34 +173,62 @@ def derive_all(
         skipped["ADRS"] = f"no {study.response.dataset} dataset"
     else:
         say("ADRS")
-        keep(by_subjects("ADRS", lambda d, _: derive_adrs(d, cut, study=study)))
+        keep(by_subjects("ADRS", lambda t, _: adrs_dataset(t, cut, study=study)))
     return Derived(out, skipped, tuple(findings), cut, source)
 
 
-# derive(sdtm, adsl) for the subjects of both; the dataset named, whole or in parts.
-Derivation = Callable[[Mapping[str, Dataset], Dataset], Dataset]
+@dataclass(frozen=True)
+class _Engine:
+    """Where the derivations run: Polars (``spark`` None) or a Spark session."""
+
+    spark: Any = None
+
+    @classmethod
+    def of(cls, spark: Any) -> _Engine:
+        return cls(spark)
+
+    def tables(self, sdtm: Mapping[str, Dataset]) -> Tables:
+        if self.spark is None:
+            return polars_tables(sdtm)
+        from eap.engine.spark import spark_tables
+
+        return spark_tables(self.spark, sdtm)
+
+    def adsl(self, frame: pl.DataFrame) -> Frame:
+        if self.spark is None:
+            return lazy(frame)
+        from eap.engine.spark import from_polars
+
+        return from_polars(self.spark, frame)
+
+
+# derive(tables, adsl) for the subjects of both; the dataset named, whole or in parts.
+Derivation = Callable[[Tables, Frame], Dataset]
 BySubjects = Callable[[str, Derivation], Output]
 
 
 def _by_subjects(
     sdtm: Mapping[str, Dataset],
     adsl: Dataset,
+    engine: _Engine,
     size: int | None,
     say: Callable[[str], None],
 ) -> BySubjects:
-    """How a subject-by-subject derivation runs: whole, or, when ``size`` is given and
-    ADSL has more subjects, in parts of ``size`` subjects (eap.datasets.lazy.Subjects)."""
+    """How a subject-by-subject derivation runs on ``engine``: whole, or, when ``size``
+    is given and ADSL has more subjects, in parts of ``size`` subjects
+    (eap.datasets.lazy.Subjects)."""
     ranges = subject_batches(adsl.frame["USUBJID"], size) if size else []
 
     def run(name: str, derive: Derivation) -> Output:
         if len(ranges) < 2:
-            return derive(sdtm, adsl)
+            return derive(engine.tables(sdtm), engine.adsl(adsl.frame))
 
         def parts() -> Iterator[Dataset]:
             for number, (start, stop) in enumerate(ranges, 1):
                 say(f"{name} {number}/{len(ranges)}")
                 view = Subjects(sdtm, start, stop)
-                yield derive(view, replace(adsl, frame=adsl.frame.filter(view.rows())))
+                subjects = adsl.frame.filter(view.rows())
+                yield derive(engine.tables(view), engine.adsl(subjects))
 
         return parts()
 
@@ -220,9 +257,7 @@ def _adtte(
     if ready:
         say("ADTTE")
         keep(
-            by_subjects(
-                "ADTTE", lambda d, a: derive_adtte(d, cut, study=study, adsl=a, paramcds=ready)
-            )
+            by_subjects("ADTTE", lambda t, a: adtte_dataset(t, a, cut, study=study, paramcds=ready))
         )
     for paramcd, absent in lacking.items():
         key = "ADTTE" if not ready else f"ADTTE {paramcd}"

@@ -46,12 +46,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-import polars as pl
+import narwhals as nw
 
-from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
-from eap.datasets.validate import iso8601_valid
-from eap.derive.common import as_adam, require_subjects, where
+from eap.datasets.validate import days_in_month, iso8601_valid
+from eap.derive.common import as_adam, require_subjects, where_neutral
+from eap.engine.frames import (
+    Frame,
+    Tables,
+    collect,
+    columns,
+    days_between,
+    polars_tables,
+    with_dates,
+)
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -70,70 +78,100 @@ class _Default:
 STUDY_DEFAULT = _Default()
 
 
-def _date_parts(dtc: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """The complete date, and the first of the month and of the year a partial date
-    gives. The partial parts only of a valid ISO 8601 value (``2011-10``, ``2011``):
-    ``05OCT2011``, ``2011-13-45`` or ``2014-02-30`` give no date at all, and no flag."""
-    valid = iso8601_valid(dtc)
-    full = dtc.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    month = pl.when(valid & dtc.str.contains(r"^\d{4}-\d{2}")).then(
-        dtc.str.slice(0, 7).str.to_date("%Y-%m", strict=False)
+def with_date_parts(frame: Frame, dtc: str, prefix: str) -> Frame:
+    """``frame`` with the dates a --DTC value gives, each a column named ``prefix`` and:
+    ``F`` the complete date; ``M`` and ``ME`` the first and the last day of its month
+    and ``Y`` and ``YE`` of its year, for a valid ISO 8601 value with a month (a year).
+    The partial parts only of a valid value (``2011-10``, ``2011``): ``05OCT2011``,
+    ``2011-13-45`` or ``2014-02-30`` give no date at all, and no flag."""
+    text = nw.col(dtc)
+    # Each test once, as a column: the parts below read them several times.
+    month_col, year_col = nw.col(f"{prefix}WM"), nw.col(f"{prefix}WY")
+    frame = frame.with_columns(iso8601_valid(text).alias(f"{prefix}V")).with_columns(
+        (nw.col(f"{prefix}V") & text.str.contains(r"^\d{4}-\d{2}")).alias(f"{prefix}WM"),
+        (nw.col(f"{prefix}V") & text.str.contains(r"^\d{4}")).alias(f"{prefix}WY"),
     )
-    year = pl.when(valid & dtc.str.contains(r"^\d{4}")).then(
-        dtc.str.slice(0, 4).str.to_date("%Y", strict=False)
+    # The month's days from the text of a valid month (others read as January 2000).
+    month_text = nw.when(month_col).then(text).otherwise(nw.lit("2000-01"))
+    frame = frame.with_columns(
+        days_in_month(
+            month_text.str.slice(0, 4).cast(nw.Int64), month_text.str.slice(5, 2).cast(nw.Int64)
+        )
+        .cast(nw.String)
+        .alias(f"{prefix}DAYS")
     )
-    return full, month, year
+    frame = frame.with_columns(
+        nw.when(month_col)
+        .then(nw.concat_str([text.str.slice(0, 7), nw.lit("-01")]))
+        .alias(f"{prefix}MT"),
+        nw.when(month_col)
+        .then(nw.concat_str([text.str.slice(0, 7), nw.lit("-"), nw.col(f"{prefix}DAYS")]))
+        .alias(f"{prefix}MET"),
+        nw.when(year_col)
+        .then(nw.concat_str([text.str.slice(0, 4), nw.lit("-01-01")]))
+        .alias(f"{prefix}YT"),
+        nw.when(year_col)
+        .then(nw.concat_str([text.str.slice(0, 4), nw.lit("-12-31")]))
+        .alias(f"{prefix}YET"),
+    ).drop(f"{prefix}V", f"{prefix}WM", f"{prefix}WY", f"{prefix}DAYS")
+    parts = {f"{prefix}{p}": f"{prefix}{p}T" for p in ("M", "ME", "Y", "YE")}
+    return with_dates(frame, {f"{prefix}F": dtc} | parts).drop(*parts.values())
 
 
-def impute_start(dtc: pl.Expr, trtsdt: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """ASTDT and ASTDTF from ISO 8601 text (see the module docstring)."""
-    full, month, year = _date_parts(dtc)
+def impute_start(prefix: str, trtsdt: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
+    """ASTDT and ASTDTF from the date parts :func:`with_date_parts` added with
+    ``prefix`` (see the module docstring)."""
+    full, month, year = (nw.col(f"{prefix}{p}") for p in ("F", "M", "Y"))
     same_month = (month.dt.year() == trtsdt.dt.year()) & (month.dt.month() == trtsdt.dt.month())
     same_year = year.dt.year() == trtsdt.dt.year()
-    has_month = month.is_not_null()
+    has_month = ~month.is_null()
     date = (
-        pl.when(full.is_not_null())
+        nw.when(~full.is_null())
         .then(full)
-        .when(has_month & same_month.fill_null(False))
-        .then(pl.max_horizontal(month, trtsdt))
-        .when(has_month)
-        .then(month)
-        .when(same_year.fill_null(False))
-        .then(pl.max_horizontal(year, trtsdt))
-        .otherwise(year)
+        .otherwise(
+            nw.when(has_month & same_month.fill_null(False))
+            .then(nw.max_horizontal(month, trtsdt))
+            .otherwise(
+                nw.when(has_month)
+                .then(month)
+                .otherwise(
+                    nw.when(same_year.fill_null(False))
+                    .then(nw.max_horizontal(year, trtsdt))
+                    .otherwise(year)
+                )
+            )
+        )
     )
-    flag = (
-        pl.when(full.is_not_null())
-        .then(pl.lit(None, dtype=pl.String))
-        .when(has_month)
-        .then(pl.lit("D"))
-        .when(year.is_not_null())
-        .then(pl.lit("M"))
-    )
-    return date, flag
+    return date, _imputed(full, month, year)
 
 
-def impute_end(dtc: pl.Expr, death: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def impute_end(prefix: str, death: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
     """AENDT and AENDTF: the last day of a partial period, never after death."""
-    full, month, year = _date_parts(dtc)
-    last_of_month = month.dt.month_end()
-    last_of_year = year.dt.offset_by("1y") - pl.duration(days=1)
+    full, month, year = (nw.col(f"{prefix}{p}") for p in ("F", "M", "Y"))
     guess = (
-        pl.when(full.is_not_null())
+        nw.when(~full.is_null())
         .then(full)
-        .when(month.is_not_null())
-        .then(last_of_month)
-        .otherwise(last_of_year)
+        .otherwise(
+            nw.when(~month.is_null()).then(nw.col(f"{prefix}ME")).otherwise(nw.col(f"{prefix}YE"))
+        )
     )
-    flag = (
-        pl.when(full.is_not_null())
-        .then(pl.lit(None, dtype=pl.String))
-        .when(month.is_not_null())
-        .then(pl.lit("D"))
-        .when(year.is_not_null())
-        .then(pl.lit("M"))
+    after_death = ~death.is_null() & (guess > death)
+    return nw.when(after_death).then(death).otherwise(guess), _imputed(full, month, year)
+
+
+def _imputed(full: nw.Expr, month: nw.Expr, year: nw.Expr) -> nw.Expr:
+    """The imputation flag: none for a complete date, "D" when the day was imputed,
+    "M" when the month was too."""
+    none = nw.lit(None, dtype=nw.String)
+    return (
+        nw.when(~full.is_null())
+        .then(none)
+        .otherwise(
+            nw.when(~month.is_null())
+            .then(nw.lit("D"))
+            .otherwise(nw.when(~year.is_null()).then(nw.lit("M")).otherwise(none))
+        )
     )
-    return pl.when(death.is_not_null() & (guess > death)).then(death).otherwise(guess), flag
 
 
 def derive_adae(
@@ -150,15 +188,58 @@ def derive_adae(
     override the study's treatment-emergent window and always-emergent events.
     ``cutoff``: an AE starting after the data cutoff is not treatment-emergent (None:
     no cutoff; ``derive_all`` passes the study's)."""
-    if "AE" not in sdtm:
+    tables = polars_tables(sdtm)
+    return adae_dataset(
+        tables,
+        nw.from_native(adsl.frame.lazy()),
+        study=study,
+        end_window_days=end_window_days,
+        always_emergent=always_emergent,
+        cutoff=cutoff,
+    )
+
+
+def adae_dataset(
+    tables: Tables,
+    adsl: Frame,
+    *,
+    study: Study | None = None,
+    end_window_days: int | _Default | None = STUDY_DEFAULT,
+    always_emergent: str | _Default | None = STUDY_DEFAULT,
+    cutoff: dt.date | None = None,
+) -> Dataset:
+    """:func:`derive_adae` on any engine: ADAE from ``tables`` and ``adsl`` (frames of
+    one engine), collected as a Dataset."""
+    if "AE" not in tables:
         raise EapError("AE is required to derive ADAE", dataset="AE", expected="an AE dataset")
     study = study or load_study(DEFAULT_STUDY)
     rules = study.adae
     window = study.te_window_days if isinstance(end_window_days, _Default) else end_window_days
     always = rules.always_emergent if isinstance(always_emergent, _Default) else always_emergent
+    adae = collect(adae_frame(tables, adsl, study, window, always, cutoff), streaming=False)
+    labels = LABELS | {f.name: f.label for f in rules.flags}
+    if rules.action_variable:
+        drug = study.treatments.study_drug.capitalize()
+        labels[rules.action_variable] = f"Action Taken with {drug}"
+    if rules.period:
+        labels[rules.period.name] = rules.period.label
+    return as_adam("ADAE", "Adverse Events Analysis Dataset", adae, labels)
+
+
+def adae_frame(
+    tables: Tables,
+    adsl: Frame,
+    study: Study,
+    window: int | None,
+    always: str | None,
+    cutoff: dt.date | None,
+) -> Frame:
+    """ADAE's records, sorted by USUBJID and AESEQ, as a lazy frame (see the module
+    docstring for the rules)."""
+    rules = study.adae
     period_dates = [s.date for s in rules.period.starts] if rules.period else []
-    # Lazy from the scan of AE to the one collect of ADAE.
-    ae = scan(sdtm, "AE")
+    ae = tables["AE"]
+    adsl_names = columns(adsl)
     subject_cols = [
         c
         for c in (
@@ -171,161 +252,150 @@ def derive_adae(
             *(f.name for f in study.adsl_flags),
             study.arms.actual,
         )
-        if c in adsl.frame.columns
+        if c in adsl_names
     ]
-    require_subjects(ae.select("USUBJID").collect(), adsl.frame, "AE")
-    # In ADAE's order from the start: AE has half ADAE's variables, so sorting it costs
-    # half what sorting the derived records would.
-    frame = ae.sort("USUBJID", "AESEQ", maintain_order=True).join(
-        adsl.frame.lazy().select(subject_cols), on="USUBJID", how="left", maintain_order="left"
-    )
-    present = frame.collect_schema().names()
+    require_subjects(collect(ae.select("USUBJID")), collect(adsl.select("USUBJID")), "AE")
+    frame = ae.join(adsl.select(subject_cols), on="USUBJID", how="left")
+    present = columns(frame)
     for col in ("DTHDT", *period_dates):
         if col not in present:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
+            frame = frame.with_columns(nw.lit(None, dtype=nw.Date).alias(col))
     for col in ("AETOXGR", "AECAT", "AEACN", "AESEV", "AEENDTC"):
         if col not in present:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-    present = frame.collect_schema().names()
-    astdt, astdtf = impute_start(pl.col("AESTDTC"), pl.col("TRTSDT"))
-    aendt, aendtf = impute_end(pl.col("AEENDTC"), pl.col("DTHDT"))
+            frame = frame.with_columns(nw.lit(None, dtype=nw.String).alias(col))
+    present = columns(frame)
+    frame = with_date_parts(with_date_parts(frame, "AESTDTC", "_S"), "AEENDTC", "_E")
+    astdt, astdtf = impute_start("_S", nw.col("TRTSDT"))
+    aendt, aendtf = impute_end("_E", nw.col("DTHDT"))
+    parts = [f"{prefix}{p}" for prefix in ("_S", "_E") for p in ("F", "M", "ME", "Y", "YE")]
     frame = frame.with_columns(
         astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
-    )
-    in_window = pl.col("ASTDT") >= pl.col("TRTSDT")
+    ).drop(*parts)
+    in_window = nw.col("ASTDT") >= nw.col("TRTSDT")
     if window is not None:
-        in_window = in_window & (pl.col("ASTDT") <= pl.col("TRTEDT") + pl.duration(days=window))
+        in_window = in_window & (days_between("ASTDT", "TRTEDT") <= window)
     emergent = (
-        pl.when(pl.col("AESTDTC").is_null() & pl.col("TRTSDT").is_not_null())
-        .then(True)
+        nw.when(nw.col("AESTDTC").is_null() & ~nw.col("TRTSDT").is_null())
+        .then(nw.lit(True))
         .otherwise(in_window)
     )
     if always is not None:
         field = "adae.always_emergent"
-        condition = where(always, present, file=study.file, field=field).fill_null(False)
-        emergent = emergent | (condition & (pl.col("ASTDT") >= pl.col("TRTSDT")).fill_null(False))
+        condition = where_neutral(always, present, file=study.file, field=field).fill_null(False)
+        emergent = emergent | (condition & (nw.col("ASTDT") >= nw.col("TRTSDT")).fill_null(False))
     if cutoff is not None:
         # The window after the last dose (and an always-emergent event) can reach past
         # the cutoff for a patient on treatment at it; what starts later is not counted.
-        emergent = emergent & (pl.col("ASTDT") <= cutoff).fill_null(True)
-    flags = [
-        pl.when(
-            where(f.where, present, file=study.file, field=f"adae.flags.{f.name}.where").fill_null(
-                False
-            )
-        )
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias(f.name)
+        emergent = emergent & (nw.col("ASTDT") <= cutoff).fill_null(True)
+    study_flags = [
+        yes(
+            where_neutral(f.where, present, file=study.file, field=f"adae.flags.{f.name}.where")
+        ).alias(f.name)
         for f in rules.flags
     ]
     action = (
-        [pl.col("AEACN").replace_strict(ACTIONS, default="NONE").alias(rules.action_variable)]
+        [
+            nw.col("AEACN")
+            .replace_strict(ACTIONS, default="NONE", return_dtype=nw.String)
+            .alias(rules.action_variable)
+        ]
         if rules.action_variable
         else []
     )
     frame = frame.with_columns(
-        pl.when(emergent.fill_null(False))
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("TRTEMFL"),
-        pl.col("AETOXGR").cast(pl.Int64, strict=False).alias("ATOXGRN"),
-        *flags,
+        yes(emergent).alias("TRTEMFL"),
+        as_integer(nw.col("AETOXGR")).alias("ATOXGRN"),
+        *study_flags,
         *action,
         study_day("ASTDT", "TRTSDT").alias("ASTDY"),
-        (((pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days() + 1) / study.month_days).alias(
-            "ONTRTM"
-        ),
+        ((days_between("ASTDT", "TRTSDT") + 1) / study.month_days).alias("ONTRTM"),
         *_period(study),
-    ).with_columns(
-        pl.when(pl.col("ATOXGRN").is_between(3, 4))
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("TOXG34FL"),
-        pl.coalesce(
-            "ATOXGRN",
-            pl.col("AESEV").replace_strict(SEVERITY_RANK, default=None, return_dtype=pl.Int64),
-        ).alias("_RANK"),
     )
-    # Collected once, then each step reads what it needs: the worst-grade flag from
-    # five variables, the order from two (a lazy plan evaluating the imputations for
-    # both the flag and the records, then sorting all 42 variables, peaked at 1.4 GB
-    # for 606,293 AEs).
-    records = frame.collect()
-    worst = (
-        records.lazy()
-        .select("USUBJID", "AEDECOD", "_RANK", "ASTDT", "AESEQ", "TRTEMFL")
-        .filter(pl.col("TRTEMFL") == "Y")
-        .sort(
-            ["USUBJID", "AEDECOD", "_RANK", "ASTDT", "AESEQ"],
-            descending=[False, False, True, False, False],
-            nulls_last=True,
-        )
-        .group_by("USUBJID", "AEDECOD", maintain_order=True)
-        .first()
-        .select(pl.struct("USUBJID", "AESEQ").alias("_KEY"))
-        .collect()
-        .to_series()
+    severity = nw.lit(None, dtype=nw.Int64)
+    for term, rank in SEVERITY_RANK.items():
+        severity = nw.when(nw.col("AESEV") == term).then(nw.lit(rank)).otherwise(severity)
+    frame = frame.with_columns(
+        yes((nw.col("ATOXGRN") >= 3) & (nw.col("ATOXGRN") <= 4)).alias("TOXG34FL"),
+        nw.coalesce(nw.col("ATOXGRN"), severity).alias("_RANK"),
     )
-    # A flag rather than a join: a join copies all 42 variables of every record.
-    records = records.with_columns(
-        pl.when(pl.struct("USUBJID", "AESEQ").is_in(worst.implode()))
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("WORSTFL")
-    ).drop("_RANK")
-    del worst
-    order = records.select(pl.arg_sort_by("USUBJID", "AESEQ", maintain_order=True)).to_series()
-    if not order.equals(pl.Series(range(records.height), dtype=order.dtype)):
-        records = records[order]
-    del order
-    if "SUPPAE" in sdtm:
-        supp = scan(sdtm, "SUPPAE").filter(pl.col("QNAM") == "AETOXTRM").collect()
-        if supp.height:
-            terms = supp.select(
+    frame = _worst(frame)
+    if "SUPPAE" in tables:
+        terms = (
+            tables["SUPPAE"]
+            .filter(nw.col("QNAM") == "AETOXTRM")
+            .select(
                 "USUBJID",
-                pl.col("IDVARVAL").cast(pl.Int64, strict=False).alias("AESEQ"),
-                pl.col("QVAL").alias("AETOXTRM"),
+                as_integer(nw.col("IDVARVAL")).alias("AESEQ"),
+                nw.col("QVAL").alias("AETOXTRM"),
             )
-            keys = records.select("USUBJID", "AESEQ")
-            found = keys.join(terms, on=["USUBJID", "AESEQ"], how="left", maintain_order="left")
-            if found.height == records.height:  # one term a record: add the column alone
-                records = records.with_columns(found["AETOXTRM"])
-            else:  # a record with two terms is repeated, one row a term, as a join gives
-                records = records.join(
-                    terms, on=["USUBJID", "AESEQ"], how="left", maintain_order="left"
-                )
-    adae = records
-    labels = LABELS | {f.name: f.label for f in rules.flags}
-    if rules.action_variable:
-        drug = study.treatments.study_drug.capitalize()
-        labels[rules.action_variable] = f"Action Taken with {drug}"
-    if rules.period:
-        labels[rules.period.name] = rules.period.label
-    return as_adam("ADAE", "Adverse Events Analysis Dataset", adae, labels)
+        )
+        # A record with two terms is repeated, one row a term, as a join gives.
+        frame = frame.join(terms, on=["USUBJID", "AESEQ"], how="left")
+        return frame.sort("USUBJID", "AESEQ", "AETOXTRM", nulls_last=True)
+    return frame.sort("USUBJID", "AESEQ")
 
 
-def study_day(date: str, reference: str) -> pl.Expr:
+def _worst(frame: Frame) -> Frame:
+    """WORSTFL: "Y" on the first treatment-emergent record of each subject and term in
+    the order of the worst grade (or severity), then the earliest onset, then AESEQ."""
+    first = (
+        nw.col("_ONE")
+        .is_first_distinct()
+        .over(
+            "USUBJID",
+            "AEDECOD",
+            "TRTEMFL",
+            order_by=["_NORANK", "_NEGRANK", "_NOSTART", "ASTDT", "AESEQ"],
+        )
+    )
+    return (
+        frame.with_columns(
+            nw.lit(True).alias("_ONE"),
+            nw.col("_RANK").is_null().alias("_NORANK"),
+            (-nw.col("_RANK")).alias("_NEGRANK"),
+            nw.col("ASTDT").is_null().alias("_NOSTART"),
+        )
+        .with_columns(yes(first & (nw.col("TRTEMFL") == "Y")).alias("WORSTFL"))
+        .drop("_ONE", "_NORANK", "_NEGRANK", "_NOSTART", "_RANK")
+    )
+
+
+def yes(condition: nw.Expr) -> nw.Expr:
+    """ "Y" where ``condition`` holds, else missing (null)."""
+    return (
+        nw.when(condition.fill_null(False))
+        .then(nw.lit("Y"))
+        .otherwise(nw.lit(None, dtype=nw.String))
+    )
+
+
+def as_integer(text: nw.Expr) -> nw.Expr:
+    """Text of a whole number as Int64 (``"3"``, ``"-2"``); anything else null."""
+    whole = text.str.contains(r"^-?[0-9]+$").fill_null(False)
+    return nw.when(whole).then(nw.when(whole).then(text).otherwise(nw.lit("0")).cast(nw.Int64))
+
+
+def study_day(date: str, reference: str) -> nw.Expr:
     """The CDISC study day: day 1 is the reference date and there is no day 0 (the day
     before is -1)."""
-    days = (pl.col(date) - pl.col(reference)).dt.total_days()
-    return pl.when(days >= 0).then(days + 1).otherwise(days)
+    days = days_between(date, reference)
+    return nw.when(days >= 0).then(days + 1).otherwise(days)
 
 
-def _period(study: Study) -> list[pl.Expr]:
+def _period(study: Study) -> list[nw.Expr]:
     """The phase at onset: the latest listed ADSL start date on or before ASTDT."""
     period = study.adae.period
     if period is None:
         return []
-    before = pl.lit(period.before) if period.before else pl.lit(None, dtype=pl.String)
+    before = nw.lit(period.before) if period.before else nw.lit(None, dtype=nw.String)
     expr = (
-        pl.when(pl.col(period.starts[0].date).is_not_null())
+        nw.when(~nw.col(period.starts[0].date).is_null())
         .then(before)
-        .otherwise(pl.lit(None, dtype=pl.String))
+        .otherwise(nw.lit(None, dtype=nw.String))
     )
     for start in period.starts:  # later starts take precedence
-        on = pl.col(start.date).is_not_null() & (pl.col("ASTDT") >= pl.col(start.date))
-        expr = pl.when(on).then(pl.lit(start.value)).otherwise(expr)
+        on = ~nw.col(start.date).is_null() & (nw.col("ASTDT") >= nw.col(start.date))
+        expr = nw.when(on.fill_null(False)).then(nw.lit(start.value)).otherwise(expr)
     return [expr.alias(period.name)]
 
 

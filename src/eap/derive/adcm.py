@@ -31,12 +31,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-import polars as pl
+import narwhals as nw
 
-from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
-from eap.derive.adae import impute_end, impute_start, study_day
+from eap.derive.adae import impute_end, impute_start, study_day, with_date_parts, yes
 from eap.derive.common import as_adam, filter_variables, require_subjects
+from eap.engine.frames import Frame, Tables, collect, columns, polars_tables
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -51,8 +51,9 @@ LABELS = {
 }
 
 
-def subject_variables(study: Study, adsl: pl.DataFrame, cm: Sequence[str]) -> list[str]:
-    """The ADSL variables ADCM carries (see the module docstring), in that order."""
+def subject_variables(study: Study, adsl: Sequence[str], cm: Sequence[str]) -> list[str]:
+    """The ADSL variables ADCM carries (see the module docstring), in that order, given
+    the variables of ADSL and of CM."""
     wanted = [
         "STUDYID",
         study.arms.planned,
@@ -66,7 +67,7 @@ def subject_variables(study: Study, adsl: pl.DataFrame, cm: Sequence[str]) -> li
         wanted += sorted(filter_variables(population.where))
     out: list[str] = []
     for col in wanted:
-        if col in adsl.columns and col not in cm and col not in out:
+        if col in adsl and col not in cm and col not in out:
             out.append(col)
     return out
 
@@ -80,44 +81,61 @@ def derive_adcm(
 ) -> Dataset:
     """ADCM from SDTM CM and ADSL for ``study`` (default MM-024); a medication starting
     after ``cutoff`` (the data cutoff; None: none) is not on treatment."""
-    if "CM" not in sdtm:
+    return adcm_dataset(
+        polars_tables(sdtm), nw.from_native(adsl.frame.lazy()), study=study, cutoff=cutoff
+    )
+
+
+def adcm_dataset(
+    tables: Tables,
+    adsl: Frame,
+    *,
+    study: Study | None = None,
+    cutoff: dt.date | None = None,
+) -> Dataset:
+    """:func:`derive_adcm` on any engine: ADCM from ``tables`` and ``adsl`` (frames of
+    one engine), collected as a Dataset."""
+    if "CM" not in tables:
         raise EapError("CM is required to derive ADCM", dataset="CM", expected="a CM dataset")
     study = study or load_study(DEFAULT_STUDY)
-    # Lazy from the scan of CM to the one collect of ADCM.
-    cm = scan(sdtm, "CM")
-    require_subjects(cm.select("USUBJID").collect(), adsl.frame, "CM")
-    keep = subject_variables(study, adsl.frame, cm.collect_schema().names())
-    frame = cm.join(adsl.frame.lazy().select("USUBJID", *keep), on="USUBJID", how="left")
+    adcm = collect(adcm_frame(tables, adsl, study, cutoff))
+    return as_adam("ADCM", "Concomitant Medications Analysis Dataset", adcm, LABELS)
+
+
+def adcm_frame(tables: Tables, adsl: Frame, study: Study, cutoff: dt.date | None) -> Frame:
+    """ADCM's records, sorted by USUBJID and CMSEQ, as a lazy frame."""
+    cm = tables["CM"]
+    require_subjects(collect(cm.select("USUBJID")), collect(adsl.select("USUBJID")), "CM")
+    keep = subject_variables(study, columns(adsl), columns(cm))
+    frame = cm.join(adsl.select("USUBJID", *keep), on="USUBJID", how="left")
     given = frame.collect_schema()
     for col in ("TRTSDT", "TRTEDT", "DTHDT"):
         if col not in given:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias(col))
+            frame = frame.with_columns(nw.lit(None, dtype=nw.Date).alias(col))
     for col in ("CMSTDTC", "CMENDTC"):
         if col not in given:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-        elif given[col] == pl.Null:  # a column without a single value
-            frame = frame.with_columns(pl.col(col).cast(pl.String))
-    astdt, astdtf = impute_start(pl.col("CMSTDTC"), pl.col("TRTSDT"))
-    aendt, aendtf = impute_end(pl.col("CMENDTC"), pl.col("DTHDT"))
+            frame = frame.with_columns(nw.lit(None, dtype=nw.String).alias(col))
+        elif given[col] != nw.String:  # a column without a single value
+            frame = frame.with_columns(nw.col(col).cast(nw.String))
+    frame = with_date_parts(with_date_parts(frame, "CMSTDTC", "_S"), "CMENDTC", "_E")
+    astdt, astdtf = impute_start("_S", nw.col("TRTSDT"))
+    aendt, aendtf = impute_end("_E", nw.col("DTHDT"))
+    parts = [f"{prefix}{p}" for prefix in ("_S", "_E") for p in ("F", "M", "ME", "Y", "YE")]
     frame = frame.with_columns(
         astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
-    )
-    started = pl.col("ASTDT").is_null() | pl.col("TRTEDT").is_null()
+    ).drop(*parts)
+    started = nw.col("ASTDT").is_null() | nw.col("TRTEDT").is_null()
     on_treatment = (
-        pl.col("TRTSDT").is_not_null()
-        & (started | (pl.col("ASTDT") <= pl.col("TRTEDT")))
-        & (pl.col("AENDT").is_null() | (pl.col("AENDT") >= pl.col("TRTSDT")))
+        ~nw.col("TRTSDT").is_null()
+        & (started | (nw.col("ASTDT") <= nw.col("TRTEDT")))
+        & (nw.col("AENDT").is_null() | (nw.col("AENDT") >= nw.col("TRTSDT")))
     )
     if cutoff is not None:
-        on_treatment = on_treatment & (pl.col("ASTDT") <= cutoff).fill_null(True)
+        on_treatment = on_treatment & (nw.col("ASTDT") <= cutoff).fill_null(True)
     frame = frame.with_columns(
         study_day("ASTDT", "TRTSDT").alias("ASTDY"),
         study_day("AENDT", "TRTSDT").alias("AENDY"),
-        pl.when(on_treatment)
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("ONTRTFL"),
+        yes(on_treatment).alias("ONTRTFL"),
     )
     order = [c for c in ("USUBJID", "CMSEQ") if c in given]
-    adcm = frame.sort(order).collect()
-    return as_adam("ADCM", "Concomitant Medications Analysis Dataset", adcm, LABELS)
+    return frame.sort(order)

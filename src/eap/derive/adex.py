@@ -47,11 +47,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-import polars as pl
+import narwhals as nw
 
-from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
-from eap.derive.common import as_adam, iso_date, where
+from eap.derive.common import as_adam, where_neutral
+from eap.engine.frames import (
+    Frame,
+    Tables,
+    collect,
+    columns,
+    epoch_days,
+    first_in_order,
+    lazy,
+    persist,
+    polars_tables,
+    recode,
+    with_dates,
+    with_row_number,
+)
 from eap.errors import EapError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 from eap.protocol import Protocol, planned_dose_intensity
@@ -87,17 +100,17 @@ def long_treatment(weeks: int) -> tuple[str, str]:
 
 
 def per_subject(
-    ex: pl.DataFrame | pl.LazyFrame,
-    ds: pl.DataFrame | pl.LazyFrame | None,
+    ex: Frame,
+    ds: Frame | None,
     cutoff: dt.date,
     drug: str,
     *,
-    end_of_treatment: pl.Expr | None = None,
+    end_of_treatment: nw.Expr | None = None,
     month_days: float = 365.25 / 12,
     long_treatment_weeks: int | None = None,
-    last_exposure: pl.DataFrame | None = None,
+    last_exposure: Frame | None = None,
     cycle_days: int | None = None,
-) -> pl.DataFrame:
+) -> Frame:
     """One row per subject with the exposure quantities above (wide form).
 
     ``last_exposure`` (USUBJID, TRTEDT from ADSL) closes a last EX record that has no
@@ -110,122 +123,155 @@ def per_subject(
     ``cycle_days``: the planned cycle length; a whole planned cycle without a dose
     between two dosed cycles adds one interruption (see NINTERR above). None: only
     gaps inside a cycle count.
+
+    Each subject's records are read in the order of their start dates, then of the
+    records as read (two records on one date); dates are counted in days from
+    1970-01-01 (eap.engine.frames.epoch_days), so that a record's end, the day before
+    the next start, is a whole number on any engine.
     """
-    # Lazy from the scan to the one collect: only the study drug's records are read.
+    # Numbered as read, then only the study drug's records.
+    optional = [c for c in ("EXDOSFRQ", "VISITNUM") if c in columns(ex)]
     records = (
-        ex.lazy()
-        .filter(pl.col("EXTRT") == drug)
-        .with_columns(iso_date("EXSTDTC").alias("S"), iso_date("EXENDTC").alias("E"))
-        .filter(pl.col("S") <= cutoff)
-        .sort("USUBJID", "S", maintain_order=True)
+        with_dates(
+            with_row_number(ex, "_ROW").filter(nw.col("EXTRT") == drug),
+            {"S": "EXSTDTC", "E": "EXENDTC"},
+        )
+        .filter(nw.col("S") <= cutoff)
+        .select("USUBJID", "S", "E", "EXDOSE", *optional, "_ROW")
     )
     if last_exposure is not None:
-        # In the order just sorted: the next start, the gaps, the drops and LASTDOSE
-        # read each subject's records in date order (a join free to reorder its rows
-        # gave another LASTDOSE to 2 to 6 of a million subjects, run to run).
-        records = records.join(
-            last_exposure.lazy().select("USUBJID", "TRTEDT"),
-            on="USUBJID",
-            how="left",
-            maintain_order="left",
-        )
+        records = records.join(last_exposure.select("USUBJID", "TRTEDT"), on="USUBJID", how="left")
     else:
-        records = records.with_columns(pl.lit(None, dtype=pl.Date).alias("TRTEDT"))
+        records = records.with_columns(nw.lit(None, dtype=nw.Date).alias("TRTEDT"))
+    present = columns(records)
+    for col, dtype in (("EXDOSFRQ", nw.String), ("VISITNUM", nw.Float64)):
+        if col not in present:
+            records = records.with_columns(nw.lit(None, dtype=dtype).alias(col))
+    order = ["S", "_ROW"]
+
+    def previous(col: str) -> nw.Expr:
+        return nw.col(col).shift(1).over("USUBJID", order_by=order)
+
+    cutoff_day = _day(cutoff)
     # A record without an end date ends the day before the subject's next record, the
     # last one at TRTEDT (ADSL's imputation), else it runs to the cutoff.
-    next_start = pl.col("S").shift(-1).over("USUBJID") - pl.duration(days=1)
-    records = records.with_columns(
-        pl.min_horizontal(
-            pl.coalesce("E", next_start, "TRTEDT", pl.lit(cutoff)), pl.lit(cutoff)
-        ).alias("E")
+    next_start = epoch_days(nw.col("S")).shift(-1).over("USUBJID", order_by=order) - 1
+    end = nw.coalesce(
+        epoch_days(nw.col("E")), next_start, epoch_days(nw.col("TRTEDT")), nw.lit(cutoff_day)
     )
-    present = records.collect_schema().names()
-    for col, dtype in (("EXDOSFRQ", pl.String), ("VISITNUM", pl.Float64)):
-        if col not in present:
-            records = records.with_columns(pl.lit(None, dtype=dtype).alias(col))
-    span = (pl.col("E") - pl.col("S")).dt.total_days()
     records = records.with_columns(
-        pl.when(pl.col("EXDOSFRQ") == "QOD").then(span // 2 + 1).otherwise(span + 1).alias("N"),
-        pl.when(pl.col("EXDOSFRQ") == "QOD").then(2).otherwise(1).alias("STEP"),
+        epoch_days(nw.col("S")).alias("SDAY"),
+        nw.min_horizontal(end, nw.lit(cutoff_day)).alias("EDAY"),
+    )
+    span = nw.col("EDAY") - nw.col("SDAY")
+    qod = nw.col("EXDOSFRQ") == "QOD"
+    records = records.with_columns(
+        nw.when(qod).then(span // 2 + 1).otherwise(span + 1).alias("N"),
+        nw.when(qod).then(nw.lit(2)).otherwise(nw.lit(1)).alias("STEP"),
     ).with_columns(
         (
-            (pl.col("VISITNUM") == pl.col("VISITNUM").shift(1).over("USUBJID"))
-            & (
-                (pl.col("S") - pl.col("E").shift(1).over("USUBJID")).dt.total_days()
-                > pl.col("STEP")
-            )
-        ).alias("GAP"),
-        (pl.col("EXDOSE") < pl.col("EXDOSE").shift(1).over("USUBJID")).alias("DROP"),
-    )
-    if end_of_treatment is None:
-        ongoing = pl.lit(False)
-    else:
-        stopped = (
-            ds.lazy()
-            .filter(end_of_treatment & (iso_date("DSSTDTC") <= cutoff))
-            .select("USUBJID")
-            .collect()
-            .to_series()
-            if ds is not None
-            else pl.Series("USUBJID", [], dtype=pl.String)
+            (nw.col("VISITNUM") == previous("VISITNUM"))
+            & ((nw.col("SDAY") - previous("EDAY")) > nw.col("STEP"))
         )
-        ongoing = pl.col("USUBJID").is_in(stopped.implode()).not_()
+        .fill_null(False)
+        .cast(nw.Int64)
+        .alias("GAP"),
+        (nw.col("EXDOSE") < previous("EXDOSE")).fill_null(False).cast(nw.Int64).alias("DROP"),
+    )
+    # Read by each quantity below: computed once.
+    records = persist(records)
+    last = first_in_order(records, "USUBJID", order, last=True)
     wide = (
         records.group_by("USUBJID")
         .agg(
-            pl.col("S").min().alias("FIRSTDT"),
-            pl.col("E").max().alias("LASTDT"),
-            (pl.col("EXDOSE") * pl.col("N")).sum().alias("CUMDOSE"),
-            pl.col("N").sum().alias("DOSEDAYS"),
-            pl.col("VISITNUM").n_unique().cast(pl.Float64).alias("CYCLES"),
-            pl.col("GAP").sum().cast(pl.Float64).alias("NINTERR"),
-            pl.col("DROP").sum().cast(pl.Float64).alias("NREDUC"),
-            pl.col("EXDOSE").last().alias("LASTDOSE"),
+            nw.col("SDAY").min().alias("FIRSTDAY"),
+            nw.col("EDAY").max().alias("LASTDAY"),
+            (nw.col("EXDOSE") * nw.col("N")).sum().alias("CUMDOSE"),
+            nw.col("N").sum().alias("DOSEDAYS"),
+            nw.col("GAP").sum().cast(nw.Float64).alias("NINTERR"),
+            nw.col("DROP").sum().cast(nw.Float64).alias("NREDUC"),
         )
-        .with_columns(ongoing.alias("ONGOING"))
+        .join(_cycles_started(records), on="USUBJID", how="left")
+        .join(last.select("USUBJID", nw.col("EXDOSE").alias("LASTDOSE")), on="USUBJID")
+        .join(_ongoing(records, ds, end_of_treatment, cutoff), on="USUBJID", how="left")
+    )
+    last_day = nw.when(nw.col("ONGOING")).then(nw.lit(cutoff_day)).otherwise(nw.col("LASTDAY"))
+    wide = (
+        wide.with_columns((last_day - nw.col("FIRSTDAY") + 1).alias("DURD"))
         .with_columns(
-            (
-                (
-                    pl.when(pl.col("ONGOING")).then(pl.lit(cutoff)).otherwise(pl.col("LASTDT"))
-                    - pl.col("FIRSTDT")
-                ).dt.total_days()
-                + 1
-            ).alias("DURD")
+            (nw.col("DURD") / month_days).alias("TRTDURM"),
+            (nw.col("CUMDOSE") / nw.col("DOSEDAYS")).alias("ADDOSE"),
+            (nw.col("CUMDOSE") / nw.col("DURD")).alias("DOSEINT"),
         )
-        .with_columns(
-            (pl.col("DURD") / month_days).alias("TRTDURM"),
-            (pl.col("CUMDOSE") / pl.col("DOSEDAYS")).alias("ADDOSE"),
-            (pl.col("CUMDOSE") / pl.col("DURD")).alias("DOSEINT"),
-        )
+        .drop("FIRSTDAY", "LASTDAY")
     )
     if cycle_days is not None:
         wide = wide.join(_skipped_cycles(records, cycle_days), on="USUBJID", how="left")
         wide = wide.with_columns(
-            (pl.col("NINTERR") + pl.col("SKIPPED").fill_null(0)).alias("NINTERR")
+            (nw.col("NINTERR") + nw.col("SKIPPED").fill_null(0)).alias("NINTERR")
         ).drop("SKIPPED")
     if long_treatment_weeks is not None:
         wide = wide.with_columns(
-            pl.when(pl.col("DURD") > long_treatment_weeks * 7)
-            .then(pl.lit("Y"))
-            .otherwise(pl.lit("N"))
+            nw.when(nw.col("DURD") > long_treatment_weeks * 7)
+            .then(nw.lit("Y"))
+            .otherwise(nw.lit("N"))
             .alias(long_treatment(long_treatment_weeks)[0])
         )
-    return wide.collect()
+    return wide
 
 
-def _skipped_cycles(records: pl.LazyFrame, cycle_days: int) -> pl.LazyFrame:
+def _day(date: dt.date) -> int:
+    """A date in days from 1970-01-01, as eap.engine.frames.epoch_days counts."""
+    return (date - dt.date(1970, 1, 1)).days
+
+
+def _cycles_started(records: Frame) -> Frame:
+    """USUBJID and CYCLES: the distinct EX cycles (VISITNUM; records without one count
+    as one more cycle, as a distinct missing value)."""
+    return (
+        records.select("USUBJID", nw.col("VISITNUM").fill_null(-1.0))
+        .unique()
+        .group_by("USUBJID")
+        .agg(nw.len().cast(nw.Float64).alias("CYCLES"))
+    )
+
+
+def _ongoing(
+    records: Frame, ds: Frame | None, end_of_treatment: nw.Expr | None, cutoff: dt.date
+) -> Frame:
+    """USUBJID and ONGOING: on treatment at the cutoff (no record ending treatment by
+    then; without an end-of-treatment rule, nobody)."""
+    subjects = records.select("USUBJID").unique()
+    if end_of_treatment is None or ds is None:
+        return subjects.with_columns(nw.lit(end_of_treatment is not None).alias("ONGOING"))
+    stopped = (
+        with_dates(ds, {"_DSDT": "DSSTDTC"})
+        .filter(end_of_treatment & (nw.col("_DSDT") <= cutoff))
+        .select("USUBJID")
+        .unique()
+        .with_columns(nw.lit(False).alias("ONGOING"))
+    )
+    return subjects.join(stopped, on="USUBJID", how="left").with_columns(
+        nw.col("ONGOING").fill_null(True)
+    )
+
+
+def _skipped_cycles(records: Frame, cycle_days: int) -> Frame:
     """USUBJID and SKIPPED: how many times a dosed cycle (EX VISITNUM) started 2 x
     ``cycle_days`` or more after the previous dosed cycle started, i.e. after at least one
     whole planned cycle without a dose."""
     starts = (
-        records.filter(pl.col("VISITNUM").is_not_null())
+        records.filter(~nw.col("VISITNUM").is_null())
         .group_by("USUBJID", "VISITNUM")
-        .agg(pl.col("S").min().alias("CYCLESDT"))
-        .sort("USUBJID", "CYCLESDT")
+        .agg(nw.col("SDAY").min().alias("CYCLEDAY"))
     )
-    apart = (pl.col("CYCLESDT") - pl.col("CYCLESDT").shift(1).over("USUBJID")).dt.total_days()
-    return starts.group_by("USUBJID").agg(
-        (apart >= 2 * cycle_days).fill_null(False).sum().cast(pl.Float64).alias("SKIPPED")
+    apart = nw.col("CYCLEDAY") - nw.col("CYCLEDAY").shift(1).over(
+        "USUBJID", order_by=["CYCLEDAY", "VISITNUM"]
+    )
+    return (
+        starts.with_columns((apart >= 2 * cycle_days).fill_null(False).alias("_SKIP"))
+        .group_by("USUBJID")
+        .agg(nw.col("_SKIP").cast(nw.Int64).sum().cast(nw.Float64).alias("SKIPPED"))
     )
 
 
@@ -239,27 +285,69 @@ def derive_adex(
 ) -> Dataset:
     """ADEX (BDS) from EX and DS for ``study`` (default MM-024); with a protocol (the
     study's unless given), PLDOSINT and RDI at ADSL's renal group."""
-    if "EX" not in sdtm:
+    return adex_dataset(
+        polars_tables(sdtm), lazy(adsl.frame), cutoff, protocol=protocol, study=study
+    )
+
+
+def adex_dataset(
+    tables: Tables,
+    adsl: Frame,
+    cutoff: dt.date,
+    *,
+    protocol: Protocol | None = None,
+    study: Study | None = None,
+) -> Dataset:
+    """:func:`derive_adex` on any engine: ADEX from ``tables`` and ``adsl`` (frames of
+    one engine), collected as a Dataset."""
+    if "EX" not in tables:
         raise EapError("EX is required to derive ADEX", dataset="EX", expected="an EX dataset")
     study = study or load_study(DEFAULT_STUDY)
     if protocol is None:
         protocol = study.load_protocol()
+    ex = tables["EX"]
     drug = study.treatments.study_drug
-    ex = scan(sdtm, "EX")
-    ds = scan(sdtm, "DS") if "DS" in sdtm else None
+    units = (
+        collect(
+            ex.filter((nw.col("EXTRT") == drug) & ~nw.col("EXDOSU").is_null())
+            .select("EXDOSU")
+            .head(1)
+        )
+        if "EXDOSU" in columns(ex)
+        else None
+    )
+    labels = param_labels(str(units.item()) if units is not None and units.height else None)
+    weeks = study.adex.long_treatment_weeks
+    if weeks is not None:
+        code, label = long_treatment(weeks)
+        labels[code] = label
+    adex = collect(adex_frame(tables, adsl, cutoff, study, protocol, labels))
+    return as_adam("ADEX", "Exposure Analysis Dataset", adex, {})
+
+
+def adex_frame(
+    tables: Tables,
+    adsl: Frame,
+    cutoff: dt.date,
+    study: Study,
+    protocol: Protocol | None,
+    labels: Mapping[str, str],
+) -> Frame:
+    """ADEX's records, sorted by USUBJID and PARAMCD, as a lazy frame; ``labels``: PARAM
+    of each PARAMCD."""
+    drug = study.treatments.study_drug
+    ex = tables["EX"]
+    ds = tables.get("DS")
     rule = study.adex.end_of_treatment
     eot = None
     if rule is not None:
-        columns = (
-            ds.collect_schema().names()
-            if ds is not None
-            else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
-        )
-        eot = where(rule, columns, file=study.file, field="adex.end_of_treatment")
+        names = columns(ds) if ds is not None else ["DSSCAT", "DSDECOD", "DSCAT", "DSTERM"]
+        eot = where_neutral(rule, names, file=study.file, field="adex.end_of_treatment")
     weeks = study.adex.long_treatment_weeks
     cycle_days = study.adex.cycle_days
     if cycle_days is None and protocol is not None:
         cycle_days = protocol.regimen.cycle_days
+    adsl_names = columns(adsl)
     wide = per_subject(
         ex,
         ds,
@@ -268,58 +356,43 @@ def derive_adex(
         end_of_treatment=eot,
         month_days=study.month_days,
         long_treatment_weeks=weeks,
-        last_exposure=adsl.frame.select("USUBJID", "TRTEDT")
-        if "TRTEDT" in adsl.frame.columns
-        else None,
+        last_exposure=adsl.select("USUBJID", "TRTEDT") if "TRTEDT" in adsl_names else None,
         cycle_days=cycle_days,
     )
-    units = (
-        ex.filter(pl.col("EXTRT") == drug).select("EXDOSU").collect().to_series().drop_nulls()
-        if "EXDOSU" in ex.collect_schema().names()
-        else None
-    )
-    labels = param_labels(str(units[0]) if units is not None and units.len() else None)
     numeric = [p for p in PARAMS if p not in ("PLDOSINT", "RDI")]
-    subjects = adsl.frame.select(
-        "STUDYID", "USUBJID", "SAFFL", *(["RENALGR"] if "RENALGR" in adsl.frame.columns else [])
+    subjects = adsl.select(
+        "STUDYID", "USUBJID", "SAFFL", *(["RENALGR"] if "RENALGR" in adsl_names else [])
     )
     wide = wide.join(subjects, on="USUBJID", how="left")
     if protocol is not None:
         wide = _planned(wide, study, protocol)
         numeric = list(PARAMS)
-    long = wide.unpivot(
-        index=["STUDYID", "USUBJID", "SAFFL"],
-        on=numeric,
-        variable_name="PARAMCD",
-        value_name="AVAL",
-    ).with_columns(pl.lit(None, dtype=pl.String).alias("AVALC"))
+    index = ["STUDYID", "USUBJID", "SAFFL"]
+    long = wide.select(*index, *(nw.col(p).cast(nw.Float64) for p in numeric)).unpivot(
+        index=index, on=numeric, variable_name="PARAMCD", value_name="AVAL"
+    )
+    long = long.with_columns(nw.lit(None, dtype=nw.String).alias("AVALC"))
     parts = [long]
     if weeks is not None:
-        code, label = long_treatment(weeks)
-        labels[code] = label
+        code = long_treatment(weeks)[0]
         parts.append(
             wide.select(
-                "STUDYID",
-                "USUBJID",
-                "SAFFL",
-                pl.lit(code).alias("PARAMCD"),
-                pl.lit(None, dtype=pl.Float64).alias("AVAL"),
-                pl.col(code).alias("AVALC"),
+                *index,
+                nw.lit(code).alias("PARAMCD"),
+                nw.lit(None, dtype=nw.Float64).alias("AVAL"),
+                nw.col(code).alias("AVALC"),
             )
         )
-    frame = (
-        pl.concat(parts)
-        .with_columns(
-            pl.col("PARAMCD").replace_strict(labels).alias("PARAM"),
-            pl.col("AVAL").cast(pl.Float64),
-        )
+    columns_out = ["STUDYID", "USUBJID", "PARAMCD", "AVAL", "AVALC", "SAFFL"]
+    return (
+        nw.concat([part.select(columns_out) for part in parts])
+        .with_columns(recode(nw.col("PARAMCD"), labels).cast(nw.String).alias("PARAM"))
         .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVAL", "AVALC", "SAFFL")
         .sort("USUBJID", "PARAMCD")
     )
-    return as_adam("ADEX", "Exposure Analysis Dataset", frame, {})
 
 
-def _planned(wide: pl.DataFrame, study: Study, protocol: Protocol) -> pl.DataFrame:
+def _planned(wide: Frame, study: Study, protocol: Protocol) -> Frame:
     """PLDOSINT at the subject's renal group (the full-dose band when unknown) and RDI."""
     regimen = study.drug_regimen(protocol)
     bands = {b.label: b for b in regimen.renal_bands}
@@ -328,11 +401,9 @@ def _planned(wide: pl.DataFrame, study: Study, protocol: Protocol) -> pl.DataFra
         label: planned_dose_intensity(protocol, DoseLevel(b.dose, b.frequency, regimen.unit))
         for label, b in bands.items()
     }
-    if "RENALGR" not in wide.columns:
-        wide = wide.with_columns(pl.lit(default.label).alias("RENALGR"))
+    if "RENALGR" not in columns(wide):
+        wide = wide.with_columns(nw.lit(default.label).alias("RENALGR"))
+    group = nw.col("RENALGR").fill_null(default.label)
     return wide.with_columns(
-        pl.col("RENALGR")
-        .fill_null(default.label)
-        .replace_strict(planned, return_dtype=pl.Float64)
-        .alias("PLDOSINT")
-    ).with_columns((pl.col("DOSEINT") / pl.col("PLDOSINT")).alias("RDI"))
+        recode(group, planned).cast(nw.Float64).alias("PLDOSINT")
+    ).with_columns((nw.col("DOSEINT") / nw.col("PLDOSINT")).alias("RDI"))

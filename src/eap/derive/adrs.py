@@ -22,11 +22,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-import polars as pl
+import narwhals as nw
 
-from eap.datasets.lazy import scan
 from eap.datasets.model import Dataset
-from eap.derive.common import as_adam, as_date, need_column, where
+from eap.derive.common import as_adam, need_column, where_neutral
+from eap.engine.frames import (
+    Frame,
+    Tables,
+    collect,
+    columns,
+    first_in_order,
+    polars_tables,
+    with_dates,
+    with_row_number,
+)
 from eap.errors import EapError, PlanError
 from eap.plans.study import DEFAULT_STUDY, Study, load_study
 
@@ -35,7 +44,18 @@ def derive_adrs(
     sdtm: Mapping[str, Dataset], cutoff: dt.date, *, study: Study | None = None
 ) -> Dataset:
     """ADRS with BOR and RSP for every subject with at least one overall response record."""
+    return adrs_dataset(polars_tables(sdtm), cutoff, study=study)
+
+
+def adrs_dataset(tables: Tables, cutoff: dt.date, *, study: Study | None = None) -> Dataset:
+    """:func:`derive_adrs` on any engine: ADRS from ``tables``, collected as a Dataset."""
     study = study or load_study(DEFAULT_STUDY)
+    adrs = collect(adrs_frame(tables, cutoff, study))
+    return as_adam("ADRS", "Response Analysis Dataset", adrs, {})
+
+
+def adrs_frame(tables: Tables, cutoff: dt.date, study: Study) -> Frame:
+    """ADRS's records, sorted by USUBJID, PARAMCD and ADT, as a lazy frame."""
     rules = study.response
     if rules is None:
         raise PlanError(
@@ -44,89 +64,71 @@ def derive_adrs(
             variable="response",
             expected="a [response] section",
         )
-    if rules.dataset not in sdtm:
+    if rules.dataset not in tables:
         raise EapError(
             f"{rules.dataset} is required to derive ADRS",
             dataset=rules.dataset,
             expected=f"an {rules.dataset} dataset",
         )
-    # Lazy from the scan of the response dataset to the records used (one collect);
-    # ``shape`` (no rows) answers what the variables are.
-    frame = scan(sdtm, rules.dataset)
-    if "STUDYID" not in frame.collect_schema():
-        studyid = scan(sdtm, "DM").select("STUDYID").first().collect() if "DM" in sdtm else None
-        value = studyid.item() if studyid is not None and studyid.height else None
-        frame = frame.with_columns(pl.lit(value, dtype=pl.String).alias("STUDYID"))
-    shape = frame.clear().collect()
-    need_column(shape, rules.date, rules.dataset, file=study.file, field="response.date")
-    need_column(shape, "RSSTRESC", rules.dataset, file=study.file, field="response.dataset")
-    rs = (
-        frame.filter(where(rules.where, shape.columns, file=study.file, field="response.where"))
-        .with_columns(as_date(shape, rules.date).alias("ADT"))
-        .filter(pl.col("ADT") <= cutoff)
-        .with_columns(
-            pl.col("RSSTRESC")
-            .replace_strict(rules.rank(), default=0, return_dtype=pl.Int64)
-            .alias("RANK")
-        )
-        .sort("USUBJID", "ADT")
+    # Numbered as read: of two records on one date with one rank, the first is used.
+    frame = with_row_number(tables[rules.dataset], "_ROW")
+    if "STUDYID" not in columns(frame):
+        # The subject's study, from DM (none without DM).
+        if "DM" in tables:
+            studies = tables["DM"].select("USUBJID", "STUDYID").unique()
+            frame = frame.join(studies, on="USUBJID", how="left")
+        else:
+            frame = frame.with_columns(nw.lit(None, dtype=nw.String).alias("STUDYID"))
+    names = [c for c in columns(frame) if c != "_ROW"]
+    need_column(names, rules.date, rules.dataset, file=study.file, field="response.date")
+    need_column(names, "RSSTRESC", rules.dataset, file=study.file, field="response.dataset")
+    rs = with_dates(
+        frame.filter(where_neutral(rules.where, names, file=study.file, field="response.where")),
+        {"ADT": rules.date},
+    ).filter(nw.col("ADT") <= cutoff)
+    rs = rs.with_columns(
+        nw.col("RSSTRESC")
+        .replace_strict(rules.rank(), default=0, return_dtype=nw.Int64)
+        .alias("RANK")
     )
     first_pd = (
-        rs.filter(pl.col("RSSTRESC") == rules.progression)
+        rs.filter(nw.col("RSSTRESC") == rules.progression)
         .group_by("USUBJID")
-        .agg(pl.col("ADT").min().alias("PDDT"))
+        .agg(nw.col("ADT").min().alias("PDDT"))
     )
-    # Collected once here: BOR, RSP and OVR each read it, and three lazy branches
-    # would each hold their own copy at once.
-    usable = (
-        rs.join(first_pd, on="USUBJID", how="left")
-        .filter(pl.col("PDDT").is_null() | (pl.col("ADT") <= pl.col("PDDT")))
-        .collect()
+    usable = rs.join(first_pd, on="USUBJID", how="left").filter(
+        nw.col("PDDT").is_null() | (nw.col("ADT") <= nw.col("PDDT"))
     )
-    best = (
-        usable.sort("USUBJID", "RANK", "ADT", descending=[False, True, False])
-        .group_by("USUBJID", maintain_order=True)
-        .first()
-        .select(
-            "STUDYID",
-            "USUBJID",
-            pl.col("RSSTRESC").alias("AVALC"),
-            pl.col("RANK").cast(pl.Float64).alias("AVAL"),
-            "ADT",
-        )
-    )
-    bor = best.with_columns(pl.lit("BOR").alias("PARAMCD"), pl.lit(rules.bor_label).alias("PARAM"))
+    record: list[str | nw.Expr] = [
+        "STUDYID",
+        "USUBJID",
+        nw.col("RSSTRESC").alias("AVALC"),
+        nw.col("RANK").cast(nw.Float64).alias("AVAL"),
+        "ADT",
+    ]
+    usable = usable.with_columns((-nw.col("RANK")).alias("_NEGRANK"))
+    # The best category, first reached; and the best category of each date.
+    best = first_in_order(usable, "USUBJID", ["_NEGRANK", "ADT", "_ROW"]).select(*record)
+    bor = best.with_columns(nw.lit("BOR").alias("PARAMCD"), nw.lit(rules.bor_label).alias("PARAM"))
     responders = list(rules.responders)
+    responded = nw.col("AVALC").is_in(responders)
     rsp = best.with_columns(
-        pl.lit("RSP").alias("PARAMCD"),
-        pl.lit(rules.rsp_label).alias("PARAM"),
-        pl.when(pl.col("AVALC").is_in(responders))
-        .then(pl.lit("Y"))
-        .otherwise(pl.lit("N"))
-        .alias("AVALC"),
-        pl.when(pl.col("AVALC").is_in(responders)).then(1.0).otherwise(0.0).alias("AVAL"),
+        nw.lit("RSP").alias("PARAMCD"),
+        nw.lit(rules.rsp_label).alias("PARAM"),
+        nw.when(responded).then(nw.lit("Y")).otherwise(nw.lit("N")).alias("AVALC"),
+        nw.when(responded).then(nw.lit(1.0)).otherwise(nw.lit(0.0)).alias("AVAL"),
     )
     ovr = (
-        usable.sort("USUBJID", "ADT", "RANK", descending=[False, False, True])
-        .group_by("USUBJID", "ADT", maintain_order=True)
-        .first()
-        .select(
-            "STUDYID",
-            "USUBJID",
-            pl.col("RSSTRESC").alias("AVALC"),
-            pl.col("RANK").cast(pl.Float64).alias("AVAL"),
-            "ADT",
-        )
+        first_in_order(usable, ["USUBJID", "ADT"], ["_NEGRANK", "_ROW"])
+        .select(*record)
         .with_columns(
-            pl.lit("OVR").alias("PARAMCD"),
-            pl.lit(f"Overall Response by Assessment ({rules.criteria})").alias("PARAM"),
+            nw.lit("OVR").alias("PARAMCD"),
+            nw.lit(f"Overall Response by Assessment ({rules.criteria})").alias("PARAM"),
         )
     )
-    columns = bor.columns
-    adrs = (
-        pl.concat([bor, rsp.select(columns), ovr.select(columns)])
-        .with_columns(pl.lit("Y").alias("ANL01FL"))
-        .select("STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL")
+    order = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT"]
+    return (
+        nw.concat([bor.select(order), rsp.select(order), ovr.select(order)])
+        .with_columns(nw.lit("Y").alias("ANL01FL"))
         .sort("USUBJID", "PARAMCD", "ADT")
     )
-    return as_adam("ADRS", "Response Analysis Dataset", adrs, {})

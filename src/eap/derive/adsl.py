@@ -23,6 +23,7 @@ from eap.engine.frames import (
     Tables,
     collect,
     columns,
+    first_in_order,
     flag,
     item,
     polars_tables,
@@ -248,17 +249,11 @@ def merged_variable(
         expr = (
             nw.when(expr.str.starts_with(prefix)).then(expr.str.slice(len(prefix))).otherwise(expr)
         )
-    order = ["_DNULL", "_D", "_ROW"]
-    pick = (
-        nw.col("USUBJID").is_first_distinct()
-        if variable.kind == "first"
-        else nw.col("USUBJID").is_last_distinct()
+    frame = frame.with_columns(nw.col("_D").is_null().alias("_DNULL"))
+    picked = first_in_order(
+        frame, "USUBJID", ["_DNULL", "_D", "_ROW"], last=variable.kind != "first"
     )
-    return (
-        frame.with_columns(nw.col("_D").is_null().alias("_DNULL"))
-        .filter(pick.over(order_by=order))
-        .select("USUBJID", expr.alias(name))
-    )
+    return picked.select("USUBJID", expr.alias(name))
 
 
 def _study_variables(adsl: Frame, tables: Tables, cutoff: dt.date, study: Study) -> Frame:

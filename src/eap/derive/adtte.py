@@ -36,17 +36,29 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import narwhals as nw
 import polars as pl
 
-from eap.datasets.lazy import columns, scan
 from eap.datasets.model import Dataset
 from eap.derive.common import (
     as_adam,
-    as_date,
     filter_variables,
     need_column,
     study_names,
-    where,
+    where_neutral,
+)
+from eap.engine.frames import (
+    Frame,
+    Tables,
+    collect,
+    columns,
+    days_between,
+    first_in_order,
+    lazy,
+    persist,
+    polars_tables,
+    with_dates,
+    with_row_number,
 )
 from eap.errors import EapError, PlanError
 from eap.plans.rules import DateRule, Endpoint, TteSource
@@ -75,7 +87,7 @@ def endpoint_datasets(endpoint: Endpoint, sources: Mapping[str, TteSource]) -> s
 
 
 def derivable_endpoints(
-    study: Study, sdtm: Mapping[str, Dataset]
+    study: Study, sdtm: Mapping[str, object]
 ) -> tuple[list[str], dict[str, list[str]]]:
     """The endpoints whose datasets are all present, and for the others the absent ones."""
     ready: list[str] = []
@@ -90,54 +102,61 @@ def derivable_endpoints(
     return ready, lacking
 
 
-_DATES = {"USUBJID": pl.String, "ADT": pl.Date, "SEQ": pl.Int64}
-
-
 @dataclass
 class _Endpoint:
-    """The per-subject dates of one endpoint's sources, computed once each."""
+    """The per-subject dates of one endpoint's sources, each a lazy frame built once."""
 
     endpoint: Endpoint
-    sdtm: Mapping[str, Dataset]
-    adsl: pl.DataFrame
+    tables: Tables
+    adsl: Frame
     cutoff: dt.date
     study: Study
-    cache: dict[str, pl.DataFrame] = field(default_factory=dict)
+    cache: dict[str, Frame] = field(default_factory=dict)
     busy: set[str] = field(default_factory=set)
 
     @property
     def prefix(self) -> str:
         return f"endpoints.{self.endpoint.paramcd}"
 
-    def frame(self, dataset: str) -> pl.DataFrame:
+    def frame(self, dataset: str) -> Frame:
+        """The dataset's records numbered as read (``_ROW``), with only the variables
+        the endpoint's rules and sources name."""
         if dataset == "ADSL":
-            return self.adsl
-        if dataset not in self.sdtm:
+            return with_row_number(self.adsl, "_ROW")
+        if dataset not in self.tables:
             raise EapError(
                 f"endpoint {self.endpoint.paramcd} needs the {dataset} dataset",
                 dataset=dataset,
                 expected=f"a {dataset} dataset",
             )
-        # Only the variables the endpoint's rules and sources name, read when needed.
         wanted = {"USUBJID"} | study_names(self.endpoint) | study_names(self.study.tte_sources)
-        keep = [c for c in columns(self.sdtm, dataset) if c in wanted]
-        return scan(self.sdtm, dataset).select(keep).collect()
+        frame = self.tables[dataset]
+        keep = [c for c in columns(frame) if c in wanted]
+        return with_row_number(frame.select(keep), "_ROW")
 
-    def truncation(self) -> pl.DataFrame | None:
+    def none(self) -> Frame:
+        """No dates (USUBJID, ADT, SEQ without rows), on the engine of the data."""
+        return self.adsl.select(
+            "USUBJID",
+            nw.lit(None, dtype=nw.Date).alias("ADT"),
+            nw.lit(None, dtype=nw.Int64).alias("SEQ"),
+        ).head(0)
+
+    def truncation(self) -> Frame | None:
         rule = self.endpoint.truncate
         if rule is None:
             return None
-        if rule.dataset != "ADSL" and rule.dataset not in self.sdtm:
+        if rule.dataset != "ADSL" and rule.dataset not in self.tables:
             return None  # no such records: nothing is truncated
-        columns = set(self.frame(rule.dataset).columns)
-        if filter_variables(rule.where or "") - columns or rule.date not in columns:
+        names = set(columns(self.frame(rule.dataset)))
+        if filter_variables(rule.where or "") - names or rule.date not in names:
             return None
         if "\0truncate" not in self.cache:
             dates = self._records(rule, f"{self.prefix}.truncate", truncate=False)
-            self.cache["\0truncate"] = dates.select("USUBJID", pl.col("ADT").alias("_T"))
+            self.cache["\0truncate"] = persist(dates.select("USUBJID", nw.col("ADT").alias("_T")))
         return self.cache["\0truncate"]
 
-    def origin(self) -> pl.DataFrame:
+    def origin(self) -> Frame:
         if "\0origin" not in self.cache:
             if "origin" in self.busy:
                 raise PlanError(
@@ -146,40 +165,41 @@ class _Endpoint:
                     variable=f"{self.prefix}.origin",
                 )
             self.busy.add("origin")
-            self.cache["\0origin"] = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+            origin = self._records(self.endpoint.origin, f"{self.prefix}.origin")
+            self.cache["\0origin"] = persist(origin)
         return self.cache["\0origin"]
 
-    def dates(self, name: str) -> pl.DataFrame:
+    def dates(self, name: str) -> Frame:
         """USUBJID, ADT and SEQ of a named source (subjects without a date left out)."""
         if name not in self.cache:
             source = self.study.tte_sources[name]
-            self.cache[name] = self._source(source)
+            self.cache[name] = persist(self._source(source))
         return self.cache[name]
 
-    def _source(self, source: TteSource) -> pl.DataFrame:
+    def _source(self, source: TteSource) -> Frame:
         if source.kind == "origin":
             return self.origin()
         if source.kind == "cutoff":
             return self.adsl.select(
                 "USUBJID",
-                pl.lit(self.cutoff).alias("ADT"),
-                pl.lit(None, dtype=pl.Int64).alias("SEQ"),
+                nw.lit(self.cutoff).alias("ADT"),
+                nw.lit(None, dtype=nw.Int64).alias("SEQ"),
             )
         if source.kind == "truncation":
             truncated = self.truncation()
             if truncated is None:
-                return pl.DataFrame(schema=_DATES)
-            at = self.dates(source.at) if source.at else pl.DataFrame(schema=_DATES)
+                return self.none()
+            at = self.dates(source.at) if source.at else self.none()
             return (
                 truncated.select("USUBJID")
                 .join(at, on="USUBJID", how="left")
                 .join(
-                    self.origin().select("USUBJID", pl.col("ADT").alias("_O")),
+                    self.origin().select("USUBJID", nw.col("ADT").alias("_O")),
                     on="USUBJID",
                     how="left",
                 )
-                .select("USUBJID", pl.coalesce("ADT", "_O").alias("ADT"), "SEQ")
-                .filter(pl.col("ADT").is_not_null())
+                .select("USUBJID", nw.coalesce("ADT", "_O").alias("ADT"), "SEQ")
+                .filter(~nw.col("ADT").is_null())
             )
         return self._records(source, f"{source.role}_sources.{source.name}")
 
@@ -189,124 +209,109 @@ class _Endpoint:
             return f"{table}.{key}"
         return f"{table}.{key} (endpoint {self.endpoint.paramcd})"
 
-    def _records(
-        self, rule: TteSource | DateRule, table: str, *, truncate: bool = True
-    ) -> pl.DataFrame:
-        """The first or last record of a rule's dataset, after cutoff, truncation, before."""
+    def _records(self, rule: TteSource | DateRule, table: str, *, truncate: bool = True) -> Frame:
+        """The first or last record of a rule's dataset, after cutoff, truncation, before:
+        in the order of the date, then of the sequence variable (records without one
+        last), then of the records as read."""
         dataset = rule.dataset or ""
         frame = self.frame(dataset)
+        names = [c for c in columns(frame) if c != "_ROW"]
         file = self.study.file
         if rule.where:
             frame = frame.filter(
-                where(rule.where, frame.columns, file=file, field=self._name(table, "where"))
+                where_neutral(rule.where, names, file=file, field=self._name(table, "where"))
             )
         date = rule.date or ""
         if date.startswith("ADSL.") and dataset != "ADSL":
             col = date.removeprefix("ADSL.")
-            need_column(self.adsl, col, "ADSL", file=file, field=self._name(table, "date"))
+            field = self._name(table, "date")
+            need_column(columns(self.adsl), col, "ADSL", file=file, field=field)
             frame = frame.join(
-                self.adsl.select("USUBJID", pl.col(col).alias("_ADSLDT")), on="USUBJID", how="left"
+                self.adsl.select("USUBJID", nw.col(col).alias("_ADSLDT")), on="USUBJID", how="left"
             )
-            adt = pl.col("_ADSLDT")
+            adt = "_ADSLDT"
         else:
-            date = date.removeprefix("ADSL.")
-            need_column(frame, date, dataset, file=file, field=self._name(table, "date"))
-            adt = as_date(frame, date)
+            adt = date.removeprefix("ADSL.")
+            need_column(names, adt, dataset, file=file, field=self._name(table, "date"))
         seq_col = rule.seq if isinstance(rule, TteSource) else None
         if seq_col:
-            need_column(frame, seq_col, dataset, file=file, field=self._name(table, "seq"))
-        seq = pl.col(seq_col).cast(pl.Int64) if seq_col else pl.lit(None, dtype=pl.Int64)
+            need_column(names, seq_col, dataset, file=file, field=self._name(table, "seq"))
+        seq = nw.col(seq_col).cast(nw.Int64) if seq_col else nw.lit(None, dtype=nw.Int64)
         records = (
-            frame.with_row_index("_ROW")
-            .select("USUBJID", adt.alias("ADT"), seq.alias("SEQ"), "_ROW")
-            .filter(pl.col("ADT").is_not_null() & (pl.col("ADT") <= self.cutoff))
+            with_dates(frame, {"_ADT": adt})
+            .select("USUBJID", nw.col("_ADT").alias("ADT"), seq.alias("SEQ"), "_ROW")
+            .filter(~nw.col("ADT").is_null() & (nw.col("ADT") <= self.cutoff))
         )
         truncated = self.truncation() if truncate else None
         if truncated is not None:
             records = records.join(truncated, on="USUBJID", how="left").filter(
-                pl.col("_T").is_null() | (pl.col("ADT") < pl.col("_T"))
+                nw.col("_T").is_null() | (nw.col("ADT") < nw.col("_T"))
             )
         if rule.before:
-            limit = self.dates(rule.before).select("USUBJID", pl.col("ADT").alias("_B"))
+            limit = self.dates(rule.before).select("USUBJID", nw.col("ADT").alias("_B"))
             records = records.join(limit, on="USUBJID", how="left").filter(
-                pl.col("_B").is_null() | (pl.col("ADT") < pl.col("_B"))
+                nw.col("_B").is_null() | (nw.col("ADT") < nw.col("_B"))
             )
-        picked = (
-            records.sort("ADT", "SEQ", "_ROW", nulls_last=True)
-            .group_by("USUBJID", maintain_order=True)
-            .agg(pl.all().first() if rule.pick == "first" else pl.all().last())
-            .select("USUBJID", "ADT", "SEQ")
+        records = records.with_columns(nw.col("SEQ").is_null().alias("_NOSEQ"))
+        order = ["ADT", "_NOSEQ", "SEQ", "_ROW"]
+        picked = first_in_order(records, "USUBJID", order, last=rule.pick != "first").select(
+            "USUBJID", "ADT", "SEQ"
         )
         gap = rule.max_gap_days if isinstance(rule, TteSource) else None
         if gap is not None and isinstance(rule, TteSource):
-            ref = self.dates(rule.gap_from) if rule.gap_from else pl.DataFrame(schema=_DATES)
-            origin = self.origin().select("USUBJID", pl.col("ADT").alias("_O"))
+            ref = self.dates(rule.gap_from) if rule.gap_from else self.none()
+            origin = self.origin().select("USUBJID", nw.col("ADT").alias("_O"))
             picked = (
                 picked.join(
-                    ref.select("USUBJID", pl.col("ADT").alias("_R")), on="USUBJID", how="left"
+                    ref.select("USUBJID", nw.col("ADT").alias("_R")), on="USUBJID", how="left"
                 )
                 .join(origin, on="USUBJID", how="left")
-                .filter(pl.col("ADT") <= pl.coalesce("_R", "_O") + pl.duration(days=gap))
+                .with_columns(nw.coalesce("_R", "_O").alias("_FROM"))
+                .filter(days_between("ADT", "_FROM") <= gap)
                 .select("USUBJID", "ADT", "SEQ")
             )
         return picked
 
 
-def _rows(e: _Endpoint, subjects: pl.DataFrame, source: TteSource, rank: int) -> pl.DataFrame:
+def _rows(e: _Endpoint, subjects: Frame, source: TteSource, rank: int) -> Frame:
     dates = e.dates(source.name)
-    described = pl.lit(source.description, dtype=pl.String)
-    missing = pl.lit(None, dtype=pl.String)
+    described = nw.lit(source.description, dtype=nw.String)
+    missing = nw.lit(None, dtype=nw.String)
     return subjects.join(dates, on="USUBJID", how="inner").select(
         "USUBJID",
-        pl.lit(e.endpoint.paramcd).alias("PARAMCD"),
+        nw.lit(e.endpoint.paramcd).alias("PARAMCD"),
         "STARTDT",
         "ADT",
-        pl.lit(source.cnsr, dtype=pl.Int64).alias("CNSR"),
+        nw.lit(source.cnsr, dtype=nw.Int64).alias("CNSR"),
         (described if source.role == "event" else missing).alias("EVNTDESC"),
         (described if source.role != "event" else missing).alias("CNSDTDSC"),
-        pl.lit(source.source_domain, dtype=pl.String).alias("SRCDOM"),
-        pl.lit(source.source_variable, dtype=pl.String).alias("SRCVAR"),
-        pl.col("SEQ").alias("SRCSEQ"),
-        pl.lit(rank).alias("_RANK"),
+        nw.lit(source.source_domain, dtype=nw.String).alias("SRCDOM"),
+        nw.lit(source.source_variable, dtype=nw.String).alias("SRCVAR"),
+        nw.col("SEQ").alias("SRCSEQ"),
+        nw.lit(rank, dtype=nw.Int64).alias("_RANK"),
     )
 
 
 def derive_endpoint(
-    endpoint: Endpoint,
-    sdtm: Mapping[str, Dataset],
-    adsl: pl.DataFrame,
-    cutoff: dt.date,
-    study: Study,
-) -> pl.DataFrame:
+    endpoint: Endpoint, tables: Tables, adsl: Frame, cutoff: dt.date, study: Study
+) -> Frame:
     """ADTTE rows of one endpoint: the earliest event, else the first censoring with a date."""
-    e = _Endpoint(endpoint, sdtm, adsl, cutoff, study)
+    e = _Endpoint(endpoint, tables, adsl, cutoff, study)
     subjects = (
         adsl.select("USUBJID")
-        .join(e.origin().select("USUBJID", pl.col("ADT").alias("STARTDT")), on="USUBJID")
-        .filter(pl.col("STARTDT").is_not_null())
+        .join(e.origin().select("USUBJID", nw.col("ADT").alias("STARTDT")), on="USUBJID")
+        .filter(~nw.col("STARTDT").is_null())
     )
     events = [_rows(e, subjects, s, rank) for rank, s in enumerate(endpoint.events)]
     censors = [_rows(e, subjects, s, 1000 + rank) for rank, s in enumerate(endpoint.censors)]
-    first_event = (
-        pl.concat(events).sort("USUBJID", "ADT", "_RANK").group_by("USUBJID").first()
-        if events
-        else None
-    )
+    first_event = first_in_order(nw.concat(events), "USUBJID", ["ADT", "_RANK"]) if events else None
     rows = [first_event] if first_event is not None else []
     if censors:
-        done = (
-            first_event["USUBJID"].implode()
-            if first_event is not None
-            else pl.Series([], dtype=pl.String).implode()
-        )
-        rows.append(
-            pl.concat(censors)
-            .filter(~pl.col("USUBJID").is_in(done))
-            .sort("USUBJID", "_RANK")
-            .group_by("USUBJID")
-            .first()
-        )
-    return pl.concat(rows).drop("_RANK")
+        censored = first_in_order(nw.concat(censors), "USUBJID", ["_RANK"])
+        if first_event is not None:
+            censored = censored.join(first_event.select("USUBJID"), on="USUBJID", how="anti")
+        rows.append(censored)
+    return nw.concat(rows).drop("_RANK")
 
 
 def derive_adtte(
@@ -323,6 +328,33 @@ def derive_adtte(
     endpoints; by default, every endpoint whose datasets are present
     (:func:`derivable_endpoints`)."""
     study = study or load_study(DEFAULT_STUDY)
+    tables = polars_tables(sdtm)
+    if adsl is None and "DM" in sdtm:
+        from eap.derive.adsl import derive_adsl
+
+        adsl = derive_adsl(sdtm, cutoff, study=study)
+    return adtte_dataset(
+        tables,
+        lazy(adsl.frame) if adsl is not None else None,
+        cutoff,
+        studyid=studyid,
+        study=study,
+        paramcds=paramcds,
+    )
+
+
+def adtte_dataset(
+    tables: Tables,
+    adsl: Frame | None,
+    cutoff: dt.date,
+    *,
+    studyid: str | None = None,
+    study: Study | None = None,
+    paramcds: Sequence[str] | None = None,
+) -> Dataset:
+    """:func:`derive_adtte` on any engine: ADTTE from ``tables`` and ``adsl`` (frames
+    of one engine), collected as a Dataset."""
+    study = study or load_study(DEFAULT_STUDY)
     if not study.endpoints:
         raise PlanError(
             "the study defines no time-to-event endpoints",
@@ -330,14 +362,10 @@ def derive_adtte(
             variable="endpoints",
             expected="[endpoints.PARAMCD] sections",
         )
-    if "DM" not in sdtm:
+    if "DM" not in tables or adsl is None:
         raise EapError("DM is required to derive ADTTE", dataset="DM")
-    if adsl is None:
-        from eap.derive.adsl import derive_adsl
-
-        adsl = derive_adsl(sdtm, cutoff, study=study)
     if paramcds is None:
-        paramcds, lacking = derivable_endpoints(study, sdtm)
+        paramcds, lacking = derivable_endpoints(study, tables)
         if not paramcds:
             first = next(iter(lacking.values()))
             raise EapError(
@@ -356,21 +384,24 @@ def derive_adtte(
             found=", ".join(unknown),
         )
     chosen = [study.endpoints[p] for p in paramcds]
-    ids = sdtm["DM"].frame["STUDYID"].drop_nulls()
-    name = studyid or (str(ids[0]) if ids.len() else "")  # DM without records: no name
+    if studyid is None:
+        # DM's first study identifier (DM without records: no name).
+        ids = tables["DM"].select("STUDYID").filter(~nw.col("STUDYID").is_null()).head(1)
+        found = collect(ids)
+        studyid = str(found.item()) if found.height else ""
     frames = []
     for ep in chosen:
         days = UNIT_DAYS.get(ep.unit, study.month_days * (12 if ep.unit == "YEARS" else 1))
         frames.append(
-            derive_endpoint(ep, sdtm, adsl.frame, cutoff, study).with_columns(
-                pl.lit(name).alias("STUDYID"),
-                pl.lit(ep.param).alias("PARAM"),
-                (((pl.col("ADT") - pl.col("STARTDT")).dt.total_days() + 1) / days).alias("AVAL"),
-                pl.lit(ep.unit).alias("AVALU"),
+            derive_endpoint(ep, tables, adsl, cutoff, study).with_columns(
+                nw.lit(studyid, dtype=nw.String).alias("STUDYID"),
+                nw.lit(ep.param, dtype=nw.String).alias("PARAM"),
+                ((days_between("ADT", "STARTDT") + 1) / days).alias("AVAL"),
+                nw.lit(ep.unit, dtype=nw.String).alias("AVALU"),
             )
         )
     frame = (
-        pl.concat(frames)
+        nw.concat(frames)
         .select(
             "STUDYID",
             "USUBJID",
@@ -389,7 +420,7 @@ def derive_adtte(
         )
         .sort("USUBJID", "PARAMCD")
     )
-    return as_adam("ADTTE", "Time-to-Event Analysis Dataset", frame, {})
+    return as_adam("ADTTE", "Time-to-Event Analysis Dataset", collect(frame), {})
 
 
 def censoring_summary(adtte: pl.DataFrame) -> pl.DataFrame:

@@ -78,15 +78,16 @@ def filter_variables(text: str) -> set[str]:
 
 
 def need_column(
-    frame: pl.DataFrame, col: str, dataset: str, *, file: Path | str, field: str
+    names: Sequence[str], col: str, dataset: str, *, file: Path | str, field: str
 ) -> None:
-    """A PlanError naming the study file's field when ``col`` is not in the dataset."""
-    if col not in frame.columns:
+    """A PlanError naming the study file's field when ``col`` is not among the dataset's
+    variables ``names``."""
+    if col not in names:
         raise PlanError(
             f"{dataset} has no variable {col}",
             file=file,
             variable=field,
-            expected="one of " + ", ".join(frame.columns),
+            expected="one of " + ", ".join(names),
             found=col,
         )
 

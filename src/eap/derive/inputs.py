@@ -24,12 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
+import narwhals as nw
 import polars as pl
 
 from eap.datasets.lazy import Projected, columns, header, scan, schema
 from eap.datasets.model import Dataset
 from eap.datasets.validate import Finding, iso8601_valid
 from eap.derive.checks import input_findings
+from eap.engine.frames import collect, with_dates
 from eap.plans.study import Study
 
 # Variables the derivations read whatever the study, beyond each dataset's Req ones.
@@ -117,13 +119,15 @@ def ae_start_dates(ae: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Masks of the AE records whose AESTDTC is a partial date eap imputes, and of
     those whose AESTDTC is neither a complete date nor such a partial date."""
     text = ae["AESTDTC"].cast(pl.String)
-    frame = pl.DataFrame({"v": text})
-    v = pl.col("v")
-    complete = v.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).is_not_null()
-    valid = iso8601_valid(v)
-    kinds = frame.select(
-        (v.is_not_null() & ~complete & valid & v.str.contains(r"^\d{4}")).alias("partial"),
-        (v.is_not_null() & ~complete & ~(valid & v.str.contains(r"^\d{4}"))).alias("unusable"),
+    frame = with_dates(nw.from_native(pl.LazyFrame({"v": text})), {"_D": "v"})
+    v = nw.col("v")
+    complete = ~nw.col("_D").is_null()
+    usable = iso8601_valid(v) & v.str.contains(r"^\d{4}")
+    kinds = collect(
+        frame.select(
+            (~v.is_null() & ~complete & usable).alias("partial"),
+            (~v.is_null() & ~complete & ~usable).alias("unusable"),
+        )
     )
     return kinds["partial"], kinds["unusable"]
 

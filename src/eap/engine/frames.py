@@ -52,6 +52,11 @@ def polars_tables(datasets: Mapping[str, Dataset]) -> Tables:
     return _PolarsTables(datasets)
 
 
+def lazy(frame: pl.DataFrame | pl.LazyFrame) -> Frame:
+    """A Polars frame as a Narwhals lazy frame (on the Polars engine)."""
+    return _frame(frame.lazy())
+
+
 def columns(frame: Frame) -> list[str]:
     """The frame's variables, without running it."""
     return frame.collect_schema().names()
@@ -61,9 +66,14 @@ def is_spark(frame: Frame) -> bool:
     return frame.implementation.is_pyspark() or frame.implementation.is_pyspark_connect()
 
 
-def collect(frame: Frame) -> pl.DataFrame:
+def collect(frame: Frame, *, streaming: bool = True) -> pl.DataFrame:
     """The frame's rows, run on its engine, as a Polars DataFrame (from Spark: on the
-    driver, through Arrow)."""
+    driver, through Arrow). On Polars, by its streaming engine unless ``streaming`` is
+    False: a plan that sorts many wide records holds less in memory run whole (ADAE
+    at 80,000 patients: 1.26 GB whole, 1.61 GB streaming)."""
+    native = nw.to_native(frame)
+    if isinstance(native, pl.LazyFrame):
+        return native.collect(engine="streaming" if streaming else "in-memory")
     rows: pl.DataFrame = frame.collect("polars").to_native()
     return rows
 
@@ -71,6 +81,41 @@ def collect(frame: Frame) -> pl.DataFrame:
 def item(frame: Frame, expr: nw.Expr) -> Any:
     """One value: ``expr`` (an aggregate) over the frame."""
     return frame.select(expr).collect("polars").item()
+
+
+def persist(frame: Frame) -> Frame:
+    """A frame later steps read several times, computed once and kept: on Spark by
+    the executors, its plan cut short (``localCheckpoint``), so that a plan built from
+    it does not grow with every step before; on Polars in memory, so that each plan
+    reading it does not compute it again."""
+    if is_spark(frame):
+        return _frame(nw.to_native(frame).localCheckpoint(eager=True))
+    return lazy(collect(frame))
+
+
+def first_in_order(
+    frame: Frame, by: str | list[str], order: list[str], *, last: bool = False
+) -> Frame:
+    """The first (``last``: the last) row of each group ``by`` in the order of the
+    variables ``order`` (ascending, nulls first; give a tie-breaking variable, such as
+    a --SEQ or a row number, so that the row is the same on every engine)."""
+    keys = [by] if isinstance(by, str) else by
+    one = nw.col("_ONE")
+    chosen = one.is_last_distinct() if last else one.is_first_distinct()
+    return (
+        frame.with_columns(nw.lit(True).alias("_ONE"))
+        .with_columns(chosen.over(*keys, order_by=order).alias("_CHOSEN"))
+        .filter(nw.col("_CHOSEN"))
+        .drop("_ONE", "_CHOSEN")
+    )
+
+
+def recode(expr: nw.Expr, values: Mapping[Any, Any]) -> nw.Expr:
+    """``expr``'s values mapped by ``values`` (null for any other value)."""
+    out = nw.lit(None)
+    for key, value in values.items():
+        out = nw.when(expr == key).then(nw.lit(value)).otherwise(out)
+    return out
 
 
 def flag(condition: nw.Expr) -> nw.Expr:

@@ -10,13 +10,16 @@ driver's time zone) and Arrow for results collected on the driver.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
+import polars as pl
 
-from eap.engine.frames import Frame
+from eap.datasets.lazy import file_of, schema
+from eap.datasets.model import Dataset
+from eap.engine.frames import Frame, Tables
 from eap.errors import EapError
 
 if TYPE_CHECKING:
@@ -64,11 +67,47 @@ def session(master: str | None = None, app: str = "eap") -> SparkSession:
     return spark
 
 
+class _SparkTables(Mapping[str, Frame]):
+    """Datasets as Spark frames: a Parquet file read by Spark, a dataset held in memory
+    sent to it; either with the variables and types the datasets give (a view's
+    variables; numbers eap reads as Int64)."""
+
+    def __init__(self, spark: SparkSession, datasets: Mapping[str, Dataset]) -> None:
+        self.spark = spark
+        self.datasets = datasets
+
+    def __getitem__(self, name: str) -> Frame:
+        path = file_of(self.datasets, name)
+        if path is None:
+            return from_polars(self.spark, self.datasets[name].frame)
+        wanted = schema(self.datasets, name)
+        frame = nw.from_native(self.spark.read.parquet(str(path))).select(list(wanted))
+        given = frame.collect_schema()
+        casts = [
+            nw.col(c).cast(nw.Int64)
+            for c, t in wanted.items()
+            if t == pl.Int64 and given[c] != nw.Int64
+        ]
+        return frame.with_columns(casts) if casts else frame
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+
+def spark_tables(spark: SparkSession, datasets: Mapping[str, Dataset]) -> Tables:
+    """``datasets`` (eap's, lazy or held, through any views) as tables on Spark."""
+    return _SparkTables(spark, datasets)
+
+
 def read_parquet(spark: SparkSession, files: Mapping[str, Path]) -> dict[str, Frame]:
     """Datasets by name from their Parquet files, each a lazy Spark frame."""
     return {name: nw.from_native(spark.read.parquet(str(path))) for name, path in files.items()}
 
 
-def from_polars(spark: SparkSession, frame: Any) -> Frame:
+def from_polars(spark: SparkSession, frame: pl.DataFrame) -> Frame:
     """A Polars DataFrame as a Spark frame (through Arrow; types kept)."""
-    return nw.from_native(spark.createDataFrame(frame.to_arrow()))
+    sent: Frame = nw.from_native(spark.createDataFrame(frame.to_arrow()))
+    return sent
