@@ -10,6 +10,12 @@ one function per operation, each implemented per engine:
   not a date (Narwhals parses strictly: a partial date is an error).
 * :func:`with_row_number`: the records' order as read (Narwhals numbers rows of a lazy
   frame only in the order of its variables).
+* :func:`persist`: a frame several steps read, computed once and kept.
+* :func:`collect`: the rows on the driver, as Polars (Polars' streaming engine by
+  default).
+
+:func:`epoch_days` and :func:`days_between` count days by integer arithmetic, the same
+expression on both engines (Narwhals has no date difference on Spark).
 """
 
 from __future__ import annotations
