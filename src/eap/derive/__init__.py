@@ -142,7 +142,7 @@ def derive_all(
     # a dataset read lazily from Parquet is read in part, when used, and let go.
     sdtm = Projected(sdtm, derivation_variables(study))
     cut, source = data_cutoff(sdtm, cutoff, study)
-    engine = _Engine.of(spark)
+    engine = _Engine(spark)
     say("ADSL")
     adsl = adsl_dataset(engine.tables(sdtm), cut, study=study)
     keep(adsl)
@@ -182,10 +182,6 @@ class _Engine:
     """Where the derivations run: Polars (``spark`` None) or a Spark session."""
 
     spark: Any = None
-
-    @classmethod
-    def of(cls, spark: Any) -> _Engine:
-        return cls(spark)
 
     def tables(self, sdtm: Mapping[str, Dataset]) -> Tables:
         if self.spark is None:

@@ -58,6 +58,7 @@ from eap.engine.frames import (
     columns,
     days_between,
     polars_tables,
+    recode,
     with_dates,
 )
 from eap.errors import EapError
@@ -116,6 +117,19 @@ def with_date_parts(frame: Frame, dtc: str, prefix: str) -> Frame:
     ).drop(f"{prefix}V", f"{prefix}WM", f"{prefix}WY", f"{prefix}DAYS")
     parts = {f"{prefix}{p}": f"{prefix}{p}T" for p in ("M", "ME", "Y", "YE")}
     return with_dates(frame, {f"{prefix}F": dtc} | parts).drop(*parts.values())
+
+
+def with_analysis_dates(frame: Frame, start: str, end: str) -> Frame:
+    """``frame`` with ASTDT/ASTDTF imputed from the --DTC variable ``start`` and TRTSDT,
+    and AENDT/AENDTF from ``end`` and DTHDT (the rules of the module docstring; ADCM's
+    too)."""
+    frame = with_date_parts(with_date_parts(frame, start, "_S"), end, "_E")
+    astdt, astdtf = impute_start("_S", nw.col("TRTSDT"))
+    aendt, aendtf = impute_end("_E", nw.col("DTHDT"))
+    parts = [f"{prefix}{p}" for prefix in ("_S", "_E") for p in ("F", "M", "ME", "Y", "YE")]
+    return frame.with_columns(
+        astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
+    ).drop(*parts)
 
 
 def impute_start(prefix: str, trtsdt: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
@@ -264,13 +278,7 @@ def adae_frame(
         if col not in present:
             frame = frame.with_columns(nw.lit(None, dtype=nw.String).alias(col))
     present = columns(frame)
-    frame = with_date_parts(with_date_parts(frame, "AESTDTC", "_S"), "AEENDTC", "_E")
-    astdt, astdtf = impute_start("_S", nw.col("TRTSDT"))
-    aendt, aendtf = impute_end("_E", nw.col("DTHDT"))
-    parts = [f"{prefix}{p}" for prefix in ("_S", "_E") for p in ("F", "M", "ME", "Y", "YE")]
-    frame = frame.with_columns(
-        astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
-    ).drop(*parts)
+    frame = with_analysis_dates(frame, "AESTDTC", "AEENDTC")
     in_window = nw.col("ASTDT") >= nw.col("TRTSDT")
     if window is not None:
         in_window = in_window & (days_between("ASTDT", "TRTEDT") <= window)
@@ -311,9 +319,7 @@ def adae_frame(
         ((days_between("ASTDT", "TRTSDT") + 1) / study.month_days).alias("ONTRTM"),
         *_period(study),
     )
-    severity = nw.lit(None, dtype=nw.Int64)
-    for term, rank in SEVERITY_RANK.items():
-        severity = nw.when(nw.col("AESEV") == term).then(nw.lit(rank)).otherwise(severity)
+    severity = recode(nw.col("AESEV"), SEVERITY_RANK).cast(nw.Int64)
     frame = frame.with_columns(
         yes((nw.col("ATOXGRN") >= 3) & (nw.col("ATOXGRN") <= 4)).alias("TOXG34FL"),
         nw.coalesce(nw.col("ATOXGRN"), severity).alias("_RANK"),

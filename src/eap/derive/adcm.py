@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import narwhals as nw
 
 from eap.datasets.model import Dataset
-from eap.derive.adae import impute_end, impute_start, study_day, with_date_parts, yes
+from eap.derive.adae import study_day, with_analysis_dates, yes
 from eap.derive.common import as_adam, filter_variables, require_subjects
 from eap.engine.frames import Frame, Tables, collect, columns, polars_tables
 from eap.errors import EapError
@@ -117,13 +117,7 @@ def adcm_frame(tables: Tables, adsl: Frame, study: Study, cutoff: dt.date | None
             frame = frame.with_columns(nw.lit(None, dtype=nw.String).alias(col))
         elif given[col] != nw.String:  # a column without a single value
             frame = frame.with_columns(nw.col(col).cast(nw.String))
-    frame = with_date_parts(with_date_parts(frame, "CMSTDTC", "_S"), "CMENDTC", "_E")
-    astdt, astdtf = impute_start("_S", nw.col("TRTSDT"))
-    aendt, aendtf = impute_end("_E", nw.col("DTHDT"))
-    parts = [f"{prefix}{p}" for prefix in ("_S", "_E") for p in ("F", "M", "ME", "Y", "YE")]
-    frame = frame.with_columns(
-        astdt.alias("ASTDT"), astdtf.alias("ASTDTF"), aendt.alias("AENDT"), aendtf.alias("AENDTF")
-    ).drop(*parts)
+    frame = with_analysis_dates(frame, "CMSTDTC", "CMENDTC")
     started = nw.col("ASTDT").is_null() | nw.col("TRTEDT").is_null()
     on_treatment = (
         ~nw.col("TRTSDT").is_null()
