@@ -213,7 +213,7 @@ EngineOption = Annotated[
     str,
     typer.Option(
         help="Where the derivations and the analyses' reading of records run: polars (this "
-        "machine) or spark (a Spark session; pip install 'eap[spark]' and Java 17+)."
+        "machine) or spark (a Spark session; pip install 'eap\\[spark]' and Java 17+)."
     ),
 ]
 SparkMasterOption = Annotated[
@@ -1651,7 +1651,9 @@ def main() -> None:
     try:
         app()
     except EapError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
 
 
