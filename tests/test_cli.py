@@ -65,3 +65,27 @@ def test_simulate_is_byte_for_byte_reproducible(tmp_path, monkeypatch) -> None: 
         assert result.exit_code == 0, result.stdout
     for path in sorted((tmp_path / "a").iterdir()):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_an_error_is_printed_with_its_brackets(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # Text in square brackets (an extra's name, a Spark master URL) is the error's own,
+    # never taken for console markup. Without pyspark, the Spark engine names its extra.
+    import sys
+
+    import pytest
+
+    from eap.cli import main
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import fails: no pyspark
+    args = ["eap", "derive", str(tmp_path), "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(sys, "argv", [*args, "--engine", "spark"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "the Spark engine needs pyspark; expected pip install 'eap[spark]'" in said
+
+
+def test_engine_help_names_the_spark_extra() -> None:
+    result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert "pip install 'eap[spark]'" in result.stdout

@@ -208,6 +208,28 @@ AllowInvalid = Annotated[
 ]
 
 
+ENGINES = ("polars", "spark")
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        help="Where the derivations and the analyses' reading of records run: polars (this "
+        "machine) or spark (a Spark session; pip install 'eap\\[spark]' and Java 17+)."
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
+        "(default: the Spark configuration's, else local[*])."
+    ),
+]
+
+
+def _engine_name(spark: Any) -> str:
+    """The engine as the run log records it: polars, or spark and its master."""
+    return "polars" if spark is None else f"spark ({spark.sparkContext.master})"
+
+
 @dataclass(frozen=True)
 class _Input:
     """The datasets a run starts from, read leniently, and what they are."""
@@ -312,20 +334,8 @@ def derive(
         bool, typer.Option("--explain", help="Print the study's derivation rules and stop.")
     ] = False,
     allow_invalid: AllowInvalid = False,
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="Where the derivations run: polars (this machine) or spark (a Spark "
-            "session; pip install 'eap[spark]' and Java 17+)."
-        ),
-    ] = "polars",
-    spark_master: Annotated[
-        str | None,
-        typer.Option(
-            help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
-            "(default: the Spark configuration's, else local[*])."
-        ),
-    ] = None,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff.
 
@@ -422,7 +432,7 @@ def derive(
                 "cutoff": result.cutoff,
                 "cutoff_source": result.cutoff_source,
                 "allow_invalid": allow_invalid,
-                "engine": engine if spark is None else f"spark ({spark.sparkContext.master})",
+                "engine": _engine_name(spark),
             },
         )
     if result.cutoff is not None:
@@ -440,9 +450,6 @@ def derive(
     if "define.xml" in written:
         console.print(f"define.xml 2.1 (valid against the CDISC schema) -> {written['define.xml']}")
     console.print(f"run log -> {written['run log']}")
-
-
-ENGINES = ("polars", "spark")
 
 
 def _spark_session(engine: str, master: str | None) -> Any:
@@ -692,6 +699,7 @@ def _derive_to_parquet(
     study: Study,
     folder: Path,
     progress: Callable[[str], None],
+    spark: Any = None,
 ) -> tuple[Derived, dict[str, ParquetSource]]:
     """derive_all with each ADaM dataset written to ``folder`` as Parquet as soon as it
     is derived and let go; the result holds what was not written, the sources the rest."""
@@ -706,7 +714,13 @@ def _derive_to_parquet(
         return True
 
     result = derive_all(
-        sdtm, cut, progress=progress, study=study, store=store, batch_subjects=BATCH_SUBJECTS
+        sdtm,
+        cut,
+        progress=progress,
+        study=study,
+        store=store,
+        batch_subjects=BATCH_SUBJECTS,
+        spark=spark,
     )
     return result, sources
 
@@ -756,6 +770,8 @@ def report(
     paper: Annotated[
         str, typer.Option(help="Paper of the RTF and PDF pages: letter or a4.")
     ] = "letter",
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
@@ -766,6 +782,9 @@ def report(
     issues section and run_log.json list every affected record). Every RTF and PDF page
     has a header (study, output, population, cutoff, page x of y) and a footer (this
     command, eap's version, the run date: SOURCE_DATE_EPOCH when set, for identical files).
+    With --engine spark the derivations, and the analyses' reading and reducing of
+    records, run on a Spark session; the statistics are computed here from what it
+    gives, so that the report is the Polars engine's, value for value.
     """
     from eap.ard.run import run_plan
     from eap.datasets.atomic import staged_folder
@@ -791,6 +810,7 @@ def report(
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
     cut = _cutoff(cutoff) if cutoff else the_plan.study.cutoff
+    spark = _spark_session(engine, spark_master)
     with progress_bar(console, False) as bar, contextlib.ExitStack() as stack:
         task = bar.add_task("reading the data", total=None)
 
@@ -805,13 +825,18 @@ def report(
             # and is read back when an output uses it: the run never holds them all.
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="eap-adam-"))
             derived, adam_files = _derive_to_parquet(
-                datasets, cut, the_plan.study, Path(scratch), say
+                datasets, cut, the_plan.study, Path(scratch), say, spark
             )
             cut = derived.cutoff
             # SDTM domains an analysis reads directly (CM) stay beside the ADaM.
             cm = {k: checked.datasets[k] for k in ("CM",) if k in checked.datasets}
             datasets = LazyDatasets({**cm, **derived.datasets}, adam_files)
-        result = run_plan(the_plan, datasets, progress=say)
+        tables = None
+        if spark is not None:
+            from eap.engine.spark import spark_tables
+
+            tables = spark_tables(spark, datasets)
+        result = run_plan(the_plan, datasets, progress=say, tables=tables)
         shown_cut = f"Data cutoff {cut}" if cut else "No data cutoff"
         with staged_folder(out) as stage:
             staged = write_report(
@@ -848,6 +873,7 @@ def report(
                     "plan": str(the_plan.file),
                     "cutoff": cut,
                     "allow_invalid": allow_invalid,
+                    "engine": _engine_name(spark),
                 },
             )
     for kind, path in paths.items():
@@ -1625,7 +1651,9 @@ def main() -> None:
     try:
         app()
     except EapError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
 
 

@@ -12,7 +12,12 @@ behind a count). An analysis plan (eap.plans) says which outputs to compute;
 * listing.py    ``listing``: records cell by cell
 * intervals.py  ``intervals``: first onset by time on treatment, per patient-year
 * swimmer.py    ``swimmer``: time on treatment and events per subject
+* forest.py     ``forest``: response rates or hazard ratios by subgroup
 * flow.py       ``flow``, ``comparison``: displays of other outputs' results
+
+Each reads its records through source.py, on the engine of ``run_plan(...,
+tables=...)`` (Polars by default; Spark for pooled data), and computes its statistics
+from what the engine gives, at most a row per subject and level.
 
 Renderers and ``eap reproduce`` read these rows; they never compute.
 """

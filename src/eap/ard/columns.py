@@ -9,8 +9,9 @@ from ADSL (as cards' ``denominator = ADSL``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -55,13 +56,22 @@ class Column:
         return frame.filter(pl.col("USUBJID").is_in(self.ids.implode()))
 
 
-def _parsed(text: str, names: list[str], file: object, field: str) -> pl.Expr:
+def parsed_where(
+    parse: Callable[[str, list[str]], Any], text: str, names: list[str], file: object, field: str
+) -> Any:
+    """``parse`` (a Polars or an engine-neutral parser) of a plan filter; its errors
+    re-said with the plan's file and field."""
     try:
-        return parse_where(text, names)
+        return parse(text, names)
     except Exception as exc:  # StatsInputError: re-said with the plan's field
         raise PlanError(
             f"filter cannot be applied: {exc}", file=str(file), variable=field, found=repr(text)
         ) from None
+
+
+def _parsed(text: str, names: list[str], file: object, field: str) -> pl.Expr:
+    expr: pl.Expr = parsed_where(parse_where, text, names, file, field)
+    return expr
 
 
 def where(frame: pl.DataFrame, text: str | None, *, file: object, field: str) -> pl.DataFrame:

@@ -26,18 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import narwhals as nw
 import polars as pl
 
 from eap.ard.cards import Cell, Rows
-from eap.ard.columns import (
-    Column,
-    dataset,
-    dataset_columns,
-    filter_variables,
-    read_variables,
-    where,
-)
+from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.source import records, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import EapError, PlanError
 from eap.plans.plan import Output
 from eap.plans.study import Fields
@@ -80,7 +76,7 @@ def _groups(output: Output, adsl: pl.DataFrame) -> list[tuple[str | None, str | 
 
 
 def _response(
-    rows: Rows, output: Output, columns: list[Column], adam: Mapping[str, Dataset]
+    rows: Rows, output: Output, columns: list[Column], adam: Mapping[str, Dataset], tables: Tables
 ) -> None:
     f = output.fields
     spec = f.table("endpoint")
@@ -89,8 +85,8 @@ def _response(
     text = spec.text("where")
     field = f"{spec.prefix}.where"
     names = dataset_columns(adam, source, output)
-    wanted = {"USUBJID", *filter_variables(text, names, file=f.file, field=field)}
-    data = where(read_variables(adam, source, wanted), text, file=f.file, field=field)
+    filter_variables(text, names, file=f.file, field=field)  # its errors first
+    data = records(tables, source, {"USUBJID"}, where=text, file=f.file, field=field)
     responders = data["USUBJID"].unique().implode()
     conf_level = f.number("conf_level", 0.95)
     for column in columns:
@@ -113,7 +109,7 @@ def _response(
 
 
 def _hazard_ratio(
-    rows: Rows, output: Output, columns: list[Column], adam: Mapping[str, Dataset]
+    rows: Rows, output: Output, columns: list[Column], adam: Mapping[str, Dataset], tables: Tables
 ) -> None:
     from eap.stats.cox import cox_ph
 
@@ -121,8 +117,14 @@ def _hazard_ratio(
     spec = f.table("endpoint")
     spec.unknown(("dataset", "paramcd", "time", "censor", "label"))
     time, censor = spec.text("time", "AVAL"), spec.text("censor", "CNSR")
-    data = dataset(adam, spec.text("dataset", "ADTTE"), output)
-    data = data.filter(pl.col("PARAMCD") == spec.text("paramcd"))
+    source = spec.text("dataset", "ADTTE")
+    dataset_columns(adam, source, output)  # present, or the output's error
+    data = records(
+        tables,
+        source,
+        {"USUBJID", time, censor},
+        also=nw.col("PARAMCD") == spec.text("paramcd"),
+    )
     arms = [c for c in columns if c.level is not None]
     if len(arms) < 2 or len({c.population for c in arms}) != 1:
         raise PlanError(
@@ -138,14 +140,14 @@ def _hazard_ratio(
     conf_level = f.number("conf_level", 0.95)
     adsl = pl.concat([c.adsl.with_columns(pl.lit(c.level).alias("_ARM")) for c in arms])
     # The subgroups are ADSL's: the time-to-event records bring only their times.
-    records = (
+    timed = (
         data.select("USUBJID", time, censor)
         .join(adsl, on="USUBJID", how="inner")
         .filter(pl.col(time).is_not_null() & pl.col(censor).is_not_null())
     )
     group = arms[0].group
     for name, level in _groups(output, adsl):
-        mine = _in_level(records, name, level)
+        mine = _in_level(timed, name, level)
         events = 1 - mine[censor].cast(pl.Int64).to_numpy()
         # One model on every arm of the level, as the tte output fits it, so the whole
         # column's hazard ratios are those of the Kaplan-Meier table and figure.
@@ -191,15 +193,21 @@ def _hazard_ratio(
             rows.add(cell, "p.value", term.p_value, fmt="x.xxxx")
 
 
-def forest(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
-    """ARD rows of a forest output: the effect in each column and each subgroup level."""
+def forest(
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    tables: Tables | None = None,
+) -> Rows:
+    """ARD rows of a forest output: the effect in each column and each subgroup level
+    (the endpoint's records read on the engine of ``tables``; by default Polars)."""
     rows = Rows()
     for column in columns:
         rows.add(
             column.cell(output.id, variable="BIGN", context="total_n"), "N", column.n, fmt="xx"
         )
     if output.fields.choice("measure", MEASURES) == "response":
-        _response(rows, output, columns, adam)
+        _response(rows, output, columns, adam, tables_for(adam, tables))
     else:
-        _hazard_ratio(rows, output, columns, adam)
+        _hazard_ratio(rows, output, columns, adam, tables_for(adam, tables))
     return rows

@@ -22,14 +22,10 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import (
-    Column,
-    dataset_columns,
-    filter_variables,
-    read_variables,
-    where,
-)
+from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.source import per_subject_levels, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import PlanError
 from eap.plans.plan import Output
 
@@ -48,9 +44,16 @@ FIELDS = (
 )
 
 
-def _records(output: Output, adam: Mapping[str, Dataset], levels: list[str]) -> pl.DataFrame:
-    """The records that count, with only the variables the output reads: USUBJID, the
-    levels and those its filters name."""
+def _category_flag(i: int, key: str, j: int) -> str:
+    return f"_CAT{i}_{key}{j}"
+
+
+def _records(
+    output: Output, adam: Mapping[str, Dataset], tables: Tables, levels: list[str]
+) -> pl.DataFrame:
+    """The records that count, reduced on the engine to one row per subject and level
+    combination: the number of records (``_EVENTS``) and, for each category filter,
+    whether any of them meets it."""
     f = output.fields
     name = output.dataset or "ADAE"
     names = dataset_columns(adam, name, output)
@@ -64,15 +67,17 @@ def _records(output: Output, adam: Mapping[str, Dataset], levels: list[str]) -> 
                 found=level,
             )
     text = f.optional_text("where")
-    wanted = {"USUBJID", *levels}
-    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
-    for entry in f.tables("categories"):
+    filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")  # its errors first
+    flags: dict[str, str] = {}
+    for i, entry in enumerate(f.tables("categories")):
         for key in ("any", "none"):
             for j, category in enumerate(entry.texts(key, ())):
                 field = f"{entry.prefix}.{key}[{j}]"
-                wanted |= filter_variables(category, names, file=f.file, field=field)
-    frame = read_variables(adam, name, wanted)
-    return where(frame, text, file=f.file, field=f"{f.prefix}.where")
+                filter_variables(category, names, file=f.file, field=field)
+                flags[_category_flag(i, key, j)] = category
+    return per_subject_levels(
+        tables, name, levels, where=text, flags=flags, count="_EVENTS", file=f.file
+    )
 
 
 def _tally(
@@ -90,7 +95,9 @@ def _tally(
     grouped = (
         records.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
         .group_by(keys)
-        .agg(pl.col("USUBJID").unique().sort().alias("IDS"), pl.len().alias("EVENTS"))
+        .agg(
+            pl.col("USUBJID").unique().sort().alias("IDS"), pl.col("_EVENTS").sum().alias("EVENTS")
+        )
     )
     table = values.join(grouped, on=keys, how="left").sort(keys)
     # Each row's subjects as a Series (a list column iterates so), not Python strings.
@@ -119,11 +126,11 @@ def _categories(rows: Rows, column: Column, output: Output, records: pl.DataFram
         entry.unknown(("name", "any", "none"))
         name = entry.text("name")
         ids = column.ids
-        for j, text in enumerate(entry.texts("any", ())):
-            hit = where(records, text, file=f.file, field=f"{entry.prefix}.any[{j}]")
+        for j, _ in enumerate(entry.texts("any", ())):
+            hit = records.filter(pl.col(_category_flag(i, "any", j)) == 1)
             ids = ids.filter(ids.is_in(hit["USUBJID"].implode()))
-        for j, text in enumerate(entry.texts("none", ())):
-            hit = where(records, text, file=f.file, field=f"{entry.prefix}.none[{j}]")
+        for j, _ in enumerate(entry.texts("none", ())):
+            hit = records.filter(pl.col(_category_flag(i, "none", j)) == 1)
             ids = ids.filter(~ids.is_in(hit["USUBJID"].implode()))
         if not entry.texts("any", ()):
             raise PlanError(
@@ -135,15 +142,21 @@ def _categories(rows: Rows, column: Column, output: Output, records: pl.DataFram
         rows.count(cell, ids, column.n)
 
 
-def incidence(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
-    """ARD rows of an incidence output."""
+def incidence(
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    tables: Tables | None = None,
+) -> Rows:
+    """ARD rows of an incidence output (its records reduced on the engine of
+    ``tables``; by default Polars)."""
     f = output.fields
     levels = list(f.texts("levels", ()))
     if len(levels) > 2:
         raise PlanError(
             "at most two levels", file=f.file, variable=f"{f.prefix}.levels", found=str(levels)
         )
-    records = _records(output, adam, levels)
+    records = _records(output, adam, tables_for(adam, tables), levels)
     events = f.flag("events", False)
     rows = Rows()
     for column in columns:
@@ -160,7 +173,7 @@ def incidence(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
             cell = column.cell(output.id, variable="ANY", context="hierarchical")
             rows.count(cell, mine["USUBJID"], column.n)
             if events:
-                rows.add(cell, "events", mine.height, fmt="xx")
+                rows.add(cell, "events", int(mine["_EVENTS"].sum()), fmt="xx")
         _categories(rows, column, output, mine)
         for keys, values in zip(key_sets, seen, strict=True):
             _tally(rows, column, output, mine, keys, values, events)

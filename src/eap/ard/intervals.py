@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import narwhals as nw
 import numpy as np
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables, read_variables, where
+from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.source import first_per_subject, records, tables_for
 from eap.datasets.model import Dataset
+from eap.derive.common import need_column
+from eap.engine.frames import Tables
 from eap.plans.plan import Output
 from eap.stats import exposure_adjusted_incidence_rate, incidence_by_interval, time_at_risk
 
@@ -48,26 +52,40 @@ def _label(start: float, end: float | None) -> str:
     return f"{start:g}-{'' if end is None else f'{end:g}'}"
 
 
-def intervals(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
-    """ARD rows of an intervals output, for every column."""
+def intervals(
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    tables: Tables | None = None,
+) -> Rows:
+    """ARD rows of an intervals output, for every column (each subject's first onset
+    of each term found on the engine of ``tables``; by default Polars)."""
     f = output.fields
     term_variable = f.text("term_variable", "AEDECOD")
     onset = f.text("onset")
-    # Only the variables the output uses are read: a large ADAE has 42.
+    engine = tables_for(adam, tables)
     name = output.dataset or "ADAE"
     text = f.optional_text("where")
     names = dataset_columns(adam, name, output)
-    wanted = {"USUBJID", term_variable, onset}
-    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
-    events = where(read_variables(adam, name, wanted), text, file=f.file, field=f"{f.prefix}.where")
+    field = f"{f.prefix}.where"
+    filter_variables(text, names, file=f.file, field=field)  # its errors first
+    for key, needed in (("term_variable", term_variable), ("onset", onset)):
+        need_column(names, needed, name, file=f.file, field=f"{f.prefix}.{key}")
+    # The first onset of each term a subject has; a subject's first of any term is
+    # the least of them.
+    firsts = first_per_subject(
+        engine, name, onset, [term_variable], where=text, file=f.file, field=field
+    )
     expo_spec = f.table("exposure")
     expo_spec.unknown(("dataset", "paramcd"))
     adex_name = expo_spec.text("dataset", "ADEX")
     dataset_columns(adam, adex_name, output)  # present, or the output's error
-    adex = read_variables(adam, adex_name, {"USUBJID", "PARAMCD", "AVAL"})
-    duration = adex.filter(pl.col("PARAMCD") == expo_spec.text("paramcd")).select(
-        "USUBJID", pl.col("AVAL").alias("_EXPO")
-    )
+    duration = records(
+        engine,
+        adex_name,
+        {"USUBJID", "AVAL"},
+        also=nw.col("PARAMCD") == expo_spec.text("paramcd"),
+    ).select("USUBJID", pl.col("AVAL").alias("_EXPO"))
     starts = [float(x) for x in f.data.get("intervals", [0])]
     per_year = f.number("per_year", 12)
     rate_per = f.number("rate_per", 100)
@@ -78,7 +96,7 @@ def intervals(output: Output, columns: list[Column], adam: Mapping[str, Dataset]
             .join(duration, on="USUBJID", how="left")
             .with_columns(pl.col("_EXPO").fill_null(0.0))
         )
-        mine = column.records(events)
+        mine = column.records(firsts)
         for term in f.texts("terms", ("ANY",)):
             chosen = mine if term == "ANY" else mine.filter(pl.col(term_variable) == term)
             first = chosen.group_by("USUBJID").agg(pl.col(onset).min().alias("_ONSET"))

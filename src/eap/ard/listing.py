@@ -16,8 +16,10 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables, read_variables, where
+from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.source import records, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import PlanError
 from eap.plans.plan import Output
 
@@ -30,9 +32,14 @@ def _key(names: list[str]) -> list[str]:
 
 
 def listing(
-    output: Output, columns: list[Column], adam: Mapping[str, Dataset], adsl: pl.DataFrame
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    adsl: pl.DataFrame,
+    tables: Tables | None = None,
 ) -> Rows:
-    """ARD rows of a listing: every listed cell of every record, column by column."""
+    """ARD rows of a listing: every listed cell of every record, column by column (the
+    records filtered on the engine of ``tables``; by default Polars)."""
     f = output.fields
     name = output.dataset or "ADAE"
     names = dataset_columns(adam, name, output)
@@ -43,7 +50,8 @@ def listing(
     # Only the variables the listing shows, names, sorts by or filters on are read.
     wanted = {"USUBJID", *shown, *key, *order}
     wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
-    frame = where(read_variables(adam, name, wanted), text, file=f.file, field=f"{f.prefix}.where")
+    field = f"{f.prefix}.where"
+    frame = records(tables_for(adam, tables), name, wanted, where=text, file=f.file, field=field)
     from_adsl = [c for c in shown if c not in frame.columns]
     missing = [c for c in from_adsl if c not in adsl.columns]
     if missing:

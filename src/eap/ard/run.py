@@ -9,7 +9,7 @@ comparison outputs run last, as they show statistics of the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -17,8 +17,11 @@ import polars as pl
 from eap.ard import flow, forest, incidence, intervals, listing, summary, swimmer, tte
 from eap.ard.cards import Rows, empty_ard
 from eap.ard.columns import columns as output_columns
+from eap.ard.source import records
 from eap.ard.summary import NOT_IN_DATA
+from eap.datasets.lazy import header, replaced
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import PlanError
 from eap.plans.plan import COMMON, Output, Plan
 
@@ -86,8 +89,10 @@ def analyse(
     adam: Mapping[str, Dataset],
     ard: pl.DataFrame,
     km_breaks: tuple[float, ...] = (),
+    tables: Tables | None = None,
 ) -> Rows:
-    """One output's ARD rows (``km_breaks``: the study's common Kaplan-Meier axis)."""
+    """One output's ARD rows (``km_breaks``: the study's common Kaplan-Meier axis;
+    ``tables``: the engine the records are read on, by default Polars)."""
     output.fields.unknown((*COMMON, *KIND_FIELDS[output.kind]))
     if output.kind == "flow":
         return flow.flow(output, ard)
@@ -96,19 +101,21 @@ def analyse(
     cols = output_columns(output, plan.study, adam)
     kind = output.kind
     if kind in ("summary", "exposure", "disposition"):
-        return summary.summarise(output, cols, adam)
+        return summary.summarise(output, cols, adam, tables)
     if kind == "incidence":
-        return incidence.incidence(output, cols, adam)
+        return incidence.incidence(output, cols, adam, tables)
     if kind in ("tte", "km_figure"):
-        return tte.time_to_event(output, cols, adam, figure=kind == "km_figure", breaks=km_breaks)
+        return tte.time_to_event(
+            output, cols, adam, figure=kind == "km_figure", breaks=km_breaks, tables=tables
+        )
     if kind == "listing":
-        return listing.listing(output, cols, adam, adam["ADSL"].frame)
+        return listing.listing(output, cols, adam, adam["ADSL"].frame, tables)
     if kind == "intervals":
-        return intervals.intervals(output, cols, adam)
+        return intervals.intervals(output, cols, adam, tables)
     if kind == "swimmer":
-        return swimmer.swimmer(output, cols, adam, plan.study.month_days)
+        return swimmer.swimmer(output, cols, adam, plan.study.month_days, tables)
     if kind == "forest":
-        return forest.forest(output, cols, adam)
+        return forest.forest(output, cols, adam, tables)
     raise PlanError("unknown analysis kind", variable=output.id, found=kind)  # pragma: no cover
 
 
@@ -167,14 +174,24 @@ def run_plan(
     adam: Mapping[str, Dataset],
     *,
     progress: Callable[[str], None] | None = None,
+    tables: Tables | None = None,
 ) -> PlanResult:
-    """Every output of ``plan`` on ``adam`` (ADaM datasets, and SDTM ones such as CM)."""
+    """Every output of ``plan`` on ``adam`` (ADaM datasets, and SDTM ones such as CM).
+
+    ``tables``: the same datasets on the engine their records are read and reduced
+    on (:func:`eap.engine.spark.spark_tables`); by default Polars, on this machine.
+    ADSL, a row a subject, is brought to the driver either way: the columns' subjects.
+    """
     say = progress or (lambda _what: None)
     if "ADSL" not in adam:
         raise PlanError("ADSL is required to build analysis results", dataset="ADSL")
+    if tables is not None:
+        adsl = header(adam, "ADSL")
+        adam = replaced(adam, {"ADSL": replace(adsl, frame=records(tables, "ADSL"))})
     skipped: dict[str, str] = {}
     built: dict[str, pl.DataFrame] = {}
-    km_breaks = tte.study_km_breaks([o for o in plan.outputs if o.kind == "km_figure"], adam)
+    km_figure = [o for o in plan.outputs if o.kind == "km_figure"]
+    km_breaks = tte.study_km_breaks(km_figure, adam, tables)
     ordered = [o for o in plan.outputs if o.kind not in LATE] + [
         o for o in plan.outputs if o.kind in LATE
     ]
@@ -188,7 +205,7 @@ def run_plan(
         # of subjects.
         so_far = pl.concat([empty_ard(), *built.values()], rechunk=False)
         try:
-            built[output.id] = analyse(output, plan, adam, so_far, km_breaks).frame()
+            built[output.id] = analyse(output, plan, adam, so_far, km_breaks, tables).frame()
             lacking = built[output.id].filter(pl.col("warning").str.starts_with(NOT_IN_DATA))
             for variable, why in (
                 lacking.select("variable", "warning").unique(maintain_order=True).iter_rows()

@@ -31,12 +31,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import narwhals as nw
 import numpy as np
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import Column, dataset_columns, where
+from eap.ard.source import records, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import PlanError
 from eap.plans.plan import Output
 from eap.plans.study import Fields
@@ -191,22 +194,53 @@ def bds_wide(frame: pl.DataFrame) -> pl.DataFrame:
     return wide
 
 
-def subject_data(output: Output, adam: Mapping[str, Dataset]) -> pl.DataFrame:
-    """The subject-level frame the output summarises (ADSL, or a BDS dataset made wide)."""
+def _used(specs: list[Variable]) -> set[str]:
+    """The variables a summary's rows read: each variable and those its filter names."""
+    named = {"USUBJID"}
+    for v in specs:
+        named |= {v.name, *(filter_variables(v.where) if v.where else [])}
+    return named
+
+
+def _bds_records(
+    tables: Tables, adam: Mapping[str, Dataset], name: str, output: Output, wanted: set[str]
+) -> pl.DataFrame:
+    """A BDS dataset's records of the parameters among ``wanted`` (``PARAMCD`` or
+    ``PARAMCD_C``), in the file's order, read on the engine."""
+    names = dataset_columns(adam, name, output)
+    if not {"USUBJID", "PARAMCD", "AVAL"} <= set(names):
+        raise PlanError(
+            f"{name} is neither ADSL nor a BDS dataset (USUBJID, PARAMCD, AVAL)",
+            file=output.fields.file,
+            variable=f"{output.fields.prefix}.dataset",
+            found=name,
+        )
+    params = sorted({*wanted, *(w[:-2] for w in wanted if w.endswith("_C"))})
+    return records(
+        tables,
+        name,
+        {"USUBJID", "PARAMCD", "AVAL", "AVALC"},
+        also=nw.col("PARAMCD").is_in(params),
+    )
+
+
+def subject_data(
+    output: Output, adam: Mapping[str, Dataset], tables: Tables | None = None
+) -> pl.DataFrame:
+    """The subject-level frame the output summarises (ADSL, or a BDS dataset made wide):
+    only the variables (parameters) its rows read, read on the engine of ``tables``."""
     name = output.dataset or DEFAULT_DATASET[output.kind]
-    frame = dataset(adam, name, output)
-    if name != "ADSL":
-        if not {"USUBJID", "PARAMCD", "AVAL"} <= set(frame.columns):
-            raise PlanError(
-                f"{name} is neither ADSL nor a BDS dataset (USUBJID, PARAMCD, AVAL)",
-                file=output.fields.file,
-                variable=f"{output.fields.prefix}.dataset",
-                found=name,
-            )
-        frame = bds_wide(frame)
+    engine = tables_for(adam, tables)
+    wanted = _used(variables(output))
+    if name == "ADSL":
+        dataset_columns(adam, name, output)  # present, or the output's error
+        frame = records(engine, name, wanted)
+    else:
+        frame = bds_wide(_bds_records(engine, adam, name, output, wanted))
     merge = output.fields.optional_text("merge")
     if merge is not None:
-        frame = frame.join(bds_wide(dataset(adam, merge, output)), on="USUBJID", how="left")
+        merged = bds_wide(_bds_records(engine, adam, merge, output, wanted))
+        frame = frame.join(merged, on="USUBJID", how="left")
     return frame
 
 
@@ -265,10 +299,16 @@ def _flag(rows: Rows, column: Column, output: Output, v: Variable, data: pl.Data
     rows.count(cell, chosen["USUBJID"], column.n)
 
 
-def summarise(output: Output, columns: list[Column], adam: Mapping[str, Dataset]) -> Rows:
-    """ARD rows of a summary output: every variable in every column."""
+def summarise(
+    output: Output,
+    columns: list[Column],
+    adam: Mapping[str, Dataset],
+    tables: Tables | None = None,
+) -> Rows:
+    """ARD rows of a summary output: every variable in every column (its data read on
+    the engine of ``tables``; by default Polars)."""
     specs = variables(output)
-    data = subject_data(output, adam)
+    data = subject_data(output, adam, tables)
     rows = Rows()
     for column in columns:
         rows.add(

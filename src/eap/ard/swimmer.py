@@ -18,18 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import narwhals as nw
 import polars as pl
 
 from eap.ard.cards import Rows, block
-from eap.ard.columns import (
-    Column,
-    dataset_columns,
-    filter_variables,
-    read_variables,
-    where,
-)
-from eap.datasets.lazy import scan
+from eap.ard.columns import Column, dataset_columns, filter_variables, where
+from eap.ard.source import first_per_subject, records, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import PlanError
 from eap.plans.plan import Output
 
@@ -37,7 +33,11 @@ FIELDS = ("duration", "ongoing", "events", "responses", "max_subjects", "time_la
 
 
 def first_responses(
-    output: Output, adam: Mapping[str, Dataset], adsl: pl.DataFrame, month_days: float
+    output: Output,
+    adam: Mapping[str, Dataset],
+    adsl: pl.DataFrame,
+    month_days: float,
+    tables: Tables | None = None,
 ) -> pl.DataFrame:
     """USUBJID, category, time: the first date each subject reached each marked category."""
     f = output.fields
@@ -55,17 +55,10 @@ def first_responses(
             found=origin,
         )
     categories = list(spec.texts("categories"))
-    marked = (pl.col("PARAMCD") == spec.text("paramcd", "OVR")) & pl.col("AVALC").is_in(categories)
-    # Filtered as the file is read: ADRS has tens of records a subject.
-    first = (
-        scan(adam, source)
-        .select("USUBJID", "PARAMCD", "AVALC", "ADT")
-        .filter(marked)
-        .group_by("USUBJID", "AVALC")
-        .agg(pl.col("ADT").min())
-        .collect()
-        .join(adsl.select("USUBJID", origin), on="USUBJID", how="inner")
-    )
+    marked = (nw.col("PARAMCD") == spec.text("paramcd", "OVR")) & nw.col("AVALC").is_in(categories)
+    # Reduced on the engine: ADRS has tens of records a subject.
+    first = first_per_subject(tables_for(adam, tables), source, "ADT", ["AVALC"], also=marked)
+    first = first.join(adsl.select("USUBJID", origin), on="USUBJID", how="inner")
     days = (pl.col("ADT") - pl.col(origin)).dt.total_days() + 1
     return first.select(
         "USUBJID",
@@ -79,6 +72,7 @@ def swimmer(
     columns: list[Column],
     adam: Mapping[str, Dataset],
     month_days: float = 365.25 / 12,
+    tables: Tables | None = None,
 ) -> Rows:
     """ARD rows of a swimmer output: bars and markers per subject of every column, built
     by Polars a kind of row at a time (a million subjects give three million rows)."""
@@ -87,8 +81,10 @@ def swimmer(
     spec.unknown(("dataset", "paramcd"))
     source = spec.text("dataset", "ADEX")
     dataset_columns(adam, source, output)  # present, or the output's error
-    bds = read_variables(adam, source, {"USUBJID", "PARAMCD", "AVAL"})
-    durations = bds.filter(pl.col("PARAMCD") == spec.text("paramcd")).select("USUBJID", "AVAL")
+    engine = tables_for(adam, tables)
+    durations = records(
+        engine, source, {"USUBJID", "AVAL"}, also=nw.col("PARAMCD") == spec.text("paramcd")
+    )
     markers = []
     for entry in f.tables("events"):
         entry.unknown(("name", "label", "dataset", "where", "time"))
@@ -96,7 +92,7 @@ def swimmer(
         field = f"{entry.prefix}.where"
         names = dataset_columns(adam, name, output)
         wanted = {"USUBJID", time, *filter_variables(text, names, file=f.file, field=field)}
-        data = where(read_variables(adam, name, wanted), text, file=f.file, field=field)
+        data = records(engine, name, wanted, where=text, file=f.file, field=field)
         markers.append((entry.text("name"), data.select("USUBJID", pl.col(time))))
     rows = Rows()
     usubjid = pl.col("USUBJID")
@@ -137,7 +133,7 @@ def swimmer(
             moment = pl.col(hits.columns[1])
             rows.add_block(block(cell, hits, "time", moment, subjects=one, group2_level=usubjid))
         if "responses" in f.data:
-            hits = first_responses(output, adam, column.adsl, month_days).join(
+            hits = first_responses(output, adam, column.adsl, month_days, engine).join(
                 mine.select("USUBJID"), on="USUBJID", how="semi"
             )
             rows.add_block(

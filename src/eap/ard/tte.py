@@ -26,12 +26,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import polars as pl
 
 from eap.ard.cards import Cell, Rows
-from eap.ard.columns import Column, dataset, where
+from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.source import largest, records, tables_for
 from eap.datasets.model import Dataset
+from eap.engine.frames import Tables
 from eap.errors import EapError, PlanError
 from eap.plans.plan import Output
 from eap.stats import kaplan_meier, logrank_test
@@ -87,7 +90,9 @@ def _fit(frame: pl.DataFrame, output: Output) -> Any:
     ).curves[0]
 
 
-def study_km_breaks(outputs: list[Output], adam: Mapping[str, Dataset]) -> tuple[float, ...]:
+def study_km_breaks(
+    outputs: list[Output], adam: Mapping[str, Dataset], tables: Tables | None = None
+) -> tuple[float, ...]:
     """One x-axis for every Kaplan-Meier figure of a study that does not set ``risk_times``.
 
     The axis runs from 0 to the longest follow-up time of any of these figures, rounded
@@ -101,14 +106,18 @@ def study_km_breaks(outputs: list[Output], adam: Mapping[str, Dataset]) -> tuple
         name = output.dataset or "ADTTE"
         if name not in adam or "risk_times" in f.data:
             continue
-        data = where(
-            adam[name].frame, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where"
-        )
         time = f.text("time", "AVAL")
-        if time not in data.columns or "PARAMCD" not in data.columns:
+        names = dataset_columns(adam, name, output)
+        if time not in names or "PARAMCD" not in names:
             continue
-        times = data.filter(pl.col("PARAMCD").is_in(list(f.texts("paramcd"))))[time]
-        top = times.cast(pl.Float64).max()
+        top = largest(
+            tables_for(adam, tables),
+            name,
+            time,
+            where=f.optional_text("where"),
+            also=nw.col("PARAMCD").is_in(list(f.texts("paramcd"))),
+            file=f.file,
+        )
         if isinstance(top, float):
             longest = max(longest, top)
     step = 6.0 if longest <= 60 else 12.0
@@ -267,24 +276,41 @@ def time_to_event(
     adam: Mapping[str, Dataset],
     figure: bool = False,
     breaks: tuple[float, ...] = (),
+    tables: Tables | None = None,
 ) -> Rows:
     """ARD rows of a time-to-event output (every parameter, every column, the tests).
 
-    ``breaks``: the figure's numbers-at-risk times when the plan sets no ``risk_times``.
+    ``breaks``: the figure's numbers-at-risk times when the plan sets no ``risk_times``;
+    ``tables``: the engine the records are read on (by default Polars).
     """
     f = output.fields
-    data = dataset(adam, output.dataset or "ADTTE", output)
+    source = output.dataset or "ADTTE"
+    names = dataset_columns(adam, source, output)
     time, censor = f.text("time", "AVAL"), f.text("censor", "CNSR")
     for name in (time, censor, "PARAMCD"):
-        if name not in data.columns:
+        if name not in names:
             raise PlanError(
                 f"{name} is not in the data",
                 file=f.file,
                 variable=f"{f.prefix}.time" if name == time else f"{f.prefix}.censor",
                 found=name,
             )
-    data = where(data, f.optional_text("where"), file=f.file, field=f"{f.prefix}.where")
     params = f.texts("paramcd")
+    text = f.optional_text("where")
+    field = f"{f.prefix}.where"
+    strata = f.optional_text("strata")
+    # A subject's times and censoring, and the variables the filter names.
+    wanted = {"USUBJID", "PARAMCD", time, censor, *([strata] if strata else [])}
+    wanted |= filter_variables(text, names, file=f.file, field=field)
+    data = records(
+        tables_for(adam, tables),
+        source,
+        wanted,
+        where=text,
+        also=nw.col("PARAMCD").is_in(list(params)),
+        file=f.file,
+        field=field,
+    )
     rows = Rows()
     for column in columns:
         rows.add(

@@ -12,7 +12,7 @@ one function per operation, each implemented per engine:
   frame only in the order of its variables).
 * :func:`persist`: a frame several steps read, computed once and kept.
 * :func:`collect`: the rows on the driver, as Polars (Polars' streaming engine by
-  default).
+  default); :func:`numbered` and :func:`in_file_order`: in the order of the file.
 
 :func:`epoch_days` and :func:`days_between` count days by integer arithmetic, the same
 expression on both engines (Narwhals has no date difference on Spark).
@@ -204,6 +204,26 @@ def with_row_number(frame: Frame, name: str) -> Frame:
 
         return _frame(native.withColumn(name, F.monotonically_increasing_id()))
     raise TypeError(f"no engine for a {type(native).__name__}")  # pragma: no cover
+
+
+# The order a dataset's records were read in, on Spark (see :func:`numbered`).
+FILE_ORDER = "_FILE_ORDER"
+
+
+def numbered(frame: Frame) -> Frame:
+    """A frame as read, made ready for :func:`in_file_order`: on Spark numbered in the
+    order of its file (:func:`with_row_number`); on Polars as it is, since Polars keeps
+    the records' order through filters and projections."""
+    return with_row_number(frame, FILE_ORDER) if is_spark(frame) else frame
+
+
+def in_file_order(frame: Frame) -> pl.DataFrame:
+    """The rows of a :func:`numbered` frame (filtered or projected, never joined or
+    grouped) on the driver, in the order of the file on both engines: Spark returns
+    rows in any order unless sorted."""
+    if FILE_ORDER not in columns(frame):
+        return collect(frame)
+    return collect(frame.sort(FILE_ORDER)).drop(FILE_ORDER)
 
 
 def _frame(native: Any) -> Frame:

@@ -25,10 +25,12 @@ from eap.errors import EapError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-# Settings eap sets on every session it starts (docs/performance.md).
+# Settings eap sets on every session it starts (docs/performance.md); eap shows its
+# own progress, which Spark's stage bars would write over.
 SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
 }
 # A session in local mode is small: few shuffle partitions (and, when eap names the
 # local master, no web UI).
@@ -81,7 +83,7 @@ class _SparkTables(Mapping[str, Frame]):
         if path is None:
             return from_polars(self.spark, self.datasets[name].frame)
         wanted = schema(self.datasets, name)
-        frame = nw.from_native(self.spark.read.parquet(str(path))).select(list(wanted))
+        frame = nw.from_native(self.spark.read.parquet(_uri(path))).select(list(wanted))
         given = frame.collect_schema()
         casts = [
             nw.col(c).cast(nw.Int64)
@@ -104,7 +106,14 @@ def spark_tables(spark: SparkSession, datasets: Mapping[str, Dataset]) -> Tables
 
 def read_parquet(spark: SparkSession, files: Mapping[str, Path]) -> dict[str, Frame]:
     """Datasets by name from their Parquet files, each a lazy Spark frame."""
-    return {name: nw.from_native(spark.read.parquet(str(path))) for name, path in files.items()}
+    return {name: nw.from_native(spark.read.parquet(_uri(path))) for name, path in files.items()}
+
+
+def _uri(path: Path) -> str:
+    """A file's URI (``file:///...``): a bare path would be read from the cluster's
+    default file system (HDFS on many clusters), not the file eap names. On a cluster
+    the file must be on a file system the executors share (docs/performance.md)."""
+    return Path(path).resolve().as_uri()
 
 
 def from_polars(spark: SparkSession, frame: pl.DataFrame) -> Frame:
