@@ -224,6 +224,14 @@ SparkMasterOption = Annotated[
     ),
 ]
 
+SparkConfOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="A Spark setting for --engine spark, KEY=VALUE as spark-submit --conf takes it, "
+        "e.g. spark.driver.memory=16g (repeatable)."
+    ),
+]
+
 
 def _engine_name(spark: Any) -> str:
     """The engine as the run log records it: polars, or spark and its master."""
@@ -336,6 +344,7 @@ def derive(
     allow_invalid: AllowInvalid = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Derive ADSL, ADAE, ADEX, ADTTE and ADRS from SDTM by a study's rules, as of the cutoff.
 
@@ -369,7 +378,7 @@ def derive(
             "unknown format", variable="--format", expected=", ".join(WRITABLE), found=fmt
         )
     cut = _cutoff(cutoff) if cutoff is not None else None
-    spark = _spark_session(engine, spark_master)
+    spark = _spark_session(engine, spark_master, spark_conf)
     given = _read_input(sdtm_dir, True, f"SDTM from {sdtm_dir}", lazy=True)
     checked = _gate(given, allow_invalid, study=definition)
     written: dict[str, Path] = {}
@@ -393,15 +402,16 @@ def derive(
             sources[ds.name] = ParquetSource.of(path, ds)
             return True
 
-        result = derive_all(
-            checked.datasets,
-            cut,
-            progress=lambda what: bar.update(task, description=what),
-            study=definition,
-            store=store,
-            batch_subjects=BATCH_SUBJECTS if fmt == "parquet" else None,
-            spark=spark,
-        )
+        with _on_engine(spark):
+            result = derive_all(
+                checked.datasets,
+                cut,
+                progress=lambda what: bar.update(task, description=what),
+                study=definition,
+                store=store,
+                batch_subjects=BATCH_SUBJECTS if fmt == "parquet" else None,
+                spark=spark,
+            )
         derived = LazyDatasets(result.datasets, sources, list(rows))
         if "ADTTE" in derived:
             from eap.derive.adtte import censoring_summary
@@ -452,24 +462,45 @@ def derive(
     console.print(f"run log -> {written['run log']}")
 
 
-def _spark_session(engine: str, master: str | None) -> Any:
+def _spark_session(engine: str, master: str | None, conf: list[str] | None) -> Any:
     """The Spark session of ``--engine spark`` (None for polars)."""
     if engine not in ENGINES:
         raise EapError(
             "unknown engine", variable="--engine", expected=", ".join(ENGINES), found=engine
         )
     if engine != "spark":
-        if master is not None:
-            raise EapError(
-                "--spark-master is for the Spark engine",
-                variable="--spark-master",
-                expected="--engine spark with it",
-                found=master,
-            )
+        for option, given in (("--spark-master", master), ("--spark-conf", conf)):
+            if given:
+                raise EapError(
+                    f"{option} is for the Spark engine",
+                    variable=option,
+                    expected="--engine spark with it",
+                    found=given if isinstance(given, str) else " ".join(given),
+                )
         return None
+    settings: dict[str, str] = {}
+    for text in conf or []:
+        key, equals, value = text.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise EapError(
+                "a Spark setting is KEY=VALUE",
+                variable="--spark-conf",
+                expected="e.g. spark.driver.memory=16g",
+                found=text,
+            )
+        settings[key.strip()] = value.strip()
     from eap.engine.spark import session
 
-    return session(master)
+    return session(master, conf=settings)
+
+
+def _on_engine(spark: Any) -> contextlib.AbstractContextManager[None]:
+    """Spark's failures said as an EapError while it works (nothing for Polars)."""
+    if spark is None:
+        return contextlib.nullcontext()
+    from eap.engine.spark import failures
+
+    return failures()
 
 
 def _write_define(
@@ -772,6 +803,7 @@ def report(
     ] = "letter",
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Write a study's report (HTML, RTF, PDF; figures) and its analysis results data.
 
@@ -810,8 +842,12 @@ def report(
     assert isinstance(the_plan, Plan)
     cuts = _thresholds(threshold or [], the_plan)
     cut = _cutoff(cutoff) if cutoff else the_plan.study.cutoff
-    spark = _spark_session(engine, spark_master)
-    with progress_bar(console, False) as bar, contextlib.ExitStack() as stack:
+    spark = _spark_session(engine, spark_master, spark_conf)
+    with (
+        progress_bar(console, False) as bar,
+        contextlib.ExitStack() as stack,
+        _on_engine(spark),
+    ):
         task = bar.add_task("reading the data", total=None)
 
         def say(what: str) -> None:

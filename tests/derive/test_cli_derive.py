@@ -144,4 +144,10 @@ def test_an_unknown_engine_or_a_master_without_spark_is_refused(tmp_path: Path) 
     master = runner.invoke(app, [*args, "--spark-master", "local[2]"])
     assert master.exit_code != 0
     assert "--spark-master is for the Spark engine" in str(master.exception)
+    conf = runner.invoke(app, [*args, "--spark-conf", "spark.driver.memory=2g"])
+    assert "--spark-conf is for the Spark engine" in str(conf.exception)
+    for bad in ("spark.driver.memory", "=2g", "spark.driver.memory="):
+        malformed = runner.invoke(app, [*args, "--engine", "spark", "--spark-conf", bad])
+        assert malformed.exit_code != 0
+        assert "a Spark setting is KEY=VALUE" in str(malformed.exception), bad
     assert not (tmp_path / "out").exists()

@@ -25,3 +25,29 @@ def test_the_session_reads_dates_in_utc_and_collects_through_arrow(spark: Any) -
     for key, value in SETTINGS.items():
         assert spark.conf.get(key) == value
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("gib", "expected"),
+    [(24, "12g"), (4, "2g"), (3, "1g"), (1, "1g")],  # half, in whole GB, at least 1g
+)
+def test_a_local_driver_gets_half_the_machines_memory(
+    monkeypatch: pytest.MonkeyPatch, gib: int, expected: str
+) -> None:
+    from eap.engine import spark as module
+
+    sizes = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": gib * 2**30 // 4096}
+    monkeypatch.setattr(module.os, "sysconf", lambda name: sizes[name])
+    assert module.local_driver_memory() == expected
+
+
+def test_a_spark_failure_is_an_error_that_says_what_spark_said(spark: Any) -> None:
+    from eap.engine.spark import failures
+
+    with pytest.raises(EapError) as info, failures():
+        spark.sql("SELECT raise_error('the record 7 is broken')").collect()
+    assert str(info.value).startswith("Spark failed: ")
+    assert "the record 7 is broken" in str(info.value)
+    assert "spark.driver.memory" in str(info.value)  # what to try when memory ran out
+    with pytest.raises(ValueError, match="not Spark's"), failures():
+        raise ValueError("not Spark's")  # other errors pass as they are

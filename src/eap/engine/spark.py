@@ -10,7 +10,9 @@ driver's time zone) and Arrow for results collected on the driver.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +39,30 @@ SETTINGS = {
 LOCAL_SETTINGS = {"spark.sql.shuffle.partitions": "4"}
 
 
-def session(master: str | None = None, app: str = "eap") -> SparkSession:
+def local_driver_memory() -> str:
+    """Half of this machine's memory, in whole gigabytes (at least 1g): the driver's
+    heap in a local session eap starts. Spark's own default, 1g, runs out of heap at
+    80,000 patients; the heap is a bound, taken only as needed."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, total // 2 // 2**30)}g"
+
+
+def _configured() -> bool:
+    """Whether a Spark configuration outside eap may name a master (then eap leaves
+    the master to it when none is given)."""
+    return any(v in os.environ for v in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "SPARK_HOME"))
+
+
+def session(
+    master: str | None = None, app: str = "eap", conf: Mapping[str, str] | None = None
+) -> SparkSession:
     """The active Spark session, or a new one (``master``: a Spark master URL such as
     ``local[2]`` or ``spark://host:7077``; None: the configured master, else
-    ``local[*]``)."""
+    ``local[*]``; ``conf``: Spark settings, as ``spark-submit --conf`` gives them).
+
+    A new local session gets, unless ``conf`` says otherwise, no web UI and a driver
+    heap of :func:`local_driver_memory`. eap's :data:`SETTINGS` apply over ``conf``.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -48,12 +70,15 @@ def session(master: str | None = None, app: str = "eap") -> SparkSession:
             "the Spark engine needs pyspark",
             expected="pip install 'eap[spark]' and a Java runtime (17 or newer)",
         ) from None
+    if master is None and not _configured():
+        master = "local[*]"
+    settings: dict[str, str] = {}
     builder: Any = SparkSession.builder.appName(app)
     if master is not None:
         builder = builder.master(master)
         if master.startswith("local"):
-            builder = builder.config("spark.ui.enabled", "false")
-    for key, value in SETTINGS.items():
+            settings = {"spark.ui.enabled": "false", "spark.driver.memory": local_driver_memory()}
+    for key, value in {**settings, **(conf or {}), **SETTINGS}.items():
         builder = builder.config(key, value)
     try:
         spark: SparkSession = builder.getOrCreate()
@@ -67,6 +92,27 @@ def session(master: str | None = None, app: str = "eap") -> SparkSession:
         for key, value in LOCAL_SETTINGS.items():
             spark.conf.set(key, value)
     return spark
+
+
+@contextmanager
+def failures() -> Iterator[None]:
+    """Spark's errors (a failed job, a lost executor, a heap run out) as an EapError
+    with the first line Spark gave and what to try, instead of a Java stack trace."""
+    try:
+        yield
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("py4j", "pyspark")):
+            raise
+        lines = [line.strip(" :") for line in str(exc).splitlines() if line.strip(" :")]
+        cause = next(
+            (x for x in lines if "Exception" in x or "Error" in x), lines[0] if lines else ""
+        )
+        raise EapError(
+            f"Spark failed: {cause[:300]}",
+            expected="Spark's log above says why; when it shows java.lang.OutOfMemoryError, "
+            "more memory: --spark-conf spark.driver.memory=16g (local mode) or "
+            "spark.executor.memory (a cluster)",
+        ) from None
 
 
 class _SparkTables(Mapping[str, Frame]):
