@@ -65,6 +65,8 @@ def _chosen(
     field: str,
     also: nw.Expr | None,
 ) -> Frame:
+    """Dataset ``name`` as read (numbered on Spark), filtered, then projected; a
+    reduction groups it, and the file order is then left behind."""
     frame = numbered(tables[name])
     names = [c for c in columns(frame) if c != FILE_ORDER]
     if where:
