@@ -96,14 +96,6 @@ def dataset_columns(adam: Mapping[str, Dataset], name: str, output: Output) -> l
     return columns(adam, name)
 
 
-def read_variables(adam: Mapping[str, Dataset], name: str, variables: set[str]) -> pl.DataFrame:
-    """Those of ``variables`` the dataset has, in its order, every row: a lazy dataset
-    is read in part (a large ADAE has 42 variables; an incidence table reads 3 to 6)."""
-    from eap.datasets.lazy import Projected
-
-    return Projected(adam, lambda _name, _given: variables)[name].frame
-
-
 def population_subjects(study: Study, adsl: pl.DataFrame, name: str) -> pl.DataFrame:
     """ADSL rows of a named population (its filter from the study definition)."""
     population = study.population(name)
@@ -163,9 +155,3 @@ def _require(adam: Mapping[str, Dataset], name: str, output: Output) -> None:
             expected="one of " + ", ".join(sorted(adam)),
             found=name,
         )
-
-
-def dataset(adam: Mapping[str, Dataset], name: str, output: Output) -> pl.DataFrame:
-    """An analysis dataset the output needs, or a PlanError naming it."""
-    _require(adam, name, output)
-    return adam[name].frame
