@@ -102,3 +102,17 @@ def spark() -> Iterator[object]:
     spark = session("local[1]", app="eap-tests")
     yield spark
     spark.stop()
+
+
+@pytest.fixture(scope="session")
+def sdtm_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MM-024's virtual cohort at scale 1 as ``eap simulate --format parquet`` writes it
+    (the command-line comparisons of the two engines start from it)."""
+    from typer.testing import CliRunner
+
+    from eap.cli import app
+
+    folder = tmp_path_factory.mktemp("sdtm-parquet")
+    made = CliRunner().invoke(app, ["simulate", "--out", str(folder), "--format", "parquet"])
+    assert made.exit_code == 0, made.stdout
+    return folder

@@ -231,3 +231,11 @@ def test_a_filter_on_an_unknown_variable_names_the_plan_field(tmp_path: Path) ->
     )
     with pytest.raises(PlanError, match=r"outputs\[1\]\.where.*TRTEM"):
         run_plan(load_plan(tmp_path), _adam())
+
+
+def test_a_category_filter_on_an_unknown_variable_names_its_plan_field(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(STUDY, encoding="utf-8")
+    category = 'events = true\n[[outputs.categories]]\nname = "G3"\nany = ["AETOXGR == \'3\'"]'
+    (tmp_path / "plan.toml").write_text(PLAN.replace("events = true", category), encoding="utf-8")
+    with pytest.raises(PlanError, match=r"outputs\[1\]\.categories\[0\]\.any\[0\].*AETOXGR"):
+        run_plan(load_plan(tmp_path), _adam())

@@ -61,7 +61,7 @@ def test_records_reduced_to_a_row_per_subject_and_level(tables: Tables) -> None:
         "ADAE",
         ["AEBODSYS", "AEDECOD"],
         where="ASTDY is not null",
-        flags={"SER": "AESER == 'Y'"},
+        flags={"SER": ("AESER == 'Y'", "T1.categories[0].any[0]")},
         count="N",
         file="plan.toml",
     ).sort("USUBJID", "AEBODSYS", "AEDECOD", nulls_last=True)

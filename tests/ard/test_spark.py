@@ -79,12 +79,10 @@ def test_the_cdisc_pilot_gives_the_same_ard_on_spark(spark: Any) -> None:
 
 
 def test_report_engine_spark_writes_the_ard_the_polars_engine_writes(
-    tmp_path: Path, spark: Any
+    tmp_path: Path, spark: Any, sdtm_parquet: Path
 ) -> None:
     runner = CliRunner()
-    sdtm = tmp_path / "sdtm"
-    made = runner.invoke(app, ["simulate", "--out", str(sdtm), "--format", "parquet"])
-    assert made.exit_code == 0
+    sdtm = sdtm_parquet
     ards = {}
     for engine in ("polars", "spark"):
         out = tmp_path / engine

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from eap.cli import app
 from eap.datasets.io import read_dataset
-from eap.errors import PlanError
+from eap.errors import EapError, PlanError
 from eap.plans import load_study
 from tests.conftest import PILOT
 
@@ -110,11 +111,9 @@ def test_without_data_or_output_folder_it_says_what_is_missing() -> None:
 
 
 def test_engine_spark_writes_the_datasets_the_polars_engine_writes(
-    tmp_path: Path, spark: object
+    tmp_path: Path, spark: object, sdtm_parquet: Path
 ) -> None:
-    sdtm = tmp_path / "sdtm"
-    made = runner.invoke(app, ["simulate", "--out", str(sdtm), "--format", "parquet"])
-    assert made.exit_code == 0
+    sdtm = sdtm_parquet
     outputs = {}
     for engine in ("polars", "spark"):
         out = tmp_path / engine
@@ -135,7 +134,9 @@ def test_engine_spark_writes_the_datasets_the_polars_engine_writes(
         )
 
 
-def test_an_unknown_engine_or_a_master_without_spark_is_refused(tmp_path: Path) -> None:
+def test_an_unknown_engine_or_a_master_without_spark_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     args = ["derive", str(PILOT / "sdtm"), "--out", str(tmp_path / "out"), "--study", "cdisc-pilot"]
     unknown = runner.invoke(app, [*args, "--engine", "duckdb"])
     assert unknown.exit_code != 0
@@ -146,6 +147,18 @@ def test_an_unknown_engine_or_a_master_without_spark_is_refused(tmp_path: Path) 
     assert "--spark-master is for the Spark engine" in str(master.exception)
     conf = runner.invoke(app, [*args, "--spark-conf", "spark.driver.memory=2g"])
     assert "--spark-conf is for the Spark engine" in str(conf.exception)
+    # Well-formed settings reach the session as given (spaces around = dropped).
+    started: dict[str, object] = {}
+
+    def session(master: object, conf: object) -> object:
+        started.update(master=master, conf=conf)
+        raise EapError("stopped here")
+
+    monkeypatch.setattr("eap.engine.spark.session", session)
+    settings = ["--spark-conf", "spark.driver.memory=2g", "--spark-conf", " a.b = x=y "]
+    runner.invoke(app, [*args, "--engine", "spark", "--spark-master", "local[1]", *settings])
+    assert started == {"master": "local[1]", "conf": {"spark.driver.memory": "2g", "a.b": "x=y"}}
+    monkeypatch.undo()
     for bad in ("spark.driver.memory", "=2g", "spark.driver.memory="):
         malformed = runner.invoke(app, [*args, "--engine", "spark", "--spark-conf", bad])
         assert malformed.exit_code != 0

@@ -51,3 +51,24 @@ def test_a_spark_failure_is_an_error_that_says_what_spark_said(spark: Any) -> No
     assert "spark.driver.memory" in str(info.value)  # what to try when memory ran out
     with pytest.raises(ValueError, match="not Spark's"), failures():
         raise ValueError("not Spark's")  # other errors pass as they are
+
+
+@pytest.mark.parametrize(
+    ("environment", "configured"),
+    [
+        ({}, False),  # no Spark configuration: eap names local[*]
+        ({"PYSPARK_SUBMIT_ARGS": "--master yarn pyspark-shell"}, True),
+        ({"SPARK_CONF_DIR": "/etc/spark/conf"}, True),
+        ({"SPARK_HOME": "/opt/spark"}, True),
+    ],
+)
+def test_the_master_is_left_to_a_spark_configuration_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], configured: bool
+) -> None:
+    from eap.engine import spark as module
+
+    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert module._configured() is configured

@@ -81,13 +81,6 @@ def where(frame: pl.DataFrame, text: str | None, *, file: object, field: str) ->
     return frame.filter(_parsed(text, frame.columns, file, field))
 
 
-def filter_variables(text: str | None, names: list[str], *, file: object, field: str) -> set[str]:
-    """The variables a plan filter reads (its errors, as :func:`where` gives them)."""
-    if not text:
-        return set()
-    return set(_parsed(text, names, file, field).meta.root_names())
-
-
 def dataset_columns(adam: Mapping[str, Dataset], name: str, output: Output) -> list[str]:
     """The variables of an analysis dataset the output needs, from its header."""
     from eap.datasets.lazy import columns

@@ -30,7 +30,7 @@ import narwhals as nw
 import polars as pl
 
 from eap.ard.cards import Cell, Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.columns import Column, dataset_columns
 from eap.ard.source import records, tables_for
 from eap.datasets.model import Dataset
 from eap.engine.frames import Tables
@@ -84,8 +84,7 @@ def _response(
     source = spec.text("dataset", "ADRS")
     text = spec.text("where")
     field = f"{spec.prefix}.where"
-    names = dataset_columns(adam, source, output)
-    filter_variables(text, names, file=f.file, field=field)  # its errors first
+    dataset_columns(adam, source, output)  # present, or the output's error
     data = records(tables, source, {"USUBJID"}, where=text, file=f.file, field=field)
     responders = data["USUBJID"].unique().implode()
     conf_level = f.number("conf_level", 0.95)

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.columns import Column, dataset_columns
 from eap.ard.source import per_subject_levels, tables_for
 from eap.datasets.model import Dataset
 from eap.engine.frames import Tables
@@ -66,17 +66,21 @@ def _records(
                 expected="one of " + ", ".join(names),
                 found=level,
             )
-    text = f.optional_text("where")
-    filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")  # its errors first
-    flags: dict[str, str] = {}
-    for i, entry in enumerate(f.tables("categories")):
-        for key in ("any", "none"):
-            for j, category in enumerate(entry.texts(key, ())):
-                field = f"{entry.prefix}.{key}[{j}]"
-                filter_variables(category, names, file=f.file, field=field)
-                flags[_category_flag(i, key, j)] = category
+    flags = {
+        _category_flag(i, key, j): (category, f"{entry.prefix}.{key}[{j}]")
+        for i, entry in enumerate(f.tables("categories"))
+        for key in ("any", "none")
+        for j, category in enumerate(entry.texts(key, ()))
+    }
     return per_subject_levels(
-        tables, name, levels, where=text, flags=flags, count="_EVENTS", file=f.file
+        tables,
+        name,
+        levels,
+        where=f.optional_text("where"),
+        flags=flags,
+        count="_EVENTS",
+        file=f.file,
+        field=f"{f.prefix}.where",
     )
 
 

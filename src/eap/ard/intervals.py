@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.columns import Column, dataset_columns
 from eap.ard.source import first_per_subject, records, tables_for
 from eap.datasets.model import Dataset
 from eap.derive.common import need_column
@@ -68,7 +68,6 @@ def intervals(
     text = f.optional_text("where")
     names = dataset_columns(adam, name, output)
     field = f"{f.prefix}.where"
-    filter_variables(text, names, file=f.file, field=field)  # its errors first
     for key, needed in (("term_variable", term_variable), ("onset", onset)):
         need_column(names, needed, name, file=f.file, field=f"{f.prefix}.{key}")
     # The first onset of each term a subject has; a subject's first of any term is

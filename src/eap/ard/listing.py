@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from eap.ard.cards import Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.columns import Column, dataset_columns
 from eap.ard.source import records, tables_for
 from eap.datasets.model import Dataset
 from eap.engine.frames import Tables
@@ -47,9 +47,9 @@ def listing(
     text = f.optional_text("where")
     key = list(f.texts("key", tuple(_key(names))))
     order = list(f.texts("sort", tuple(key)))
-    # Only the variables the listing shows, names, sorts by or filters on are read.
+    # Only the variables the listing shows, names or sorts by are read (its filter is
+    # applied as the records are read).
     wanted = {"USUBJID", *shown, *key, *order}
-    wanted |= filter_variables(text, names, file=f.file, field=f"{f.prefix}.where")
     field = f"{f.prefix}.where"
     frame = records(tables_for(adam, tables), name, wanted, where=text, file=f.file, field=field)
     from_adsl = [c for c in shown if c not in frame.columns]

@@ -29,6 +29,7 @@ from typing import Any
 import narwhals as nw
 import polars as pl
 
+from eap.ard.columns import parsed_where
 from eap.datasets.model import Dataset
 from eap.engine.frames import (
     FILE_ORDER,
@@ -40,6 +41,7 @@ from eap.engine.frames import (
     numbered,
     polars_tables,
 )
+from eap.stats.frame import parse_where_neutral
 
 
 def tables_for(adam: Mapping[str, Dataset], tables: Tables | None) -> Tables:
@@ -49,9 +51,6 @@ def tables_for(adam: Mapping[str, Dataset], tables: Tables | None) -> Tables:
 
 def where_expr(text: str, names: list[str], *, file: Path | str, field: str) -> nw.Expr:
     """A plan filter as an expression for any engine; its errors name the plan field."""
-    from eap.ard.columns import parsed_where
-    from eap.stats.frame import parse_where_neutral
-
     expr: nw.Expr = parsed_where(parse_where_neutral, text, names, file, field)
     return expr
 
@@ -59,16 +58,21 @@ def where_expr(text: str, names: list[str], *, file: Path | str, field: str) -> 
 def _chosen(
     tables: Tables,
     name: str,
-    variables: Collection[str] | None,
     where: str | None,
     file: Path | str,
     field: str,
-    also: nw.Expr | None,
+    also: nw.Expr | None = None,
+    variables: Collection[str] | None = None,
+    *,
+    ordered: bool = False,
 ) -> Frame:
-    """Dataset ``name`` as read (numbered on Spark), filtered, then projected; a
-    reduction groups it, and the file order is then left behind."""
-    frame = numbered(tables[name])
-    names = [c for c in columns(frame) if c != FILE_ORDER]
+    """Dataset ``name``'s records where the filters hold, with those of ``variables``
+    it has (all when None); ``ordered``: made ready for :func:`in_file_order` (a
+    reduction groups the records and needs no order)."""
+    frame = tables[name]
+    names = columns(frame)
+    if ordered:
+        frame = numbered(frame)
     if where:
         frame = frame.filter(where_expr(where, names, file=file, field=field))
     if also is not None:
@@ -93,7 +97,8 @@ def records(
     expression ``also``) hold, with those of ``variables`` it has (all when None) in
     the dataset's order, rows in the order of the file; filtered and projected on the
     engine."""
-    return in_file_order(_chosen(tables, name, variables, where, file, field, also))
+    chosen = _chosen(tables, name, where, file, field, also, variables, ordered=True)
+    return in_file_order(chosen)
 
 
 def per_subject_levels(
@@ -102,31 +107,33 @@ def per_subject_levels(
     levels: list[str],
     *,
     where: str | None,
-    flags: Mapping[str, str],
+    flags: Mapping[str, tuple[str, str]],
     count: str,
     file: Path | str,
+    field: str = "where",
 ) -> pl.DataFrame:
     """One row per USUBJID and combination of ``levels`` (nulls kept) of the records
     where ``where`` holds: ``count`` the number of records, and for each ``flags``
-    entry ``{column: filter}`` 1 when any of the records meets the filter, else 0.
+    entry ``{column: (filter, its plan field)}`` 1 when any of the records meets the
+    filter, else 0.
 
     >>> import polars as pl
     >>> adae = pl.DataFrame({"USUBJID": ["1", "1", "2"], "AEDECOD": ["A", "A", "B"],
     ...                      "AESER": ["Y", "N", "N"]})
     >>> tables = {"ADAE": nw.from_native(adae.lazy())}
     >>> per_subject_levels(tables, "ADAE", ["AEDECOD"], where=None,
-    ...     flags={"S": "AESER == 'Y'"}, count="N", file="").sort("USUBJID").rows()
+    ...     flags={"S": ("AESER == 'Y'", "x")}, count="N", file="").sort("USUBJID").rows()
     [('1', 'A', 2, 1), ('2', 'B', 1, 0)]
     """
-    frame = _chosen(tables, name, None, where, file, "where", None)
-    names = [c for c in columns(frame) if c != FILE_ORDER]
+    frame = _chosen(tables, name, where, file, field)
+    names = columns(frame)
     marks = [
-        nw.when(where_expr(text, names, file=file, field=column))
+        nw.when(where_expr(text, names, file=file, field=flag_field))
         .then(nw.lit(1))
         .otherwise(nw.lit(0))
         .cast(nw.Int32)
         .alias(column)
-        for column, text in flags.items()
+        for column, (text, flag_field) in flags.items()
     ]
     keys = ["USUBJID", *levels]
     reduced = (
@@ -150,7 +157,7 @@ def first_per_subject(
 ) -> pl.DataFrame:
     """USUBJID, the ``by`` variables and the smallest ``value`` (nulls ignored; null
     when all are) of the records where the filters hold, a row per group, sorted."""
-    frame = _chosen(tables, name, None, where, file, field, also)
+    frame = _chosen(tables, name, where, file, field, also)
     keys = ["USUBJID", *by]
     reduced = frame.group_by(*keys).agg(nw.col(value).min())
     return collect(reduced).sort(keys, nulls_last=True)
@@ -160,5 +167,5 @@ def largest(
     tables: Tables, name: str, value: str, *, where: str | None, also: nw.Expr, file: Path | str
 ) -> Any:
     """The largest ``value`` of the records where the filters hold (None when none)."""
-    frame = _chosen(tables, name, None, where, file, "where", also)
+    frame = _chosen(tables, name, where, file, "where", also)
     return collect(frame.select(nw.col(value).cast(nw.Float64).max())).item()

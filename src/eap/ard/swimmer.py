@@ -22,7 +22,7 @@ import narwhals as nw
 import polars as pl
 
 from eap.ard.cards import Rows, block
-from eap.ard.columns import Column, dataset_columns, filter_variables, where
+from eap.ard.columns import Column, dataset_columns, where
 from eap.ard.source import first_per_subject, records, tables_for
 from eap.datasets.model import Dataset
 from eap.engine.frames import Tables
@@ -90,9 +90,8 @@ def swimmer(
         entry.unknown(("name", "label", "dataset", "where", "time"))
         name, text, time = entry.text("dataset"), entry.optional_text("where"), entry.text("time")
         field = f"{entry.prefix}.where"
-        names = dataset_columns(adam, name, output)
-        wanted = {"USUBJID", time, *filter_variables(text, names, file=f.file, field=field)}
-        data = records(engine, name, wanted, where=text, file=f.file, field=field)
+        dataset_columns(adam, name, output)  # present, or the output's error
+        data = records(engine, name, {"USUBJID", time}, where=text, file=f.file, field=field)
         markers.append((entry.text("name"), data.select("USUBJID", pl.col(time))))
     rows = Rows()
     usubjid = pl.col("USUBJID")

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from eap.ard.cards import Cell, Rows
-from eap.ard.columns import Column, dataset_columns, filter_variables
+from eap.ard.columns import Column, dataset_columns
 from eap.ard.source import largest, records, tables_for
 from eap.datasets.model import Dataset
 from eap.engine.frames import Tables
@@ -299,9 +299,8 @@ def time_to_event(
     text = f.optional_text("where")
     field = f"{f.prefix}.where"
     strata = f.optional_text("strata")
-    # A subject's times and censoring, and the variables the filter names.
+    # A subject's time, censoring and stratum (the filter is applied as they are read).
     wanted = {"USUBJID", "PARAMCD", time, censor, *([strata] if strata else [])}
-    wanted |= filter_variables(text, names, file=f.file, field=field)
     data = records(
         tables_for(adam, tables),
         source,
